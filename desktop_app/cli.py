@@ -1,0 +1,228 @@
+"""Command-line interface (DESIGN §4): the same engine as the GUI, for automation and support.
+
+Exit codes: 0 all good; 1 some records failed or need mapping; 2 bad usage or configuration;
+3 could not connect or authenticate.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from desktop_app import __version__
+from desktop_app.core import config, errors, secrets
+from desktop_app.core.errors import EXIT_OK, EXIT_USAGE, ConnectorError
+from desktop_app.core.redact import redact
+
+log = logging.getLogger("desktop_app.cli")
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str):
+    def register(func):
+        COMMANDS[name] = func
+        return func
+    return register
+
+
+def _print_json(data) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def open_engine_db():
+    from desktop_app.core import db, logs
+
+    logs.setup_logging()
+    return db.open_database()
+
+
+# ---------------------------------------------------------------- config / secrets
+@command("config.set")
+def cmd_config_set(args) -> int:
+    open_engine_db()
+    value = config.save_setting(args.key, args.value, actor="cli")
+    print(f"{args.key} = {config.to_text(args.key, value)}")
+    return EXIT_OK
+
+
+@command("config.show")
+def cmd_config_show(args) -> int:
+    open_engine_db()
+    settings = config.load_settings()
+    if args.json:
+        _print_json(settings.as_json())
+    else:
+        width = max(len(key) for key in settings)
+        for key in sorted(settings):
+            marker = "" if settings.is_set(key) else "  (default)"
+            print(f"{key:<{width}}  {config.to_text(key, settings[key])}{marker}")
+    return EXIT_OK
+
+
+@command("secrets.set")
+def cmd_secrets_set(args) -> int:
+    if args.name not in secrets.SECRET_NAMES:
+        raise errors.ConfigError(f"Unknown secret {args.name!r}. Valid names: {', '.join(secrets.SECRET_NAMES)}")
+    if sys.stdin is None or sys.stdin.isatty():
+        import getpass
+
+        value = getpass.getpass(f"{args.name}: ")
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        raise errors.ConfigError(f"No value given for {args.name} on standard input; nothing was stored.")
+    secrets.set_secret(args.name, value)
+    print(f"{args.name} stored in the keyring ({secrets.backend_name()}).")
+    return EXIT_OK
+
+
+@command("secrets.status")
+def cmd_secrets_status(args) -> int:
+    status = secrets.secrets_status()
+    if args.json:
+        _print_json(status)
+    else:
+        for name, present in status.items():
+            print(f"{name:<28} {'set' if present else 'missing'}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ml-connector",
+        description="Keeps ServiceTitan and SYSPRO in agreement: AP invoices, vendors, purchase orders, inventory.",
+        epilog="Exit codes: 0 ok, 1 records failed or need mapping, 2 bad usage/configuration, 3 cannot connect.",
+    )
+    parser.add_argument("--version", action="version", version=f"ml-connector {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the desktop app (the default)")
+    gui.add_argument("--minimized", action="store_true", help="start in the tray")
+    gui.set_defaults(handler="gui")
+
+    demo = sub.add_parser("demo", help="run against the built-in sandbox with a demo company")
+    demo.add_argument("--headless", action="store_true", help="run one cycle, print the summary, exit")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--invoices", type=int, default=120, help="invoices in the demo company")
+    demo.set_defaults(handler="demo")
+
+    sandbox = sub.add_parser("sandbox", help="the ServiceTitan and SYSPRO simulators")
+    sandbox_sub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    serve = sandbox_sub.add_parser("serve", help="run the simulators until interrupted")
+    serve.add_argument("--st-port", type=int, default=0)
+    serve.add_argument("--syspro-port", type=int, default=0)
+    serve.add_argument("--seed", type=int, default=7)
+    serve.add_argument("--invoices", type=int, default=120)
+    serve.add_argument("--faults", default="", help="e.g. st.rate_limit_storm=20,syspro.drop_after_post=1")
+    serve.add_argument("--minutes", type=float, default=240, help="stop by itself after this long")
+    serve.set_defaults(handler="sandbox.serve")
+
+    cfg = sub.add_parser("config", help="non-secret settings")
+    cfg_sub = cfg.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    cfg_set = cfg_sub.add_parser("set", help="set KEY to VALUE")
+    cfg_set.add_argument("key")
+    cfg_set.add_argument("value")
+    cfg_set.set_defaults(handler="config.set")
+    cfg_show = cfg_sub.add_parser("show", help="show all settings")
+    cfg_show.add_argument("--json", action="store_true")
+    cfg_show.set_defaults(handler="config.show")
+
+    sec = sub.add_parser("secrets", help="passwords and keys in the OS keyring")
+    sec_sub = sec.add_subparsers(dest="secrets_command", metavar="ACTION", required=True)
+    sec_set = sec_sub.add_parser("set", help="read NAME's value from standard input into the keyring")
+    sec_set.add_argument("name", help=", ".join(secrets.SECRET_NAMES))
+    sec_set.set_defaults(handler="secrets.set")
+    sec_status = sec_sub.add_parser("status", help="which secrets are set (never their values)")
+    sec_status.add_argument("--json", action="store_true")
+    sec_status.set_defaults(handler="secrets.status")
+
+    tc = sub.add_parser("test-connection", help="log on to ServiceTitan and/or SYSPRO and report")
+    tc.add_argument("--servicetitan", action="store_true")
+    tc.add_argument("--syspro", action="store_true")
+    tc.set_defaults(handler="test-connection")
+
+    maps = sub.add_parser("mappings", help="vendor, item, GL, branch and warehouse mappings")
+    maps_sub = maps.add_subparsers(dest="mappings_command", metavar="ACTION", required=True)
+    for action in ("import", "export"):
+        p = maps_sub.add_parser(action, help=f"{action} a mapping CSV (import is all-or-nothing)")
+        p.add_argument("kind", choices=["vendors", "items", "gl", "branches", "warehouses"])
+        p.add_argument("file")
+        p.set_defaults(handler=f"mappings.{action}")
+    suggest = maps_sub.add_parser("suggest", help="propose matches by code or name (nothing is applied)")
+    suggest.add_argument("kind", choices=["vendors", "items"])
+    suggest.add_argument("--json", action="store_true")
+    suggest.set_defaults(handler="mappings.suggest")
+
+    sync = sub.add_parser("sync", help="run a sync cycle")
+    sync.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
+    sync.add_argument("--flow", choices=["invoices", "vendors", "purchase-orders", "adjustments"])
+    sync.add_argument("--dry-run", action="store_true", help="validate in SYSPRO, post nothing, move no cursor")
+    sync.add_argument("--json", action="store_true")
+    sync.set_defaults(handler="sync")
+
+    status = sub.add_parser("status", help="counts per state, last and next cycle, cursors")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler="status")
+
+    inv = sub.add_parser("invoices", help="the AP document ledger")
+    inv_sub = inv.add_subparsers(dest="invoices_command", metavar="ACTION", required=True)
+    inv_list = inv_sub.add_parser("list", help="list AP documents")
+    inv_list.add_argument("--state")
+    inv_list.add_argument("--limit", type=int, default=200)
+    inv_list.add_argument("--json", action="store_true")
+    inv_list.set_defaults(handler="invoices.list")
+    inv_show = inv_sub.add_parser("show", help="one AP document with its audit trail")
+    inv_show.add_argument("id", type=int)
+    inv_show.add_argument("--json", action="store_true")
+    inv_show.set_defaults(handler="invoices.show")
+
+    replay = sub.add_parser("replay", help="retry failed / in-doubt AP documents")
+    replay.add_argument("ids", nargs="*", type=int)
+    replay.add_argument("--all-failed", action="store_true")
+    replay.add_argument("--json", action="store_true")
+    replay.set_defaults(handler="replay")
+
+    rec = sub.add_parser("reconcile", help="ServiceTitan cost vs SYSPRO AP per day, supplier and branch")
+    rec.add_argument("--date", help="YYYY-MM-DD (default: all days with documents)")
+    rec.add_argument("--json", action="store_true")
+    rec.set_defaults(handler="reconcile")
+    return parser
+
+
+def _load_command_modules() -> None:
+    # engine commands live next to the engine; importing registers them
+    import importlib
+
+    for module in ("desktop_app.commands",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler_name = getattr(args, "handler", None) or "gui"
+    _load_command_modules()
+    handler = COMMANDS.get(handler_name)
+    if handler is None:
+        print(f"ml-connector: '{handler_name}' is not available in this build yet.", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except ConnectorError as exc:
+        print(f"ml-connector: {redact(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ml-connector: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

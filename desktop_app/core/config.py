@@ -1,0 +1,233 @@
+"""Typed, validated, non-secret settings (DESIGN §4). Stored in the database's `setting` table.
+
+A setting is always given and stored as text (CLI, CSV, wizard); `parse_value` turns it into its
+type or raises `SettingsError` with a sentence that names the key and what is expected.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from desktop_app.core.errors import ConfigError
+
+
+class SettingsError(ConfigError, ValueError):
+    """A setting key or value is not acceptable. The message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    key: str
+    kind: str  # str | url | int | bool | date | timezone | list | choice
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+_SPECS = [
+    SettingSpec("servicetitan.environment", "choice", "production",
+                "ServiceTitan environment; sets the default auth and API URLs",
+                choices=("production", "integration", "custom")),
+    SettingSpec("servicetitan.auth_url", "url", "https://auth.servicetitan.io/connect/token",
+                "ServiceTitan OAuth token URL"),
+    SettingSpec("servicetitan.api_url", "url", "https://api.servicetitan.io",
+                "ServiceTitan API base URL (without module or tenant)"),
+    SettingSpec("servicetitan.tenant", "str", "", "ServiceTitan tenant id (a number)"),
+    SettingSpec("servicetitan.client_id", "str", "", "ServiceTitan client id (cid.…)"),
+    SettingSpec("servicetitan.application_guid", "str", "",
+                "Application GUID used to scope externalData written to ServiceTitan"),
+    SettingSpec("servicetitan.page_size", "int", 500, "Page size for ServiceTitan lists",
+                minimum=1, maximum=5000),
+    SettingSpec("servicetitan.max_requests_per_second", "int", 60,
+                "Client-side request rate limit per tenant", minimum=1, maximum=60),
+    SettingSpec("http.connect_timeout", "int", 10, "Seconds to wait for a connection",
+                minimum=1, maximum=300),
+    SettingSpec("http.read_timeout", "int", 100, "Seconds to wait for an answer",
+                minimum=1, maximum=900),
+    SettingSpec("syspro.enet_url", "url", "", "SYSPRO e.net REST URL, e.g. http://erp:20000/SYSPROWCFService/Rest"),
+    SettingSpec("syspro.odata_url", "url", "", "SYSPRO OData base URL, e.g. https://erp/SYSPRO8Odata/SYSPROOData"),
+    SettingSpec("syspro.odata_user", "str", "",
+                "OData user name (blank: the operator); the operator password is used"),
+    SettingSpec("syspro.operator", "str", "", "SYSPRO operator used for e.net (a dedicated integration operator is best)"),
+    SettingSpec("syspro.company", "str", "", "SYSPRO company id"),
+    SettingSpec("syspro.odata_entities", "str", "",
+                "Overrides of OData entity-set names, e.g. ApInvoice=ApInvoices,ApSupplier=Suppliers"),
+    SettingSpec("sync.interval_minutes", "int", 15, "Minutes between sync cycles", minimum=1, maximum=1440),
+    SettingSpec("sync.start_date", "date", None, "Go-live date: first ServiceTitan invoices to pick up (YYYY-MM-DD)"),
+    SettingSpec("sync.timezone", "timezone", "America/Chicago",
+                "Accounting time zone (IANA name) that decides invoice dates and periods"),
+    SettingSpec("sync.cost_item_types", "list", ("Material", "Equipment"),
+                "ServiceTitan item types whose cost goes to AP",
+                choices=("Material", "Equipment", "Service", "PriceModifier", "Unspecified")),
+    SettingSpec("sync.write_back", "bool", True,
+                "Mark posted invoices as exported in ServiceTitan with the SYSPRO reference"),
+    SettingSpec("sync.default_supplier", "str", "",
+                "SYSPRO supplier for items with no vendor (blank: such invoices need mapping)"),
+    SettingSpec("sync.paused", "bool", False, "Scheduled cycles are paused"),
+    SettingSpec("sync.conflict_policy", "choice", "ask",
+                "When a record changed on both sides: ask, or let one side win",
+                choices=("ask", "servicetitan", "syspro", "newer")),
+]
+SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
+
+ENVIRONMENT_URLS = {
+    "production": ("https://auth.servicetitan.io/connect/token", "https://api.servicetitan.io"),
+    "integration": ("https://auth-integration.servicetitan.io/connect/token",
+                    "https://api-integration.servicetitan.io"),
+}
+
+
+def spec_for(key: str) -> SettingSpec:
+    try:
+        return SPECS[key]
+    except KeyError:
+        raise SettingsError(
+            f"Unknown setting {key!r}. Valid settings: {', '.join(sorted(SPECS))}"
+        ) from None
+
+
+def parse_value(key: str, raw: str) -> Any:
+    spec = spec_for(key)
+    text = "" if raw is None else str(raw).strip()
+    kind = spec.kind
+    if kind == "str":
+        return text
+    if kind == "url":
+        if not text:
+            return ""
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SettingsError(f"{key}: {text!r} is not a web address (expected http://… or https://…)")
+        if parts.username or parts.password:
+            raise SettingsError(f"{key}: put no user name or password in the address; "
+                                "passwords go in the keyring (ml-connector secrets set)")
+        return text.rstrip("/")
+    if kind == "int":
+        try:
+            value = int(text)
+        except ValueError:
+            raise SettingsError(f"{key}: {text!r} is not a whole number") from None
+        if spec.minimum is not None and value < spec.minimum:
+            raise SettingsError(f"{key}: must be at least {spec.minimum} (got {value})")
+        if spec.maximum is not None and value > spec.maximum:
+            raise SettingsError(f"{key}: must be at most {spec.maximum} (got {value})")
+        return value
+    if kind == "bool":
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on", "y"):
+            return True
+        if lowered in ("0", "false", "no", "off", "n"):
+            return False
+        raise SettingsError(f"{key}: {text!r} is not yes/no (use true or false)")
+    if kind == "date":
+        if not text:
+            return None
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise SettingsError(f"{key}: {text!r} is not a date in the form YYYY-MM-DD") from None
+    if kind == "timezone":
+        try:
+            zoneinfo.ZoneInfo(text)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"{key}: {text!r} is not a known time zone (e.g. America/Chicago)") from None
+        return text
+    if kind == "list":
+        items = tuple(part.strip() for part in text.split(",") if part.strip())
+        if not items:
+            raise SettingsError(f"{key}: give at least one of {', '.join(spec.choices)}")
+        bad = [item for item in items if spec.choices and item not in spec.choices]
+        if bad:
+            raise SettingsError(f"{key}: unknown value(s) {', '.join(bad)}; choose from {', '.join(spec.choices)}")
+        return items
+    if kind == "choice":
+        if text not in spec.choices:
+            raise SettingsError(f"{key}: {text!r} is not one of {', '.join(spec.choices)}")
+        return text
+    raise AssertionError(kind)
+
+
+def to_text(key: str, value: Any) -> str:
+    spec = spec_for(key)
+    if value is None:
+        return ""
+    if spec.kind == "list":
+        return ",".join(value)
+    if spec.kind == "bool":
+        return "true" if value else "false"
+    if spec.kind == "date":
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(key: str, value: Any) -> Any:
+    spec = spec_for(key)
+    if spec.kind == "date":
+        return value.isoformat() if value else None
+    if spec.kind == "list":
+        return list(value)
+    return value
+
+
+class Settings(Mapping):
+    """A typed snapshot of all settings: stored values over defaults."""
+
+    def __init__(self, stored: Mapping[str, str] | None = None):
+        self._values: dict[str, Any] = {key: spec.default for key, spec in SPECS.items()}
+        for key, raw in (stored or {}).items():
+            if key in SPECS:
+                try:
+                    self._values[key] = parse_value(key, raw)
+                except SettingsError:
+                    pass  # a stored value that no longer validates falls back to the default
+        self._stored = dict(stored or {})
+
+    def __getitem__(self, key: str) -> Any:
+        spec_for(key)
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def is_set(self, key: str) -> bool:
+        return key in self._stored
+
+    def as_json(self) -> dict[str, Any]:
+        return {key: to_json(key, value) for key, value in self._values.items()}
+
+    def odata_entity(self, default_name: str) -> str:
+        """The configured entity-set name for a SYSPRO table (syspro.odata_entities overrides)."""
+        for pair in (self._values.get("syspro.odata_entities") or "").split(","):
+            name, _, override = pair.partition("=")
+            if name.strip() == default_name and override.strip():
+                return override.strip()
+        return default_name
+
+
+def load_settings() -> Settings:
+    from desktop_app.core.db import Setting
+
+    return Settings({row.key: row.value for row in Setting.select()})
+
+
+def save_setting(key: str, raw: str, *, actor: str = "user") -> Any:
+    """Validate and store one setting; returns the typed value."""
+    from desktop_app.core.db import Setting, database, utcnow
+
+    value = parse_value(key, raw)
+    updates = {key: to_text(key, value)}
+    if key == "servicetitan.environment" and value in ENVIRONMENT_URLS:
+        updates["servicetitan.auth_url"], updates["servicetitan.api_url"] = ENVIRONMENT_URLS[value]
+    with database.atomic():
+        for update_key, text in updates.items():
+            Setting.replace(key=update_key, value=text, changed_by=actor, changed_at=utcnow()).execute()
+    return value

@@ -1,0 +1,331 @@
+"""The local SQLite database: Peewee models, schema versions and forward migrations.
+
+One file per data directory, WAL mode, foreign keys on. The schema version lives in its own
+table; each migration runs in a transaction after a timestamped copy of the file has been made,
+so an interrupted migration can be undone by restoring that copy. A database written by a newer
+ml-connector is refused rather than "upgraded" backwards.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sqlite3
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import peewee as pw
+
+from desktop_app.core import paths
+from desktop_app.core.errors import ConfigError
+
+database = pw.SqliteDatabase(None)
+
+APP_ID = 0x4D4C4331  # "MLC1": SQLite application_id marks the file as ours
+
+
+class DatabaseError(ConfigError):
+    """The database file cannot be used; the message says why and what to do."""
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class MoneyField(pw.TextField):
+    """Decimal stored as text: SQLite's NUMERIC affinity would turn 12.50 into a float."""
+
+    field_type = "TEXT"
+
+    def db_value(self, value):
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"{self.name}: money must be Decimal, got {type(value).__name__}")
+        return format(value, "f")
+
+    def python_value(self, value):
+        return None if value is None else Decimal(value)
+
+
+class JSONField(pw.TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, default=_json_default, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Setting(BaseModel):
+    key = pw.CharField(primary_key=True)
+    value = pw.TextField()
+    changed_by = pw.CharField(default="user")
+    changed_at = pw.DateTimeField(default=utcnow)
+
+
+class MappingModel(BaseModel):
+    changed_by = pw.CharField(default="user")
+    changed_at = pw.DateTimeField(default=utcnow)
+
+
+class VendorMapping(MappingModel):
+    st_vendor_id = pw.BigIntegerField(unique=True)
+    st_vendor_name = pw.CharField(default="")
+    syspro_supplier = pw.CharField()
+
+
+class ItemMapping(MappingModel):
+    st_sku_id = pw.BigIntegerField(null=True, unique=True)
+    st_sku_code = pw.CharField(null=True, unique=True)
+    syspro_stock_code = pw.CharField(default="")
+    syspro_supplier = pw.CharField(default="")  # optional override of the SKU's vendor
+
+
+class GlMapping(MappingModel):
+    st_gl_account = pw.CharField()
+    st_business_unit_id = pw.BigIntegerField(null=True)  # None: any business unit
+    syspro_gl_code = pw.CharField()
+
+    class Meta:
+        indexes = ((("st_gl_account", "st_business_unit_id"), True),)
+
+
+class BranchMapping(MappingModel):
+    st_business_unit_id = pw.BigIntegerField(unique=True)
+    st_business_unit_name = pw.CharField(default="")
+    syspro_branch = pw.CharField()
+    gl_segment = pw.CharField(default="")
+
+
+class WarehouseMapping(MappingModel):
+    st_location_id = pw.BigIntegerField(unique=True)
+    st_location_name = pw.CharField(default="")
+    syspro_warehouse = pw.CharField()
+
+
+class SyncCursor(BaseModel):
+    name = pw.CharField(primary_key=True)
+    value = pw.TextField()
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+class SourceInvoice(BaseModel):
+    """The latest ServiceTitan version of an invoice, kept so a replay re-maps without refetching."""
+
+    st_invoice_id = pw.BigIntegerField(primary_key=True)
+    number = pw.CharField(default="")
+    modified_on = pw.CharField(default="")
+    payload = JSONField()
+    first_seen = pw.DateTimeField(default=utcnow)
+    last_seen = pw.DateTimeField(default=utcnow)
+
+
+class ApDocument(BaseModel):
+    """One AP document: the cost of one ST invoice owed to one SYSPRO supplier."""
+
+    doc_key = pw.CharField(unique=True)  # "<st invoice id>:<supplier or unresolved vendor key>"
+    st_invoice_id = pw.BigIntegerField(index=True)
+    st_invoice_number = pw.CharField(default="", index=True)
+    state = pw.CharField(index=True)
+    supplier = pw.CharField(default="", index=True)
+    syspro_invoice = pw.CharField(default="")
+    transaction_code = pw.CharField(default="I")
+    amount = MoneyField(default=Decimal("0.00"))
+    invoice_date = pw.DateField(null=True, index=True)
+    branch = pw.CharField(default="", index=True)
+    business_unit = pw.CharField(default="")
+    technician = pw.CharField(default="")
+    job_number = pw.CharField(default="")
+    lines = JSONField(default=list)
+    missing = JSONField(default=list)  # what blocks a NEEDS_MAPPING document
+    reason = pw.TextField(default="")  # why it is FAILED / SKIPPED / IN_DOUBT / CHANGED_IN_SOURCE
+    content_hash = pw.CharField(default="")
+    source_modified_on = pw.CharField(default="")
+    journal = pw.CharField(default="")
+    syspro_amount = MoneyField(null=True)
+    attempts = pw.IntegerField(default=0)
+    write_back = pw.CharField(default="")  # "", PENDING, DONE, FAILED
+    posted_at = pw.DateTimeField(null=True)
+    confirmed_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow, index=True)
+
+
+class AuditEvent(BaseModel):
+    """Append-only: triggers in the schema refuse UPDATE and DELETE."""
+
+    created_at = pw.DateTimeField(default=utcnow, index=True)
+    flow = pw.CharField(default="invoices")
+    record_key = pw.CharField(index=True)  # ApDocument.doc_key or a flow's record key
+    document_id = pw.IntegerField(null=True, index=True)
+    kind = pw.CharField()
+    actor = pw.CharField(default="scheduler")
+    message = pw.TextField(default="")
+    data = JSONField(null=True)
+    xml_sent = pw.TextField(null=True)
+    xml_received = pw.TextField(null=True)
+
+
+class JobRun(BaseModel):
+    """Run history of the job worker (Vorta's event log): what ran, when, and how it ended."""
+
+    kind = pw.CharField()
+    actor = pw.CharField(default="scheduler")
+    state = pw.CharField(default="running")  # running, completed, failed, interrupted, cancelled
+    started_at = pw.DateTimeField(default=utcnow, index=True)
+    finished_at = pw.DateTimeField(null=True)
+    summary = JSONField(null=True)
+    error = pw.TextField(default="")
+
+
+MODELS_V1 = [Setting, VendorMapping, ItemMapping, GlMapping, BranchMapping, WarehouseMapping,
+             SyncCursor, SourceInvoice, ApDocument, AuditEvent, JobRun]
+
+
+def _migration_1(db: pw.SqliteDatabase) -> None:
+    db.create_tables(MODELS_V1)
+    db.execute_sql(
+        "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+        "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"
+    )
+    db.execute_sql(
+        "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+        "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"
+    )
+
+
+# Ordered forward migrations; index + 1 is the schema version each one produces.
+MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1]
+
+
+def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:
+    """Later modules append their schema steps here; returns the version the step produces."""
+    if step not in MIGRATIONS:
+        MIGRATIONS.append(step)
+    return MIGRATIONS.index(step) + 1
+
+
+def latest_version() -> int:
+    return len(MIGRATIONS)
+
+
+def _check_file(path: Path) -> None:
+    """Refuse a file that is not a SQLite database of ours, without writing to it."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(
+            f"The database file {path} is damaged or is not a database ({exc}). It was left untouched. "
+            f"Restore a copy from {path.parent / 'backups'}, or move the file away to start afresh."
+        ) from None
+    if app_id != APP_ID and (tables or app_id):
+        raise DatabaseError(
+            f"The file {path} is a SQLite database of another program, not of ml-connector. "
+            "It was left untouched. Move it away or point ML_CONNECTOR_HOME at another folder."
+        )
+
+
+def _current_version(db: pw.SqliteDatabase) -> int:
+    db.execute_sql("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = db.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()
+    return row[0] or 0
+
+
+def backup(path: Path, label: str) -> Path | None:
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    target = paths.backups_dir() / f"{path.stem}-{label}-{stamp}{path.suffix}"
+    source = sqlite3.connect(str(path))
+    try:
+        dest = sqlite3.connect(str(target))
+        try:
+            source.backup(dest)  # consistent copy even with WAL content not yet checkpointed
+        finally:
+            dest.close()
+    finally:
+        source.close()
+    return target
+
+
+def migrate(db: pw.SqliteDatabase, path: Path) -> int:
+    version = _current_version(db)
+    latest = latest_version()
+    if version > latest:
+        raise DatabaseError(
+            f"This database was written by a newer ml-connector (schema {version}; this version "
+            f"knows up to {latest}). Install the newer version again; the file was not changed."
+        )
+    if version < latest and version > 0:
+        backup(path, f"before-v{version + 1}")
+    for index in range(version, latest):
+        with db.atomic():
+            MIGRATIONS[index](db)
+            db.execute_sql("DELETE FROM schema_version")
+            db.execute_sql("INSERT INTO schema_version (version) VALUES (?)", (index + 1,))
+    db.execute_sql(f"PRAGMA application_id = {APP_ID}")
+    return latest
+
+
+def open_database(path: Path | None = None) -> pw.SqliteDatabase:
+    """Open (creating or migrating) the database of the current data directory."""
+    path = path or paths.db_path()
+    _check_file(path)
+    if not database.is_closed():
+        database.close()
+    database.init(
+        str(path),
+        pragmas={
+            "journal_mode": "wal",
+            "foreign_keys": 1,
+            "synchronous": "full",  # an accounting ledger: a committed POSTING mark must survive power loss
+            "busy_timeout": 10000,
+        },
+        check_same_thread=False,
+    )
+    try:
+        database.connect(reuse_if_open=True)
+        migrate(database, path)
+    except pw.OperationalError as exc:
+        database.close()
+        if "locked" in str(exc).lower():
+            raise DatabaseError(
+                f"The database {path} is locked by another program. Close it and try again."
+            ) from None
+        raise DatabaseError(f"The database {path} cannot be opened: {exc}") from None
+    except pw.DatabaseError as exc:
+        database.close()
+        raise DatabaseError(f"The database {path} cannot be used: {exc}") from None
+    if path.exists() and hasattr(path, "chmod"):
+        try:
+            path.chmod(0o600)
+        except OSError:
+            pass
+    return database
+
+
+def close_database() -> None:
+    if not database.is_closed():
+        database.close()

@@ -1,0 +1,64 @@
+"""One running ml-connector per data directory.
+
+An OS file lock (released by the OS when the process dies, so a crash never leaves a stale
+lock) on a file in the data directory. The holder's pid is written for the error message.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from desktop_app.core import paths
+from desktop_app.core.errors import ConfigError
+
+
+class AlreadyRunning(ConfigError):
+    pass
+
+
+class InstanceLock:
+    def __init__(self, path: Path | None = None):
+        self.path = path or paths.lock_path()
+        self._fh = None
+
+    def acquire(self) -> "InstanceLock":
+        fh = open(self.path, "a+", encoding="utf-8")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise AlreadyRunning(
+                f"ml-connector is already running for the data folder {self.path.parent} "
+                f"(process {holder}). Use the running copy (look for its tray icon), or quit it first."
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            if os.name != "nt":
+                import fcntl
+
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self):
+        return self.acquire()
+
+    def __exit__(self, *exc):
+        self.release()

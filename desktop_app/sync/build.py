@@ -1,0 +1,275 @@
+"""From a ServiceTitan invoice to the AP documents it owes SYSPRO (DESIGN §2, step 2).
+
+Pure: the ST invoice (as ServiceTitan's JSON), the mappings and the reference data go in,
+planned documents — or the exact mappings that are missing, or why nothing is owed — come out.
+Works on the raw JSON that the ledger stores, so a replay re-maps without asking ServiceTitan.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import zoneinfo
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+CENT = Decimal("0.01")
+INVOICE_NUMBER_MAX = 20
+TEXT_MAX = 50
+
+
+def money(value) -> Decimal:
+    """ServiceTitan money: accounting strings ("12.50") or JSON numbers parsed as Decimal."""
+    if value is None or value == "":
+        return Decimal("0")
+    if isinstance(value, float):  # never expected: JSON is parsed with parse_float=Decimal
+        raise TypeError("money arrived as float; parse JSON with parse_float=Decimal")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+
+
+def line_amount(quantity, unit_cost) -> Decimal:
+    return (money(quantity) * money(unit_cost)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Sku:
+    id: int
+    code: str
+    name: str
+    vendor_id: int | None
+    vendor_name: str = ""
+
+
+@dataclass
+class Reference:
+    """ServiceTitan reference data, cached per cycle."""
+
+    skus: dict[int, Sku] = field(default_factory=dict)
+    technicians: dict[int, str] = field(default_factory=dict)
+    business_units: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass
+class Mappings:
+    vendors: dict[int, str] = field(default_factory=dict)
+    items_by_id: dict[int, tuple[str, str]] = field(default_factory=dict)  # sku id -> (stock code, supplier override)
+    items_by_code: dict[str, tuple[str, str]] = field(default_factory=dict)
+    gl: dict[tuple[str, int | None], str] = field(default_factory=dict)
+    branches: dict[int, tuple[str, str]] = field(default_factory=dict)  # bu id -> (branch, gl segment)
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    cost_types: tuple[str, ...] = ("Material", "Equipment")
+    default_supplier: str = ""
+    timezone: str = "America/Chicago"
+    invoice_prefix: str = "ST"
+
+
+@dataclass
+class PlannedLine:
+    st_item_id: int | None
+    sku_id: int | None
+    sku_code: str
+    stock_code: str
+    description: str
+    quantity: str
+    unit_cost: str
+    amount: Decimal
+    ledger_code: str
+
+
+@dataclass
+class PlannedDocument:
+    supplier: str
+    transaction_code: str  # I invoice, C credit note
+    syspro_invoice: str
+    amount: Decimal  # signed: negative for a credit note
+    invoice_date: dt.date | None
+    branch: str
+    business_unit: str
+    technician: str
+    job_number: str
+    reference: str
+    notation: str
+    journal_notation: str
+    lines: list[PlannedLine]
+    mapping_rows: list[dict]
+    content_hash: str = ""
+
+    def lines_json(self) -> list[dict]:
+        return [{**asdict(line), "amount": format(line.amount, "f")} for line in self.lines]
+
+
+@dataclass
+class BuildResult:
+    documents: list[PlannedDocument] = field(default_factory=list)
+    missing: list[dict] = field(default_factory=list)
+    skip_reason: str = ""
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def accounting_date(value: str | None, timezone: str) -> dt.date | None:
+    """ST sends dates as midnight UTC and timestamps as UTC; AP wants the accounting-zone date.
+
+    A bare midnight-UTC value is a calendar date (converting it would move it to the previous
+    day west of Greenwich); any other instant is converted to the accounting time zone.
+    """
+    if not value:
+        return None
+    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.timezone.utc)
+    utc = stamp.astimezone(dt.timezone.utc)
+    if (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0):
+        return utc.date()
+    return utc.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def _clip(text: str, limit: int = TEXT_MAX) -> str:
+    text = " ".join(str(text or "").split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
+                    settings: BuildSettings) -> BuildResult:
+    number = str(invoice.get("referenceNumber") or invoice.get("number") or invoice.get("id"))
+    if invoice.get("active") is False:
+        return BuildResult(skip_reason="The invoice is inactive (voided) in ServiceTitan.")
+    bu = invoice.get("businessUnit") or {}
+    bu_id = _int(bu.get("id"))
+    bu_name = bu.get("name") or reference.business_units.get(bu_id or -1, "")
+    job = invoice.get("job") or {}
+    job_number = str(job.get("number") or "")
+    missing: dict[tuple, dict] = {}
+    used: dict[tuple, dict] = {}
+
+    def need(kind: str, key, label: str, reason: str, **extra) -> None:
+        missing.setdefault((kind, str(key), str(extra.get("business_unit_id", ""))),
+                           {"kind": kind, "key": key, "label": label, "reason": reason, **extra})
+
+    branch_row = mappings.branches.get(bu_id) if bu_id is not None else None
+    if branch_row is None:
+        need("branches", bu_id, bu_name or f"business unit {bu_id}",
+             f"Business unit '{bu_name or bu_id}' has no SYSPRO branch.")
+        branch, segment = "", ""
+    else:
+        branch, segment = branch_row
+        used[("branches", bu_id)] = {"kind": "branches", "st_business_unit_id": bu_id, "syspro_branch": branch}
+
+    technician = ""
+    groups: dict[str, list[PlannedLine]] = defaultdict(list)
+    cost_lines = 0
+    for item in invoice.get("items") or []:
+        if item.get("type") not in settings.cost_types or item.get("active") is False:
+            continue
+        amount = line_amount(item.get("quantity"), item.get("cost"))
+        if amount == 0:
+            continue
+        cost_lines += 1
+        if not technician and item.get("technicianId"):
+            technician = reference.technicians.get(_int(item["technicianId"]), "")
+        sku_id = _int(item.get("skuId"))
+        sku = reference.skus.get(sku_id) if sku_id is not None else None
+        sku_code = sku.code if sku else ""
+        label = f"{sku_code or item.get('skuName') or sku_id} {item.get('description') or (sku.name if sku else '')}".strip()
+        item_map = mappings.items_by_id.get(sku_id) if sku_id is not None else None
+        if item_map is None and sku_code:
+            item_map = mappings.items_by_code.get(sku_code)
+        if item_map is None or not item_map[0]:
+            need("items", sku_id, _clip(label, 80), f"Item {sku_code or sku_id} has no SYSPRO stock code.",
+                 sku_code=sku_code)
+            stock_code, override = "", ""
+        else:
+            stock_code, override = item_map
+            used[("items", sku_id)] = {"kind": "items", "st_sku_id": sku_id, "syspro_stock_code": stock_code,
+                                       "syspro_supplier": override}
+        supplier = override
+        if not supplier:
+            vendor_id = sku.vendor_id if sku else None
+            if vendor_id is not None and vendor_id in mappings.vendors:
+                supplier = mappings.vendors[vendor_id]
+                used[("vendors", vendor_id)] = {"kind": "vendors", "st_vendor_id": vendor_id, "syspro_supplier": supplier}
+            elif settings.default_supplier:
+                supplier = settings.default_supplier
+                used[("default_supplier", "")] = {"kind": "setting", "sync.default_supplier": supplier}
+            elif vendor_id is not None:
+                need("vendors", vendor_id, sku.vendor_name or f"vendor {vendor_id}",
+                     f"Vendor '{sku.vendor_name or vendor_id}' has no SYSPRO supplier.")
+            else:
+                need("items", sku_id, _clip(label, 80),
+                     f"Item {sku_code or sku_id} has no primary vendor in ServiceTitan: map a supplier for it "
+                     "or set a default supplier.", sku_code=sku_code)
+        gl = item.get("generalLedgerAccount") or {}
+        account = str(gl.get("number") or "").strip()
+        ledger = mappings.gl.get((account, bu_id)) or mappings.gl.get((account, None)) if account else None
+        if not account:
+            need("gl", "", "(none)", f"Item {sku_code or sku_id} has no GL account in ServiceTitan.")
+        elif ledger is None:
+            need("gl", account, f"{account} {gl.get('name') or ''}".strip(),
+                 f"GL account {account} has no SYSPRO ledger code.", business_unit_id=bu_id)
+        else:
+            if "{segment}" in ledger:
+                ledger = ledger.replace("{segment}", segment)
+            used[("gl", account, bu_id)] = {"kind": "gl", "st_gl_account": account, "syspro_gl_code": ledger}
+        groups[supplier].append(PlannedLine(
+            st_item_id=_int(item.get("id")), sku_id=sku_id, sku_code=sku_code, stock_code=stock_code,
+            description=_clip(item.get("description") or (sku.name if sku else ""), 50),
+            quantity=str(item.get("quantity")), unit_cost=str(item.get("cost")), amount=amount,
+            ledger_code=ledger or "",
+        ))
+
+    if cost_lines == 0:
+        return BuildResult(skip_reason="No material or equipment cost on this invoice (nothing owed to a supplier).")
+    if missing:
+        return BuildResult(missing=sorted(missing.values(), key=lambda m: (m["kind"], str(m["key"]))))
+
+    if not technician:
+        technician = (invoice.get("employeeInfo") or {}).get("name") or ""
+    invoice_date = accounting_date(invoice.get("invoiceDate"), settings.timezone)
+    is_adjustment = bool(invoice.get("adjustmentToId"))
+    syspro_invoice = f"{settings.invoice_prefix}{number}"[:INVOICE_NUMBER_MAX]
+    documents = []
+    for supplier, lines in sorted(groups.items()):
+        total = sum((line.amount for line in lines), Decimal("0.00"))
+        if total == 0:
+            continue
+        code = "C" if (total < 0 or (is_adjustment and total < 0)) else "I"
+        doc = PlannedDocument(
+            supplier=supplier, transaction_code=code, syspro_invoice=syspro_invoice, amount=total,
+            invoice_date=invoice_date, branch=branch, business_unit=bu_name, technician=technician,
+            job_number=job_number,
+            reference=_clip(f"ST inv {number} job {job_number}".strip()),
+            notation=_clip(f"{bu_name} / {technician}".strip(" /")),
+            journal_notation=_clip(f"ServiceTitan invoice id {invoice.get('id')}"),
+            lines=lines,
+            mapping_rows=[row for key, row in used.items()
+                          if key[0] != "vendors" or row["syspro_supplier"] == supplier],
+        )
+        doc.content_hash = content_hash(doc)
+        documents.append(doc)
+    if not documents:
+        return BuildResult(skip_reason="The material and equipment costs on this invoice add up to zero per supplier.")
+    return BuildResult(documents=documents)
+
+
+def content_hash(doc: PlannedDocument) -> str:
+    """What AP cares about; a change in anything else (payments, notes) is not a change to the bill."""
+    material = {
+        "supplier": doc.supplier, "code": doc.transaction_code, "invoice": doc.syspro_invoice,
+        "amount": format(doc.amount, "f"), "date": doc.invoice_date.isoformat() if doc.invoice_date else "",
+        "branch": doc.branch,
+        "lines": [(line.ledger_code, line.stock_code, line.quantity, line.unit_cost, format(line.amount, "f"))
+                  for line in doc.lines],
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()[:20]

@@ -1,0 +1,194 @@
+"""APSTIN – post AP invoices and credit notes with general-ledger distribution lines.
+
+Document shape from the real samples (samples/APSTIN-XmlIn-LedgerDistribution.xml,
+APSTIN-XmlParameters.xml); result shape from docs/syspro-contract.md (no real APSTIN XmlOut is
+public). One invoice per document is the rule (DESIGN §2): results map 1:1 and one bad invoice
+cannot block others.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from desktop_app.syspro import contract, fields, xmlout
+from desktop_app.syspro.errors import MalformedPostXmlOut, ValidationError
+from desktop_app.syspro.xmlout import FieldError
+
+BUSINESS_OBJECT = "APSTIN"
+ROOT = "PostApInvoice"
+
+
+@dataclass
+class ApLedgerLine:
+    ledger_code: str
+    value: Decimal
+    notation: str = ""
+    tax_code: str | None = None
+
+
+@dataclass
+class ApInvoiceDocument:
+    supplier: str
+    invoice: str
+    transaction_code: str  # "I" invoice | "C" credit note
+    invoice_date: dt.date
+    due_date: dt.date | None
+    branch: str | None
+    transaction_value: Decimal  # including tax
+    tax_value: Decimal = Decimal("0")
+    tax_code: str | None = None
+    reference: str = ""
+    notation: str = ""
+    journal_notation: str = ""
+    lines: list[ApLedgerLine] = field(default_factory=list)
+
+
+@dataclass
+class ItemResult:
+    ok: bool
+    supplier: str
+    invoice: str
+    journal: str | None = None
+    trn_year: int | None = None
+    trn_month: int | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    duplicate: bool = False
+    item_number: int | None = None
+
+    @property
+    def message(self) -> str:
+        """The errors in one sentence for the invoice's state and the audit trail."""
+        return "; ".join(str(error) for error in self.errors)
+
+
+@dataclass
+class PostResult:
+    items: list[ItemResult]
+    items_processed: int | None = None
+    items_invalid: int | None = None
+    errors: list[FieldError] = field(default_factory=list)  # document-level, outside any item
+
+
+def build_parameters(*, validate_only: bool, ignore_warnings: str = "N", posting_period: str = "C",
+                     apply_if_entire_document_valid: bool = True,
+                     permissible_tax_variance: Decimal | None = None) -> str:
+    root = fields.root(ROOT, "APSTIN.XSD")
+    params = fields.add(root, "Parameters")
+    fields.add(params, "PostingPeriod", fields.choice("PostingPeriod", posting_period, "CPB"))
+    fields.add(params, "IgnoreWarnings", fields.choice("IgnoreWarnings", ignore_warnings, "NYW"))
+    fields.add(params, "ApplyIfEntireDocumentValid", fields.yes_no(apply_if_entire_document_valid))
+    fields.add(params, "ValidateOnly", fields.yes_no(validate_only))
+    fields.add(params, "PostZeroAdjustments", "N")
+    fields.add(params, "LedgerDistributionCurrency", "L")
+    # We always send TaxValue ourselves; SYSPRO must not compute a different one.
+    fields.add(params, "AutomaticTaxCalculation", "N")
+    if permissible_tax_variance is not None:
+        fields.add(params, "PermissibleTaxVariance",
+                   fields.amount_text("PermissibleTaxVariance", permissible_tax_variance))
+    fields.add(params, "IgnoreAnalysis", "Y")
+    return fields.serialize(root)
+
+
+def build_document(docs: list[ApInvoiceDocument]) -> str:
+    if not docs:
+        raise ValueError("an APSTIN document needs at least one invoice")
+    root = fields.root(ROOT, "APSTINDOC.XSD")
+    for doc in docs:
+        _add_item(root, doc)
+    return fields.serialize(root)
+
+
+def _add_item(root, doc: ApInvoiceDocument) -> None:
+    item = fields.add(root, "Item")
+    fields.add(item, "Supplier", fields.text("Supplier", doc.supplier, limit="Supplier", required=True))
+    fields.add(item, "TransactionCode", fields.choice("TransactionCode", doc.transaction_code, "IC"))
+    branch = fields.text("Branch", doc.branch, limit="Branch")
+    if branch:
+        fields.add(item, "Branch", branch)
+    fields.add(item, "Invoice", fields.text("Invoice", doc.invoice, limit="Invoice", required=True))
+    fields.add(item, "TransactionValue", fields.amount_text("TransactionValue", doc.transaction_value))
+    fields.add(item, "Notation", fields.text("Notation", doc.notation, limit="Notation"))
+    fields.add(item, "TransactionReference",
+               fields.text("TransactionReference", doc.reference, limit="Reference"))
+    fields.add(item, "JournalNotation", fields.text("JournalNotation", doc.journal_notation, limit="Notation"))
+    fields.add(item, "InvoiceDate", fields.date_text("InvoiceDate", doc.invoice_date, required=True))
+    due = fields.date_text("DueDate", doc.due_date)
+    if due:
+        fields.add(item, "DueDate", due)
+    tax_code = fields.tax_code("TaxCode", doc.tax_code)
+    if tax_code:
+        fields.add(item, "TaxCode", tax_code)
+    fields.add(item, "TaxValue", fields.amount_text("TaxValue", doc.tax_value))
+    if not doc.lines:
+        raise ValidationError("LedgerDistribution", f"invoice {doc.invoice!r} has no distribution lines")
+    total = Decimal("0")
+    for number, line in enumerate(doc.lines, start=1):
+        where = f"LedgerDistribution[{number}]"
+        dist = fields.add(item, "LedgerDistribution")
+        fields.add(dist, "LedgerCode",
+                   fields.text(f"{where}.LedgerCode", line.ledger_code, limit="LedgerCode", required=True))
+        line_tax = fields.tax_code(f"{where}.LedgerTaxCode", line.tax_code)
+        if line_tax:
+            fields.add(dist, "LedgerTaxCode", line_tax)
+        fields.add(dist, "LedgerNotation", fields.text(f"{where}.LedgerNotation", line.notation, limit="Notation"))
+        fields.add(dist, "LedgerValue", fields.amount_text(f"{where}.LedgerValue", line.value))
+        total += line.value
+    expected = doc.transaction_value - doc.tax_value
+    if total != expected:
+        raise ValidationError("LedgerValue", f"the distribution lines of invoice {doc.invoice!r} add up to {total}, "
+                                             f"but TransactionValue minus TaxValue is {expected}")
+
+
+def parse_result(xml_out: str | bytes) -> PostResult:
+    root = xmlout.load(xml_out, after_post=True)
+    if xmlout.name(root).lower() != ROOT.lower():
+        raise MalformedPostXmlOut(f"SYSPRO answered APSTIN with a <{xmlout.name(root)}> document instead of "
+                                  "<postapinvoice>. It is not known whether the invoice was posted: look it up "
+                                  "in SYSPRO before sending it again.")
+    items = [_parse_item(item) for item in xmlout.children(root, "Item")]
+    return PostResult(
+        items=items,
+        items_processed=xmlout.integer(xmlout.value(root, "StatusOfItems", "ItemsProcessed")),
+        items_invalid=xmlout.integer(xmlout.value(root, "StatusOfItems", "ItemsInvalid")),
+        errors=xmlout.top_level_errors(root),
+    )
+
+
+def _parse_item(item) -> ItemResult:
+    found = xmlout.messages(item)
+    duplicate = any(
+        error.field.lower() == "invoice"
+        and (error.number.lstrip("0") == contract.DUPLICATE_ERROR_NUMBER
+             or contract.DUPLICATE_TEXT.search(error.description))
+        for error in found.errors
+    )
+    return ItemResult(
+        ok=not found.errors and not xmlout.status_failed(item),
+        supplier=xmlout.value(item, "Supplier"),
+        invoice=xmlout.value(item, "Invoice"),
+        journal=xmlout.optional(item, "Journal"),
+        trn_year=xmlout.integer(xmlout.value(item, "TrnYear")),
+        trn_month=xmlout.integer(xmlout.value(item, "TrnMonth")),
+        errors=found.errors,
+        warnings=found.warnings,
+        duplicate=duplicate,
+        item_number=xmlout.integer(xmlout.value(item, "ItemNumber")),
+    )
+
+
+def post_ap_invoice(session, doc: ApInvoiceDocument, *, validate_only: bool = False,
+                    ignore_warnings: str = "N", posting_period: str = "C") -> ItemResult:
+    """Post (or, with validate_only, check) one invoice and return SYSPRO's verdict on it."""
+    parameters = build_parameters(validate_only=validate_only, ignore_warnings=ignore_warnings,
+                                  posting_period=posting_period)
+    document = build_document([doc])
+    result = parse_result(session.post(BUSINESS_OBJECT, parameters, document))
+    if len(result.items) == 1:
+        return result.items[0]
+    if not result.items and result.errors:
+        return ItemResult(ok=False, supplier=doc.supplier, invoice=doc.invoice, errors=result.errors)
+    raise MalformedPostXmlOut(f"SYSPRO answered the APSTIN post of invoice {doc.invoice!r} with "
+                              f"{len(result.items)} items instead of 1. It is not known whether the invoice "
+                              "was posted: look it up in SYSPRO before sending it again.")

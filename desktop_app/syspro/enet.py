@@ -1,0 +1,318 @@
+"""The e.net REST session: Logon at the start of a sync cycle, business-object calls, Logoff at its end.
+
+e.net takes everything in the query string of a GET (README §1.2), passwords included, so URLs are
+never logged as sent: every log line and audit record carries a rebuilt URL with the session id
+and passwords masked and the XML documents elided (they are recorded separately, redacted).
+
+SYSPRO allows one live session per operator; a second Logon evicts the first (README §1.4). So one
+`EnetSession` serves a whole cycle and is re-established at most once per call when SYSPRO says it
+no longer knows it.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+from urllib.parse import urlencode
+
+import requests
+
+from desktop_app.core.errors import ConfigError
+from desktop_app.core.redact import MASK, redact, register_secret
+from desktop_app.syspro import contract
+from desktop_app.syspro.errors import (
+    BusinessObjectError,
+    LogonFailed,
+    MalformedXmlOut,
+    PostOutcomeUnknown,
+    SessionExpired,
+    TransportError,
+)
+from desktop_app.syspro.xmlout import decode_body, error_text
+
+log = logging.getLogger(__name__)
+
+_SECRET_PARAMS = {"OperatorPassword", "CompanyPassword", "UserId"}
+_DOCUMENT_PARAMS = {"XmlIn", "XmlParameters"}
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One business-object call as the audit trail keeps it (all text redacted)."""
+
+    operation: str  # "Query/Query" | "Setup/Add" | "Setup/Update" | "Transaction/Post"
+    business_object: str
+    xml_parameters: str
+    xml_in: str
+    response_text: str | None  # None: no answer arrived
+    redacted_url: str
+
+
+@dataclass
+class SessionStats:
+    requests: int = 0
+    logons: int = 0
+    relogons: int = 0
+
+
+class _RedactUrllib3(logging.Filter):
+    """urllib3 logs request lines (with our query string) at DEBUG: mask them before any handler."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        return True
+
+
+def _guard_urllib3_logging() -> None:
+    logger = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactUrllib3) for f in logger.filters):
+        logger.addFilter(_RedactUrllib3())
+
+
+def redacted_url(url: str, params: dict[str, str]) -> str:
+    shown = {}
+    for key, val in params.items():
+        if key in _SECRET_PARAMS:
+            shown[key] = MASK if val else ""
+        elif key in _DOCUMENT_PARAMS:
+            shown[key] = f"[{len(val)} chars]"
+        else:
+            shown[key] = val
+    return redact(f"{url}?{urlencode(shown, safe='*[] ')}")
+
+
+class EnetClient:
+    """Knows where and as whom to log on; `session()` gives one logged-on session per sync cycle."""
+
+    def __init__(self, *, base_url: str, operator: str, operator_password: str, company_id: str,
+                 company_password: str = "", connect_timeout: float = 10, read_timeout: float = 100,
+                 session: requests.Session | None = None,
+                 on_exchange: Callable[[Exchange], None] | None = None):
+        if not base_url:
+            raise ConfigError("The SYSPRO e.net address (syspro.enet_url) is not set.")
+        if not operator:
+            raise ConfigError("The SYSPRO operator (syspro.operator) is not set.")
+        if not company_id:
+            raise ConfigError("The SYSPRO company (syspro.company) is not set.")
+        register_secret(operator_password)
+        register_secret(company_password)
+        _guard_urllib3_logging()
+        self.base_url = base_url.rstrip("/")
+        self.operator = operator
+        self.company_id = company_id
+        self._operator_password = operator_password or ""
+        self._company_password = company_password or ""
+        self.timeout = (connect_timeout, read_timeout)
+        self._http = session or requests.Session()
+        self._owns_http = session is None
+        self.on_exchange = on_exchange
+
+    def __repr__(self) -> str:
+        return f"EnetClient(base_url={self.base_url!r}, operator={self.operator!r}, company_id={self.company_id!r})"
+
+    @classmethod
+    def from_settings(cls, settings, **kwargs) -> EnetClient:
+        from desktop_app.core.secrets import get_secret
+
+        return cls(
+            base_url=settings.get("syspro.enet_url") or "",
+            operator=settings.get("syspro.operator") or "",
+            operator_password=get_secret("syspro.operator_password") or "",
+            company_id=settings.get("syspro.company") or "",
+            company_password=get_secret("syspro.company_password") or "",
+            connect_timeout=settings.get("http.connect_timeout") or 10,
+            read_timeout=settings.get("http.read_timeout") or 100,
+            **kwargs,
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[EnetSession]:
+        """Log on, yield the session, and log off however the block ends."""
+        stats = SessionStats()
+        user_id = self._logon(stats)
+        enet_session = EnetSession(self, user_id, stats)
+        try:
+            yield enet_session
+        finally:
+            self._logoff(enet_session)
+            if self._owns_http:
+                self._http.close()
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    # --- transport ---------------------------------------------------------------------------------
+
+    def _get(self, path: str, params: dict[str, str], stats: SessionStats) -> str:
+        """One GET; returns the decoded body. Raises requests exceptions for the caller to classify."""
+        url = f"{self.base_url}/{path}"
+        stats.requests += 1
+        log.debug("SYSPRO e.net GET %s", redacted_url(url, params))
+        response = self._http.get(url, params=params, timeout=self.timeout)
+        if response.status_code >= 400:
+            raise _HttpStatus(response.status_code, response.reason)
+        return decode_body(response.content)
+
+    def _logon(self, stats: SessionStats) -> str:
+        params = {
+            "Operator": self.operator,
+            "OperatorPassword": self._operator_password,
+            "CompanyId": self.company_id,
+            "CompanyPassword": self._company_password,
+        }
+        where = f"SYSPRO e.net at {self.base_url}"
+        try:
+            body = self._get(contract.LOGON, params, stats)
+        except _HttpStatus as exc:
+            raise TransportError(redact(f"{where} answered the logon with HTTP {exc}. Check syspro.enet_url "
+                                        "and that the SYSPRO e.net service is running.")) from None
+        except requests.RequestException as exc:
+            raise TransportError(redact(f"Could not reach {where}: {_describe(exc)}. Check syspro.enet_url, "
+                                        "the network and that the e.net service is running.")) from None
+        stats.logons += 1
+        error = error_text(body)
+        if error is not None:
+            hint = "" if self._operator_password else " No operator password is stored (syspro.operator_password)."
+            raise LogonFailed(redact(
+                f"SYSPRO refused the logon of operator {self.operator!r} to company {self.company_id!r}: "
+                f"{error.removeprefix('ERROR:').strip()}. Check the operator, company and their passwords."
+                + hint))
+        user_id = body.strip()
+        if not user_id or any(ch.isspace() or ch in "<>&" for ch in user_id) or len(user_id) > 100:
+            raise MalformedXmlOut(f"{where} answered the logon with something that is not a session id "
+                                  f"({len(body)} characters). Is syspro.enet_url the e.net REST address "
+                                  "(…/SYSPROWCFService/Rest)?")
+        register_secret(user_id)
+        log.info("Logged on to SYSPRO company %s as operator %s", self.company_id, self.operator)
+        return user_id
+
+    def _logoff(self, enet_session: EnetSession) -> None:
+        try:
+            body = self._get(contract.LOGOFF, {"UserId": enet_session.user_id}, enet_session.stats)
+        except (requests.RequestException, _HttpStatus) as exc:
+            log.warning("SYSPRO logoff failed (%s); the session will time out on its own",
+                        redact(_describe(exc)))
+            return
+        if body.strip() != "0":
+            log.warning("SYSPRO logoff answered %s", redact(body.strip()[:200]))
+        else:
+            log.info("Logged off from SYSPRO")
+
+
+class _HttpStatus(Exception):
+    def __init__(self, status: int, reason: str | None):
+        super().__init__(f"{status} {reason or ''}".strip())
+        self.status = status
+
+
+def _describe(exc: BaseException) -> str:
+    """A short, secret-free description of a transport failure (requests' texts carry the URL)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(exc, requests.ReadTimeout):
+        return "no answer within the read timeout"
+    if isinstance(exc, requests.ConnectionError):
+        return "the connection failed or was dropped"
+    if isinstance(exc, _HttpStatus):
+        return f"HTTP {exc}"
+    return type(exc).__name__
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached the server (so a post was not processed)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
+        text = repr(exc)
+        return "NewConnectionError" in text or "Failed to establish a new connection" in text \
+            or "NameResolutionError" in text
+    return False
+
+
+class EnetSession:
+    """A logged-on e.net session. Calls are serialised by the caller (one job worker)."""
+
+    def __init__(self, client: EnetClient, user_id: str, stats: SessionStats):
+        self._client = client
+        self.user_id = user_id
+        self.stats = stats
+        self.last_exchange: Exchange | None = None
+
+    def __repr__(self) -> str:
+        return f"EnetSession(operator={self._client.operator!r}, company_id={self._client.company_id!r})"
+
+    def query(self, business_object: str, xml_in: str) -> str:
+        return self._call(contract.QUERY, business_object, "", xml_in)
+
+    def setup(self, action: str, business_object: str, xml_parameters: str, xml_in: str) -> str:
+        if action not in ("Add", "Update"):
+            raise ValueError(f"setup action must be Add or Update, not {action!r}")
+        return self._call(contract.SETUP.format(action=action), business_object, xml_parameters, xml_in)
+
+    def post(self, business_object: str, xml_parameters: str, xml_in: str) -> str:
+        return self._call(contract.POST, business_object, xml_parameters, xml_in)
+
+    def _call(self, operation: str, business_object: str, xml_parameters: str, xml_in: str) -> str:
+        writes = operation != contract.QUERY
+        for attempt in (1, 2):
+            params = {"UserId": self.user_id, "BusinessObject": business_object}
+            if operation != contract.QUERY:
+                params["XmlParameters"] = xml_parameters
+            params["XmlIn"] = xml_in
+            body = self._send(operation, business_object, xml_parameters, xml_in, params, writes)
+            error = error_text(body)
+            if error is None:
+                return body
+            if not contract.SESSION_ERROR.search(error):
+                raise BusinessObjectError(business_object, error.removeprefix("ERROR:").strip())
+            if attempt == 1 and (not writes or contract.INVALID_USERID.search(error)):
+                # A query can always be repeated. A post or setup call is repeated only on
+                # "Invalid UserId": e.net checks the session before it hands the document to the
+                # business object, so that answer proves nothing was processed and one re-post on a
+                # fresh session cannot create a duplicate. Any other session complaint could come
+                # from a session lost while the business object ran, so its outcome is unknown.
+                log.warning("SYSPRO session is no longer valid (%s); logging on again", redact(error))
+                self.user_id = self._client._logon(self.stats)
+                self.stats.relogons += 1
+                continue
+            if writes and attempt == 1:
+                raise PostOutcomeUnknown(
+                    f"The SYSPRO session ended during {operation} of {business_object} ({error}). It is not "
+                    "known whether the document was processed: look it up in SYSPRO before sending it again.",
+                    self.last_exchange)
+            raise SessionExpired(redact(
+                f"SYSPRO rejected the session again after logging on anew ({error}). Another user or "
+                f"service may be using operator {self._client.operator!r}; use a dedicated integration operator."))
+        raise AssertionError("unreachable")
+
+    def _send(self, operation, business_object, xml_parameters, xml_in, params, writes) -> str:
+        client = self._client
+        url = f"{client.base_url}/{operation}"
+        shown_url = redacted_url(url, params)
+
+        def record(response_text: str | None) -> Exchange:
+            exchange = Exchange(operation, business_object, redact(xml_parameters), redact(xml_in),
+                                None if response_text is None else redact(response_text), shown_url)
+            self.last_exchange = exchange
+            if client.on_exchange is not None:
+                client.on_exchange(exchange)
+            return exchange
+
+        try:
+            body = client._get(operation, params, self.stats)
+        except (requests.RequestException, _HttpStatus) as exc:
+            what = _describe(exc)
+            exchange = record(None)
+            if writes and not (isinstance(exc, requests.RequestException) and _never_sent(exc)):
+                raise PostOutcomeUnknown(
+                    f"SYSPRO did not answer {operation} of {business_object} ({what}). It is not known "
+                    "whether the document was processed: look it up in SYSPRO before sending it again.",
+                    exchange) from None
+            raise TransportError(redact(f"SYSPRO e.net at {client.base_url} could not complete {operation} of "
+                                        f"{business_object}: {what}. Try again later.")) from None
+        record(body)
+        return body

@@ -1,0 +1,146 @@
+"""APSSSP – add and update AP suppliers (Setup/Add, Setup/Update).
+
+Element names from APSSSPDOC (bo-field-reference.md); no real APSSSP sample is public, so the
+document follows the INVSWS shape (`<Item><Key><Supplier/></Key>...`) and the result the recorded
+INVSWS answer (`<item><key>..</key><field><Value/><ErrorNumber/><ErrorDescription/></field>`,
+`StatusOfItems/RecordsRead, RecordsInvalid`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from desktop_app.syspro import fields, xmlout
+from desktop_app.syspro.errors import MalformedPostXmlOut
+from desktop_app.syspro.xmlout import FieldError
+
+BUSINESS_OBJECT = "APSSSP"
+ROOT = "SetupApSupplier"
+
+
+@dataclass
+class SupplierDocument:
+    """A supplier as we send it. On Update, fields left as None are not sent and keep their value."""
+
+    supplier: str
+    name: str | None = None
+    short_name: str | None = None
+    branch: str | None = None
+    terms_code: str | None = None
+    currency: str | None = None
+    telephone: str | None = None
+    contact: str | None = None
+    email: str | None = None
+    address: tuple[str, ...] | None = None  # up to 5 lines
+    postal_code: str | None = None
+    supplier_class: str | None = None
+    tax_code: str | None = None
+    on_hold: bool | None = None
+
+
+@dataclass
+class SetupItemResult:
+    ok: bool
+    key: str
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def already_exists(self) -> bool:
+        return any("already exists" in error.description.lower() for error in self.errors)
+
+    @property
+    def not_found(self) -> bool:
+        return any("not found" in error.description.lower() for error in self.errors)
+
+    @property
+    def message(self) -> str:
+        return "; ".join(str(error) for error in self.errors)
+
+
+@dataclass
+class SetupResult:
+    items: list[SetupItemResult]
+    records_read: int | None = None
+    records_invalid: int | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def build_parameters(*, validate_only: bool, ignore_warnings: str = "N",
+                     apply_if_entire_document_valid: bool = True) -> str:
+    # Set explicitly: APSSSP's own defaults (IgnoreWarnings Y, ApplyIfEntireDocumentValid N) differ
+    # from the posting business objects.
+    root = fields.root(ROOT, "APSSSP.XSD")
+    params = fields.add(root, "Parameters")
+    fields.add(params, "IgnoreWarnings", fields.choice("IgnoreWarnings", ignore_warnings, "NY"))
+    fields.add(params, "ApplyIfEntireDocumentValid", fields.yes_no(apply_if_entire_document_valid))
+    fields.add(params, "ValidateOnly", fields.yes_no(validate_only))
+    return fields.serialize(root)
+
+
+def build_document(docs: list[SupplierDocument]) -> str:
+    if not docs:
+        raise ValueError("an APSSSP document needs at least one supplier")
+    root = fields.root(ROOT, "APSSSPDOC.XSD")
+    for doc in docs:
+        item = fields.add(root, "Item")
+        key = fields.add(item, "Key")
+        fields.add(key, "Supplier", fields.text("Supplier", doc.supplier, limit="Supplier", required=True))
+
+        def put(tag: str, value: str | None, limit=None) -> None:
+            if value is not None:
+                fields.add(item, tag, fields.text(tag, value, limit=limit))
+
+        put("SupplierName", doc.name, "SupplierName")
+        put("SupShortName", doc.short_name, "SupShortName")
+        put("Telephone", doc.telephone, 20)
+        put("Contact", doc.contact, 40)
+        put("Branch", doc.branch, "Branch")
+        put("TermsCode", doc.terms_code, 2)
+        put("Currency", doc.currency, 3)
+        if doc.address is not None:
+            if len(doc.address) > 5:
+                raise fields.ValidationError("SupAddr", f"{len(doc.address)} address lines given; SYSPRO has 5")
+            lines = list(doc.address) + [""] * (5 - len(doc.address))
+            for number, line in enumerate(lines, start=1):
+                put(f"SupAddr{number}", line, "Address")
+        put("SupPostalCode", doc.postal_code, "PostalCode")
+        put("SupplierClass", doc.supplier_class, 10)
+        if doc.tax_code is not None:
+            fields.add(item, "DefTaxCode", fields.tax_code("DefTaxCode", doc.tax_code))
+        if doc.on_hold is not None:
+            fields.add(item, "OnHold", fields.yes_no(doc.on_hold))
+        put("Email", doc.email, 255)
+    return fields.serialize(root)
+
+
+def parse_result(xml_out: str | bytes) -> SetupResult:
+    root = xmlout.load(xml_out, after_post=True)
+    if xmlout.name(root).lower() != ROOT.lower():
+        raise MalformedPostXmlOut(f"SYSPRO answered APSSSP with a <{xmlout.name(root)}> document instead of "
+                                  "<setupapsupplier>. It is not known whether the supplier was saved: look it "
+                                  "up in SYSPRO before sending it again.")
+    items = []
+    for item in xmlout.children(root, "Item"):
+        found = xmlout.messages(item)
+        items.append(SetupItemResult(ok=not found.errors, key=xmlout.value(item, "Key", "Supplier"),
+                                     errors=found.errors, warnings=found.warnings))
+    return SetupResult(
+        items=items,
+        records_read=xmlout.integer(xmlout.value(root, "StatusOfItems", "RecordsRead")),
+        records_invalid=xmlout.integer(xmlout.value(root, "StatusOfItems", "RecordsInvalid")),
+        errors=xmlout.top_level_errors(root),
+    )
+
+
+def save_supplier(session, doc: SupplierDocument, *, action: str, validate_only: bool = False) -> SetupItemResult:
+    """Setup/Add (action "Add") or Setup/Update (action "Update") one supplier."""
+    parameters = build_parameters(validate_only=validate_only)
+    result = parse_result(session.setup(action, BUSINESS_OBJECT, parameters, build_document([doc])))
+    if len(result.items) == 1:
+        return result.items[0]
+    if not result.items and result.errors:
+        return SetupItemResult(ok=False, key=doc.supplier, errors=result.errors)
+    if not result.items and result.records_invalid == 0:
+        return SetupItemResult(ok=True, key=doc.supplier)
+    raise MalformedPostXmlOut(f"SYSPRO answered APSSSP for supplier {doc.supplier!r} with {len(result.items)} "
+                              "items instead of 1. Look the supplier up in SYSPRO before sending it again.")

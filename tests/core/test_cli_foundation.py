@@ -1,0 +1,63 @@
+import json
+import os
+import subprocess
+import sys
+
+
+def run_cli(*args, stdin=None, env_extra=None):
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "desktop_app", *args], input=stdin, capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_config_set_then_show_json():
+    assert run_cli("config", "set", "sync.interval_minutes", "15").returncode == 0
+    result = run_cli("config", "show", "--json")
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["sync.interval_minutes"] == 15
+
+
+def test_bad_value_exits_2_with_a_message():
+    result = run_cli("config", "set", "sync.interval_minutes", "-3")
+    assert result.returncode == 2
+    assert "sync.interval_minutes" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_command_and_bad_usage_exit_2():
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("config").returncode == 2
+
+
+def test_version():
+    from desktop_app import __version__
+
+    result = run_cli("--version")
+    assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_secret_from_stdin_reaches_no_file(data_home, tmp_path):
+    keyring_file = tmp_path / "kr" / "keyring_pass.cfg"
+    env = {"PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
+           "XDG_DATA_HOME": str(tmp_path / "kr-data")}
+    result = run_cli("secrets", "set", "servicetitan.client_secret", stdin="s3cr3t\n", env_extra=env)
+    assert result.returncode == 0, result.stderr
+    assert "s3cr3t" not in result.stdout + result.stderr
+    assert run_cli("config", "show", env_extra=env).returncode == 0
+    for path in data_home.rglob("*"):
+        if path.is_file():
+            assert b"s3cr3t" not in path.read_bytes(), path
+    status = run_cli("secrets", "status", "--json", env_extra=env)
+    assert json.loads(status.stdout)["servicetitan.client_secret"] is True
+    del keyring_file
+
+
+def test_corrupt_database_gives_clear_error(data_home):
+    data_home.mkdir(parents=True, exist_ok=True)
+    db_file = data_home / "ml-connector.sqlite3"
+    db_file.write_bytes(b"this is not a database at all" * 100)
+    before = db_file.read_bytes()
+    result = run_cli("config", "show")
+    assert result.returncode == 2
+    assert "left untouched" in result.stderr and "Traceback" not in result.stderr
+    assert db_file.read_bytes() == before

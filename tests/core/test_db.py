@@ -1,0 +1,124 @@
+import hashlib
+import sqlite3
+from decimal import Decimal
+
+import peewee as pw
+import pytest
+
+from desktop_app.core import db, paths
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_fresh_database_is_migrated_and_marked(tmp_path):
+    database = db.open_database()
+    version = database.execute_sql("SELECT version FROM schema_version").fetchone()[0]
+    assert version == db.latest_version()
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
+
+
+def test_migrates_from_each_older_version_with_backup(monkeypatch):
+    path = paths.db_path()
+    added = []
+
+    def add_column(database):
+        database.execute_sql("ALTER TABLE sync_cursor ADD COLUMN note TEXT DEFAULT ''")
+        added.append(True)
+
+    # build a database at every older version, then open it with a newer code base
+    for start in range(1, db.latest_version() + 1):
+        db.close_database()
+        if path.exists():
+            path.unlink()
+        monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:start])
+        db.open_database()
+        db.SyncCursor.create(name="invoices", value="tok")
+        db.close_database()
+        monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:start] + [add_column])
+        before = set(paths.backups_dir().iterdir())
+        database = db.open_database()
+        assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == start + 1
+        assert database.execute_sql("SELECT value, note FROM sync_cursor").fetchone() == ("tok", "")
+        new_backups = set(paths.backups_dir().iterdir()) - before
+        assert len(new_backups) == 1
+        backup = sqlite3.connect(next(iter(new_backups)))
+        assert backup.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == start
+        backup.close()
+    assert added
+
+
+def test_failed_migration_rolls_back(monkeypatch):
+    db.open_database()
+    db.close_database()
+
+    def broken(database):
+        database.execute_sql("CREATE TABLE half_done (x INTEGER)")
+        raise pw.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [broken])
+    with pytest.raises(db.DatabaseError):
+        db.open_database()
+    conn = sqlite3.connect(paths.db_path())
+    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(db.MIGRATIONS) - 1
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name='half_done'").fetchone() is None
+    conn.close()
+
+
+def test_newer_schema_is_refused_untouched(monkeypatch):
+    db.open_database()
+    db.database.execute_sql("INSERT INTO schema_version (version) VALUES (99)")
+    db.close_database()
+    before = _digest(paths.db_path())
+    with pytest.raises(db.DatabaseError, match="newer ml-connector"):
+        db.open_database()
+    assert _digest(paths.db_path()) == before
+
+
+def test_corrupt_file_is_refused_untouched():
+    path = paths.db_path()
+    path.write_bytes(b"SQLite format 3\x00" + b"\xde\xad\xbe\xef" * 2000)
+    before = _digest(path)
+    with pytest.raises(db.DatabaseError) as info:
+        db.open_database()
+    assert "left untouched" in str(info.value)
+    assert _digest(path) == before
+
+
+def test_foreign_sqlite_file_is_refused_untouched():
+    path = paths.db_path()
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(db.DatabaseError, match="another program"):
+        db.open_database()
+    assert _digest(path) == before
+
+
+def test_audit_events_are_append_only():
+    db.open_database()
+    event = db.AuditEvent.create(record_key="1:SUP", kind="discovered", message="found")
+    with pytest.raises(pw.IntegrityError):
+        db.AuditEvent.update(message="changed").where(db.AuditEvent.id == event.id).execute()
+    with pytest.raises(pw.IntegrityError):
+        db.AuditEvent.delete().where(db.AuditEvent.id == event.id).execute()
+    assert db.AuditEvent.get_by_id(event.id).message == "found"
+
+
+def test_money_is_exact_decimal_and_refuses_float():
+    db.open_database()
+    doc = db.ApDocument.create(doc_key="1:A", st_invoice_id=1, state="READY", amount=Decimal("0.10") + Decimal("0.20"))
+    assert db.ApDocument.get_by_id(doc.id).amount == Decimal("0.30")
+    with pytest.raises(TypeError, match="Decimal"):
+        db.ApDocument.create(doc_key="1:B", st_invoice_id=1, state="READY", amount=0.3)
+
+
+def test_data_dir_is_private(data_home):
+    db.open_database()
+    assert paths.data_dir() == data_home.resolve()
+    assert oct(data_home.stat().st_mode & 0o777) == "0o700"

@@ -1,0 +1,41 @@
+import keyring
+import keyring.backends.fail
+import pytest
+
+from desktop_app.core import paths, secrets
+
+
+def test_round_trip_and_delete(memory_keyring):
+    secrets.set_secret("syspro.operator_password", "pa55word!")
+    assert secrets.get_secret("syspro.operator_password") == "pa55word!"
+    assert secrets.secrets_status()["syspro.operator_password"] is True
+    # stored under one service name, keyed per profile
+    assert all(service == secrets.SERVICE for service, _ in memory_keyring.entries)
+    assert secrets.delete_secret("syspro.operator_password") is True
+    assert secrets.get_secret("syspro.operator_password") is None
+
+
+def test_profiles_do_not_share_secrets(monkeypatch, tmp_path):
+    secrets.set_secret("servicetitan.client_secret", "first-profile")
+    monkeypatch.setenv(paths.ENV_HOME, str(tmp_path / "other"))
+    assert secrets.get_secret("servicetitan.client_secret") is None
+
+
+def test_unknown_name_is_rejected():
+    with pytest.raises(KeyError, match="valid names"):
+        secrets.set_secret("servicetitan.password", "x")
+
+
+def test_no_usable_keyring_is_a_clear_error_not_plaintext():
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    with pytest.raises(secrets.SecretStoreError, match="keyring"):
+        secrets.set_secret("servicetitan.client_secret", "abcd1234")
+    assert not any(p.name.endswith(".json") for p in paths.data_dir().iterdir())
+
+
+def test_demo_profile_falls_back_to_its_own_file():
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    (paths.data_dir() / secrets.DEMO_MARKER).write_text("demo")
+    secrets.set_secret("servicetitan.client_secret", "demo-value")
+    assert secrets.get_secret("servicetitan.client_secret") == "demo-value"
+    assert (paths.data_dir() / "demo-keyring.json").exists()
