@@ -1,0 +1,279 @@
+"""CLI commands that drive the engine (registered into `cli.COMMANDS` on import)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+
+from desktop_app.cli import _print_json, command, open_engine_db
+from desktop_app.core import config, errors
+from desktop_app.core.errors import EXIT_CONNECT, EXIT_OK, EXIT_RECORDS_NEED_ATTENTION
+from desktop_app.core.instance_lock import InstanceLock
+
+
+def _exit_for(counts: dict[str, int]) -> int:
+    from desktop_app.sync.ledger import FAILED, IN_DOUBT, NEEDS_MAPPING
+
+    return EXIT_RECORDS_NEED_ATTENTION if any(counts.get(s) for s in (FAILED, IN_DOUBT, NEEDS_MAPPING)) else EXIT_OK
+
+
+@command("sync")
+def cmd_sync(args) -> int:
+    from desktop_app.sync import ledger
+    from desktop_app.sync.context import SyncContext
+    from desktop_app.sync.cycle import run_cycle
+    from desktop_app.sync.jobs import mark_interrupted_runs
+    from desktop_app.core.db import JobRun, utcnow
+
+    open_engine_db()
+    with InstanceLock():
+        mark_interrupted_runs()
+        ctx = SyncContext.from_database(actor="cli", dry_run=args.dry_run)
+        run = JobRun.create(kind="dry-run" if args.dry_run else "cycle", actor="cli")
+        try:
+            result = run_cycle(ctx, flow=args.flow)
+        except errors.ConnectError as exc:
+            run.state, run.error, run.finished_at = "failed", str(exc), utcnow()
+            run.save()
+            raise
+        finally:
+            ctx.close()
+        summary = result.as_dict()
+        run.state, run.finished_at = "completed", utcnow()
+        run.summary = {k: {kk: vv for kk, vv in v.items() if kk != "dry_run_results"} if isinstance(v, dict) else v
+                       for k, v in summary.items()}
+        run.save()
+    counts = ledger.counts()
+    if args.json:
+        _print_json({"cycle": summary, "counts": counts})
+    else:
+        for flow, flow_summary in summary.items():
+            if flow == "errors":
+                for name, message in flow_summary.items():
+                    print(f"{name}: FAILED — {message}")
+                continue
+            shown = {k: v for k, v in flow_summary.items() if v and k not in ("dry_run_results", "problems")}
+            print(f"{flow}: " + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) or "nothing to do"))
+            for problem in flow_summary.get("problems", []):
+                print(f"  ! {problem}")
+            for entry in flow_summary.get("dry_run_results", []):
+                print("  dry run: " + json.dumps(entry, default=str))
+        print("ledger: " + ", ".join(f"{state} {n}" for state, n in counts.items() if n))
+    if result.errors:
+        return EXIT_RECORDS_NEED_ATTENTION
+    return _exit_for(counts)
+
+
+@command("status")
+def cmd_status(args) -> int:
+    from desktop_app.core.db import JobRun, SyncCursor
+    from desktop_app.sync import ledger
+
+    open_engine_db()
+    settings = config.load_settings()
+    last = (JobRun.select().where(JobRun.kind == "cycle").order_by(JobRun.id.desc()).first())
+    last_good = (JobRun.select().where(JobRun.kind == "cycle", JobRun.state == "completed")
+                 .order_by(JobRun.id.desc()).first())
+    next_cycle = None
+    if last is not None and not settings["sync.paused"]:
+        next_cycle = last.started_at + dt.timedelta(minutes=settings["sync.interval_minutes"])
+    data = {
+        "counts": {"invoices": ledger.counts()},
+        "last_cycle": None if last is None else {"started_at": last.started_at.isoformat(), "state": last.state,
+                                                 "error": last.error or None},
+        "last_good_cycle": last_good.finished_at.isoformat() if last_good and last_good.finished_at else None,
+        "next_cycle": next_cycle.isoformat() if next_cycle else None,
+        "paused": settings["sync.paused"],
+        "cursors": {c.name: {"value": c.value, "updated_at": c.updated_at.isoformat()} for c in SyncCursor.select()},
+    }
+    if args.json:
+        _print_json(data)
+    else:
+        print("Invoices: " + ", ".join(f"{k} {v}" for k, v in data["counts"]["invoices"].items()))
+        print(f"Last cycle: {data['last_cycle'] or 'never'}")
+        print(f"Next cycle: {data['next_cycle'] or ('paused' if data['paused'] else 'when the app runs')}")
+    return EXIT_OK
+
+
+def _doc_dict(doc) -> dict:
+    return {"id": doc.id, "state": doc.state, "st_invoice_id": doc.st_invoice_id,
+            "st_invoice_number": doc.st_invoice_number, "supplier": doc.supplier,
+            "syspro_invoice": doc.syspro_invoice, "type": "credit note" if doc.transaction_code == "C" else "invoice",
+            "amount": format(doc.amount, "f"), "invoice_date": doc.invoice_date.isoformat() if doc.invoice_date else None,
+            "branch": doc.branch, "journal": doc.journal, "reason": doc.reason, "missing": doc.missing,
+            "attempts": doc.attempts, "write_back": doc.write_back}
+
+
+@command("invoices.list")
+def cmd_invoices_list(args) -> int:
+    from desktop_app.core.db import ApDocument
+    from desktop_app.sync.ledger import STATES
+
+    open_engine_db()
+    query = ApDocument.select().order_by(ApDocument.id.desc()).limit(args.limit)
+    if args.state:
+        state = args.state.upper()
+        if state not in STATES:
+            raise errors.ConfigError(f"Unknown state {args.state!r}; states: {', '.join(STATES)}")
+        query = query.where(ApDocument.state == state)
+    docs = [_doc_dict(doc) for doc in query]
+    if args.json:
+        _print_json(docs)
+    else:
+        print(f"{'ID':>6}  {'STATE':<18} {'ST INV':<10} {'SUPPLIER':<10} {'AMOUNT':>11}  REASON")
+        for d in docs:
+            print(f"{d['id']:>6}  {d['state']:<18} {d['st_invoice_number']:<10} {d['supplier']:<10} "
+                  f"{d['amount']:>11}  {d['reason'][:60]}")
+    return EXIT_OK
+
+
+@command("invoices.show")
+def cmd_invoices_show(args) -> int:
+    from desktop_app.core.db import ApDocument
+    from desktop_app.sync.ledger import trail
+
+    open_engine_db()
+    doc = ApDocument.get_or_none(ApDocument.id == args.id)
+    if doc is None:
+        raise errors.ConfigError(f"No AP document with id {args.id}")
+    events = [{"at": e.created_at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message,
+               "data": e.data, "xml_sent": e.xml_sent, "xml_received": e.xml_received} for e in trail(doc.id)]
+    if args.json:
+        _print_json({"document": {**_doc_dict(doc), "lines": doc.lines}, "audit": events})
+    else:
+        for key, value in _doc_dict(doc).items():
+            print(f"{key:>18}: {value}")
+        print("\nLines:")
+        for line in doc.lines:
+            print(f"  {line['sku_code'] or line['sku_id']:<14} {line['stock_code']:<14} {line['ledger_code']:<12} "
+                  f"{line['quantity']} × {line['unit_cost']} = {line['amount']}")
+        print("\nAudit trail:")
+        for e in events:
+            print(f"  {e['at']}  {e['kind']:<18} {e['actor']:<12} {e['message']}")
+    return EXIT_OK
+
+
+@command("replay")
+def cmd_replay(args) -> int:
+    from desktop_app.sync import invoices
+    from desktop_app.sync.context import SyncContext
+
+    if not args.ids and not args.all_failed:
+        raise errors.ConfigError("Give document ids to retry, or --all-failed")
+    open_engine_db()
+    with InstanceLock():
+        ctx = SyncContext.from_database(actor="cli-replay")
+        try:
+            summary = invoices.replay(ctx, args.ids, all_failed=args.all_failed)
+        finally:
+            ctx.close()
+    data = summary.as_dict()
+    if args.json:
+        _print_json(data)
+    else:
+        print(f"posted {summary.posted}, failed {summary.failed}, in doubt {summary.in_doubt}, "
+              f"need mapping {summary.needs_mapping}")
+    return EXIT_RECORDS_NEED_ATTENTION if (summary.failed or summary.needs_mapping or summary.in_doubt) else EXIT_OK
+
+
+@command("reconcile")
+def cmd_reconcile(args) -> int:
+    from desktop_app.sync.reconcile import reconcile
+
+    open_engine_db()
+    day = None
+    if args.date:
+        try:
+            day = dt.date.fromisoformat(args.date)
+        except ValueError:
+            raise errors.ConfigError(f"--date {args.date!r} is not YYYY-MM-DD") from None
+    rows = reconcile(day)
+    if args.json:
+        _print_json([row.as_dict() for row in rows])
+    else:
+        print(f"{'DATE':<10}  {'SUPPLIER':<10} {'BRANCH':<8} {'ST COST':>12} {'SYSPRO AP':>12} {'DIFF':>10}  DOCS")
+        for row in rows:
+            d = row.as_dict()
+            flag = "  ←" if row.difference else ""
+            print(f"{d['date'] or '-':<10}  {d['supplier']:<10} {d['branch']:<8} {d['st_cost']:>12} "
+                  f"{d['syspro_ap']:>12} {d['difference']:>10}  {d['documents']}{flag}")
+    return EXIT_RECORDS_NEED_ATTENTION if any(row.difference for row in rows) else EXIT_OK
+
+
+@command("mappings.import")
+def cmd_mappings_import(args) -> int:
+    from desktop_app.sync.mappings import import_csv
+
+    open_engine_db()
+    count = import_csv(args.kind, args.file, actor="cli")
+    print(f"{count} {args.kind} mapping row(s) imported from {args.file}")
+    return EXIT_OK
+
+
+@command("mappings.export")
+def cmd_mappings_export(args) -> int:
+    from desktop_app.sync.mappings import export_csv
+
+    open_engine_db()
+    count = export_csv(args.kind, args.file)
+    print(f"{count} {args.kind} mapping row(s) written to {args.file}")
+    return EXIT_OK
+
+
+@command("mappings.suggest")
+def cmd_mappings_suggest(args) -> int:
+    from desktop_app.sync.context import SyncContext
+    from desktop_app.sync.suggestions import suggestions_for
+
+    open_engine_db()
+    ctx = SyncContext.from_database(actor="cli")
+    try:
+        proposals = suggestions_for(ctx, args.kind)
+    finally:
+        ctx.close()
+    if args.json:
+        _print_json(proposals)
+    else:
+        if not proposals:
+            print("No suggestions: everything that matches is already mapped.")
+        for p in proposals:
+            print(f"{p['st_id']:>10}  {p['st_code'] or '':<14} {p['st_name'][:34]:<34} → {p['syspro_code']:<14} ({p['reason']})")
+        print("\nNothing was applied. Import the ones you accept with 'ml-connector mappings import'.")
+    return EXIT_OK
+
+
+@command("test-connection")
+def cmd_test_connection(args) -> int:
+    from desktop_app.sync.connection import test_connections
+
+    open_engine_db()
+    both = not args.servicetitan and not args.syspro
+    results = test_connections(config.load_settings(), servicetitan=both or args.servicetitan,
+                               syspro=both or args.syspro)
+    for result in results:
+        print(f"{result.system}: {'OK' if result.ok else 'FAILED'} — {result.message}")
+        for detail in result.details:
+            print(f"    {detail}")
+    return EXIT_OK if all(r.ok for r in results) else EXIT_CONNECT
+
+
+@command("gui")
+def cmd_gui(args) -> int:
+    from desktop_app.ui.app import run_gui
+
+    return run_gui(minimized=getattr(args, "minimized", False))
+
+
+@command("demo")
+def cmd_demo(args) -> int:
+    from desktop_app.sandbox.demo import run_demo
+
+    return run_demo(headless=args.headless, seed=args.seed, invoices=args.invoices)
+
+
+@command("sandbox.serve")
+def cmd_sandbox_serve(args) -> int:
+    from desktop_app.sandbox.runner import serve_forever
+
+    return serve_forever(st_port=args.st_port, syspro_port=args.syspro_port, seed=args.seed,
+                         invoices=args.invoices, faults=args.faults, minutes=args.minutes, out=sys.stdout)

@@ -1,0 +1,93 @@
+"""What one job needs: settings, who asked, the API clients, progress and cancellation.
+
+Clients are created on first use, so a job that only touches the database (a replay of a
+document that needs mapping) never logs on anywhere. Factories are injectable for tests.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from desktop_app.core.config import Settings, load_settings
+
+log = logging.getLogger("desktop_app.sync")
+
+ProgressCallback = Callable[[int, int, str], None]
+
+
+class Cancelled(Exception):
+    """The user asked to stop; raised between documents, never in the middle of one."""
+
+
+@dataclass
+class SyncContext:
+    settings: Settings
+    actor: str = "scheduler"  # scheduler | sync-now | cli | user-retry | demo
+    dry_run: bool = False
+    st_factory: Callable[[Settings], object] | None = None
+    enet_factory: Callable[[Settings], object] | None = None
+    odata_factory: Callable[[Settings], object | None] | None = None
+    progress_callback: ProgressCallback | None = None
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    _st: object | None = None
+    _enet: object | None = None
+    _odata: object | None = None
+    _odata_made: bool = False
+
+    @classmethod
+    def from_database(cls, **kwargs) -> "SyncContext":
+        return cls(settings=load_settings(), **kwargs)
+
+    @property
+    def st(self):
+        if self._st is None:
+            if self.st_factory is not None:
+                self._st = self.st_factory(self.settings)
+            else:
+                from desktop_app.servicetitan.client import ServiceTitanClient
+
+                self._st = ServiceTitanClient.from_settings(self.settings)
+        return self._st
+
+    @property
+    def enet(self):
+        if self._enet is None:
+            if self.enet_factory is not None:
+                self._enet = self.enet_factory(self.settings)
+            else:
+                from desktop_app.syspro.enet import EnetClient
+
+                self._enet = EnetClient.from_settings(self.settings)
+        return self._enet
+
+    @property
+    def odata(self):
+        """None when no OData URL is configured: look-ups then fall back to e.net queries."""
+        if not self._odata_made:
+            self._odata_made = True
+            if self.odata_factory is not None:
+                self._odata = self.odata_factory(self.settings)
+            elif self.settings["syspro.odata_url"]:
+                from desktop_app.syspro.odata import ODataReader
+
+                self._odata = ODataReader.from_settings(self.settings)
+        return self._odata
+
+    def progress(self, done: int, total: int, message: str) -> None:
+        if self.progress_callback is not None:
+            self.progress_callback(done, total, message)
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise Cancelled("stopped at the user's request")
+
+    def close(self) -> None:
+        for client in (self._st, self._enet, self._odata):
+            close = getattr(client, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # closing must not hide the job's own outcome
+                    log.debug("closing a client failed", exc_info=True)

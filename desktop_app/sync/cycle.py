@@ -1,0 +1,48 @@
+"""A sync cycle: every flow in turn (or one), each failure contained to its flow."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from desktop_app.core.errors import ConnectError
+from desktop_app.sync import invoices
+from desktop_app.sync.context import Cancelled, SyncContext
+
+log = logging.getLogger("desktop_app.sync")
+
+FLOWS: dict[str, Callable[[SyncContext], object]] = {"invoices": invoices.run_cycle}
+
+
+class CycleResult(dict):
+    """flow name → summary; `errors` names flows that could not run."""
+
+    def __init__(self):
+        super().__init__()
+        self.errors: dict[str, str] = {}
+
+    def as_dict(self) -> dict:
+        out = {name: (summary.as_dict() if hasattr(summary, "as_dict") else summary) for name, summary in self.items()}
+        if self.errors:
+            out["errors"] = dict(self.errors)
+        return out
+
+
+def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
+    names = [flow] if flow else list(FLOWS)
+    result = CycleResult()
+    for name in names:
+        ctx.check_cancelled()
+        log.info("%s: %s cycle started (%s)", name, "dry-run" if ctx.dry_run else "sync", ctx.actor)
+        try:
+            result[name] = FLOWS[name](ctx)
+        except Cancelled:
+            raise
+        except ConnectError as exc:
+            # cannot reach a system: the other flows would fail the same way
+            result.errors[name] = str(exc)
+            log.error("%s: %s", name, exc)
+            raise
+        except Exception as exc:
+            result.errors[name] = str(exc)
+            log.exception("%s flow failed", name)
+    return result

@@ -1,0 +1,626 @@
+"""The invoice flow: ServiceTitan invoices → SYSPRO AP documents, exactly once (DESIGN §2).
+
+Order of a cycle: recover documents a crash left in POSTING, load reference data, discover from
+the export feed (the feed token is stored in the same transaction as the page it covers),
+re-evaluate documents waiting for a mapping, settle in-doubt documents by looking them up in
+SYSPRO, post READY documents in one e.net session, read SYSPRO back, write back to ServiceTitan.
+
+The exactly-once rule: a document is committed as POSTING before its request leaves; any
+document that has been sent before (attempts > 0) is looked up in SYSPRO before it is sent again;
+a duplicate rejection is settled by the same look-up.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from desktop_app.core.db import ApDocument, SourceInvoice, SyncCursor, database, utcnow
+from desktop_app.core.errors import ConnectError, OutcomeUnknown
+from desktop_app.core.redact import redact
+from desktop_app.sync import ledger
+from desktop_app.sync.build import (BuildResult, BuildSettings, PlannedDocument, Reference, Sku,
+                                    build_documents)
+from desktop_app.sync.context import SyncContext
+from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, DISCOVERED, FAILED, IN_DOUBT, LOCKED,
+                                     NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED)
+from desktop_app.sync.mappings import load_mappings
+
+log = logging.getLogger("desktop_app.sync.invoices")
+
+CURSOR = "invoices.export"
+USER_SKIP_PREFIX = "Skipped by "
+
+
+@dataclass
+class CycleSummary:
+    discovered: int = 0
+    changed: int = 0
+    posted: int = 0
+    validated: int = 0
+    confirmed: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    needs_mapping: int = 0
+    skipped: int = 0
+    written_back: int = 0
+    problems: list[str] = field(default_factory=list)
+    dry_run_results: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items()}
+
+
+def build_settings(ctx: SyncContext) -> BuildSettings:
+    s = ctx.settings
+    return BuildSettings(cost_types=tuple(s["sync.cost_item_types"]), default_supplier=s["sync.default_supplier"],
+                         timezone=s["sync.timezone"], invoice_prefix="ST")
+
+
+def load_reference(ctx: SyncContext) -> Reference:
+    """Pricebook SKUs with their primary vendor, technicians, business units: a few requests per cycle."""
+    reference = Reference()
+    for loader in (ctx.st.materials, ctx.st.equipment):
+        for sku in loader():
+            vendor = sku.primary_vendor
+            reference.skus[sku.id] = Sku(id=sku.id, code=sku.code or "", name=sku.display_name or "",
+                                         vendor_id=vendor.vendor_id if vendor else None,
+                                         vendor_name=(vendor.vendor_name or "") if vendor else "")
+    for tech in ctx.st.technicians():
+        reference.technicians[tech.id] = tech.name or ""
+    for unit in ctx.st.business_units():
+        reference.business_units[unit.id] = unit.name or ""
+    return reference
+
+
+# ---------------------------------------------------------------------------- evaluation
+def _doc_fields(plan: PlannedDocument, invoice: dict) -> dict:
+    return dict(
+        st_invoice_number=str(invoice.get("referenceNumber") or ""),
+        supplier=plan.supplier, syspro_invoice=plan.syspro_invoice, transaction_code=plan.transaction_code,
+        amount=plan.amount, invoice_date=plan.invoice_date, branch=plan.branch, business_unit=plan.business_unit,
+        technician=plan.technician, job_number=plan.job_number, lines=plan.lines_json(), missing=[],
+        content_hash=plan.content_hash, source_modified_on=str(invoice.get("modifiedOn") or ""),
+    )
+
+
+def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: bool = False) -> list[ApDocument]:
+    """Bring the ledger rows of one ST invoice in line with what it owes now.
+
+    Rows SYSPRO may hold (LOCKED) are never rebuilt: if what they owe changed they become
+    CHANGED_IN_SOURCE for a person to decide. Open rows are re-used (keeping their history) for the
+    new plan; FAILED rows and rows a person skipped change only on a retry or a source edit.
+    """
+    st_id = int(invoice["id"])
+    number = str(invoice.get("referenceNumber") or st_id)
+    modified = str(invoice.get("modifiedOn") or "")
+    existing = list(ApDocument.select().where(ApDocument.st_invoice_id == st_id).order_by(ApDocument.id))
+    locked = {doc.supplier: doc for doc in existing if doc.state in LOCKED}
+    open_rows = [doc for doc in existing if doc.state not in LOCKED]
+    plans = {plan.supplier: plan for plan in result.documents}
+    touched: list[ApDocument] = []
+
+    for supplier, doc in locked.items():
+        plan = plans.pop(supplier, None)
+        if plan is not None and plan.content_hash == doc.content_hash:
+            continue
+        if doc.source_modified_on == modified:
+            continue  # same source version evaluated again (e.g. after a mapping edit): nothing new
+        what = ("no longer owes this supplier anything" if plan is None
+                else f"now owes {plan.amount} (posted: {doc.amount})")
+        if doc.state in (POSTED, CONFIRMED):
+            ledger.transition(doc, CHANGED_IN_SOURCE, "changed_in_source",
+                              f"ServiceTitan invoice {number} was edited after posting: it {what}. "
+                              "It will not be posted again automatically; decide in SYSPRO and then accept or skip.",
+                              actor=actor, reason=f"Edited in ServiceTitan after posting: {what}",
+                              source_modified_on=modified)
+        else:
+            ledger.record(doc, "changed_in_source", f"ServiceTitan invoice {number} changed while this document "
+                          f"was {doc.state}: it {what}.", actor=actor)
+        touched.append(doc)
+
+    def usable(doc: ApDocument) -> bool:
+        if retry or doc.source_modified_on != modified:
+            return True
+        if doc.state == FAILED:
+            return False
+        return not (doc.state == SKIPPED and doc.reason.startswith(USER_SKIP_PREFIX))
+
+    available = [doc for doc in open_rows if usable(doc)]
+    by_supplier = {doc.supplier: doc for doc in available if doc.supplier}
+
+    if result.missing or result.skip_reason:
+        target_state = NEEDS_MAPPING if result.missing else SKIPPED
+        reason = (f"Needs mapping: {'; '.join(m['reason'] for m in result.missing)}" if result.missing
+                  else result.skip_reason)
+        if not available and not open_rows and not locked:
+            doc = ApDocument.create(doc_key=f"{st_id}:*", st_invoice_id=st_id, st_invoice_number=number,
+                                    state=DISCOVERED, source_modified_on=modified)
+            ledger.record(doc, "discovered", f"ServiceTitan invoice {number} found", actor=actor,
+                          data={"modifiedOn": modified})
+            available = [doc]
+        if locked and result.skip_reason:
+            return touched  # the posted parts were handled above; there is nothing new to hold
+        for index, doc in enumerate(available):
+            if index == 0:
+                if doc.state == target_state and doc.reason == reason and doc.missing == result.missing:
+                    continue
+                ledger.transition(doc, target_state, "needs_mapping" if result.missing else "skipped", reason,
+                                  actor=actor, data={"missing": result.missing} if result.missing else None,
+                                  missing=result.missing, reason=reason, source_modified_on=modified)
+            elif doc.state != SKIPPED:
+                ledger.transition(doc, SKIPPED, "withdrawn", "No longer a separate document: the invoice is "
+                                  "held as a whole until it can be mapped.", actor=actor,
+                                  reason="Withdrawn: the invoice is held as a whole", missing=[])
+            touched.append(doc)
+        return touched
+
+    spare = [doc for doc in available if doc.supplier not in plans]
+    for supplier, plan in plans.items():
+        doc = by_supplier.get(supplier) or (spare.pop(0) if spare else None)
+        fields = _doc_fields(plan, invoice)
+        message = (f"Mapped to supplier {supplier}: {len(plan.lines)} line(s), {plan.amount} "
+                   f"({'credit note' if plan.transaction_code == 'C' else 'invoice'} {plan.syspro_invoice})")
+        if doc is None:
+            doc = ApDocument.create(doc_key=f"{st_id}:{supplier}", st_invoice_id=st_id, state=DISCOVERED,
+                                    **{k: v for k, v in fields.items() if k != "missing"})
+            ledger.record(doc, "discovered", f"ServiceTitan invoice {number} found", actor=actor,
+                          data={"modifiedOn": modified})
+        elif doc.state == READY and doc.content_hash == plan.content_hash:
+            continue
+        if doc.doc_key != f"{st_id}:{supplier}":
+            ledger.record(doc, "rekeyed", f"Document now owed to supplier {supplier}", actor=actor)
+            doc.doc_key = f"{st_id}:{supplier}"
+        ledger.transition(doc, READY, "mapped", message, actor=actor,
+                          data={"mapping_rows": plan.mapping_rows, "lines": plan.lines_json()},
+                          reason="", **fields)
+        touched.append(doc)
+    for doc in spare:
+        if doc.state != SKIPPED:
+            ledger.transition(doc, SKIPPED, "withdrawn", "This supplier is no longer owed anything on the invoice.",
+                              actor=actor, reason="Withdrawn: nothing owed to this supplier any more")
+            touched.append(doc)
+    return touched
+
+
+class Evaluator:
+    """Evaluates invoices against one snapshot of mappings and reference data."""
+
+    def __init__(self, ctx: SyncContext, reference: Reference | None = None):
+        self.ctx = ctx
+        self.mappings = load_mappings()
+        self.settings = build_settings(ctx)
+        self._reference = reference
+
+    @property
+    def reference(self) -> Reference:
+        if self._reference is None:
+            self._reference = load_reference(self.ctx)
+        return self._reference
+
+    def build(self, invoice: dict) -> BuildResult:
+        return build_documents(invoice, self.mappings, self.reference, self.settings)
+
+    def evaluate(self, invoice: dict, *, retry: bool = False) -> list[ApDocument]:
+        return evaluate_invoice(invoice, self.build(invoice), actor=self.ctx.actor, retry=retry)
+
+
+# ---------------------------------------------------------------------------- discovery
+def _start_from(ctx: SyncContext) -> str | None:
+    cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
+    if cursor is not None:
+        return cursor.value
+    start = ctx.settings["sync.start_date"]
+    return start.isoformat() if start else None
+
+
+def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evaluator,
+               summary: CycleSummary) -> set[int]:
+    """Store a page of the feed and advance the feed token in ONE transaction."""
+    seen: set[int] = set()
+    with database.atomic():
+        for invoice in invoices:
+            st_id = int(invoice["id"])
+            modified = str(invoice.get("modifiedOn") or "")
+            known = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
+            if known is not None and known.modified_on == modified:
+                continue  # the feed repeats records (includeRecentChanges): same version, nothing to do
+            if known is None:
+                SourceInvoice.create(st_invoice_id=st_id, number=str(invoice.get("referenceNumber") or ""),
+                                     modified_on=modified, payload=invoice)
+                summary.discovered += 1
+            else:
+                known.payload, known.modified_on, known.last_seen = invoice, modified, utcnow()
+                known.save()
+                summary.changed += 1
+            evaluator.evaluate(invoice)
+            seen.add(st_id)
+        if continue_from:
+            SyncCursor.replace(name=CURSOR, value=continue_from, updated_at=utcnow()).execute()
+    return seen
+
+
+def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> set[int]:
+    seen: set[int] = set()
+    pages = 0
+    for page in ctx.st.export_invoices(_start_from(ctx)):
+        pages += 1
+        records = [invoice.raw for invoice in page.records]
+        if ctx.dry_run:
+            for invoice in records:
+                seen.add(int(invoice["id"]))
+                summary.dry_run_results.append({"st_invoice_id": invoice["id"], "plan": evaluator.build(invoice)})
+        else:
+            seen |= store_page(records, page.continue_from, evaluator, summary)
+        ctx.progress(0, 0, f"Read {pages} page(s) of ServiceTitan invoices")
+        ctx.check_cancelled()
+        if not page.has_more:
+            break
+    log.info("Discovery: %d new, %d changed ServiceTitan invoice(s)", summary.discovered, summary.changed)
+    return seen
+
+
+def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -> int:
+    """Mappings added since the last cycle release the documents they blocked, with no other action."""
+    ids = {doc.st_invoice_id for doc in ApDocument.select(ApDocument.st_invoice_id)
+           .where(ApDocument.state == NEEDS_MAPPING)} - skip
+    released = 0
+    for st_id in sorted(ids):
+        source = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
+        if source is None:
+            continue
+        with database.atomic():
+            for doc in evaluator.evaluate(source.payload):
+                released += doc.state == READY
+    if released:
+        log.info("%d document(s) released by new mappings", released)
+    return released
+
+
+def recover_interrupted() -> int:
+    """POSTING rows at the start of a cycle belong to a process that died mid-post."""
+    count = 0
+    for doc in ApDocument.select().where(ApDocument.state == POSTING):
+        ledger.transition(doc, IN_DOUBT, "interrupted",
+                          "The app stopped while this document was being posted. SYSPRO will be checked "
+                          "before it is sent again.", actor="recovery",
+                          reason="Interrupted while posting: SYSPRO will be checked first")
+        count += 1
+    return count
+
+
+# ---------------------------------------------------------------------------- posting
+def _ap_document(doc: ApDocument):
+    from desktop_app.syspro.apstin import ApInvoiceDocument, ApLedgerLine
+
+    sign = Decimal("-1") if doc.transaction_code == "C" else Decimal("1")
+    ledger_totals: dict[str, Decimal] = {}
+    notes: dict[str, list[str]] = {}
+    for line in doc.lines:
+        ledger_totals[line["ledger_code"]] = ledger_totals.get(line["ledger_code"], Decimal("0")) + Decimal(line["amount"])
+        notes.setdefault(line["ledger_code"], []).append(line["stock_code"] or line["sku_code"])
+    lines = [ApLedgerLine(ledger_code=code, value=total * sign, notation=", ".join(notes[code])[:50])
+             for code, total in ledger_totals.items()]
+    return ApInvoiceDocument(
+        supplier=doc.supplier, invoice=doc.syspro_invoice, transaction_code=doc.transaction_code,
+        invoice_date=doc.invoice_date, due_date=None, branch=doc.branch or None,
+        transaction_value=doc.amount * sign, tax_value=Decimal("0.00"), tax_code=None,
+        reference=f"ST inv {doc.st_invoice_number} job {doc.job_number}".strip()[:50],
+        notation=f"{doc.business_unit} / {doc.technician}".strip(" /")[:50],
+        journal_notation=f"ServiceTitan invoice id {doc.st_invoice_id}"[:50],
+        lines=lines,
+    )
+
+
+def lookup(ctx: SyncContext, session, doc: ApDocument):
+    from desktop_app.syspro.odata import find_ap_invoice
+
+    return find_ap_invoice(odata=ctx.odata, session=session, supplier=doc.supplier, invoice=doc.syspro_invoice)
+
+
+def _found_amount(found) -> Decimal | None:
+    value = getattr(found, "amount", None)
+    if value is None:
+        value = getattr(found, "orig_inv_value", None)
+    return None if value is None else Decimal(value)
+
+
+def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> bool:
+    """Look the document up in SYSPRO. True if it was there (and is now recorded as POSTED)."""
+    found = lookup(ctx, session, doc)
+    if found is None:
+        ledger.record(doc, "lookup", f"{why}: not in SYSPRO (supplier {doc.supplier}, invoice "
+                      f"{doc.syspro_invoice})", actor=ctx.actor)
+        return False
+    amount = _found_amount(found)
+    journal = str(getattr(found, "journal", "") or "")
+    if amount is not None and abs(amount) != abs(doc.amount):
+        ledger.transition(doc, FAILED, "lookup_mismatch",
+                          f"{why}: SYSPRO already holds invoice {doc.syspro_invoice} for supplier {doc.supplier} "
+                          f"with amount {amount}, but this document is {doc.amount}. Nothing was posted; "
+                          "check the invoice in SYSPRO.", actor=ctx.actor,
+                          reason=f"SYSPRO already holds {doc.syspro_invoice} with amount {amount} (ours {doc.amount})",
+                          syspro_amount=abs(amount))
+        return True
+    ledger.transition(doc, POSTED, "found_in_syspro",
+                      f"{why}: found in SYSPRO (journal {journal or 'unknown'}); recorded as posted, not sent again.",
+                      actor=ctx.actor, journal=journal, posted_at=doc.posted_at or utcnow(), reason="",
+                      syspro_amount=abs(amount) if amount is not None else None,
+                      write_back="PENDING" if ctx.settings["sync.write_back"] else "")
+    return True
+
+
+def settle_in_doubt(ctx: SyncContext, session, summary: CycleSummary) -> None:
+    for doc in ApDocument.select().where(ApDocument.state == IN_DOUBT).order_by(ApDocument.id):
+        ctx.check_cancelled()
+        if not settle_with_lookup(ctx, session, doc, "Checking an unanswered post"):
+            ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
+                              actor=ctx.actor, reason="")
+        elif doc.state == POSTED:
+            summary.posted += 1
+
+
+def post_document(ctx: SyncContext, session, doc: ApDocument, summary: CycleSummary) -> None:
+    from desktop_app.syspro import apstin
+
+    if doc.attempts > 0 and settle_with_lookup(ctx, session, doc, "Before sending again"):
+        summary.posted += doc.state == POSTED
+        summary.failed += doc.state == FAILED
+        return
+    document = _ap_document(doc)
+    try:
+        params = apstin.build_parameters(validate_only=False)
+        xml_in = apstin.build_document([document])
+    except Exception as exc:  # a field rule (length, precision) the builder enforces
+        ledger.transition(doc, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=ctx.actor,
+                          reason=redact(str(exc)))
+        summary.failed += 1
+        return
+    attempt = doc.attempts + 1
+    ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {attempt})", actor=ctx.actor,
+                      attempts=attempt, xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+    try:
+        xml_out = session.post("APSTIN", params, xml_in)
+    except OutcomeUnknown as exc:
+        ledger.transition(doc, IN_DOUBT, "no_answer", f"No answer from SYSPRO: {exc}. It will be looked up "
+                          "before anything is sent again.", actor=ctx.actor, reason=f"No answer from SYSPRO: {exc}")
+        summary.in_doubt += 1
+        return
+    except ConnectError as exc:
+        # raised only when the request surely never reached SYSPRO
+        ledger.transition(doc, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=ctx.actor,
+                          reason=f"Could not reach SYSPRO: {exc}")
+        summary.in_doubt += 1
+        raise
+    try:
+        result = apstin.parse_result(xml_out)
+        item = result.items[0]
+    except Exception as exc:
+        ledger.transition(doc, IN_DOUBT, "unreadable_answer", f"SYSPRO's answer could not be read ({exc}); "
+                          "it will be looked up before anything is sent again.", actor=ctx.actor,
+                          xml_received=xml_out, reason="SYSPRO's answer could not be read")
+        summary.in_doubt += 1
+        return
+    if item.ok:
+        journal = str(item.journal or "")
+        ledger.transition(doc, POSTED, "posted", f"Posted to SYSPRO, journal {journal}"
+                          + (f" (warnings: {'; '.join(item.warnings)})" if item.warnings else ""),
+                          actor=ctx.actor, xml_received=xml_out, journal=journal, posted_at=utcnow(), reason="",
+                          write_back="PENDING" if ctx.settings["sync.write_back"] else "")
+        summary.posted += 1
+        return
+    if item.duplicate:
+        ledger.record(doc, "duplicate", "SYSPRO says this invoice already exists: checking before anything else.",
+                      actor=ctx.actor, xml_received=xml_out)
+        # a duplicate rejection is settled by look-up, never reported as a plain failure
+        if settle_with_lookup(ctx, session, doc, "After a duplicate rejection"):
+            summary.posted += doc.state == POSTED
+            summary.failed += doc.state == FAILED
+            return
+        ledger.transition(doc, FAILED, "rejected", "SYSPRO reports a duplicate invoice number but the invoice "
+                          "cannot be found. Check the supplier's invoices in SYSPRO.", actor=ctx.actor,
+                          reason="SYSPRO reports a duplicate that cannot be found")
+        summary.failed += 1
+        return
+    messages = [f"{e.field}: {e.description}" for e in item.errors] or ["SYSPRO rejected the document"]
+    ledger.transition(doc, FAILED, "rejected", "SYSPRO rejected it: " + "; ".join(messages), actor=ctx.actor,
+                      xml_received=xml_out, reason="; ".join(messages))
+    summary.failed += 1
+
+
+def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None = None) -> None:
+    query = ApDocument.select().where(ApDocument.state.in_([READY, IN_DOUBT]))
+    if only is not None:
+        query = query.where(ApDocument.id.in_(only))
+    if not query.exists():
+        return
+    with ctx.enet.session() as session:
+        if only is None:
+            settle_in_doubt(ctx, session, summary)
+        else:
+            for doc in ApDocument.select().where(ApDocument.id.in_(only), ApDocument.state == IN_DOUBT):
+                if not settle_with_lookup(ctx, session, doc, "Retry"):
+                    ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
+                                      actor=ctx.actor, reason="")
+        ready = ApDocument.select().where(ApDocument.state == READY).order_by(ApDocument.id)
+        if only is not None:
+            ready = ready.where(ApDocument.id.in_(only))
+        docs = list(ready)
+        for index, doc in enumerate(docs, start=1):
+            ctx.check_cancelled()
+            post_document(ctx, session, doc, summary)
+            ctx.progress(index, len(docs), f"Posted {index} of {len(docs)} AP document(s)")
+
+
+def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
+    """Dry run: SYSPRO validates (ValidateOnly=Y); nothing is posted and nothing in the ledger changes."""
+    from desktop_app.syspro import apstin
+
+    docs = list(ApDocument.select().where(ApDocument.state == READY).order_by(ApDocument.id))
+    plans = [(doc.doc_key, _ap_document(doc)) for doc in docs]
+    for entry in summary.dry_run_results:
+        plan = entry.pop("plan")
+        for planned in plan.documents:
+            stub = ApDocument(supplier=planned.supplier, syspro_invoice=planned.syspro_invoice,
+                              transaction_code=planned.transaction_code, amount=planned.amount,
+                              invoice_date=planned.invoice_date, branch=planned.branch,
+                              business_unit=planned.business_unit, technician=planned.technician,
+                              job_number=planned.job_number, lines=planned.lines_json(),
+                              st_invoice_id=entry["st_invoice_id"], st_invoice_number="")
+            plans.append((f"{entry['st_invoice_id']}:{planned.supplier}", _ap_document(stub)))
+        if plan.missing:
+            entry["needs_mapping"] = [m["reason"] for m in plan.missing]
+        if plan.skip_reason:
+            entry["skipped"] = plan.skip_reason
+    summary.dry_run_results = [e for e in summary.dry_run_results if "needs_mapping" in e or "skipped" in e]
+    if not plans:
+        return
+    with ctx.enet.session() as session:
+        params = apstin.build_parameters(validate_only=True)
+        for key, document in plans:
+            ctx.check_cancelled()
+            try:
+                item = apstin.parse_result(session.post("APSTIN", params, apstin.build_document([document]))).items[0]
+                problems = [f"{e.field}: {e.description}" for e in item.errors]
+            except Exception as exc:
+                problems = [redact(str(exc))]
+            summary.validated += 1
+            summary.dry_run_results.append({"document": key, "ok": not problems, "problems": problems})
+
+
+# ---------------------------------------------------------------------------- read-back
+def confirm_posted(ctx: SyncContext, summary: CycleSummary) -> None:
+    """Read SYSPRO AP back over OData and mark what it holds as CONFIRMED."""
+    pending = list(ApDocument.select().where(ApDocument.state == POSTED))
+    if not pending or ctx.odata is None:
+        return
+    dates = [doc.invoice_date for doc in pending if doc.invoice_date]
+    since = min(dates) - dt.timedelta(days=1) if dates else None
+    wanted = {(doc.supplier, doc.syspro_invoice): doc for doc in pending}
+    for record in ctx.odata.ap_invoices(date_field="InvoiceDate", since=since):
+        doc = wanted.pop((record.supplier, record.invoice), None)
+        if doc is None:
+            continue
+        amount = _found_amount(record)
+        if amount is not None and abs(amount) != abs(doc.amount):
+            if doc.reason != "amount mismatch":
+                ledger.record(doc, "amount_mismatch", f"SYSPRO shows {amount}, ServiceTitan cost is {doc.amount}",
+                              actor=ctx.actor)
+                doc.reason = "amount mismatch"
+                doc.syspro_amount = abs(amount)
+                doc.save()
+            continue
+        ledger.transition(doc, CONFIRMED, "confirmed",
+                          f"Seen in SYSPRO AP (journal {getattr(record, 'journal', '') or doc.journal})",
+                          actor=ctx.actor, confirmed_at=utcnow(),
+                          syspro_amount=abs(amount) if amount is not None else doc.amount)
+        summary.confirmed += 1
+        if not wanted:
+            break
+
+
+def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
+    """Tell ServiceTitan the invoice is in SYSPRO (markasexported), once all its documents are."""
+    if not ctx.settings["sync.write_back"]:
+        return
+    candidates = ApDocument.select(ApDocument.st_invoice_id).where(
+        ApDocument.state.in_([POSTED, CONFIRMED]), ApDocument.write_back.in_(["PENDING", "FAILED"])).distinct()
+    entries, docs_by_invoice = [], {}
+    for (st_id,) in candidates.tuples():
+        docs = list(ApDocument.select().where(ApDocument.st_invoice_id == st_id))
+        active = [d for d in docs if d.state != SKIPPED]
+        if any(d.state not in (POSTED, CONFIRMED) for d in active):
+            continue  # part of the invoice is still on its way
+        reference = "; ".join(f"{d.supplier}/{d.syspro_invoice} J{d.journal}" for d in active)[:100]
+        entries.append((st_id, reference, "Posted to SYSPRO AP by ml-connector"))
+        docs_by_invoice[st_id] = active
+    for start in range(0, len(entries), 200):
+        chunk = entries[start:start + 200]
+        try:
+            results = ctx.st.mark_invoices_exported(chunk)
+        except (OutcomeUnknown, ConnectError) as exc:
+            summary.problems.append(f"Write-back to ServiceTitan will be retried: {exc}")
+            return
+        outcome = {int(r.invoice_id): r for r in results}
+        with database.atomic():
+            for st_id, reference, _ in chunk:
+                result = outcome.get(st_id)
+                ok = bool(result and result.success)
+                for doc in docs_by_invoice[st_id]:
+                    doc.write_back = "DONE" if ok else "FAILED"
+                    doc.save()
+                    ledger.record(doc, "write_back", f"Marked as exported in ServiceTitan ({reference})" if ok
+                                  else f"ServiceTitan refused mark-as-exported: {getattr(result, 'error_message', '')}",
+                                  actor=ctx.actor)
+                summary.written_back += ok
+
+
+# ---------------------------------------------------------------------------- the cycle
+def run_cycle(ctx: SyncContext) -> CycleSummary:
+    summary = CycleSummary()
+    if not ctx.dry_run:
+        recovered = recover_interrupted()
+        if recovered:
+            log.warning("%d document(s) were interrupted while posting; SYSPRO will be checked", recovered)
+    evaluator = Evaluator(ctx)
+    seen = discover(ctx, evaluator, summary)
+    if ctx.dry_run:
+        validate_ready(ctx, summary)
+        return summary
+    reevaluate_waiting(ctx, evaluator, seen)
+    post_ready(ctx, summary)
+    confirm_posted(ctx, summary)
+    write_back(ctx, summary)
+    states = Counter(state for (state,) in ApDocument.select(ApDocument.state).tuples())
+    summary.needs_mapping = states.get(NEEDS_MAPPING, 0)
+    summary.skipped = states.get(SKIPPED, 0)
+    summary.failed = states.get(FAILED, 0)
+    summary.in_doubt = states.get(IN_DOUBT, 0)
+    log.info("Cycle done: %d posted, %d confirmed, %d need mapping, %d failed, %d in doubt",
+             summary.posted, summary.confirmed, summary.needs_mapping, summary.failed, summary.in_doubt)
+    return summary
+
+
+def replay(ctx: SyncContext, ids: list[int] | None = None, *, all_failed: bool = False) -> CycleSummary:
+    """Retry: re-map with current mappings, then post (the GUI's Retry button calls this too)."""
+    summary = CycleSummary()
+    query = ApDocument.select()
+    if all_failed:
+        query = query.where(ApDocument.state.in_([FAILED, IN_DOUBT]))
+    else:
+        query = query.where(ApDocument.id.in_(ids or []))
+    docs = list(query)
+    evaluator = Evaluator(ctx)
+    targets: set[int] = set()
+    for doc in docs:
+        ledger.record(doc, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor)
+        if doc.state in (FAILED, NEEDS_MAPPING, SKIPPED, READY):
+            source = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == doc.st_invoice_id)
+            if source is not None:
+                with database.atomic():
+                    evaluator.evaluate(source.payload, retry=True)
+            targets.update(d.id for d in ApDocument.select().where(ApDocument.st_invoice_id == doc.st_invoice_id))
+        elif doc.state == IN_DOUBT:
+            targets.add(doc.id)
+    post_ready(ctx, summary, only=sorted(targets))
+    write_back(ctx, summary)
+    summary.failed = ApDocument.select().where(ApDocument.id.in_(sorted(targets)), ApDocument.state == FAILED).count()
+    summary.needs_mapping = ApDocument.select().where(ApDocument.id.in_(sorted(targets)),
+                                                      ApDocument.state == NEEDS_MAPPING).count()
+    return summary
+
+
+def skip(doc_id: int, reason: str, *, actor: str) -> ApDocument:
+    doc = ApDocument.get_by_id(doc_id)
+    return ledger.transition(doc, SKIPPED, "skipped", f"Skipped by {actor}: {reason}", actor=actor,
+                             reason=f"{USER_SKIP_PREFIX}{actor}: {reason}")
+
+
+def accept_change(doc_id: int, *, actor: str) -> ApDocument:
+    """A person decided a CHANGED_IN_SOURCE document stays as posted."""
+    doc = ApDocument.get_by_id(doc_id)
+    back = CONFIRMED if doc.confirmed_at else POSTED
+    return ledger.transition(doc, back, "change_accepted", f"{actor} kept the posted document as it is",
+                             actor=actor, reason="")

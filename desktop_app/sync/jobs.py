@@ -1,0 +1,274 @@
+"""One worker thread runs every job — scheduled cycles, Sync now, Retry, look-ups — one at a time.
+
+SYSPRO allows one session per operator, and the database is happiest with one writer, so
+nothing talks to the APIs outside this worker. Each job gets a SyncContext with a cancel flag
+that the flows check between documents; its run is recorded in `job_run` (Vorta's event log).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from desktop_app.core.db import JobRun, database, utcnow
+from desktop_app.core.redact import redact
+from desktop_app.sync.context import Cancelled, SyncContext
+
+log = logging.getLogger("desktop_app.sync.jobs")
+
+JobFunc = Callable[[SyncContext], Any]
+
+
+@dataclass
+class Job:
+    id: int
+    kind: str
+    actor: str
+    func: JobFunc
+    dry_run: bool = False
+    future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class JobEvent:
+    """What the GUI hears: started, progress, finished, failed, cancelled."""
+
+    kind: str
+    job_id: int
+    job_kind: str
+    actor: str
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    result: Any = None
+
+
+class JobWorker:
+    def __init__(self, *, context_factory: Callable[..., SyncContext] = SyncContext.from_database,
+                 on_event: Callable[[JobEvent], None] | None = None):
+        self._queue: queue.Queue[Job | None] = queue.Queue()
+        self._context_factory = context_factory
+        self._listeners: list[Callable[[JobEvent], None]] = [on_event] if on_event else []
+        self._ids = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._pending: list[Job] = []
+        self.current: Job | None = None
+
+    def add_listener(self, listener: Callable[[JobEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="ml-connector-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float | None = 60) -> bool:
+        """Cancel what is queued, let the current job stop after its current document, then end."""
+        with self._lock:
+            for job in self._pending:
+                job.cancel_event.set()
+            if self.current is not None:
+                self.current.cancel_event.set()
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            alive = self._thread.is_alive()
+            if not alive:
+                self._thread = None
+            return not alive
+        return True
+
+    @property
+    def busy(self) -> bool:
+        with self._lock:
+            return self.current is not None or bool(self._pending)
+
+    def has_pending(self, kind: str) -> bool:
+        with self._lock:
+            jobs = list(self._pending) + ([self.current] if self.current else [])
+        return any(job.kind == kind and not job.cancel_event.is_set() for job in jobs)
+
+    def submit(self, kind: str, func: JobFunc, *, actor: str, dry_run: bool = False,
+               unique: bool = False) -> Job | None:
+        """Queue a job. With unique=True, a job of the same kind already waiting makes this a no-op."""
+        with self._lock:
+            if unique and any(job.kind == kind for job in self._pending):
+                return None
+            job = Job(id=next(self._ids), kind=kind, actor=actor, func=func, dry_run=dry_run)
+            self._pending.append(job)
+        self._queue.put(job)
+        return job
+
+    def cancel_current(self) -> None:
+        with self._lock:
+            if self.current is not None:
+                self.current.cancel_event.set()
+
+    def _emit(self, event: JobEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a job listener failed")
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            with self._lock:
+                if job in self._pending:
+                    self._pending.remove(job)
+                self.current = job
+            try:
+                self._execute(job)
+            finally:
+                with self._lock:
+                    self.current = None
+
+    def _execute(self, job: Job) -> None:
+        if job.cancel_event.is_set():
+            job.future.cancel()
+            self._emit(JobEvent("cancelled", job.id, job.kind, job.actor, message="Cancelled before it started"))
+            return
+        self._emit(JobEvent("started", job.id, job.kind, job.actor, message=f"{job.kind} started"))
+
+        def progress(done: int, total: int, message: str) -> None:
+            self._emit(JobEvent("progress", job.id, job.kind, job.actor, done, total, message))
+
+        with database.connection_context():
+            run = JobRun.create(kind=job.kind, actor=job.actor, state="running")
+            ctx = None
+            try:
+                ctx = self._context_factory(actor=job.actor, dry_run=job.dry_run, progress_callback=progress,
+                                            cancel_event=job.cancel_event)
+                result = job.func(ctx)
+            except Cancelled:
+                self._finish(run, "cancelled", None, "")
+                job.future.set_result(None)
+                self._emit(JobEvent("cancelled", job.id, job.kind, job.actor, message="Stopped at your request"))
+            except Exception as exc:  # every failure is reported, none kills the worker
+                message = redact(str(exc)) or type(exc).__name__
+                log.error("%s failed: %s", job.kind, message, exc_info=not _is_expected(exc))
+                self._finish(run, "failed", None, message)
+                job.future.set_exception(exc)
+                self._emit(JobEvent("failed", job.id, job.kind, job.actor, message=message))
+            else:
+                summary = result.as_dict() if hasattr(result, "as_dict") else None
+                self._finish(run, "completed", summary, "")
+                job.future.set_result(result)
+                self._emit(JobEvent("finished", job.id, job.kind, job.actor, message=f"{job.kind} finished",
+                                    result=result))
+            finally:
+                if ctx is not None:
+                    ctx.close()
+
+    @staticmethod
+    def _finish(run: JobRun, state: str, summary, error: str) -> None:
+        run.state, run.finished_at, run.error = state, utcnow(), error
+        run.summary = _jsonable(summary)
+        run.save()
+
+
+def _is_expected(exc: Exception) -> bool:
+    from desktop_app.core.errors import ConnectorError
+
+    return isinstance(exc, ConnectorError)
+
+
+def _jsonable(summary):
+    if summary is None:
+        return None
+    return {k: v for k, v in summary.items() if k != "dry_run_results"}
+
+
+def mark_interrupted_runs() -> int:
+    """Runs still 'running' at start-up belong to a process that died."""
+    return (JobRun.update(state="interrupted", finished_at=utcnow())
+            .where(JobRun.state == "running").execute())
+
+
+class CycleScheduler:
+    """Fires a sync cycle every N minutes through the worker.
+
+    APScheduler's BackgroundScheduler with one thread, coalesce and max_instances=1, and a
+    misfire grace as long as the interval (the 3.x default of 1 s would skip runs after sleep).
+    A watchdog notices a wall-clock jump (the PC slept) and asks for one catch-up cycle; the
+    worker's `unique` submission makes several triggers collapse into one run.
+    """
+
+    def __init__(self, submit_cycle: Callable[[str], object], interval_minutes: int, *,
+                 watchdog_seconds: float = 30.0, clock: Callable[[], float] = time.time):
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._submit_cycle = submit_cycle
+        self.interval_minutes = interval_minutes
+        self._clock = clock
+        self._watchdog_seconds = watchdog_seconds
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": interval_minutes * 60},
+            timezone="UTC",
+        )
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self.paused = False
+
+    def start(self, *, paused: bool = False) -> None:
+        self._scheduler.add_job(self._fire, "interval", minutes=self.interval_minutes, id="cycle",
+                                kwargs={"actor": "scheduler"})
+        self._scheduler.start(paused=paused)
+        self.paused = paused
+        self._watchdog = threading.Thread(target=self._watch, name="ml-connector-wake-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def shutdown(self) -> None:
+        self._stop.set()
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=True)
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
+
+    def pause(self) -> None:
+        self._scheduler.pause()
+        self.paused = True
+
+    def resume(self) -> None:
+        self._scheduler.resume()
+        self.paused = False
+
+    def set_interval(self, minutes: int) -> None:
+        self.interval_minutes = minutes
+        self._scheduler.reschedule_job("cycle", trigger="interval", minutes=minutes)
+        self._scheduler.modify_job("cycle", misfire_grace_time=minutes * 60)
+
+    def next_run_time(self):
+        job = self._scheduler.get_job("cycle")
+        return None if job is None or self.paused else job.next_run_time
+
+    def _fire(self, actor: str) -> None:
+        self._submit_cycle(actor)
+
+    def check_wake(self, last_tick: float, now: float) -> bool:
+        """True when the gap between two watchdog ticks shows the PC slept; fires one catch-up."""
+        if now - last_tick > max(3 * self._watchdog_seconds, 60) and not self.paused:
+            log.info("The computer was asleep for %.0f minutes: running one catch-up cycle", (now - last_tick) / 60)
+            self._submit_cycle("wake-catch-up")
+            return True
+        return False
+
+    def _watch(self) -> None:
+        last = self._clock()
+        while not self._stop.wait(self._watchdog_seconds):
+            now = self._clock()
+            self.check_wake(last, now)
+            last = now
