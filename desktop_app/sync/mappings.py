@@ -280,3 +280,20 @@ def suggest(st_records: list[tuple[int, str, str]], syspro_records: list[tuple[s
             proposals.append({"st_id": st_id, "st_code": code, "st_name": name,
                               "syspro_code": matches[0], "reason": "same name"})
     return proposals
+
+
+def blocked_counts(kind_name: str) -> dict[str, dict]:
+    """For each missing mapping of a kind: how many held documents it blocks, and its label."""
+    from desktop_app.core.db import ApDocument
+
+    result: dict[str, dict] = {}
+    for (missing,) in ApDocument.select(ApDocument.missing).where(ApDocument.state == "NEEDS_MAPPING").tuples():
+        for entry in missing or []:
+            if entry.get("kind") != kind_name:
+                continue
+            key = str(entry.get("key"))
+            slot = result.setdefault(key, {"key": entry.get("key"), "label": entry.get("label", ""),
+                                           "reason": entry.get("reason", ""), "blocked": 0,
+                                           "business_unit_id": entry.get("business_unit_id")})
+            slot["blocked"] += 1
+    return result

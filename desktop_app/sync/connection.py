@@ -1,0 +1,38 @@
+"""Test connection for the wizard, the Settings page and `ml-connector test-connection`."""
+from __future__ import annotations
+
+from desktop_app.core.config import Settings
+from desktop_app.core.errors import ConnectionResult, ConnectorError
+from desktop_app.core.redact import redact
+
+
+def test_servicetitan(settings: Settings) -> ConnectionResult:
+    from desktop_app.servicetitan.client import ServiceTitanClient
+    from desktop_app.servicetitan.connection import check_connection
+
+    try:
+        client = ServiceTitanClient.from_settings(settings)
+    except ConnectorError as exc:
+        return ConnectionResult("ServiceTitan", False, redact(str(exc)))
+    try:
+        return check_connection(client)
+    finally:
+        client.close()
+
+
+def test_syspro(settings: Settings) -> ConnectionResult:
+    from desktop_app.syspro.connection import check_connection
+
+    try:
+        return check_connection(settings)
+    except ConnectorError as exc:
+        return ConnectionResult("SYSPRO", False, redact(str(exc)))
+
+
+def test_connections(settings: Settings, *, servicetitan: bool = True, syspro: bool = True) -> list[ConnectionResult]:
+    results = []
+    if servicetitan:
+        results.append(test_servicetitan(settings))
+    if syspro:
+        results.append(test_syspro(settings))
+    return results

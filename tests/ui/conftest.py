@@ -1,0 +1,35 @@
+"""GUI test fixtures: an open database in the test's data dir, the job worker and the bridge.
+
+Teardown stops the worker and the db thread, so no thread outlives its test.
+"""
+from __future__ import annotations
+
+import pytest
+
+from desktop_app.core import db
+
+
+@pytest.fixture
+def engine_db():
+    database = db.open_database()
+    yield database
+    db.close_database()
+
+
+@pytest.fixture
+def worker(engine_db):
+    from desktop_app.sync.jobs import JobWorker
+
+    worker = JobWorker()
+    worker.start()
+    yield worker
+    assert worker.stop(timeout=30), "the job worker did not stop"
+
+
+@pytest.fixture
+def bridge(qtbot, worker):
+    from desktop_app.ui.bridge import EngineBridge
+
+    bridge = EngineBridge(worker)
+    yield bridge
+    bridge.close()

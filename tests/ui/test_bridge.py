@@ -1,0 +1,46 @@
+import threading
+
+from desktop_app.core.db import Setting
+
+
+def test_job_result_arrives_in_the_gui_thread(qtbot, bridge):
+    seen = {}
+    gui_thread = threading.current_thread()
+
+    def job(ctx):
+        seen["job_thread"] = threading.current_thread()
+        ctx.progress(1, 2, "half way")
+        return 42
+
+    events = []
+    bridge.jobEvent.connect(lambda e: events.append((e.kind, threading.current_thread())))
+    with qtbot.waitSignal(bridge.dataChanged, timeout=10000):
+        bridge.run_job("test", job, on_done=lambda r: seen.setdefault("result", (r, threading.current_thread())))
+    assert seen["result"] == (42, gui_thread)
+    assert seen["job_thread"] is not gui_thread
+    assert [kind for kind, _ in events] == ["started", "progress", "finished"]
+    assert all(thread is gui_thread for _, thread in events)
+
+
+def test_job_failure_is_a_sentence(qtbot, bridge):
+    errors = []
+
+    def job(ctx):
+        raise RuntimeError("SYSPRO refused OperatorPassword=hunter2")
+
+    with qtbot.waitSignal(bridge.dataChanged, timeout=10000):
+        bridge.run_job("test", job, on_error=errors.append)
+    assert errors and "hunter2" not in errors[0] and "SYSPRO refused" in errors[0]
+
+
+def test_db_call_runs_off_the_gui_thread(qtbot, bridge):
+    gui_thread = threading.current_thread()
+    results = []
+
+    def work():
+        Setting.create(key="sync.timezone", value="UTC")
+        return threading.current_thread()
+
+    bridge.db_call(work, on_done=results.append)
+    qtbot.waitUntil(lambda: bool(results), timeout=5000)
+    assert results[0] is not gui_thread
