@@ -210,7 +210,8 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
                 need("items", sku_id, _clip(label, 80),
                      f"Item {sku_code or sku_id} has no primary vendor in ServiceTitan: map a supplier for it "
                      "or set a default supplier.", sku_code=sku_code)
-        gl = item.get("generalLedgerAccount") or {}
+        # AP carries the cost: the item's cost-of-sale account; its generalLedgerAccount is the income account
+        gl = item.get("costOfSaleAccount") or item.get("generalLedgerAccount") or {}
         account = str(gl.get("number") or "").strip()
         ledger = mappings.gl.get((account, bu_id)) or mappings.gl.get((account, None)) if account else None
         if not account:

@@ -88,6 +88,13 @@ def test_item_override_beats_vendor_and_default_supplier_fills_gaps():
     assert {d.supplier: d.amount for d in result.documents} == {"SPECIAL": Decimal("5.00"), "DEFAULT": Decimal("8.00")}
 
 
+def test_cost_of_sale_account_is_used_before_the_income_account():
+    line = item(1, 1, "1", "5", gl="4200")
+    line["costOfSaleAccount"] = {"number": "5000", "name": "Cost of materials"}
+    result = build_documents(invoice([line]), mappings(), reference(), SETTINGS)
+    assert result.documents[0].lines[0].ledger_code == "10-5000"
+
+
 def test_gl_mapping_per_business_unit_wins_over_general():
     result = build_documents(invoice([item(1, 1, "1", "5", gl="5100")]),
                              mappings(gl={("5100", 10): "20-5100", ("5100", None): "99-5100"}), reference(), SETTINGS)
