@@ -50,3 +50,25 @@ def memory_keyring():
     yield backend
     keyring.set_keyring(previous)
     redact.forget_all()
+
+
+@pytest.fixture
+def sandbox(request, data_home):
+    """Both simulators with a seeded company; the test's data dir is configured to use them.
+
+    Parametrize indirectly with {"seed": N, "invoices": N, "mappings": bool} to change the company.
+    """
+    from desktop_app.core import db
+    from desktop_app.sandbox.runner import Sandbox
+
+    options = dict(getattr(request, "param", None) or {})
+    with_mappings = options.pop("mappings", True)
+    db.open_database()
+    box = Sandbox(seed=options.pop("seed", 7), invoices=options.pop("invoices", 40), max_lifetime_s=900,
+                  **options).start()
+    try:
+        box.configure_profile(mappings=with_mappings)
+        yield box
+    finally:
+        box.stop()
+        db.close_database()
