@@ -158,15 +158,24 @@ def list_page(
     }
 
 
-def export_page(
+def sort_feed(
     entries: Iterable[T],
+    key: Callable[[T], tuple[datetime, int]] = lambda r: (r["modifiedOn"], r["id"]),
+) -> tuple[list[tuple[datetime, int]], list[T]]:
+    """A feed's records in (modifiedOn, id) order, as parallel key and record lists."""
+    keyed = sorted(((key(entry), entry) for entry in entries), key=lambda pair: pair[0])
+    return [pair[0] for pair in keyed], [pair[1] for pair in keyed]
+
+
+def export_page(
+    feed: tuple[list[tuple[datetime, int]], list[T]],
     args: MultiDict,
     render: Callable[[T], dict],
     *,
     batch_size: int,
-    key: Callable[[T], tuple[datetime, int]] = lambda r: (r["modifiedOn"], r["id"]),
 ) -> dict:
     """One call of an export feed: up to `batch_size` records after the `from` position."""
+    keys, records = feed
     raw = (args.get("from") or "").strip()
     if not raw:
         cursor = _BEGINNING
@@ -178,13 +187,11 @@ def export_page(
                 cursor = (parse_utc(raw) - timedelta(microseconds=1), 2**63)
             except ValueError:
                 raise QueryInvalid({"from": [f"'{raw}' is neither a continuation token nor a date."]}) from None
-    keyed = sorted(((key(entry), entry) for entry in entries), key=lambda pair: pair[0])
-    keys = [pair[0] for pair in keyed]
     start = bisect.bisect_right(keys, cursor)
-    chunk = keyed[start:start + batch_size]
-    last = chunk[-1][0] if chunk else cursor
+    chunk = records[start:start + batch_size]
+    last = keys[start + len(chunk) - 1] if chunk else cursor
     return {
-        "hasMore": start + batch_size < len(keyed),
+        "hasMore": start + batch_size < len(records),
         "continueFrom": encode_cursor(*last),
-        "data": [render(entry) for _key, entry in chunk],
+        "data": [render(entry) for entry in chunk],
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
 Record = dict
@@ -304,8 +304,8 @@ def apply_external_data(record: Record, external: dict) -> None:
 
 
 def recompute_invoice_item(item: Record) -> None:
-    item["totalCost"] = (item["quantity"] * item["cost"]).quantize(Decimal("0.01"))
-    item["total"] = (item["quantity"] * item["price"]).quantize(Decimal("0.01"))
+    item["totalCost"] = cents(item["quantity"] * item["cost"])
+    item["total"] = cents(item["quantity"] * item["price"])
 
 
 def recompute_invoice_totals(invoice: Record) -> None:
@@ -313,6 +313,10 @@ def recompute_invoice_totals(invoice: Record) -> None:
     taxable = sum((item["total"] for item in invoice.get("items", []) if item.get("taxable")), Decimal("0.00"))
     rate = invoice.get("_taxRate", Decimal("0.0825"))
     invoice["subTotal"] = sub_total
-    invoice["salesTax"] = (taxable * rate).quantize(Decimal("0.01"))
+    invoice["salesTax"] = cents(taxable * rate)
     invoice["total"] = invoice["subTotal"] + invoice["salesTax"]
     invoice["balance"] = invoice["total"]
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -172,7 +172,8 @@ def _check_ap_item(state: SysproState, item: etree._Element, posting_period: str
                    variance: Decimal, seen: set[tuple[str, str, str]]) -> Outcome:
     out = Outcome()
     supplier = text(item, "Supplier")
-    invoice = text(item, "Invoice")
+    # Compared and stored as the Windows-1252 column keeps it, so a re-post is still a duplicate.
+    invoice = db_text(text(item, "Invoice"))
     code = text(item, "TransactionCode", "I").upper()
     out.row = {"Supplier": supplier, "Invoice": invoice}
 
@@ -264,7 +265,6 @@ def _check_ap_item(state: SysproState, item: etree._Element, posting_period: str
             TrnMonth=month,
             Reference=db_text(text(item, "TransactionReference")),
             Notation=db_text(text(item, "Notation")),
-            Invoice=db_text(invoice),
         )
     return out
 
@@ -497,7 +497,7 @@ def _check_po_add(state: SysproState, order: etree._Element, po_number: str, out
     supplier = text(header, "Supplier")
     if supplier not in state.suppliers:
         out.error("supplier", supplier, SUPPLIER_NOT_FOUND, f"Supplier '{supplier}' not found")
-    if po_number and po_number in state.purchase_orders:
+    if po_number and state.find_purchase_order(po_number):
         out.error("purchaseorder", po_number, PO_EXISTS, f"Purchase order '{po_number}' already exists")
     elif len(po_number) > KEY_LENGTHS["PurchaseOrder"]:
         out.error("purchaseorder", po_number, FIELD_TOO_LONG, f"Purchase order '{po_number}' is too long")
@@ -523,6 +523,7 @@ def _check_po_add(state: SysproState, order: etree._Element, po_number: str, out
         po = state.purchase_orders[number]
         for index, values in enumerate(lines, start=1):
             po["lines"].append(_new_line(number, index, values, po["header"]))
+        po["last_line"] = len(lines)
         return number
 
     return commit
@@ -537,6 +538,7 @@ def _new_line(number: str, index: int, values: dict, header: dict) -> dict:
 
 
 def _check_po_change(state: SysproState, order: etree._Element, po_number: str, action: str, out: Outcome):
+    po_number = state.find_purchase_order(po_number) or po_number
     po = state.purchase_orders.get(po_number)
     if po is None:
         out.error("purchaseorder", po_number, PO_NOT_FOUND, f"Purchase order '{po_number}' not found")
@@ -577,7 +579,7 @@ def _check_po_change(state: SysproState, order: etree._Element, po_number: str, 
         po["header"].update({k: v for k, v in header_changes.items() if v is not None})
         for line_action, line_number, values in line_actions:
             if line_action == "A":
-                index = max(existing, default=0) + 1
+                po["last_line"] = index = po.get("last_line", max(existing, default=0)) + 1
                 existing[index] = _new_line(po_number, index, values, po["header"])
                 po["lines"].append(existing[index])
             elif line_action == "D":

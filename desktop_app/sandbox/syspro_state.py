@@ -250,10 +250,23 @@ class SysproState:
                         "MLatestDueDate": line.get("LatestDueDate") or header["OrderDueDate"],
                     }
                 )
-            self.purchase_orders[number] = {"header": header, "lines": details}
+            # Line numbers are never reused, even after a line is deleted.
+            self.purchase_orders[number] = {"header": header, "lines": details, "last_line": len(details)}
             return number
 
     # -- look-ups and counters ------------------------------------------------------------
+
+    def find_purchase_order(self, raw: str) -> str | None:
+        """PO keys are fixed width: ' 00001', '1' and '000001' name the same order."""
+        key = raw.strip()
+        with self.lock:
+            if key in self.purchase_orders:
+                return key
+            if key.isdigit():
+                for number in self.purchase_orders:
+                    if number.isdigit() and int(number) == int(key):
+                        return number
+        return None
 
     def find_invoices(self, supplier: str, invoice: str) -> list[dict]:
         with self.lock:

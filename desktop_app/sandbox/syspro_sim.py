@@ -1,0 +1,318 @@
+"""A local SYSPRO: e.net REST (SYSPROWCFService/Rest) and read-only OData on 127.0.0.1.
+
+It follows docs/syspro-contract.md: every application error is HTTP 200 with an `ERROR: ...` text
+or an XmlOut document; sessions are 34 upper-hex characters plus two spaces, one per operator,
+expiring after `session_idle_timeout_s` of inactivity on the injected clock.
+
+Faults (see desktop_app.sandbox.faults; counted ones fire N times): http_500, slow (seconds),
+drop, drop_after_post, session_expire, malformed, reject_post.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import socket
+import threading
+import time
+from typing import Callable
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from desktop_app.sandbox import syspro_odata, syspro_postings, syspro_queries
+from desktop_app.sandbox.faults import FaultBoard, FaultSpecError, parse_fault_spec
+from desktop_app.sandbox.syspro_postings import BoException, Options
+from desktop_app.sandbox.syspro_state import Session, SysproState
+from desktop_app.sandbox.syspro_xml import E, XmlInError, el, parse_xml_in, xml_out
+
+FAULTS = {"http_500", "slow", "drop", "drop_after_post", "session_expire", "malformed", "reject_post"}
+ENET_ROOT = "/sysprowcfservice/rest/"
+ODATA_ROOT = "/syspro8odata/sysproodata"
+SECRET_PARAMS = {"operatorpassword", "companypassword"}
+INVALID_SESSION = "ERROR: Invalid UserId"
+ENET_VERSION = "8.0.0.0"
+
+
+class _DropConnection(ConnectionAbortedError):
+    """Raised after shutting the socket down: werkzeug treats it as a dropped connection."""
+
+
+class _QuietHandler(WSGIRequestHandler):
+    # The request line carries OperatorPassword: never log it.
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+def _bo_error(message: str) -> str:
+    return f"ERROR: e.net exception 100000: {message}"
+
+
+class SysproSimulator:
+    def __init__(
+        self,
+        state: SysproState,
+        *,
+        session_idle_timeout_s: float = 1200,
+        clock: Callable[[], float] = time.monotonic,
+        page_size: int = 1000,
+        json_quoted: bool = False,
+        max_lifetime_s: float | None = 3600,
+        sleep: Callable[[float], None] = time.sleep,
+        max_url_bytes: int | None = 16384,
+    ):
+        self.state = state
+        self.session_idle_timeout_s = session_idle_timeout_s
+        self.clock = clock
+        self.page_size = page_size
+        self.json_quoted = json_quoted
+        self.max_lifetime_s = max_lifetime_s
+        self.sleep = sleep
+        # HTTP.sys (which hosts the e.net REST service) refuses request lines beyond ~16 KB by default.
+        self.max_url_bytes = max_url_bytes
+        self.faults = FaultBoard(FAULTS)
+        self.request_log: list[tuple[str, str, dict[str, str], int]] = []
+        self._server = None
+        self._thread: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
+        self._stop_lock = threading.Lock()
+        self.port = 0
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self.port = self._server.server_port
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="syspro-sim",
+                                        daemon=True)
+        self._thread.start()
+        if self.max_lifetime_s is not None:
+            self._timer = threading.Timer(self.max_lifetime_s, self.stop)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def stop(self) -> None:
+        with self._stop_lock:
+            server, self._server = self._server, None
+        if server is None:
+            return
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.cancel()
+        server.shutdown()
+        server.server_close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    def __enter__(self) -> SysproSimulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def enet_url(self) -> str:
+        return f"{self.base_url}/SYSPROWCFService/Rest"
+
+    @property
+    def odata_url(self) -> str:
+        return f"{self.base_url}/SYSPRO8Odata/SYSPROOData"
+
+    def set_faults(self, faults: dict[str, float]) -> None:
+        self.faults.set(faults)
+
+    def open_sessions(self) -> int:
+        with self.state.lock:
+            self._expire_idle_sessions()
+            return self.state.open_sessions()
+
+    # -- WSGI ------------------------------------------------------------------------------
+
+    def _wsgi(self, environ, start_response):
+        request = Request(environ)
+        params = {k: v for k, v in request.values.items()}
+        masked = {k: ("***" if k.lower() in SECRET_PARAMS else v) for k, v in params.items()}
+        path = request.path
+        try:
+            response = self._dispatch(request, {k.lower(): v for k, v in params.items()}, environ)
+        except _DropConnection:
+            self.request_log.append((request.method, path, masked, 0))
+            raise
+        self.request_log.append((request.method, path, masked, response.status_code))
+        return response(environ, start_response)
+
+    def _drop(self, environ) -> None:
+        sock = environ.get("werkzeug.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        raise _DropConnection("fault: connection dropped")
+
+    def _dispatch(self, request: Request, params: dict[str, str], environ) -> Response:
+        lower = request.path.lower()
+        if lower.startswith("/_admin/"):
+            return self._admin(request, lower)
+        url_bytes = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
+        if self.max_url_bytes is not None and url_bytes > self.max_url_bytes:
+            return Response("Request URL Too Long", status=414, content_type="text/plain")
+        delay = self.faults.value("slow")
+        if delay > 0:
+            self.sleep(delay)
+        if self.faults.take("drop"):
+            self._drop(environ)
+        if self.faults.take("http_500"):
+            return Response("Internal Server Error", status=500, content_type="text/plain")
+        if lower.startswith(ENET_ROOT):
+            return self._enet(lower[len(ENET_ROOT):].strip("/"), params, environ)
+        if lower == ODATA_ROOT or lower.startswith(ODATA_ROOT + "/"):
+            rest = request.path[len(ODATA_ROOT):]
+            return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size)
+        return Response("Not Found", status=404, content_type="text/plain")
+
+    # -- admin -----------------------------------------------------------------------------
+
+    def _admin(self, request: Request, lower: str) -> Response:
+        if lower == "/_admin/faults" and request.method == "POST":
+            try:
+                body = json.loads(request.get_data(as_text=True) or "{}")
+                self.set_faults(parse_fault_spec(body.get("faults", ""))["syspro"])
+            except (ValueError, AttributeError, FaultSpecError) as exc:
+                return Response(json.dumps({"error": str(exc)}), status=400, content_type="application/json")
+            return Response(json.dumps({"faults": self.faults.snapshot()}), content_type="application/json")
+        if lower == "/_admin/faults":
+            return Response(json.dumps({"faults": self.faults.snapshot()}), content_type="application/json")
+        if lower == "/_admin/state":
+            with self.state.lock:
+                self._expire_idle_sessions()
+                counts = self.state.counts()
+            return Response(json.dumps(counts), content_type="application/json")
+        return Response("Not Found", status=404, content_type="text/plain")
+
+    # -- e.net -----------------------------------------------------------------------------
+
+    def _answer(self, body: str | bytes) -> Response:
+        if self.json_quoted:
+            text = body.decode("cp1252") if isinstance(body, bytes) else body
+            body = json.dumps(text).encode("utf-8")
+        elif isinstance(body, str):
+            body = body.encode("cp1252", "replace")
+        return Response(body, status=200, content_type="application/octet-stream")
+
+    def _enet(self, op: str, params: dict[str, str], environ) -> Response:
+        if op in ("logon", "utilities/logon"):
+            return self._answer(self._logon(params))
+        if op == "getversion":
+            return self._answer(ENET_VERSION)
+        with self.state.lock:
+            session_or_error = self._session(params)
+            if isinstance(session_or_error, str):
+                return self._answer(session_or_error)
+            if op == "logoff":
+                self.state.sessions.pop(params["userid"].strip().upper(), None)
+                return self._answer("0")
+            if op == "getlogonprofile":
+                return self._answer(self._logon_profile(session_or_error))
+            if op not in ("query/query", "setup/add", "setup/update", "transaction/post"):
+                return self._answer(_bo_error(f"The method '{op}' is not supported by this server"))
+            required = ["BusinessObject", "XmlIn"] + (["XmlParameters"] if op != "query/query" else [])
+            missing = [name for name in required if name.lower() not in params]
+            if missing:
+                return self._answer(f"ERROR: Parameter '{missing[0]}' is missing")
+            body = self._business_object(op, params)
+        if op == "transaction/post" and self.faults.take("drop_after_post"):
+            self._drop(environ)
+        if isinstance(body, bytes) and self.faults.take("malformed"):
+            body = body[: len(body) // 2] + b"\x00<<garbled"
+        return self._answer(body)
+
+    def _logon(self, params: dict[str, str]) -> str:
+        for name in ("Operator", "OperatorPassword", "CompanyId", "CompanyPassword"):
+            if name.lower() not in params:
+                return f"ERROR: Parameter '{name}' is missing"
+        operator = params["operator"].strip()
+        with self.state.lock:
+            if params["companyid"].strip().upper() != self.state.company_id.upper():
+                return f"ERROR: Invalid company '{params['companyid'].strip()}'"
+            if params["companypassword"] != self.state.company_password:
+                return "ERROR: Invalid company password"
+            if operator not in self.state.operators:
+                return f"ERROR: Operator '{operator}' not found"
+            if params["operatorpassword"] != self.state.operators[operator]:
+                return "ERROR: Invalid operator password"
+            # One live session per operator: the newest logon evicts the older one.
+            for user_id in [u for u, s in self.state.sessions.items() if s.operator == operator]:
+                del self.state.sessions[user_id]
+            user_id = secrets.token_hex(17).upper()
+            self.state.sessions[user_id] = Session(operator, self.clock())
+        return user_id + "  "
+
+    def _expire_idle_sessions(self) -> None:
+        now = self.clock()
+        for user_id in [u for u, s in self.state.sessions.items()
+                        if now - s.last_used > self.session_idle_timeout_s]:
+            del self.state.sessions[user_id]
+
+    def _session(self, params: dict[str, str]) -> Session | str:
+        if "userid" not in params:
+            return "ERROR: Parameter 'UserId' is missing"
+        user_id = params["userid"].strip().upper()
+        self._expire_idle_sessions()
+        if self.faults.take("session_expire"):
+            self.state.sessions.pop(user_id, None)
+            return INVALID_SESSION
+        session = self.state.sessions.get(user_id)
+        if session is None:
+            return INVALID_SESSION
+        session.last_used = self.clock()
+        return session
+
+    def _logon_profile(self, session: Session) -> bytes:
+        today = self.state.today()
+        return xml_out(E("LogonProfile").add(
+            el("CompanyName", self.state.company_name),
+            el("OperatorCode", session.operator),
+            el("CompanyDate", today),
+            el("DefaultApBranch", min(self.state.ap_branches, default="")),
+            el("LocalCurrencyCode", "$"),
+            el("DateFormat", "CCYY-MM-DD"),
+            el("SysproVersion", "8.0.000"),
+            el("EnetVersion", ENET_VERSION),
+        ))
+
+    def _business_object(self, op: str, params: dict[str, str]) -> bytes | str:
+        bo = params.get("businessobject", "").strip().upper()
+        try:
+            xml_in = parse_xml_in(params.get("xmlin"))
+            xml_params = parse_xml_in(params.get("xmlparameters")) if op != "query/query" else None
+        except XmlInError as exc:
+            return _bo_error(f"The XML document is not well-formed: {exc}")
+        state = self.state
+        try:
+            if op == "query/query":
+                handler = {"COMFND": syspro_queries.comfnd, "INVQRY": syspro_queries.invqry,
+                           "PORQRY": syspro_queries.porqry, "APSQRY": syspro_queries.apsqry}.get(bo)
+                if handler is not None:
+                    return handler(state, xml_in)
+            elif op in ("setup/add", "setup/update") and bo == "APSSSP":
+                return syspro_postings.setup_supplier(state, op.split("/")[1], xml_params, xml_in)
+            elif op == "transaction/post" and bo == "APSTIN":
+                posting = not Options(xml_params).yes("ValidateOnly", False)
+                reject = posting and self.faults.take("reject_post")
+                return syspro_postings.post_ap_invoice(state, xml_params, xml_in, reject_all=reject)
+            elif op == "transaction/post" and bo == "PORTOI":
+                return syspro_postings.post_purchase_orders(state, xml_params, xml_in)
+            elif op == "transaction/post" and bo == "INVTMA":
+                return syspro_postings.post_inventory_adjustments(state, xml_params, xml_in)
+        except BoException as exc:
+            return _bo_error(str(exc))
+        return _bo_error(f"Business object '{bo}' is not available for {op.replace('/', '.')}")
