@@ -17,8 +17,8 @@ _lock = threading.Lock()
 _PATTERNS = [
     # URL query strings and form bodies: OperatorPassword=..., CompanyPassword=..., client_secret=...
     re.compile(
-        r"(?i)\b((?:Operator|Company)?Password|client_secret|access_token|UserId|app_?key|"
-        r"PasswordForLedgerCode)=([^&\s'\"<]*)"
+        r"(?i)\b((?:(?:Operator|Company)?Password|client_secret|access_token|UserId|app_?key|"
+        r"PasswordForLedgerCode)=)([^&\s'\"<]*)"
     ),
     # JSON fields
     re.compile(r'(?i)("(?:client_secret|access_token|password|app_key)"\s*:\s*")([^"]*)'),

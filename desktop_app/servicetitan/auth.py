@@ -91,6 +91,11 @@ class TokenManager:
                     headers={"Accept": "application/json"},
                     timeout=self._timeout,
                 )
+            except (requests.exceptions.SSLError, requests.exceptions.InvalidURL,
+                    requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema) as exc:
+                raise ServiceTitanUnavailable(
+                    f"Signing in to ServiceTitan failed: no secure connection to {host} could be made "
+                    f"({type(exc).__name__}). Check servicetitan.auth_url and any HTTPS-inspecting proxy.") from None
             except requests.RequestException as exc:
                 problem = f"could not reach the ServiceTitan sign-in server {host} ({type(exc).__name__})"
             else:

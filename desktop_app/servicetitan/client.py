@@ -179,6 +179,19 @@ class ServiceTitanClient(ServiceTitanResources):
             try:
                 response = self._session.request(method, url, params=params, data=data, headers=headers,
                                                  timeout=self.timeout)
+            except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                    requests.exceptions.InvalidSchema):
+                raise ConfigError(f"servicetitan.api_url ({self.api_url}) is not a usable web address.") from None
+            except requests.exceptions.SSLError:
+                if is_write:
+                    raise ServiceTitanOutcomeUnknown(
+                        f"ServiceTitan {where}: the secure connection failed, so the change may or may not "
+                        "have been applied. Look the record up in ServiceTitan before sending it again.") from None
+                # A certificate or TLS failure does not go away by waiting: no retries.
+                raise ServiceTitanUnavailable(
+                    f"ServiceTitan {where}: the secure (TLS) connection to {urlsplit(self.api_url).netloc} failed. "
+                    "A proxy or antivirus that inspects HTTPS, or a wrong servicetitan.api_url, usually "
+                    "causes this.") from None
             except requests.RequestException as exc:
                 not_sent = _surely_not_sent(exc)
                 problem = _describe_exception(exc, urlsplit(self.api_url).netloc)
@@ -188,6 +201,7 @@ class ServiceTitanClient(ServiceTitanResources):
                         "have been applied. Look the record up in ServiceTitan before sending it again."
                     ) from None
                 delay = policy.backoff(attempt, self._rng)
+                reason = problem
                 error = ServiceTitanUnavailable(f"ServiceTitan {where} failed: {problem}.")
             else:
                 status = response.status_code
@@ -195,6 +209,7 @@ class ServiceTitanClient(ServiceTitanResources):
                     return _parse_body(response, where)
                 body = _json_or_text(response)
                 problem_fields = _problem_fields(body)
+                reason = f"HTTP {status}"
                 if status == 401:
                     if reauthorized:
                         raise ServiceTitanAuthError(
@@ -233,7 +248,7 @@ class ServiceTitanClient(ServiceTitanResources):
             if attempt + 1 >= policy.max_attempts or waited + delay > policy.max_total_wait:
                 log.warning("ServiceTitan %s: giving up after %d attempts", where, attempt + 1)
                 raise error
-            log.info("ServiceTitan %s: %s; retry %d in %.1f s", where, redact(error), attempt + 1, delay)
+            log.info("ServiceTitan %s: %s; retry %d in %.1f s", where, reason, attempt + 1, delay)
             self.stats.add("retries")
             self._sleep(delay)
             waited += delay

@@ -364,6 +364,7 @@ def settle_in_doubt(ctx: SyncContext, session, summary: CycleSummary) -> None:
 
 def post_document(ctx: SyncContext, session, doc: ApDocument, summary: CycleSummary) -> None:
     from desktop_app.syspro import apstin
+    from desktop_app.syspro.errors import BusinessObjectError
 
     if doc.attempts > 0 and settle_with_lookup(ctx, session, doc, "Before sending again"):
         summary.posted += doc.state == POSTED
@@ -387,6 +388,12 @@ def post_document(ctx: SyncContext, session, doc: ApDocument, summary: CycleSumm
         ledger.transition(doc, IN_DOUBT, "no_answer", f"No answer from SYSPRO: {exc}. It will be looked up "
                           "before anything is sent again.", actor=ctx.actor, reason=f"No answer from SYSPRO: {exc}")
         summary.in_doubt += 1
+        return
+    except BusinessObjectError as exc:
+        # e.net answered with an exception text instead of XmlOut: nothing was posted
+        ledger.transition(doc, FAILED, "rejected", f"SYSPRO refused the document: {exc}", actor=ctx.actor,
+                          reason=f"SYSPRO refused the document: {exc}")
+        summary.failed += 1
         return
     except ConnectError as exc:
         # raised only when the request surely never reached SYSPRO

@@ -73,15 +73,16 @@ def _guard_urllib3_logging() -> None:
 
 
 def redacted_url(url: str, params: dict[str, str]) -> str:
-    shown = {}
+    """The URL for logs and the audit trail: secrets masked, XML documents elided (kept elsewhere)."""
+    shown = []
     for key, val in params.items():
         if key in _SECRET_PARAMS:
-            shown[key] = MASK if val else ""
+            shown.append(f"{key}={MASK if val else ''}")
         elif key in _DOCUMENT_PARAMS:
-            shown[key] = f"[{len(val)} chars]"
+            shown.append(f"{key}=[{len(val)} chars]")
         else:
-            shown[key] = val
-    return redact(f"{url}?{urlencode(shown, safe='*[] ')}")
+            shown.append(urlencode({key: val}))
+    return redact(f"{url}?{'&'.join(shown)}")
 
 
 class EnetClient:

@@ -216,10 +216,7 @@ def build_query(purchase_order: str) -> str:
     root = fields.root("Query", "PORQRY.XSD")
     key = fields.add(root, "Key")
     # Not stripped: SYSPRO PO keys can be space-padded (" 00001" in the recorded sample).
-    if not purchase_order or not purchase_order.strip():
-        raise ValidationError("PurchaseOrder", "a value is required")
-    if len(purchase_order) > fields.MAX_LENGTH["PurchaseOrder"]:
-        fields.text("PurchaseOrder", purchase_order, limit="PurchaseOrder")
+    fields.text("PurchaseOrder", purchase_order, limit="PurchaseOrder", required=True)
     fields.add(key, "PurchaseOrder", purchase_order)
     option = fields.add(root, "Option")
     for tag in _QUERY_OPTIONS:
@@ -244,7 +241,8 @@ def _date(text: str) -> dt.date | None:
 
 def _qty(merch, tag: str) -> Decimal | None:
     # Query output carries display values ("38,400.000") and raw ones (Unedited_...): prefer raw.
-    return xmlout.number(xmlout.value(merch, f"Unedited_{tag}")) or xmlout.number(xmlout.value(merch, tag))
+    raw = xmlout.number(xmlout.value(merch, f"Unedited_{tag}"))
+    return raw if raw is not None else xmlout.number(xmlout.value(merch, tag))
 
 
 def parse_query(xml_out: str | bytes) -> PurchaseOrderRecord:

@@ -113,22 +113,24 @@ def build_document(docs: list[SupplierDocument]) -> str:
     return fields.serialize(root)
 
 
-def parse_result(xml_out: str | bytes) -> SetupResult:
-    root = xmlout.load(xml_out, after_post=True)
-    if xmlout.name(root).lower() != ROOT.lower():
-        raise MalformedPostXmlOut(f"SYSPRO answered APSSSP with a <{xmlout.name(root)}> document instead of "
-                                  "<setupapsupplier>. It is not known whether the supplier was saved: look it "
-                                  "up in SYSPRO before sending it again.")
+def parse_result(xml_out: str | bytes, *, business_object: str = BUSINESS_OBJECT, root: str = ROOT) -> SetupResult:
+    """A Setup business object's answer (APSSSP by default; the shape is shared, e.g. by INVSWS)."""
+    document = xmlout.load(xml_out, after_post=True)
+    if xmlout.name(document).lower() != root.lower():
+        raise MalformedPostXmlOut(f"SYSPRO answered {business_object} with a <{xmlout.name(document)}> document "
+                                  f"instead of <{root.lower()}>. It is not known whether the change was saved: "
+                                  "look it up in SYSPRO before sending it again.")
     items = []
-    for item in xmlout.children(root, "Item"):
+    for item in xmlout.children(document, "Item"):
         found = xmlout.messages(item)
-        items.append(SetupItemResult(ok=not found.errors, key=xmlout.value(item, "Key", "Supplier"),
-                                     errors=found.errors, warnings=found.warnings))
+        key = xmlout.child(item, "Key")
+        key_text = "/".join((part.text or "").strip() for part in key if xmlout.name(part)) if key is not None else ""
+        items.append(SetupItemResult(ok=not found.errors, key=key_text, errors=found.errors, warnings=found.warnings))
     return SetupResult(
         items=items,
-        records_read=xmlout.integer(xmlout.value(root, "StatusOfItems", "RecordsRead")),
-        records_invalid=xmlout.integer(xmlout.value(root, "StatusOfItems", "RecordsInvalid")),
-        errors=xmlout.top_level_errors(root),
+        records_read=xmlout.integer(xmlout.value(document, "StatusOfItems", "RecordsRead")),
+        records_invalid=xmlout.integer(xmlout.value(document, "StatusOfItems", "RecordsInvalid")),
+        errors=xmlout.top_level_errors(document),
     )
 
 

@@ -29,7 +29,7 @@ def decode_body(content: bytes) -> str:
     match = _DECLARATION.match(content)
     if match:
         try:
-            text = content.decode(match.group(1))
+            text = content.decode(match.group(1).decode("ascii"))
         except (LookupError, UnicodeDecodeError):
             text = content.decode("cp1252", errors="replace")
     else:

@@ -1,0 +1,290 @@
+"""Read-only access to SYSPRO tables over the SYSPRO OData service, and the idempotency lookup.
+
+Entity-set names, paging and filter syntax are not publicly confirmed (README §3), so names come
+from `contract.ODATA_ENTITIES` through the `syspro.odata_entities` override, paging follows
+`@odata.nextLink` when the server gives one and `$skip` otherwise, and Test connection reports
+what `$metadata` actually lists.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from decimal import Decimal
+from urllib.parse import quote, urljoin
+
+import requests
+from lxml import etree
+
+from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectError, ConnectorError
+from desktop_app.core.redact import redact, register_secret
+from desktop_app.syspro import contract
+from desktop_app.syspro.errors import LookupUnavailable, MalformedXmlOut
+from desktop_app.syspro.records import (
+    ApInvoiceRecord,
+    GlCodeRecord,
+    InventoryMovementRecord,
+    PoDetailRecord,
+    PoHeaderRecord,
+    StockCodeRecord,
+    StockLevelRecord,
+    SupplierRecord,
+    WarehouseRecord,
+)
+
+log = logging.getLogger(__name__)
+
+_PO_NUMBERS_PER_REQUEST = 20  # keeps $filter URLs short
+
+
+def literal(value: str | dt.date | int | Decimal) -> str:
+    """An OData literal: dates unquoted (2026-01-31), strings quoted with '' doubling."""
+    if isinstance(value, dt.datetime):
+        raise TypeError("use a date, not a datetime, in SYSPRO OData filters")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def date_range(field: str, since: dt.date | None, until: dt.date | None) -> str | None:
+    """`field ge since and field le until` (both ends inclusive), or None when open on both sides."""
+    parts = []
+    if since is not None:
+        parts.append(f"{field} ge {literal(since)}")
+    if until is not None:
+        parts.append(f"{field} le {literal(until)}")
+    return " and ".join(parts) or None
+
+
+class ODataReader:
+    def __init__(self, *, base_url: str, company: str, user: str, password: str,
+                 settings_entities: Mapping[str, str] | Callable[[str], str] | None = None,
+                 session: requests.Session | None = None, connect_timeout: float = 10, read_timeout: float = 100):
+        if not base_url:
+            raise ConfigError("The SYSPRO OData address (syspro.odata_url) is not set.")
+        if not company:
+            raise ConfigError("The SYSPRO company (syspro.company) is not set.")
+        register_secret(password)
+        self.base_url = base_url.rstrip("/")
+        self.company = company
+        self.user = user
+        self._auth = (user, password or "")
+        self._entities = settings_entities
+        self._http = session or requests.Session()
+        self._owns_http = session is None
+        self.timeout = (connect_timeout, read_timeout)
+        self.requests = 0
+
+    def __repr__(self) -> str:
+        return f"ODataReader(base_url={self.base_url!r}, company={self.company!r}, user={self.user!r})"
+
+    @classmethod
+    def from_settings(cls, settings, **kwargs) -> ODataReader:
+        from desktop_app.core.secrets import get_secret
+
+        entities = getattr(settings, "odata_entity", None)
+        if entities is None:
+            entities = _parse_overrides(settings.get("syspro.odata_entities") or "")
+        return cls(
+            base_url=settings.get("syspro.odata_url") or "",
+            company=settings.get("syspro.company") or "",
+            user=settings.get("syspro.odata_user") or settings.get("syspro.operator") or "",
+            password=get_secret("syspro.operator_password") or "",
+            settings_entities=entities,
+            connect_timeout=settings.get("http.connect_timeout") or 10,
+            read_timeout=settings.get("http.read_timeout") or 100,
+            **kwargs,
+        )
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> ODataReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def entity(self, default_name: str) -> str:
+        if callable(self._entities):
+            return self._entities(default_name) or default_name
+        if self._entities:
+            return self._entities.get(default_name, default_name)
+        return default_name
+
+    def company_url(self) -> str:
+        return f"{self.base_url}/{quote(self.company, safe='')}"
+
+    # --- transport ---------------------------------------------------------------------------------
+
+    def _get(self, url: str, params: dict | None, what: str) -> requests.Response:
+        self.requests += 1
+        try:
+            response = self._http.get(url, params=params, auth=self._auth, timeout=self.timeout)
+        except requests.RequestException as exc:
+            kind = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"
+            raise ConnectError(redact(f"SYSPRO OData at {self.base_url} {kind} while reading {what}. "
+                                      "Check syspro.odata_url and the network.")) from None
+        log.debug("SYSPRO OData GET %s -> %s", redact(response.url), response.status_code)
+        if response.status_code in (401, 403):
+            raise AuthenticationError(redact(
+                f"SYSPRO OData refused user {self.user!r} (HTTP {response.status_code}). Check syspro.odata_user "
+                "(or the operator) and that the operator is enabled for OData access."))
+        if response.status_code == 404:
+            raise ConfigError(redact(
+                f"SYSPRO OData has no {what} at {self.company_url()} (HTTP 404). Check syspro.odata_url, "
+                "syspro.company and the entity-set names (syspro.odata_entities; Test connection lists them)."))
+        if response.status_code >= 400:
+            raise ConnectError(redact(f"SYSPRO OData answered HTTP {response.status_code} while reading {what}."))
+        return response
+
+    def rows(self, entity_default_name: str, *, filter: str | None = None, select: list[str] | None = None,
+             orderby: str | None = None, page_size: int = contract.ODATA_PAGE_SIZE,
+             limit: int | None = None) -> Iterator[dict]:
+        """Every row of an entity set matching the filter, page by page. Numbers come as Decimal."""
+        name = self.entity(entity_default_name)
+        url = f"{self.company_url()}/{quote(name, safe='')}"
+        base_params: dict[str, str] = {}
+        if filter:
+            base_params["$filter"] = filter
+        if select:
+            base_params["$select"] = ",".join(select)
+        if orderby:
+            base_params["$orderby"] = orderby
+        top = page_size if limit is None else min(page_size, limit)
+        skip = 0
+        yielded = 0
+        next_url: str | None = None
+        seen_links: set[str] = set()
+        while True:
+            if next_url:
+                response = self._get(next_url, None, f"entity set {name}")
+            else:
+                params = dict(base_params, **{"$top": str(top)})
+                if skip:
+                    params["$skip"] = str(skip)
+                response = self._get(url, params, f"entity set {name}")
+            try:
+                payload = json.loads(response.content, parse_float=Decimal)
+                page = payload["value"]
+            except (ValueError, KeyError, TypeError):
+                raise MalformedXmlOut(f"SYSPRO OData answered entity set {name} with something that is not an "
+                                      "OData JSON page.") from None
+            for row in page:
+                yield row
+                yielded += 1
+                if limit is not None and yielded >= limit:
+                    return
+            link = payload.get("@odata.nextLink")
+            if link:
+                link = urljoin(response.url, link)
+                if link in seen_links:
+                    raise MalformedXmlOut(f"SYSPRO OData repeated the same next page link for {name}.")
+                seen_links.add(link)
+                next_url = link
+                continue
+            if next_url is not None or len(page) < top:
+                # After server-driven paging, no link means the end; without it, a short page does.
+                return
+            skip += len(page)
+
+    # --- typed readers -----------------------------------------------------------------------------
+
+    def _typed(self, default_name: str, record, **kwargs) -> Iterator:
+        kwargs.setdefault("select", list(contract.ODATA_ENTITIES[default_name]))
+        for row in self.rows(default_name, **kwargs):
+            yield record.from_row(row)
+
+    def ap_invoices(self, *, date_field: str = "InvoiceDate", since: dt.date | None = None,
+                    until: dt.date | None = None) -> Iterator[ApInvoiceRecord]:
+        return self._typed("ApInvoice", ApInvoiceRecord, filter=date_range(date_field, since, until),
+                           orderby=f"{date_field},Supplier,Invoice")
+
+    def suppliers(self) -> Iterator[SupplierRecord]:
+        return self._typed("ApSupplier", SupplierRecord, orderby="Supplier")
+
+    def stock_codes(self) -> Iterator[StockCodeRecord]:
+        return self._typed("InvMaster", StockCodeRecord, orderby="StockCode")
+
+    def stock_levels(self, *, warehouse: str | None = None) -> Iterator[StockLevelRecord]:
+        filter_ = f"Warehouse eq {literal(warehouse)}" if warehouse else None
+        return self._typed("InvWarehouse", StockLevelRecord, filter=filter_, orderby="StockCode,Warehouse")
+
+    def warehouses(self) -> Iterator[WarehouseRecord]:
+        return self._typed("InvWhControl", WarehouseRecord, orderby="Warehouse")
+
+    def gl_codes(self) -> Iterator[GlCodeRecord]:
+        return self._typed("GenMaster", GlCodeRecord, orderby="GlCode")
+
+    def po_headers(self, since: dt.date | None = None, *, date_field: str = "OrderEntryDate") -> Iterator[PoHeaderRecord]:
+        return self._typed("PorMasterHdr", PoHeaderRecord, filter=date_range(date_field, since, None),
+                           orderby="PurchaseOrder")
+
+    def po_details(self, po_numbers: Iterable[str]) -> Iterator[PoDetailRecord]:
+        numbers = list(dict.fromkeys(po_numbers))
+        for start in range(0, len(numbers), _PO_NUMBERS_PER_REQUEST):
+            chunk = numbers[start:start + _PO_NUMBERS_PER_REQUEST]
+            filter_ = " or ".join(f"PurchaseOrder eq {literal(number)}" for number in chunk)
+            yield from self._typed("PorMasterDetail", PoDetailRecord, filter=filter_, orderby="PurchaseOrder,Line")
+
+    def inventory_movements(self, since: dt.date | None = None, *, until: dt.date | None = None,
+                            date_field: str = "EntryDate") -> Iterator[InventoryMovementRecord]:
+        return self._typed("InvMovements", InventoryMovementRecord, filter=date_range(date_field, since, until),
+                           orderby=f"{date_field},EntryNumber")
+
+    def find_ap_invoice(self, supplier: str, invoice: str) -> ApInvoiceRecord | None:
+        filter_ = f"Supplier eq {literal(supplier.strip())} and Invoice eq {literal(invoice.strip())}"
+        for record in self._typed("ApInvoice", ApInvoiceRecord, filter=filter_, limit=5):
+            if record.supplier == supplier.strip() and record.invoice == invoice.strip():
+                return record
+        return None
+
+    def metadata(self) -> list[str]:
+        """Entity-set names listed in $metadata (CSDL XML)."""
+        response = self._get(f"{self.company_url()}/$metadata", None, "$metadata")
+        try:
+            root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False, no_network=True))
+        except etree.XMLSyntaxError:
+            raise MalformedXmlOut(f"SYSPRO OData $metadata at {self.company_url()} is not XML.") from None
+        return sorted({el.get("Name") for el in root.iter()
+                       if isinstance(el.tag, str) and etree.QName(el).localname == "EntitySet" and el.get("Name")})
+
+
+def _parse_overrides(text: str) -> dict[str, str]:
+    pairs = {}
+    for pair in text.split(","):
+        name, _, override = pair.partition("=")
+        if name.strip() and override.strip():
+            pairs[name.strip()] = override.strip()
+    return pairs
+
+
+def find_ap_invoice(*, odata: ODataReader | None, session, supplier: str, invoice: str) -> ApInvoiceRecord | None:
+    """Is AP invoice (supplier, invoice) in SYSPRO? Used before re-posting one whose outcome is unknown.
+
+    Returns None only when a source positively answered "not there": when neither OData nor e.net
+    can answer, LookupUnavailable is raised, because None would allow a duplicate post.
+    """
+    from desktop_app.syspro.queries import find_ap_invoice_enet
+
+    problems = []
+    if odata is not None:
+        try:
+            return odata.find_ap_invoice(supplier, invoice)
+        except ConnectorError as exc:
+            log.warning("AP invoice look-up over OData failed (%s); trying e.net", exc)
+            problems.append(f"OData: {exc}")
+    if session is not None:
+        try:
+            return find_ap_invoice_enet(session, supplier=supplier, invoice=invoice)
+        except ConnectorError as exc:
+            problems.append(f"e.net: {exc}")
+    if not problems:
+        problems.append("neither OData nor an e.net session is available")
+    raise LookupUnavailable(redact(
+        f"Could not check whether invoice {invoice!r} of supplier {supplier!r} is already in SYSPRO "
+        f"({'; '.join(problems)}). It will not be posted again until this check succeeds."))

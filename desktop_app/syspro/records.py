@@ -1,0 +1,213 @@
+"""Typed rows read back from SYSPRO (OData entity sets or COMFND table queries).
+
+Both sources give the same column names (SYSPRO table columns, docs/syspro-contract.md); OData
+gives JSON numbers (parsed as Decimal) and COMFND padded text, so converters accept both.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+
+def _text(row: Mapping, key: str) -> str:
+    value = row.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _decimal(row: Mapping, key: str) -> Decimal | None:
+    value = row.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, float):  # never expected (parse_float=Decimal); keep the printed digits
+        value = repr(value)
+    try:
+        return Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        return None
+
+
+def _int(row: Mapping, key: str) -> int | None:
+    value = _decimal(row, key)
+    return int(value) if value is not None else None
+
+
+def _date(row: Mapping, key: str) -> dt.date | None:
+    text = _text(row, key)
+    try:
+        return dt.date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class ApInvoiceRecord:
+    supplier: str
+    invoice: str
+    document_type: str
+    invoice_date: dt.date | None
+    post_date: dt.date | None
+    due_date: dt.date | None
+    branch: str
+    amount: Decimal | None  # OrigInvValue, including tax
+    tax: Decimal | None
+    journal: str | None
+    trn_year: int | None
+    trn_month: int | None
+    reference: str
+    notation: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> ApInvoiceRecord:
+        journal = _text(row, "Journal")
+        return cls(
+            supplier=_text(row, "Supplier"), invoice=_text(row, "Invoice"),
+            document_type=_text(row, "DocumentType"), invoice_date=_date(row, "InvoiceDate"),
+            post_date=_date(row, "PostDate"), due_date=_date(row, "DueDate"), branch=_text(row, "Branch"),
+            amount=_decimal(row, "OrigInvValue"), tax=_decimal(row, "OrigTaxValue"),
+            journal=journal.lstrip("0") or journal or None,
+            trn_year=_int(row, "TrnYear"), trn_month=_int(row, "TrnMonth"),
+            reference=_text(row, "Reference"), notation=_text(row, "Notation"),
+        )
+
+
+@dataclass(frozen=True)
+class SupplierRecord:
+    supplier: str
+    name: str
+    short_name: str
+    branch: str
+    currency: str
+    terms_code: str
+    on_hold: bool
+    telephone: str
+    email: str
+    address: tuple[str, ...]
+    postal_code: str
+    supplier_class: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> SupplierRecord:
+        return cls(
+            supplier=_text(row, "Supplier"), name=_text(row, "SupplierName"),
+            short_name=_text(row, "SupShortName"), branch=_text(row, "Branch"), currency=_text(row, "Currency"),
+            terms_code=_text(row, "TermsCode"), on_hold=_text(row, "OnHold").upper() == "Y",
+            telephone=_text(row, "Telephone"), email=_text(row, "Email"),
+            address=tuple(_text(row, f"SupAddr{n}") for n in range(1, 6)),
+            postal_code=_text(row, "SupPostalCode"), supplier_class=_text(row, "SupplierClass"),
+        )
+
+
+@dataclass(frozen=True)
+class StockCodeRecord:
+    stock_code: str
+    description: str
+    stock_uom: str
+    decimals: int | None
+    product_class: str
+    supplier: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> StockCodeRecord:
+        return cls(stock_code=_text(row, "StockCode"), description=_text(row, "Description"),
+                   stock_uom=_text(row, "StockUom"), decimals=_int(row, "Decimals"),
+                   product_class=_text(row, "ProductClass"), supplier=_text(row, "Supplier"))
+
+
+@dataclass(frozen=True)
+class WarehouseRecord:
+    warehouse: str
+    description: str
+    branch: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> WarehouseRecord:
+        return cls(warehouse=_text(row, "Warehouse"), description=_text(row, "Description"),
+                   branch=_text(row, "Branch"))
+
+
+@dataclass(frozen=True)
+class StockLevelRecord:
+    stock_code: str
+    warehouse: str
+    qty_on_hand: Decimal | None
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> StockLevelRecord:
+        return cls(stock_code=_text(row, "StockCode"), warehouse=_text(row, "Warehouse"),
+                   qty_on_hand=_decimal(row, "QtyOnHand"))
+
+
+@dataclass(frozen=True)
+class GlCodeRecord:
+    gl_code: str
+    description: str
+    account_type: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> GlCodeRecord:
+        return cls(gl_code=_text(row, "GlCode"), description=_text(row, "Description"),
+                   account_type=_text(row, "AccountType"))
+
+
+@dataclass(frozen=True)
+class PoHeaderRecord:
+    purchase_order: str
+    supplier: str
+    order_entry_date: dt.date | None
+    order_due_date: dt.date | None
+    warehouse: str
+    order_status: str
+    customer_po_number: str
+    branch: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> PoHeaderRecord:
+        return cls(purchase_order=_text(row, "PurchaseOrder"), supplier=_text(row, "Supplier"),
+                   order_entry_date=_date(row, "OrderEntryDate"), order_due_date=_date(row, "OrderDueDate"),
+                   warehouse=_text(row, "Warehouse"), order_status=_text(row, "OrderStatus"),
+                   customer_po_number=_text(row, "CustomerPoNumber"), branch=_text(row, "Branch"))
+
+
+@dataclass(frozen=True)
+class PoDetailRecord:
+    purchase_order: str
+    line: int | None
+    stock_code: str
+    description: str
+    warehouse: str
+    order_qty: Decimal | None
+    received_qty: Decimal | None
+    price: Decimal | None
+    gl_code: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> PoDetailRecord:
+        return cls(purchase_order=_text(row, "PurchaseOrder"), line=_int(row, "Line"),
+                   stock_code=_text(row, "MStockCode"), description=_text(row, "MStockDes"),
+                   warehouse=_text(row, "MWarehouse"), order_qty=_decimal(row, "MOrderQty"),
+                   received_qty=_decimal(row, "MReceivedQty"), price=_decimal(row, "MPrice"),
+                   gl_code=_text(row, "MGlCode"))
+
+
+@dataclass(frozen=True)
+class InventoryMovementRecord:
+    stock_code: str
+    warehouse: str
+    entry_date: dt.date | None
+    movement_type: str
+    trn_type: str  # A adjustment, R receipt, I issue, ...
+    quantity: Decimal | None
+    value: Decimal | None
+    reference: str
+    journal: str
+    entry_number: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> InventoryMovementRecord:
+        return cls(stock_code=_text(row, "StockCode"), warehouse=_text(row, "Warehouse"),
+                   entry_date=_date(row, "EntryDate"), movement_type=_text(row, "MovementType"),
+                   trn_type=_text(row, "TrnType"), quantity=_decimal(row, "TrnQty"),
+                   value=_decimal(row, "TrnValue"), reference=_text(row, "Reference"),
+                   journal=_text(row, "Journal"), entry_number=_text(row, "EntryNumber"))

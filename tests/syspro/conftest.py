@@ -1,0 +1,124 @@
+"""Fixtures for the SYSPRO client tests: reference samples and a scripted e.net behind `responses`."""
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+
+from desktop_app.syspro.enet import EnetClient
+
+ENET_URL = "http://127.0.0.1:9/SYSPROWCFService/Rest"
+ODATA_URL = "http://127.0.0.1:9/SYSPRO8Odata/SYSPROOData"
+OPERATOR_PASSWORD = "Op-Secret-4711"
+COMPANY_PASSWORD = "Co-Secret-0815"
+USER_IDS = ["3EA613166FE4BF47925DF1CEA14E910100  ", "8769428E37B2BF4AA353D1440BA1834600  ",
+            "1BB5B3050954BB459A5D034DB5CC386980  "]
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("ML_CONNECTOR_SHARED")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / ".." / "shared"
+
+
+@pytest.fixture(scope="session")
+def samples() -> Path:
+    path = shared_dir() / "reference" / "syspro" / "samples"
+    if not path.is_dir():
+        pytest.fail(f"SYSPRO reference samples not found at {path}; set ML_CONNECTOR_SHARED")
+    return path
+
+
+@pytest.fixture(scope="session")
+def field_reference() -> str:
+    return (shared_dir() / "reference" / "syspro" / "bo-field-reference.md").read_text(encoding="utf-8")
+
+
+def xml_out(root: str, body: str) -> str:
+    """An XmlOut document as e.net sends it (declaration, operator attributes on the root)."""
+    return (f'<?xml version="1.0" encoding="Windows-1252"?>\n<{root} Language=\'05\' Language2=\'EN\' CssStyle=\'\' '
+            f"DecFormat='1' DateFormat='01' Role='01' Version='8.0.000' OperatorPrimaryRole='   '>\n"
+            f"{body}\n</{root}>")
+
+
+class Call:
+    def __init__(self, request):
+        parts = urlsplit(request.url)
+        self.url = request.url
+        self.path = parts.path.split("/Rest/", 1)[1]
+        self.params = {key: values[0] for key, values in parse_qs(parts.query, keep_blank_values=True).items()}
+
+
+class FakeEnet:
+    """Scripted e.net: each operation answers from its queue (last answer repeats); calls are kept.
+
+    An answer is a str/bytes body, an int HTTP status, or an exception instance to raise.
+    """
+
+    def __init__(self, rsps: responses.RequestsMock):
+        self.calls: list[Call] = []
+        self.answers: dict[str, deque] = {}
+        self.user_ids = deque(USER_IDS)
+        self.answer("Logon", *[uid for uid in USER_IDS])
+        self.answer("Logoff", "0")
+        rsps.add_callback(responses.GET, re.compile(re.escape(ENET_URL) + r"/.*"), callback=self._handle)
+
+    def answer(self, path: str, *answers) -> None:
+        self.answers[path] = deque(answers)
+
+    def paths(self) -> list[str]:
+        return [call.path for call in self.calls]
+
+    def calls_to(self, path: str) -> list[Call]:
+        return [call for call in self.calls if call.path == path]
+
+    def _handle(self, request):
+        call = Call(request)
+        self.calls.append(call)
+        queue = self.answers.get(call.path)
+        if not queue:
+            return 404, {}, b"not scripted"
+        answer = queue[0] if len(queue) == 1 else queue.popleft()
+        if isinstance(answer, BaseException):
+            raise answer
+        if isinstance(answer, int):
+            return answer, {}, b"server error"
+        body = answer.encode("cp1252") if isinstance(answer, str) else answer
+        return 200, {"Content-Type": "application/octet-stream"}, body
+
+
+@pytest.fixture
+def rsps():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def enet(rsps) -> FakeEnet:
+    return FakeEnet(rsps)
+
+
+@pytest.fixture
+def client() -> EnetClient:
+    http = requests.Session()
+    yield EnetClient(base_url=ENET_URL, operator="ADMIN", operator_password=OPERATOR_PASSWORD, company_id="L",
+                     company_password=COMPANY_PASSWORD, session=http)
+    http.close()
+
+
+@pytest.fixture
+def debug_logs(caplog):
+    """Capture DEBUG from everything, even if another test configured the app's loggers to INFO."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("desktop_app", "urllib3"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog

@@ -1,0 +1,164 @@
+"""OData reader: paging, filters, Decimal amounts, entity-name overrides, $metadata, errors."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+
+from desktop_app.core.config import Settings
+from desktop_app.core.errors import AuthenticationError, ConfigError
+from desktop_app.syspro.odata import ODataReader, literal
+
+from .conftest import ODATA_URL, OPERATOR_PASSWORD
+
+COMPANY_URL = f"{ODATA_URL}/L"
+
+
+def page(rows, next_link=None) -> str:
+    payload = {"@odata.context": f"{COMPANY_URL}/$metadata#X", "value": rows}
+    if next_link:
+        payload["@odata.nextLink"] = next_link
+    return json.dumps(payload)
+
+
+def params_of(call) -> dict[str, str]:
+    return {key: values[0] for key, values in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+@pytest.fixture
+def reader():
+    http = requests.Session()
+    yield ODataReader(base_url=ODATA_URL, company="L", user="ADMIN", password=OPERATOR_PASSWORD, session=http)
+    http.close()
+
+
+def invoice_row(n: int, amount: str = "100.10") -> str:
+    return (f'{{"Supplier": "SUPP01", "Invoice": "INV-{n}", "DocumentType": "I", "InvoiceDate": "2026-01-{n:02d}", '
+            f'"PostDate": "2026-01-{n:02d}T00:00:00Z", "DueDate": null, "Branch": "10", "OrigInvValue": {amount}, '
+            f'"OrigTaxValue": 8.25, "Journal": 77, "TrnYear": 2026, "TrnMonth": 1, "Reference": "r", "Notation": "n"}}')
+
+
+def raw_page(rows: list[str], next_link: str | None = None) -> str:
+    link = f', "@odata.nextLink": "{next_link}"' if next_link else ""
+    return f'{{"@odata.context": "x", "value": [{", ".join(rows)}]{link}}}'
+
+
+def test_follows_next_link(rsps, reader):
+    next_link = f"{COMPANY_URL}/ApInvoice?$skiptoken=abc"
+    rsps.add(responses.GET, f"{COMPANY_URL}/ApInvoice", body=raw_page([invoice_row(1), invoice_row(2)], next_link))
+    rsps.add(responses.GET, next_link, body=raw_page([invoice_row(3)]))
+    records = list(reader.ap_invoices())
+    assert [r.invoice for r in records] == ["INV-1", "INV-2", "INV-3"]
+    assert len(rsps.calls) == 2
+    assert rsps.calls[1].request.url.endswith("$skiptoken=abc")
+
+
+def test_skip_paging_without_next_link(rsps, reader):
+    rsps.add(responses.GET, f"{COMPANY_URL}/GenMaster", body=page([{"GlCode": "1"}, {"GlCode": "2"}]))
+    rsps.add(responses.GET, f"{COMPANY_URL}/GenMaster", body=page([{"GlCode": "3"}, {"GlCode": "4"}]))
+    rsps.add(responses.GET, f"{COMPANY_URL}/GenMaster", body=page([{"GlCode": "5"}]))
+    rows = list(reader.rows("GenMaster", page_size=2, orderby="GlCode"))
+    assert [r["GlCode"] for r in rows] == ["1", "2", "3", "4", "5"]
+    sent = [params_of(call) for call in rsps.calls]
+    assert [p.get("$skip") for p in sent] == [None, "2", "4"]
+    assert all(p["$top"] == "2" and p["$orderby"] == "GlCode" for p in sent)
+
+
+def test_invoice_date_and_post_date_filters_are_exact(rsps, reader):
+    rsps.add(responses.GET, f"{COMPANY_URL}/ApInvoice", body=page([]))
+    list(reader.ap_invoices(since=dt.date(2026, 1, 1), until=dt.date(2026, 1, 31)))
+    list(reader.ap_invoices(date_field="PostDate", since=dt.date(2026, 2, 1)))
+    first, second = (params_of(call) for call in rsps.calls)
+    assert first["$filter"] == "InvoiceDate ge 2026-01-01 and InvoiceDate le 2026-01-31"
+    assert second["$filter"] == "PostDate ge 2026-02-01"
+    assert first["$select"].split(",")[:3] == ["Supplier", "Invoice", "DocumentType"]
+    assert first["$top"] == "1000"
+
+
+def test_other_date_filters(rsps, reader):
+    for entity in ("PorMasterHdr", "InvMovements"):
+        rsps.add(responses.GET, f"{COMPANY_URL}/{entity}", body=page([]))
+    list(reader.po_headers(since=dt.date(2026, 1, 5)))
+    list(reader.inventory_movements(since=dt.date(2026, 1, 6)))
+    assert params_of(rsps.calls[0])["$filter"] == "OrderEntryDate ge 2026-01-05"
+    assert params_of(rsps.calls[1])["$filter"] == "EntryDate ge 2026-01-06"
+
+
+def test_amounts_are_decimal_never_float(rsps, reader):
+    rsps.add(responses.GET, f"{COMPANY_URL}/ApInvoice", body=raw_page([invoice_row(1, "1150.10")]))
+    (record,) = reader.ap_invoices()
+    assert isinstance(record.amount, Decimal) and record.amount == Decimal("1150.10")
+    assert str(record.amount) == "1150.10"
+    assert record.tax == Decimal("8.25")
+    assert record.invoice_date == dt.date(2026, 1, 1) and record.post_date == dt.date(2026, 1, 1)
+    assert record.due_date is None and record.journal == "77" and record.trn_month == 1
+    (row,) = reader.rows("ApInvoice")
+    assert type(row["OrigInvValue"]) is Decimal
+
+
+def test_po_details_quote_strings_and_chunk(rsps, reader):
+    rsps.add(responses.GET, f"{COMPANY_URL}/PorMasterDetail", body=page([
+        {"PurchaseOrder": "P'1", "Line": 1, "MStockCode": "A100", "MOrderQty": 2.5, "MPrice": 10.12345}]))
+    numbers = ["P'1"] + [f"P{n}" for n in range(2, 23)]
+    details = list(reader.po_details(numbers))
+    assert len(rsps.calls) == 2  # 22 numbers, 20 per request
+    first = params_of(rsps.calls[0])["$filter"]
+    assert first.startswith("PurchaseOrder eq 'P''1' or PurchaseOrder eq 'P2'")
+    assert details[0].order_qty == Decimal("2.5") and details[0].price == Decimal("10.12345")
+
+
+def test_basic_auth_and_entity_override_from_settings(rsps, memory_keyring):
+    from desktop_app.core.secrets import set_secret
+
+    set_secret("syspro.operator_password", OPERATOR_PASSWORD)
+    settings = Settings({"syspro.odata_url": ODATA_URL, "syspro.company": "L", "syspro.operator": "ADMIN",
+                         "syspro.odata_user": "odata-reader", "syspro.odata_entities": "ApSupplier=Suppliers"})
+    rsps.add(responses.GET, f"{COMPANY_URL}/Suppliers", body=page([{"Supplier": "S1", "OnHold": "Y"}]))
+    with ODataReader.from_settings(settings) as reader:
+        (supplier,) = reader.suppliers()
+    assert supplier.supplier == "S1" and supplier.on_hold
+    auth = rsps.calls[0].request.headers["Authorization"]
+    assert base64.b64decode(auth.split()[1]).decode() == f"odata-reader:{OPERATOR_PASSWORD}"
+
+
+def test_refused_credentials(rsps, reader):
+    rsps.add(responses.GET, f"{COMPANY_URL}/ApSupplier", status=401)
+    with pytest.raises(AuthenticationError) as caught:
+        list(reader.suppliers())
+    assert "ADMIN" in str(caught.value) and OPERATOR_PASSWORD not in str(caught.value)
+
+
+def test_missing_entity_set(rsps, reader):
+    rsps.add(responses.GET, f"{COMPANY_URL}/InvMaster", status=404)
+    with pytest.raises(ConfigError, match="syspro.odata_entities"):
+        list(reader.stock_codes())
+
+
+METADATA = """<?xml version="1.0" encoding="utf-8"?>
+<edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx">
+ <edmx:DataServices><Schema Namespace="SYSPRO" xmlns="http://docs.oasis-open.org/odata/ns/edm">
+  <EntityType Name="ApInvoice"><Key><PropertyRef Name="Supplier"/></Key></EntityType>
+  <EntityContainer Name="Container">
+   <EntitySet Name="ApInvoice" EntityType="SYSPRO.ApInvoice"/>
+   <EntitySet Name="ApSupplier" EntityType="SYSPRO.ApSupplier"/>
+   <EntitySet Name="InvMaster" EntityType="SYSPRO.InvMaster"/>
+  </EntityContainer>
+ </Schema></edmx:DataServices></edmx:Edmx>"""
+
+
+def test_metadata_lists_entity_sets(rsps, reader):
+    rsps.add(responses.GET, f"{COMPANY_URL}/$metadata", body=METADATA)
+    assert reader.metadata() == ["ApInvoice", "ApSupplier", "InvMaster"]
+
+
+def test_literals():
+    assert literal("O'Brien") == "'O''Brien'"
+    assert literal(dt.date(2026, 1, 31)) == "2026-01-31"
+    with pytest.raises(TypeError):
+        literal(dt.datetime(2026, 1, 31, 12))
