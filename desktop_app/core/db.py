@@ -23,6 +23,7 @@ from desktop_app.core.errors import ConfigError
 database = pw.SqliteDatabase(None)
 
 APP_ID = 0x4D4C4331  # "MLC1": SQLite application_id marks the file as ours
+BUSY_TIMEOUT_MS = 10_000  # how long to wait for another program's lock before saying so
 
 
 class DatabaseError(ConfigError):
@@ -301,7 +302,7 @@ def open_database(path: Path | None = None) -> pw.SqliteDatabase:
             "journal_mode": "wal",
             "foreign_keys": 1,
             "synchronous": "full",  # an accounting ledger: a committed POSTING mark must survive power loss
-            "busy_timeout": 10000,
+            "busy_timeout": BUSY_TIMEOUT_MS,
         },
         check_same_thread=False,
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import peewee as pw
+
+from desktop_app.core import paths
 from desktop_app.core.errors import ConnectError
 from desktop_app.sync import invoices
 from desktop_app.sync.context import Cancelled, SyncContext
@@ -42,7 +45,22 @@ def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
             result.errors[name] = str(exc)
             log.error("%s: %s", name, exc)
             raise
+        except pw.OperationalError as exc:
+            result.errors[name] = database_problem(exc)
+            log.error("%s: %s", name, result.errors[name])
         except Exception as exc:
             result.errors[name] = str(exc)
             log.exception("%s flow failed", name)
     return result
+
+
+def database_problem(exc: Exception) -> str:
+    """The local database refused a write: say what it means for the books."""
+    text = str(exc).lower()
+    if "full" in text:
+        return (f"The disk holding the data folder ({paths.data_dir()}) is full. The last step was rolled "
+                "back and nothing was lost; free some space and the next cycle carries on.")
+    if "locked" in text:
+        return ("The database is locked by another program (a backup tool or a second copy of the app?). "
+                "Nothing was lost; the next cycle will try again.")
+    return f"The local database refused a change ({exc}). Nothing was lost; the next cycle will try again."
