@@ -1,0 +1,123 @@
+"""Reliability scenarios against the simulators, shared by the test suite (small) and
+`benchmarks/reliability_report.py` (heavy): each returns the same counts — processed, lost,
+duplicated, stuck — so the report and the tests judge by one rule.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from desktop_app.core import db
+from desktop_app.sandbox.runner import Sandbox
+from desktop_app.sync import ledger
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    invoices: int = 0
+    documents: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    stuck: int = 0
+    disagree: int = 0
+    kills: int = 0
+    recover_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == self.duplicated == self.stuck == self.disagree == 0
+
+
+def judge(box: Sandbox, outcome: Outcome) -> Outcome:
+    """Compare the ledger with both simulators. Needs the database open."""
+    posted = Counter((r["Supplier"], r["Invoice"]) for r in box.company.syspro.ap_invoices)
+    outcome.duplicated = sum(n - 1 for n in posted.values() if n > 1)
+    known = {row.st_invoice_id for row in db.SourceInvoice.select()}
+    outcome.invoices = len(box.company.st.invoices)
+    outcome.lost = len(set(box.company.st.invoices) - known)
+    docs = list(db.ApDocument.select())
+    outcome.documents = len(docs)
+    outcome.stuck = sum(1 for d in docs if d.state in (ledger.POSTING, ledger.DISCOVERED)
+                        or (d.state in ledger.ATTENTION | {ledger.SKIPPED} and not d.reason))
+    in_ledger = {(d.supplier, d.syspro_invoice) for d in docs
+                 if d.state in (ledger.POSTED, ledger.CONFIRMED, ledger.CHANGED_IN_SOURCE)}
+    outcome.disagree = len(set(posted) ^ in_ledger)
+    return outcome
+
+
+def _run_sync(env: dict, kill_after: float | None) -> int:
+    proc = subprocess.Popen([sys.executable, "-m", "desktop_app", "sync", "--once", "--flow", "invoices"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if kill_after is None:
+        return proc.wait(timeout=600)
+    try:
+        proc.wait(timeout=kill_after)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    return proc.returncode
+
+
+def crash_loop_in(box: Sandbox, *, seed: int, kills: int, arrivals: int = 25, env: dict) -> Outcome:
+    rng = random.Random(seed)
+    outcome = Outcome(f"SIGKILL x{kills} (seed {seed})")
+    db.close_database()
+    box.syspro.set_faults({"slow": 0.01})  # widen the posting window so kills land mid-post
+    for _ in range(kills):
+        box.company.st.advance(arrivals)
+        outcome.kills += _run_sync(env, rng.uniform(0.5, 2.5)) == -signal.SIGKILL
+    box.syspro.set_faults({})
+    started = time.monotonic()
+    code = _run_sync(env, None)
+    outcome.recover_seconds = time.monotonic() - started
+    if code not in (0, 1):
+        outcome.notes.append(f"final run exited {code}")
+    db.open_database()
+    return judge(box, outcome)
+
+
+def fault_in(box: Sandbox, side: str, faults: dict, *, cycles: int = 3) -> Outcome:
+    """Run cycles in-process with a fault switched on; then one clean cycle measures recovery."""
+    from desktop_app.sync.context import SyncContext
+    from desktop_app.sync.cycle import run_cycle
+
+    outcome = Outcome(f"{side}.{','.join(f'{k}={v:g}' for k, v in faults.items())}")
+    getattr(box, side).set_faults(faults)
+    for _ in range(cycles):
+        ctx = SyncContext.from_database(actor="scenario")
+        try:
+            run_cycle(ctx)
+        except Exception as exc:  # a cycle may stop on a connection failure; the next one continues
+            outcome.notes.append(type(exc).__name__)
+        finally:
+            ctx.close()
+    getattr(box, side).set_faults({})
+    started = time.monotonic()
+    ctx = SyncContext.from_database(actor="scenario")
+    try:
+        run_cycle(ctx)
+    finally:
+        ctx.close()
+    outcome.recover_seconds = time.monotonic() - started
+    return judge(box, outcome)
+
+
+FAULTS = [
+    ("st", {"rate_limit_storm": 5}), ("st", {"rate_limit_storm_nohdr": 3}), ("st", {"http_500": 3}),
+    ("st", {"token_expire": 1}), ("st", {"maintenance_409": 2}), ("st", {"malformed": 1}), ("st", {"drop": 1}),
+    ("syspro", {"session_expire": 2}), ("syspro", {"drop_after_post": 2}), ("syspro", {"malformed": 2}),
+    ("syspro", {"http_500": 1}), ("syspro", {"drop": 1}), ("syspro", {"reject_post": 2}),
+]
+
+
+def subprocess_env(xdg_dir: str) -> dict:
+    """Environment for a sync subprocess that shares this process's file keyring."""
+    return dict(os.environ, PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring", XDG_DATA_HOME=xdg_dir)
