@@ -1,0 +1,85 @@
+"""Posting decisions that the simulators cannot easily provoke, with a scripted e.net session."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from desktop_app.core import db
+from desktop_app.core.config import Settings
+from desktop_app.core.db import ApDocument
+from desktop_app.sync import invoices, ledger
+from desktop_app.sync.context import SyncContext
+from desktop_app.syspro.errors import BusinessObjectError
+
+
+class ScriptedSession:
+    def __init__(self, answer):
+        self.answer = answer
+        self.posts = 0
+
+    def post(self, business_object, params, xml_in):
+        self.posts += 1
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+@pytest.fixture
+def doc():
+    db.open_database()
+    row = ApDocument.create(doc_key="1:SUP", st_invoice_id=1, st_invoice_number="100", state=ledger.READY,
+                            supplier="SUP", syspro_invoice="ST100", amount=Decimal("12.50"),
+                            invoice_date=dt.date(2026, 11, 2), branch="DAL",
+                            lines=[{"ledger_code": "10-5000", "amount": "12.50", "stock_code": "CU", "sku_code": "CU",
+                                    "sku_id": 1, "st_item_id": 5, "description": "", "quantity": "1",
+                                    "unit_cost": "12.50"}])
+    yield row
+    db.close_database()
+
+
+def test_an_enet_exception_is_a_failure_with_syspros_words(doc):
+    ctx = SyncContext(settings=Settings(), actor="test")
+    session = ScriptedSession(BusinessObjectError("APSTIN", "ERROR: e.net exception 100000: Business object APSTIN is not licensed"))
+    summary = invoices.CycleSummary()
+    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), summary)
+    after = ApDocument.get_by_id(doc.id)
+    assert after.state == ledger.FAILED and "not licensed" in after.reason
+    assert summary.failed == 1 and session.posts == 1
+    assert [e.kind for e in ledger.trail(doc.id)][-2:] == ["post_attempt", "rejected"]
+
+
+def test_a_sent_document_is_looked_up_and_never_sent_twice(doc, monkeypatch):
+    ctx = SyncContext(settings=Settings(), actor="test")
+    ApDocument.update(attempts=1).where(ApDocument.id == doc.id).execute()
+
+    class Found:
+        supplier, invoice, amount, journal = "SUP", "ST100", Decimal("12.50"), "77"
+
+    monkeypatch.setattr(invoices, "lookup", lambda ctx, session, d: Found())
+    session = ScriptedSession("<never used/>")
+    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), invoices.CycleSummary())
+    after = ApDocument.get_by_id(doc.id)
+    assert session.posts == 0
+    assert after.state == ledger.POSTED and after.journal == "77"
+
+
+def test_a_lookup_with_another_amount_is_not_taken_as_ours(doc, monkeypatch):
+    ctx = SyncContext(settings=Settings(), actor="test")
+    ApDocument.update(attempts=1).where(ApDocument.id == doc.id).execute()
+
+    class Found:
+        supplier, invoice, amount, journal = "SUP", "ST100", Decimal("99.00"), "78"
+
+    monkeypatch.setattr(invoices, "lookup", lambda ctx, session, d: Found())
+    session = ScriptedSession("<never used/>")
+    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), invoices.CycleSummary())
+    after = ApDocument.get_by_id(doc.id)
+    assert session.posts == 0
+    assert after.state == ledger.FAILED and "99.00" in after.reason
+
+
+def test_illegal_transitions_are_refused(doc):
+    with pytest.raises(ledger.IllegalTransition):
+        ledger.transition(ApDocument.get_by_id(doc.id), ledger.CONFIRMED, "x", "x", actor="test")
