@@ -1,0 +1,249 @@
+"""How responsive the GUI stays with a big ledger and during a big sync. Prints figures; asserts nothing.
+
+1. 100,000 AP documents in a temporary data dir: time from constructing InvoicesPage to the first
+   page of rows being there (goal < 1 s), and time to apply a search filter.
+2. A 5,000-invoice sync through the real engine against the sandbox simulators, run on the job
+   worker, while a 10 ms QTimer measures how late the event loop is: longest stall (goal <= 50 ms)
+   and the 99th percentile.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--documents N] [--invoices N]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import sys
+import tempfile
+import time
+from decimal import Decimal
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def use_temp_home() -> tempfile.TemporaryDirectory:
+    home = tempfile.TemporaryDirectory(prefix="mlc-bench-")
+    os.environ["ML_CONNECTOR_HOME"] = home.name
+    return home
+
+
+def use_memory_keyring() -> None:
+    """The sandbox profile stores throwaway secrets; keep them out of the real OS keyring."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Memory(KeyringBackend):
+        priority = 1
+        entries: dict = {}
+
+        def get_password(self, service, username):
+            return self.entries.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.entries[(service, username)] = password
+
+        def delete_password(self, service, username):
+            self.entries.pop((service, username), None)
+
+    keyring.set_keyring(Memory())
+
+
+def bulk_documents(count: int) -> float:
+    from desktop_app.core.db import ApDocument, database
+
+    rng = random.Random(7)
+    states = ["CONFIRMED"] * 80 + ["POSTED"] * 10 + ["FAILED", "NEEDS_MAPPING", "SKIPPED", "IN_DOUBT"] * 2 + ["READY"] * 2
+    suppliers = [f"SUP{n:03d}" for n in range(60)]
+    branches = ["DAL", "FTW", "HOU", "AUS", "SAT"]
+    start = dt.date(2023, 1, 1)
+    lines = [{"stock_code": "CU12", "description": "Copper pipe", "quantity": "2", "unit_cost": "12.50",
+              "amount": "25.00", "ledger_code": "5100-100"}]
+    began = time.perf_counter()
+    rows = []
+    with database.atomic():
+        for n in range(count):
+            supplier = rng.choice(suppliers)
+            rows.append(dict(doc_key=f"{n}:{supplier}", st_invoice_id=n, st_invoice_number=str(100000 + n),
+                             state=rng.choice(states), supplier=supplier, syspro_invoice=f"ST{100000 + n}",
+                             amount=Decimal(rng.randint(500, 500000)) / 100, invoice_date=start + dt.timedelta(days=n % 700),
+                             branch=rng.choice(branches), technician="Dana Reyes", lines=lines))
+            if len(rows) == 5000:
+                ApDocument.insert_many(rows).execute()
+                rows = []
+        if rows:
+            ApDocument.insert_many(rows).execute()
+    return time.perf_counter() - began
+
+
+def wait_for(app, predicate, timeout: float = 30.0) -> bool:
+    deadline = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > deadline:
+            return False
+        app.processEvents()
+        time.sleep(0.001)
+    return True
+
+
+def first_page(app, bridge, documents: int) -> None:
+    from PySide6.QtCore import Qt
+
+    from desktop_app.ui.invoices_page import InvoicesPage
+
+    print(f"Inserting {documents:,} documents…", flush=True)
+    print(f"  bulk insert: {bulk_documents(documents):.2f} s")
+    began = time.perf_counter()
+    page = InvoicesPage(bridge)
+    page.resize(1400, 900)
+    page.show()
+    constructed = time.perf_counter() - began
+    ok = wait_for(app, lambda: page.model.ready and page.model.index(0, 1).data() not in (None, "…"))
+    shown = time.perf_counter() - began
+    print(f"  InvoicesPage constructed in {constructed * 1000:.0f} ms; first page of rows visible after "
+          f"{shown * 1000:.0f} ms (goal < 1000 ms){'' if ok else ' — TIMED OUT'}; rows: {page.model.rowCount():,}")
+    began = time.perf_counter()
+    _search(page, "1234")
+    wait_for(app, lambda: page.model.ready and page.model.rowCount() < documents)
+    print(f"  search '1234' → {page.model.rowCount():,} rows in {(time.perf_counter() - began) * 1000:.0f} ms")
+    for label, action in (("clear the search (100k rows again)", lambda: _search(page, "")),
+                          ("sort 100k rows by amount (ORDER BY)",
+                           lambda: page.table.horizontalHeader().setSortIndicator(5, Qt.SortOrder.AscendingOrder))):
+        loaded: list = []
+        page.model.loaded.connect(loaded.append)
+        began = time.perf_counter()
+        action()
+        wait_for(app, lambda: bool(loaded))
+        page.model.loaded.disconnect(loaded.append)
+        print(f"  {label}: {(time.perf_counter() - began) * 1000:.0f} ms")
+    page.table.scrollToBottom()
+    began = time.perf_counter()
+    last = page.model.rowCount() - 1
+    wait_for(app, lambda: page.model.row_at(last) is not None)
+    print(f"  jump to the last row: page fetched in {(time.perf_counter() - began) * 1000:.0f} ms")
+    page.close()
+    page.deleteLater()
+
+
+def _search(page, text: str) -> None:
+    page.search_box.setText(text)
+    page.search_box.returnPressed.emit()  # skip the typing delay
+
+
+def sync_stalls(app, bridge, invoices: int, with_page: bool = True) -> None:
+    try:
+        from desktop_app.sandbox.runner import Sandbox
+    except ImportError:
+        print("  TODO: desktop_app.sandbox.runner is not available; the sync stall measurement was skipped.")
+        return
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from desktop_app.core.db import ApDocument
+    from desktop_app.sync.cycle import run_cycle
+    from desktop_app.ui.invoices_page import InvoicesPage
+
+    print(f"Building a sandbox company with {invoices:,} invoices…", flush=True)
+    began = time.perf_counter()
+    box = Sandbox(seed=11, invoices=invoices, max_lifetime_s=3600).start()
+    try:
+        box.configure_profile()
+        print(f"  sandbox ready in {time.perf_counter() - began:.1f} s")
+        page = InvoicesPage(bridge) if with_page else None  # refreshes as the cycle reports changes
+        if page is not None:
+            page.resize(1400, 900)
+            page.show()
+        gaps: list[float] = []
+        clock = QElapsedTimer()
+        clock.start()
+        last = [clock.nsecsElapsed()]
+
+        def tick():
+            now = clock.nsecsElapsed()
+            gaps.append((now - last[0]) / 1e6 - 10.0)
+            last[0] = now
+
+        timer = QTimer()
+        timer.setInterval(10)
+        timer.timeout.connect(tick)
+        done: list = []
+        timer.start()
+        began = time.perf_counter()
+        bridge.run_job("cycle", run_cycle, actor="sync-now", on_done=done.append, on_error=done.append)
+        # refresh the page every second as well, the way a user would watch it
+        refresher = QTimer()
+        refresher.setInterval(1000)
+        if page is not None:
+            refresher.timeout.connect(page.refresh)
+            refresher.start()
+        while not done:
+            app.processEvents()
+            time.sleep(0.0005)
+        elapsed = time.perf_counter() - began
+        timer.stop()
+        refresher.stop()
+        result = done[0]
+        summary = result.as_dict() if hasattr(result, "as_dict") else result
+        print(f"  cycle finished in {elapsed:.1f} s: {summary if isinstance(summary, str) else _short(summary)}")
+        print(f"  documents in the ledger: {ApDocument.select().count():,}")
+        lateness = sorted(max(0.0, g) for g in gaps)
+        if lateness:
+            p99 = lateness[min(len(lateness) - 1, int(len(lateness) * 0.99))]
+            print(f"  event loop: {len(lateness):,} ticks; longest stall {lateness[-1]:.1f} ms (goal <= 50 ms); "
+                  f"99th percentile {p99:.1f} ms; median {lateness[len(lateness) // 2]:.1f} ms")
+        if page is not None:
+            page.close()
+    finally:
+        box.stop()
+
+
+def _short(summary) -> str:
+    if isinstance(summary, dict) and "invoices" in summary:
+        inv = summary["invoices"]
+        inv = inv.as_dict() if hasattr(inv, "as_dict") else inv
+        return ", ".join(f"{k} {v}" for k, v in inv.items() if isinstance(v, int) and v)
+    return str(summary)[:300]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--documents", type=int, default=100_000)
+    parser.add_argument("--invoices", type=int, default=5_000)
+    parser.add_argument("--skip-sync", action="store_true")
+    parser.add_argument("--skip-page", action="store_true", help="skip part 1 (the 100k-row ledger)")
+    parser.add_argument("--no-page", action="store_true",
+                        help="part 2 without the Invoices page, to tell engine stalls from page stalls")
+    args = parser.parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from desktop_app.core import db
+    from desktop_app.sync.jobs import JobWorker
+    from desktop_app.ui.bridge import EngineBridge
+
+    use_memory_keyring()
+    for part in (1, 2):
+        if (part == 2 and args.skip_sync) or (part == 1 and args.skip_page):
+            continue
+        home = use_temp_home()
+        db.open_database()
+        worker = JobWorker()
+        worker.start()
+        bridge = EngineBridge(worker)
+        try:
+            if part == 1:
+                print("1. Invoices page with a big ledger")
+                first_page(app, bridge, args.documents)
+            else:
+                print("2. Event-loop stalls during a big sync")
+                sync_stalls(app, bridge, args.invoices, with_page=not args.no_page)
+        finally:
+            bridge.close()
+            worker.stop(timeout=60)
+            db.close_database()
+            home.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

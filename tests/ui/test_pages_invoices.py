@@ -1,0 +1,234 @@
+"""The Invoices page against a real ledger, a real bridge and real widgets (offscreen)."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog
+
+from desktop_app.core.db import ApDocument, AuditEvent
+from desktop_app.sync import ledger
+from desktop_app.ui.invoice_model import ATTENTION, PAGE_SIZE, InvoiceTableModel
+from desktop_app.ui.invoices_page import InvoicesPage, pretty_xml
+from desktop_app.ui.widgets import ID_ROLE, STATE_ROLE, format_money
+from tests.ui.pages_data import demo_ledger, make_document
+
+
+def open_page(qtbot, bridge) -> InvoicesPage:
+    page = InvoicesPage(bridge)
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    qtbot.waitUntil(lambda: page.model.ready, timeout=5000)
+    return page
+
+
+def shown_numbers(page: InvoicesPage) -> list[str]:
+    return [page.model.index(row, 1).data() for row in range(page.model.rowCount())]
+
+
+def select(qtbot, page: InvoicesPage, doc_id: int) -> None:
+    assert page.select_document(doc_id)
+    qtbot.waitUntil(lambda: page.detail_pane.detail is not None and page.detail_pane.detail.id == doc_id,
+                    timeout=5000)
+
+
+def test_model_passes_the_model_tester(qtbot, qtmodeltester, bridge):
+    demo_ledger()
+    model = InvoiceTableModel(bridge)
+    with qtbot.waitSignal(model.loaded, timeout=5000):
+        model.reload()
+    assert model.rowCount() == 6
+    qtmodeltester.check(model, force_py=True)
+    assert model.flags(model.index(-1, -1)) == Qt.ItemFlag.NoItemFlags
+
+
+def test_model_pages_rows_lazily(qtbot, bridge):
+    for n in range(PAGE_SIZE + 30):
+        ApDocument.create(doc_key=f"{n}:S", st_invoice_id=n, st_invoice_number=f"{n:05d}", state="POSTED",
+                          supplier="S")
+    model = InvoiceTableModel(bridge)
+    with qtbot.waitSignal(model.loaded, timeout=5000):
+        model.reload()
+    assert model.rowCount() == PAGE_SIZE + 30
+    assert model.row_at(PAGE_SIZE) is None  # second page not fetched yet
+    with qtbot.waitSignal(model.pageLoaded, timeout=5000):
+        assert model.index(PAGE_SIZE + 5, 1).data() == "…"
+    assert model.index(PAGE_SIZE + 5, 1).data() not in (None, "…")
+
+
+def test_page_shows_documents_with_badges_and_amounts(qtbot, bridge):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    assert page.count_label.text() == "6 documents"
+    assert sorted(shown_numbers(page)) == ["1001", "1002", "1003", "1004", "1005", "1006"]
+    row = page.model.row_of(docs["posted"].id)
+    assert page.model.index(row, 0).data(STATE_ROLE) == "POSTED"
+    assert page.model.index(row, 5).data() == "1,037.50"
+    assert page.model.index(row, 5).data(Qt.ItemDataRole.TextAlignmentRole) & Qt.AlignmentFlag.AlignRight
+    credit = page.model.row_of(docs["credit"].id)
+    assert page.model.index(credit, 4).data() == "Credit note"
+    assert page.model.index(credit, 5).data() == "-42.00"
+
+
+def test_state_filter_and_search(qtbot, bridge):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.set_state_filter("FAILED")
+    assert shown_numbers(page) == ["1003"]
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.set_state_filter(ATTENTION)
+    assert sorted(shown_numbers(page)) == ["1003", "1004", "1006"]
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.set_state_filter(None)
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.search_box.setText("on hold")  # the reason is searched
+    assert shown_numbers(page) == ["1003"]
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.search_box.setText("FERG")     # and the supplier
+    assert sorted(shown_numbers(page)) == ["1002", "1006"]
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.search_box.setText("")
+    qtbot.waitUntil(lambda: page.supplier_combo.count() > 1, timeout=5000)
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.supplier_combo.setCurrentIndex(page.supplier_combo.findData("WINS03"))
+    assert shown_numbers(page) == ["1003"]
+    assert docs["failed"].id == page.model.index(0, 0).data(ID_ROLE)
+
+
+def test_sorting_by_header_is_done_by_the_database(qtbot, bridge):
+    demo_ledger()
+    page = open_page(qtbot, bridge)
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.table.horizontalHeader().setSortIndicator(5, Qt.SortOrder.AscendingOrder)
+    amounts = [page.model.index(r, 5).data() for r in range(page.model.rowCount())]
+    assert amounts == ["-42.00", "0.00", "88.20", "250.00", "310.00", "1,037.50"]
+
+
+# the offscreen platform warns when any dialog is shown
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_selecting_a_row_shows_lines_total_and_trail(qtbot, bridge):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, docs["failed"].id)
+    pane = page.detail_pane
+    assert pane.title.text() == "ST invoice 1003"
+    assert pane.badge.text() == "Failed"
+    assert pane.lines_model.rowCount() == 2
+    assert pane.lines_model.index(0, 0).data() == "CU12-COPPER"
+    assert pane.lines_model.index(0, 2).data() == "5100-100"
+    assert pane.lines_model.index(1, 4).data() == "1,000.00"
+    assert pane.total_label.text() == "Total  1,037.50"
+    assert [e.kind for e in pane.trail_model.events] == ["discovered", "post_attempt"]
+    assert pane.trail_model.index(1, 4).data() == "View"
+    assert "on hold" in pane.reason.text()
+    assert pane.retry_button.isEnabled() and pane.skip_button.isEnabled()
+    # the XML of the post attempt opens indented, in a monospaced viewer
+    pane.trail_view.setCurrentIndex(pane.trail_model.index(1, 0))
+    assert pane.xml_button.isEnabled()
+    pane.xml_button.click()
+    dialog = pane.xml_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "  <Item>" in dialog.editors["Sent to SYSPRO"].toPlainText()
+    dialog.close()
+
+
+def test_retry_is_offered_only_where_it_can_help(qtbot, bridge):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, docs["posted"].id)
+    assert not page.detail_pane.retry_button.isEnabled()
+    assert not page.detail_pane.skip_button.isEnabled()
+    select(qtbot, page, docs["changed"].id)
+    assert page.detail_pane.keep_button.isEnabled()
+
+
+def test_skip_with_a_reason_moves_the_document_to_skipped(qtbot, bridge, monkeypatch):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, docs["failed"].id)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Supplier billed us directly", True))
+    page.detail_pane.skip_button.click()
+    qtbot.waitUntil(lambda: page.detail_pane.detail.state == ledger.SKIPPED, timeout=5000)
+    doc = ApDocument.get_by_id(docs["failed"].id)
+    assert doc.state == ledger.SKIPPED
+    assert "Supplier billed us directly" in doc.reason
+    assert AuditEvent.select().where(AuditEvent.document_id == doc.id, AuditEvent.kind == "skipped").count() == 1
+    assert "is skipped" in page.status.text()
+    # the grid follows, and the selection stays on the document
+    qtbot.waitUntil(lambda: page.model.index(page.model.row_of(doc.id), 0).data(STATE_ROLE) == "SKIPPED",
+                    timeout=5000)
+    assert page.table.currentIndex().data(ID_ROLE) == doc.id
+
+
+def test_skip_without_a_reason_changes_nothing(qtbot, bridge, monkeypatch):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, docs["failed"].id)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("  ", True))
+    page.detail_pane.skip_button.click()
+    assert "reason is needed" in page.status.text()
+    bridge.wait_idle()
+    assert ApDocument.get_by_id(docs["failed"].id).state == ledger.FAILED
+
+
+def test_keep_as_posted(qtbot, bridge):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, docs["changed"].id)
+    page.detail_pane.keep_button.click()
+    qtbot.waitUntil(lambda: page.detail_pane.detail.state == ledger.POSTED, timeout=5000)
+    assert ApDocument.get_by_id(docs["changed"].id).state == ledger.POSTED
+
+
+def test_needs_mapping_shows_what_blocks_it_with_an_add_button(qtbot, bridge):
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, docs["needs"].id)
+    pane = page.detail_pane
+    assert pane.missing_box.isVisibleTo(page)
+    assert len(pane.missing_buttons) == 1
+    with qtbot.waitSignal(page.openMapping, timeout=2000) as blocker:
+        pane.missing_buttons[0].click()
+    assert blocker.args == ["vendors", 4242]
+
+
+def test_refreshes_when_the_ledger_changes(qtbot, bridge):
+    demo_ledger()
+    page = open_page(qtbot, bridge)
+    make_document("2001", ledger.FAILED)
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        bridge.dataChanged.emit("invoices")
+    assert "2001" in shown_numbers(page)
+    assert page.count_label.text() == "7 documents"
+
+
+def test_pretty_xml_leaves_non_xml_alone():
+    assert pretty_xml("ERROR: session expired") == "ERROR: session expired"
+    assert format_money(None) == ""
+
+
+def test_retry_in_the_page_posts_a_rejected_document(qtbot, sandbox, bridge):
+    """Real engine against the simulators: SYSPRO rejects one post, the user clicks Retry, it posts."""
+    from desktop_app.sync.cycle import run_cycle
+
+    sandbox.syspro.set_faults({"reject_post": 1})
+    results = []
+    with qtbot.waitSignal(bridge.dataChanged, timeout=120000):
+        bridge.run_job("cycle", run_cycle, actor="sync-now", on_done=results.append, on_error=results.append)
+    assert results and not isinstance(results[0], str), results
+    failed = ApDocument.get(ApDocument.state == ledger.FAILED)
+
+    page = open_page(qtbot, bridge)
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        page.set_state_filter("FAILED")
+    assert shown_numbers(page) == [failed.st_invoice_number]
+    select(qtbot, page, failed.id)
+    assert page.detail_pane.retry_button.isEnabled()
+    assert page.detail_pane.reason.text() == failed.reason != ""
+    page.detail_pane.retry_button.click()
+    assert not page.detail_pane.retry_button.isEnabled()  # busy while the job runs
+    qtbot.waitUntil(lambda: page.detail_pane.detail.state in (ledger.POSTED, ledger.CONFIRMED), timeout=60000)
+    assert ApDocument.get_by_id(failed.id).state in (ledger.POSTED, ledger.CONFIRMED)
+    assert "is now posted" in page.status.text()
+    assert "user-retry" in {e.actor for e in page.detail_pane.trail_model.events}
+    assert not page.detail_pane.retry_button.isEnabled()
