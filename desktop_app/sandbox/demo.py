@@ -55,10 +55,12 @@ def _one_cycle(sandbox) -> int:
     from desktop_app.sync import ledger
     from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
+    from desktop_app.sync.jobs import recorded_run
 
     ctx = SyncContext.from_database(actor="demo")
     try:
-        result = run_cycle(ctx)
+        with recorded_run("cycle", "demo") as record:
+            result = record.result = run_cycle(ctx)
     finally:
         ctx.close()
     counts = ledger.counts()

@@ -7,6 +7,7 @@ that the flows check between documents; its run is recorded in `job_run` (Vorta'
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import logging
 import queue
@@ -145,37 +146,28 @@ class JobWorker:
             self._emit(JobEvent("progress", job.id, job.kind, job.actor, done, total, message))
 
         with database.connection_context():
-            run = JobRun.create(kind=job.kind, actor=job.actor, state="running")
             ctx = None
             try:
-                ctx = self._context_factory(actor=job.actor, dry_run=job.dry_run, progress_callback=progress,
-                                            cancel_event=job.cancel_event)
-                result = job.func(ctx)
+                with recorded_run(job.kind, job.actor) as record:
+                    ctx = self._context_factory(actor=job.actor, dry_run=job.dry_run, progress_callback=progress,
+                                                cancel_event=job.cancel_event)
+                    result = job.func(ctx)
+                    record.result = result
             except Cancelled:
-                self._finish(run, "cancelled", None, "")
                 job.future.set_result(None)
                 self._emit(JobEvent("cancelled", job.id, job.kind, job.actor, message="Stopped at your request"))
             except Exception as exc:  # every failure is reported, none kills the worker
                 message = redact(str(exc)) or type(exc).__name__
                 log.error("%s failed: %s", job.kind, message, exc_info=not _is_expected(exc))
-                self._finish(run, "failed", None, message)
                 job.future.set_exception(exc)
                 self._emit(JobEvent("failed", job.id, job.kind, job.actor, message=message))
             else:
-                summary = result.as_dict() if hasattr(result, "as_dict") else None
-                self._finish(run, "completed", summary, "")
                 job.future.set_result(result)
                 self._emit(JobEvent("finished", job.id, job.kind, job.actor, message=f"{job.kind} finished",
                                     result=result))
             finally:
                 if ctx is not None:
                     ctx.close()
-
-    @staticmethod
-    def _finish(run: JobRun, state: str, summary, error: str) -> None:
-        run.state, run.finished_at, run.error = state, utcnow(), error
-        run.summary = _jsonable(summary)
-        run.save()
 
 
 def _is_expected(exc: Exception) -> bool:
@@ -188,6 +180,31 @@ def _jsonable(summary):
     if summary is None:
         return None
     return {k: v for k, v in summary.items() if k != "dry_run_results"}
+
+
+class _RunRecord:
+    result = None
+
+
+@contextlib.contextmanager
+def recorded_run(kind: str, actor: str):
+    """Record a run in `job_run` however it was started (worker, CLI, demo): Vorta's event log."""
+    run = JobRun.create(kind=kind, actor=actor, state="running")
+    record = _RunRecord()
+    state, error = "completed", ""
+    try:
+        yield record
+    except Cancelled:
+        state = "cancelled"
+        raise
+    except Exception as exc:
+        state, error = "failed", redact(str(exc)) or type(exc).__name__
+        raise
+    finally:
+        summary = record.result.as_dict() if hasattr(record.result, "as_dict") else None
+        run.state, run.finished_at, run.error = state, utcnow(), error
+        run.summary = _jsonable(summary)
+        run.save()
 
 
 def mark_interrupted_runs() -> int:
