@@ -61,3 +61,15 @@ def test_corrupt_database_gives_clear_error(data_home):
     assert result.returncode == 2
     assert "left untouched" in result.stderr and "Traceback" not in result.stderr
     assert db_file.read_bytes() == before
+
+
+def test_second_instance_gets_a_clear_message_and_exit_2():
+    from desktop_app.core import db
+    from desktop_app.core.instance_lock import InstanceLock
+
+    db.open_database()
+    db.close_database()
+    with InstanceLock():
+        result = run_cli("sync", "--once")
+    assert result.returncode == 2
+    assert "already running" in result.stderr and "Traceback" not in result.stderr
