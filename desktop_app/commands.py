@@ -22,27 +22,18 @@ def cmd_sync(args) -> int:
     from desktop_app.sync import ledger
     from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
-    from desktop_app.sync.jobs import mark_interrupted_runs
-    from desktop_app.core.db import JobRun, utcnow
+    from desktop_app.sync.jobs import mark_interrupted_runs, recorded_run
 
     open_engine_db()
     with InstanceLock():
         mark_interrupted_runs()
         ctx = SyncContext.from_database(actor="cli", dry_run=args.dry_run)
-        run = JobRun.create(kind="dry-run" if args.dry_run else "cycle", actor="cli")
         try:
-            result = run_cycle(ctx, flow=args.flow)
-        except errors.ConnectError as exc:
-            run.state, run.error, run.finished_at = "failed", str(exc), utcnow()
-            run.save()
-            raise
+            with recorded_run("dry-run" if args.dry_run else "cycle", "cli") as record:
+                result = record.result = run_cycle(ctx, flow=args.flow)
         finally:
             ctx.close()
         summary = result.as_dict()
-        run.state, run.finished_at = "completed", utcnow()
-        run.summary = {k: {kk: vv for kk, vv in v.items() if kk != "dry_run_results"} if isinstance(v, dict) else v
-                       for k, v in summary.items()}
-        run.save()
     counts = ledger.counts()
     if args.json:
         _print_json({"cycle": summary, "counts": counts})
@@ -78,7 +69,7 @@ def cmd_status(args) -> int:
     if last is not None and not settings["sync.paused"]:
         next_cycle = last.started_at + dt.timedelta(minutes=settings["sync.interval_minutes"])
     data = {
-        "counts": {"invoices": ledger.counts()},
+        "counts": {"invoices": ledger.counts(), **two_way_counts()},
         "last_cycle": None if last is None else {"started_at": last.started_at.isoformat(), "state": last.state,
                                                  "error": last.error or None},
         "last_good_cycle": last_good.finished_at.isoformat() if last_good and last_good.finished_at else None,
@@ -277,3 +268,128 @@ def cmd_sandbox_serve(args) -> int:
 
     return serve_forever(st_port=args.st_port, syspro_port=args.syspro_port, seed=args.seed,
                          invoices=args.invoices, faults=args.faults, minutes=args.minutes, out=sys.stdout)
+
+
+# ---------------------------------------------------------------- two-way flows (vendors, POs, adjustments)
+def two_way_counts() -> dict:
+    from desktop_app.sync import records
+
+    return {flow: records.counts(flow) for flow in records.FLOWS}
+
+
+@command("records.list")
+def cmd_records_list(args) -> int:
+    from desktop_app.sync import records
+
+    open_engine_db()
+    try:
+        rows = records.list_records(args.flow, args.state)
+    except ValueError as exc:
+        raise errors.ConfigError(str(exc)) from None
+    if args.json:
+        _print_json(rows)
+    else:
+        print(f"{'ID':>6}  {'STATE':<9} {'SERVICETITAN':<12} {'SYSPRO':<16} {'LABEL':<28} REASON")
+        for r in rows:
+            print(f"{r['id']:>6}  {r['state']:<9} {str(r['st_id'] or ''):<12} {r['syspro_key'] or '':<16} "
+                  f"{r['label'][:28]:<28} {r['reason'][:70]}")
+    return EXIT_OK
+
+
+@command("records.show")
+def cmd_records_show(args) -> int:
+    from desktop_app.sync import records
+
+    open_engine_db()
+    try:
+        shown = records.show_record(args.id)
+    except LookupError as exc:
+        raise errors.ConfigError(str(exc)) from None
+    if shown["record"]["flow"] != args.flow:
+        raise errors.ConfigError(f"Record {args.id} belongs to {shown['record']['flow']}, not {args.flow}")
+    if args.json:
+        _print_json(shown)
+    else:
+        for key, value in shown["record"].items():
+            print(f"{key:>14}: {value}")
+        print("\nAudit trail:")
+        for e in shown["audit"]:
+            print(f"  {e['at']}  {e['kind']:<20} {e['actor']:<12} {e['message']}")
+    return EXIT_OK
+
+
+@command("records.replay")
+def cmd_records_replay(args) -> int:
+    from desktop_app.sync import records
+    from desktop_app.sync.context import SyncContext
+
+    open_engine_db()
+    with InstanceLock():
+        ctx = SyncContext.from_database(actor="cli-replay")
+        try:
+            summary = records.replay(ctx, args.flow, args.ids)
+        finally:
+            ctx.close()
+    if args.json:
+        _print_json(summary.as_dict())
+    else:
+        print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.as_dict().items() if v and k != "problems")
+              or "nothing to do")
+    states = {r["state"] for r in records.list_records(args.flow) if r["id"] in args.ids}
+    return EXIT_RECORDS_NEED_ATTENTION if states & records.ATTENTION else EXIT_OK
+
+
+@command("records.resolve")
+def cmd_records_resolve(args) -> int:
+    from desktop_app.sync import records
+    from desktop_app.sync.context import SyncContext
+
+    open_engine_db()
+    with InstanceLock():
+        ctx = SyncContext.from_database(actor="cli")
+        try:
+            link = records.resolve_conflict(ctx, args.id, args.winner)
+        except ValueError as exc:
+            raise errors.ConfigError(str(exc)) from None
+        finally:
+            ctx.close()
+    print(f"record {link.id}: {link.state} {link.reason}".rstrip())
+    return EXIT_OK if link.state == records.SYNCED else EXIT_RECORDS_NEED_ATTENTION
+
+
+@command("worklist.list")
+def cmd_worklist_list(args) -> int:
+    from desktop_app.sync.adjustments import worklist_rows
+
+    open_engine_db()
+    rows = worklist_rows(include_done=args.all)
+    if args.json:
+        _print_json(rows)
+    else:
+        print(f"{'ID':>5}  {'DATE':<10} {'WH':<6} {'ST LOCATION':<22} {'STOCK CODE':<16} {'ST SKU':<14} {'QTY':>8}  "
+              f"{'SYSPRO REF':<18} {'JNL':<5} DONE")
+        for r in rows:
+            print(f"{r['id']:>5}  {r['entry_date']:<10} {r['warehouse']:<6} {r['st_location_name'][:22]:<22} "
+                  f"{r['stock_code']:<16} {r['st_sku_code']:<14} {r['quantity']:>8}  {r['syspro_reference'][:18]:<18} "
+                  f"{r['journal']:<5} {'yes ' + r['done_by'] if r['done'] else ''}")
+    return EXIT_OK
+
+
+@command("worklist.export")
+def cmd_worklist_export(args) -> int:
+    from desktop_app.sync.adjustments import export_worklist
+
+    open_engine_db()
+    count = export_worklist(args.file, include_done=args.all)
+    print(f"{count} worklist row(s) written to {args.file}")
+    return EXIT_OK
+
+
+@command("worklist.done")
+def cmd_worklist_done(args) -> int:
+    from desktop_app.sync.adjustments import mark_done
+
+    open_engine_db()
+    count = mark_done(args.ids, actor="cli", done=not args.undo)
+    print(f"{count} row(s) marked {'not done' if args.undo else 'done'}")
+    return EXIT_OK if count == len(set(args.ids)) else EXIT_RECORDS_NEED_ATTENTION

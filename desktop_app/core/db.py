@@ -210,8 +210,64 @@ def _migration_1(db: pw.SqliteDatabase) -> None:
     )
 
 
+class SyncLink(BaseModel):
+    """One record of a two-way flow (vendors, purchase-orders, adjustments): the ServiceTitan id,
+    the SYSPRO key, and what each side looked like when the two last agreed. A side whose current
+    version equals its `*_synced` snapshot has not changed since — which is how a change we wrote
+    is not echoed back, and how a change on both sides is recognised as a conflict."""
+
+    flow = pw.CharField(index=True)
+    st_id = pw.BigIntegerField(null=True)
+    syspro_key = pw.CharField(null=True)
+    label = pw.CharField(default="")  # vendor name, PO number, adjustment number: for people
+    origin = pw.CharField(default="")  # servicetitan | syspro | mapping: where the record started
+    state = pw.CharField(index=True)
+    reason = pw.TextField(default="")
+    st_hash = pw.CharField(default="")
+    syspro_hash = pw.CharField(default="")
+    st_version = pw.CharField(default="")  # ServiceTitan modifiedOn of the synced version
+    st_synced = JSONField(null=True)
+    syspro_synced = JSONField(null=True)
+    st_current = JSONField(null=True)  # latest ServiceTitan record seen, so a replay needs no refetch
+    syspro_current = JSONField(null=True)
+    conflict = JSONField(null=True)
+    data = JSONField(null=True)  # flow-specific: line numbers, postings, planned key
+    attempts = pw.IntegerField(default=0)
+    last_attempt_at = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("flow", "st_id"), True), (("flow", "syspro_key"), True))
+
+
+class WorklistRow(BaseModel):
+    """A stock difference to make in ServiceTitan by hand: its API cannot create adjustments."""
+
+    movement_key = pw.CharField(unique=True)  # journal/entry/warehouse/stock code/date of the SYSPRO movement
+    warehouse = pw.CharField()
+    st_location_id = pw.BigIntegerField(null=True)
+    st_location_name = pw.CharField(default="")
+    stock_code = pw.CharField()
+    st_sku_id = pw.BigIntegerField(null=True)
+    st_sku_code = pw.CharField(default="")
+    quantity = MoneyField()  # Decimal as text, signed
+    syspro_reference = pw.CharField(default="")
+    journal = pw.CharField(default="")
+    entry_date = pw.DateField(null=True)
+    done = pw.BooleanField(default=False, index=True)
+    done_by = pw.CharField(default="")
+    done_at = pw.DateTimeField(null=True)
+    note = pw.TextField(default="")
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+def _migration_2(db: pw.SqliteDatabase) -> None:
+    db.create_tables([SyncLink, WorklistRow])
+
+
 # Ordered forward migrations; index + 1 is the schema version each one produces.
-MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2]
 
 
 def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:

@@ -141,15 +141,14 @@ class SysproSimulator:
         params = {k: v for k, v in request.values.items()}
         masked = {k: ("***" if k.lower() in SECRET_PARAMS else v) for k, v in params.items()}
         path = request.path
-        try:
-            response = self._dispatch(request, {k.lower(): v for k, v in params.items()}, environ)
-        except _DropConnection:
-            self.request_log.append((request.method, path, masked, 0))
-            raise
+        # logged by _drop before the socket closes: the client may send its next request at once
+        environ["mlc.log_entry"] = (request.method, path, masked, 0)
+        response = self._dispatch(request, {k.lower(): v for k, v in params.items()}, environ)
         self.request_log.append((request.method, path, masked, response.status_code))
         return response(environ, start_response)
 
     def _drop(self, environ) -> None:
+        self.request_log.append(environ["mlc.log_entry"])
         sock = environ.get("werkzeug.socket")
         if sock is not None:
             try:

@@ -8,12 +8,18 @@ import peewee as pw
 
 from desktop_app.core import paths
 from desktop_app.core.errors import ConnectError
-from desktop_app.sync import invoices
+from desktop_app.sync import adjustments, invoices, purchase_orders, vendors
 from desktop_app.sync.context import Cancelled, SyncContext
 
 log = logging.getLogger("desktop_app.sync")
 
-FLOWS: dict[str, Callable[[SyncContext], object]] = {"invoices": invoices.run_cycle}
+# vendors first: a supplier created this cycle can already carry a purchase order or an invoice
+FLOWS: dict[str, Callable[[SyncContext], object]] = {
+    "vendors": vendors.run_cycle,
+    "invoices": invoices.run_cycle,
+    "purchase-orders": purchase_orders.run_cycle,
+    "adjustments": adjustments.run_cycle,
+}
 
 
 class CycleResult(dict):

@@ -32,6 +32,7 @@ log = logging.getLogger("desktop_app.sync.invoices")
 
 CURSOR = "invoices.export"
 USER_SKIP_PREFIX = "Skipped by "
+PAGE_QUERY_IDS = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 
 
 @dataclass
@@ -76,27 +77,31 @@ def load_reference(ctx: SyncContext) -> Reference:
 
 
 # ---------------------------------------------------------------------------- evaluation
-def _doc_fields(plan: PlannedDocument, invoice: dict) -> dict:
+def _doc_fields(plan: PlannedDocument, invoice: dict, lines: list[dict] | None = None) -> dict:
     return dict(
         st_invoice_number=str(invoice.get("referenceNumber") or ""),
         supplier=plan.supplier, syspro_invoice=plan.syspro_invoice, transaction_code=plan.transaction_code,
         amount=plan.amount, invoice_date=plan.invoice_date, branch=plan.branch, business_unit=plan.business_unit,
-        technician=plan.technician, job_number=plan.job_number, lines=plan.lines_json(), missing=[],
+        technician=plan.technician, job_number=plan.job_number,
+        lines=plan.lines_json() if lines is None else lines, missing=[],
         content_hash=plan.content_hash, source_modified_on=str(invoice.get("modifiedOn") or ""),
     )
 
 
-def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: bool = False) -> list[ApDocument]:
+def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: bool = False,
+                     existing: list[ApDocument] | None = None) -> list[ApDocument]:
     """Bring the ledger rows of one ST invoice in line with what it owes now.
 
     Rows SYSPRO may hold (LOCKED) are never rebuilt: if what they owe changed they become
     CHANGED_IN_SOURCE for a person to decide. Open rows are re-used (keeping their history) for the
     new plan; FAILED rows and rows a person skipped change only on a retry or a source edit.
+    `existing`: the invoice's ledger rows in id order when the caller has read them already.
     """
     st_id = int(invoice["id"])
     number = str(invoice.get("referenceNumber") or st_id)
     modified = str(invoice.get("modifiedOn") or "")
-    existing = list(ApDocument.select().where(ApDocument.st_invoice_id == st_id).order_by(ApDocument.id))
+    if existing is None:
+        existing = list(ApDocument.select().where(ApDocument.st_invoice_id == st_id).order_by(ApDocument.id))
     locked = {doc.supplier: doc for doc in existing if doc.state in LOCKED}
     open_rows = [doc for doc in existing if doc.state not in LOCKED]
     plans = {plan.supplier: plan for plan in result.documents}
@@ -136,8 +141,8 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         reason = (f"Needs mapping: {'; '.join(m['reason'] for m in result.missing)}" if result.missing
                   else result.skip_reason)
         if not available and not open_rows and not locked:
-            doc = ApDocument.create(doc_key=f"{st_id}:*", st_invoice_id=st_id, st_invoice_number=number,
-                                    state=DISCOVERED, source_modified_on=modified)
+            doc = ledger.create_row(ApDocument, doc_key=f"{st_id}:*", st_invoice_id=st_id,
+                                    st_invoice_number=number, state=DISCOVERED, source_modified_on=modified)
             ledger.record(doc, "discovered", f"ServiceTitan invoice {number} found", actor=actor,
                           data={"modifiedOn": modified})
             available = [doc]
@@ -160,21 +165,23 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     spare = [doc for doc in available if doc.supplier not in plans]
     for supplier, plan in plans.items():
         doc = by_supplier.get(supplier) or (spare.pop(0) if spare else None)
-        fields = _doc_fields(plan, invoice)
+        if doc is not None and doc.state == READY and doc.content_hash == plan.content_hash:
+            continue
+        lines = plan.lines_json()
+        fields = _doc_fields(plan, invoice, lines)
         message = (f"Mapped to supplier {supplier}: {len(plan.lines)} line(s), {plan.amount} "
                    f"({'credit note' if plan.transaction_code == 'C' else 'invoice'} {plan.syspro_invoice})")
         if doc is None:
-            doc = ApDocument.create(doc_key=f"{st_id}:{supplier}", st_invoice_id=st_id, state=DISCOVERED,
-                                    **{k: v for k, v in fields.items() if k != "missing"})
+            # the READY transition below writes the plan's fields in the same transaction
+            doc = ledger.create_row(ApDocument, doc_key=f"{st_id}:{supplier}", st_invoice_id=st_id,
+                                    state=DISCOVERED)
             ledger.record(doc, "discovered", f"ServiceTitan invoice {number} found", actor=actor,
                           data={"modifiedOn": modified})
-        elif doc.state == READY and doc.content_hash == plan.content_hash:
-            continue
         if doc.doc_key != f"{st_id}:{supplier}":
             ledger.record(doc, "rekeyed", f"Document now owed to supplier {supplier}", actor=actor)
             doc.doc_key = f"{st_id}:{supplier}"
         ledger.transition(doc, READY, "mapped", message, actor=actor,
-                          data={"mapping_rows": plan.mapping_rows, "lines": plan.lines_json()},
+                          data={"mapping_rows": plan.mapping_rows, "lines": lines},
                           reason="", **fields)
         touched.append(doc)
     for doc in spare:
@@ -203,8 +210,9 @@ class Evaluator:
     def build(self, invoice: dict) -> BuildResult:
         return build_documents(invoice, self.mappings, self.reference, self.settings)
 
-    def evaluate(self, invoice: dict, *, retry: bool = False) -> list[ApDocument]:
-        return evaluate_invoice(invoice, self.build(invoice), actor=self.ctx.actor, retry=retry)
+    def evaluate(self, invoice: dict, *, retry: bool = False,
+                 existing: list[ApDocument] | None = None) -> list[ApDocument]:
+        return evaluate_invoice(invoice, self.build(invoice), actor=self.ctx.actor, retry=retry, existing=existing)
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -221,21 +229,36 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
     """Store a page of the feed and advance the feed token in ONE transaction."""
     seen: set[int] = set()
     with database.atomic():
+        # one read per page of what the ledger already holds, instead of two per invoice
+        ids = list({int(invoice["id"]) for invoice in invoices})
+        known_rows: dict[int, SourceInvoice] = {}
+        docs_by_invoice: dict[int, list[ApDocument]] = {}
+        for start in range(0, len(ids), PAGE_QUERY_IDS):
+            chunk = ids[start:start + PAGE_QUERY_IDS]
+            known_rows.update((row.st_invoice_id, row) for row in
+                              SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(chunk)))
+            for doc in ApDocument.select().where(ApDocument.st_invoice_id.in_(chunk)).order_by(ApDocument.id):
+                docs_by_invoice.setdefault(doc.st_invoice_id, []).append(doc)
+        fresh: set[int] = set(ids)  # invoices whose rows above are still current
         for invoice in invoices:
             st_id = int(invoice["id"])
             modified = str(invoice.get("modifiedOn") or "")
-            known = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
+            known = known_rows.get(st_id)
             if known is not None and known.modified_on == modified:
                 continue  # the feed repeats records (includeRecentChanges): same version, nothing to do
             if known is None:
-                SourceInvoice.create(st_invoice_id=st_id, number=str(invoice.get("referenceNumber") or ""),
-                                     modified_on=modified, payload=invoice)
+                known_rows[st_id] = ledger.create_row(
+                    SourceInvoice, st_invoice_id=st_id, number=str(invoice.get("referenceNumber") or ""),
+                    modified_on=modified, payload=invoice)
                 summary.discovered += 1
             else:
                 known.payload, known.modified_on, known.last_seen = invoice, modified, utcnow()
                 known.save()
                 summary.changed += 1
-            evaluator.evaluate(invoice)
+            # a repeat of the invoice later in the page reads its rows anew: this evaluation changes them
+            existing = docs_by_invoice.get(st_id, []) if st_id in fresh else None
+            fresh.discard(st_id)
+            evaluator.evaluate(invoice, existing=existing)
             seen.add(st_id)
         if continue_from:
             SyncCursor.replace(name=CURSOR, value=continue_from, updated_at=utcnow()).execute()
@@ -264,16 +287,24 @@ def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> s
 
 def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -> int:
     """Mappings added since the last cycle release the documents they blocked, with no other action."""
-    ids = {doc.st_invoice_id for doc in ApDocument.select(ApDocument.st_invoice_id)
-           .where(ApDocument.state == NEEDS_MAPPING)} - skip
+    ids = sorted({st_id for (st_id,) in ApDocument.select(ApDocument.st_invoice_id)
+                  .where(ApDocument.state == NEEDS_MAPPING).tuples()} - skip)
     released = 0
-    for st_id in sorted(ids):
-        source = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
-        if source is None:
-            continue
-        with database.atomic():
-            for doc in evaluator.evaluate(source.payload):
-                released += doc.state == READY
+    for start in range(0, len(ids), PAGE_QUERY_IDS):
+        chunk = ids[start:start + PAGE_QUERY_IDS]
+        # a page of waiting invoices and their ledger rows in two queries; each is evaluated on its own
+        sources = {row.st_invoice_id: row for row in
+                   SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(chunk))}
+        docs_by_invoice: dict[int, list[ApDocument]] = {}
+        for doc in ApDocument.select().where(ApDocument.st_invoice_id.in_(chunk)).order_by(ApDocument.id):
+            docs_by_invoice.setdefault(doc.st_invoice_id, []).append(doc)
+        for st_id in chunk:
+            source = sources.get(st_id)
+            if source is None:
+                continue
+            with database.atomic():
+                for doc in evaluator.evaluate(source.payload, existing=docs_by_invoice.get(st_id, [])):
+                    released += doc.state == READY
     if released:
         log.info("%d document(s) released by new mappings", released)
     return released
@@ -451,14 +482,20 @@ def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None =
                 if not settle_with_lookup(ctx, session, doc, "Retry"):
                     ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
                                       actor=ctx.actor, reason="")
-        ready = ApDocument.select().where(ApDocument.state == READY).order_by(ApDocument.id)
+        ready = ApDocument.select(ApDocument.id).where(ApDocument.state == READY).order_by(ApDocument.id)
         if only is not None:
             ready = ready.where(ApDocument.id.in_(only))
-        docs = list(ready)
-        for index, doc in enumerate(docs, start=1):
-            ctx.check_cancelled()
-            post_document(ctx, session, doc, summary)
-            ctx.progress(index, len(docs), f"Posted {index} of {len(docs)} AP document(s)")
+        ids = [doc_id for (doc_id,) in ready.tuples()]
+        # read a page of documents at a time: memory stays flat however many are waiting
+        index = 0
+        for start in range(0, len(ids), PAGE_QUERY_IDS):
+            page = ApDocument.select().where(ApDocument.id.in_(ids[start:start + PAGE_QUERY_IDS]),
+                                             ApDocument.state == READY).order_by(ApDocument.id)
+            for doc in list(page):
+                index += 1
+                ctx.check_cancelled()
+                post_document(ctx, session, doc, summary)
+                ctx.progress(index, len(ids), f"Posted {index} of {len(ids)} AP document(s)")
 
 
 def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
@@ -500,32 +537,51 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
 # ---------------------------------------------------------------------------- read-back
 def confirm_posted(ctx: SyncContext, summary: CycleSummary) -> None:
     """Read SYSPRO AP back over OData and mark what it holds as CONFIRMED."""
-    pending = list(ApDocument.select().where(ApDocument.state == POSTED))
+    # keys only: the full rows are read a page at a time, for the documents SYSPRO shows
+    pending = list(ApDocument.select(ApDocument.id, ApDocument.supplier, ApDocument.syspro_invoice,
+                                     ApDocument.invoice_date).where(ApDocument.state == POSTED).tuples())
     if not pending or ctx.odata is None:
         return
-    dates = [doc.invoice_date for doc in pending if doc.invoice_date]
+    dates = [invoice_date for _, _, _, invoice_date in pending if invoice_date]
     since = min(dates) - dt.timedelta(days=1) if dates else None
-    wanted = {(doc.supplier, doc.syspro_invoice): doc for doc in pending}
+    wanted = {(supplier, invoice): doc_id for doc_id, supplier, invoice, _ in pending}
+    del pending
+    found: list[tuple[int, object]] = []
     for record in ctx.odata.ap_invoices(date_field="InvoiceDate", since=since):
-        doc = wanted.pop((record.supplier, record.invoice), None)
-        if doc is None:
+        doc_id = wanted.pop((record.supplier, record.invoice), None)
+        if doc_id is None:
             continue
-        amount = _found_amount(record)
-        if amount is not None and abs(amount) != abs(doc.amount):
-            if doc.reason != "amount mismatch":
-                ledger.record(doc, "amount_mismatch", f"SYSPRO shows {amount}, ServiceTitan cost is {doc.amount}",
-                              actor=ctx.actor)
-                doc.reason = "amount mismatch"
-                doc.syspro_amount = abs(amount)
-                doc.save()
-            continue
-        ledger.transition(doc, CONFIRMED, "confirmed",
-                          f"Seen in SYSPRO AP (journal {getattr(record, 'journal', '') or doc.journal})",
-                          actor=ctx.actor, confirmed_at=utcnow(),
-                          syspro_amount=abs(amount) if amount is not None else doc.amount)
-        summary.confirmed += 1
+        found.append((doc_id, record))
+        if len(found) >= PAGE_QUERY_IDS:
+            _confirm_found(ctx, found, summary)
+            found = []
         if not wanted:
             break
+    _confirm_found(ctx, found, summary)
+
+
+def _confirm_found(ctx: SyncContext, found: list[tuple[int, object]], summary: CycleSummary) -> None:
+    """One transaction for a page of confirmations: a crash loses only marks the next cycle redoes."""
+    if not found:
+        return
+    docs = {doc.id: doc for doc in ApDocument.select().where(ApDocument.id.in_([doc_id for doc_id, _ in found]))}
+    with database.atomic():
+        for doc_id, record in found:
+            doc = docs[doc_id]
+            amount = _found_amount(record)
+            if amount is not None and abs(amount) != abs(doc.amount):
+                if doc.reason != "amount mismatch":
+                    ledger.record(doc, "amount_mismatch",
+                                  f"SYSPRO shows {amount}, ServiceTitan cost is {doc.amount}", actor=ctx.actor)
+                    doc.reason = "amount mismatch"
+                    doc.syspro_amount = abs(amount)
+                    doc.save()
+                continue
+            ledger.transition(doc, CONFIRMED, "confirmed",
+                              f"Seen in SYSPRO AP (journal {getattr(record, 'journal', '') or doc.journal})",
+                              actor=ctx.actor, confirmed_at=utcnow(),
+                              syspro_amount=abs(amount) if amount is not None else doc.amount)
+            summary.confirmed += 1
 
 
 def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
@@ -535,14 +591,23 @@ def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
     candidates = ApDocument.select(ApDocument.st_invoice_id).where(
         ApDocument.state.in_([POSTED, CONFIRMED]), ApDocument.write_back.in_(["PENDING", "FAILED"])).distinct()
     entries, docs_by_invoice = [], {}
-    for (st_id,) in candidates.tuples():
-        docs = list(ApDocument.select().where(ApDocument.st_invoice_id == st_id))
-        active = [d for d in docs if d.state != SKIPPED]
-        if any(d.state not in (POSTED, CONFIRMED) for d in active):
-            continue  # part of the invoice is still on its way
-        reference = "; ".join(f"{d.supplier}/{d.syspro_invoice} J{d.journal}" for d in active)[:100]
-        entries.append((st_id, reference, "Posted to SYSPRO AP by ml-connector"))
-        docs_by_invoice[st_id] = active
+    candidate_ids = [st_id for (st_id,) in candidates.tuples()]
+    for start in range(0, len(candidate_ids), PAGE_QUERY_IDS):
+        chunk_ids = candidate_ids[start:start + PAGE_QUERY_IDS]
+        # the few columns the decision needs, for a page of invoices in one query
+        rows: dict[int, list[tuple]] = {}
+        for row in (ApDocument.select(ApDocument.id, ApDocument.st_invoice_id, ApDocument.state, ApDocument.supplier,
+                                      ApDocument.syspro_invoice, ApDocument.journal)
+                    .where(ApDocument.st_invoice_id.in_(chunk_ids)).order_by(ApDocument.id).tuples()):
+            rows.setdefault(row[1], []).append(row)
+        for st_id in chunk_ids:
+            active = [row for row in rows.get(st_id, []) if row[2] != SKIPPED]
+            if any(state not in (POSTED, CONFIRMED) for _, _, state, _, _, _ in active):
+                continue  # part of the invoice is still on its way
+            reference = "; ".join(f"{supplier}/{invoice} J{journal}"
+                                  for _, _, _, supplier, invoice, journal in active)[:100]
+            entries.append((st_id, reference, "Posted to SYSPRO AP by ml-connector"))
+            docs_by_invoice[st_id] = [row[0] for row in active]
     for start in range(0, len(entries), 200):
         chunk = entries[start:start + 200]
         try:
@@ -551,13 +616,15 @@ def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
             summary.problems.append(f"Write-back to ServiceTitan will be retried: {exc}")
             return
         outcome = {int(r.invoice_id): r for r in results}
+        docs = {doc.id: doc for doc in ApDocument.select().where(
+            ApDocument.id.in_([doc_id for st_id, _, _ in chunk for doc_id in docs_by_invoice[st_id]]))}
         with database.atomic():
             for st_id, reference, _ in chunk:
                 result = outcome.get(st_id)
                 ok = bool(result and result.success)
-                for doc in docs_by_invoice[st_id]:
+                for doc in (docs[doc_id] for doc_id in docs_by_invoice[st_id]):
                     doc.write_back = "DONE" if ok else "FAILED"
-                    doc.save()
+                    ledger.save_changes(doc)
                     ledger.record(doc, "write_back", f"Marked as exported in ServiceTitan ({reference})" if ok
                                   else f"ServiceTitan refused mark-as-exported: {getattr(result, 'error_message', '')}",
                                   actor=ctx.actor)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from desktop_app.core.db import ApDocument, AuditEvent, database, utcnow
+from desktop_app.core.db import ApDocument, AuditEvent, BaseModel, database, utcnow
 from desktop_app.core.redact import redact
 
 DISCOVERED = "DISCOVERED"
@@ -47,10 +47,52 @@ class IllegalTransition(RuntimeError):
     pass
 
 
+_INSERTS: dict[tuple, str] = {}
+_UPDATES: dict[tuple[str, ...], str] = {}
+
+
+def create_row(model: type[BaseModel], **values) -> BaseModel:
+    """model.create(**values), for rows written several times per document (audit events, ledger
+    rows, source invoices): the same INSERT with each field's own conversion, its text kept per
+    model and set of columns instead of built anew by peewee for every row."""
+    row = model(**values)
+    meta = model._meta
+    pk = meta.primary_key
+    generated = meta.auto_increment and row.__data__.get(pk.name) is None
+    fields = [f for f in meta.sorted_fields if f.name in row.__data__ and not (generated and f is pk)]
+    key = (model, *(f.name for f in fields))
+    sql = _INSERTS.get(key)
+    if sql is None:
+        sql = _INSERTS[key] = 'INSERT INTO "{}" ({}) VALUES ({})'.format(
+            meta.table_name, ", ".join(f'"{f.column_name}"' for f in fields), ", ".join("?" for _ in fields))
+    cursor = database.execute_sql(sql, [f.db_value(row.__data__[f.name]) for f in fields])
+    if generated:
+        row._pk = cursor.lastrowid
+    row._dirty.clear()
+    return row
+
+
+def save_changes(doc: ApDocument) -> None:
+    """Write the fields set since the row was read or saved (peewee marks them dirty); the rest is as
+    the row holds it. What doc.save() writes for them, the statement's text kept per set of columns."""
+    fields = [f for f in ApDocument._meta.sorted_fields if f.name in doc._dirty]
+    if not fields:
+        return
+    names = tuple(f.name for f in fields)
+    sql = _UPDATES.get(names)
+    if sql is None:
+        sql = _UPDATES[names] = 'UPDATE "{}" SET {} WHERE "{}" = ?'.format(
+            ApDocument._meta.table_name, ", ".join(f'"{f.column_name}" = ?' for f in fields),
+            ApDocument._meta.primary_key.column_name)
+    database.execute_sql(sql, [f.db_value(doc.__data__.get(f.name)) for f in fields] + [doc.id])
+    doc._dirty.clear()
+
+
 def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow: str = "invoices",
            record_key: str | None = None, data=None, xml_sent: str | None = None,
            xml_received: str | None = None) -> AuditEvent:
-    return AuditEvent.create(
+    return create_row(
+        AuditEvent,
         flow=flow,
         record_key=record_key or (doc.doc_key if doc else ""),
         document_id=doc.id if doc else None,
@@ -74,7 +116,7 @@ def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, acto
         for name, value in fields.items():
             setattr(doc, name, value)
         doc.updated_at = utcnow()
-        doc.save()
+        save_changes(doc)
         record(doc, kind, message, actor=actor,
                data={"from": previous, "to": new_state, **(data or {})},
                xml_sent=xml_sent, xml_received=xml_received)

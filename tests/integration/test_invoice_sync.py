@@ -13,10 +13,10 @@ from desktop_app.sync.cycle import run_cycle
 from desktop_app.sync.mappings import import_csv
 
 
-def cycle(actor="scheduler", **kwargs):
+def cycle(actor="scheduler", flow=None, **kwargs):
     ctx = SyncContext.from_database(actor=actor, **kwargs)
     try:
-        return run_cycle(ctx)
+        return run_cycle(ctx, flow=flow)
     finally:
         ctx.close()
 
@@ -47,7 +47,7 @@ def test_happy_path_then_second_run_posts_nothing(sandbox):
     assert_exactly_once(sandbox)
     posts = sandbox.company.syspro.counts()
     requests_before = len(sandbox.st.request_log)
-    second = cycle()["invoices"]
+    second = cycle(flow="invoices")["invoices"]
     assert second.posted == 0 and second.discovered == 0
     assert sandbox.company.syspro.counts() == posts
     assert len(sandbox.st.request_log) - requests_before <= 8  # feed + reference data, no refetch of invoices

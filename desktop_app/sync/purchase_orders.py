@@ -1,0 +1,615 @@
+"""Purchase orders, both ways (DESIGN §1).
+
+ServiceTitan → SYSPRO: POs from the export feed (token stored with the page) become PORTOI adds;
+supplier from the vendor mapping, warehouse from the warehouse mapping of inventoryLocationId,
+stock codes from the item mapping. Idempotency key: CustomerPoNumber = "ST" + PO number, looked up
+in PorMasterHdr before any re-send of a PO whose earlier outcome is unknown.
+
+SYSPRO → ServiceTitan: POs in PorMasterHdr/PorMasterDetail that did not come from us become
+POST purchase-orders, with vendor, business unit, inventory location and SKUs from the mappings
+read backwards. Marker: the ServiceTitan PO's memo (returned as `summary`) is "SYSPRO PO <number>";
+before re-creating after an unknown outcome, POs modified since the attempt are listed and the
+marker searched, and the export feed recognises the marker too, so a lost link is found again.
+
+Linked POs: line quantity/price edits, added/removed lines and cancellation go to SYSPRO (PORTOI
+change/cancel); quantity/price edits and removed lines go to ServiceTitan (PATCH with every kept
+item). What the ServiceTitan API cannot do is not faked: PO status is not writable (a SYSPRO
+cancellation is HELD for a person), received/exported POs cannot be edited, lines cannot be added
+by PATCH. Changed on both sides → CONFLICT (sync.conflict_policy, or a person decides).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections import Counter
+from decimal import Decimal
+
+from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLink, VendorMapping,
+                                 WarehouseMapping, database, utcnow)
+from desktop_app.core.errors import ConnectError, OutcomeUnknown
+from desktop_app.core.redact import redact
+from desktop_app.servicetitan.errors import ServiceTitanApiError
+from desktop_app.sync import links, records
+from desktop_app.sync.context import SyncContext
+from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
+                                      FlowSummary, LazySession)
+from desktop_app.syspro import contract, purchase_orders as portoi
+from desktop_app.syspro.errors import BusinessObjectError, ValidationError
+from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord
+
+log = logging.getLogger("desktop_app.sync.purchase_orders")
+
+FLOW = "purchase-orders"
+CURSOR = "purchase-orders.export"
+PREFIX = "ST"
+MARKER = "SYSPRO PO {number}"
+MARKER_RE = re.compile(r"^SYSPRO PO (\S+)$")
+NOT_EDITABLE = ("Exported", "Received", "Canceled")
+
+
+def customer_po(st_number: str) -> str:
+    return (PREFIX + str(st_number))[:contract.MAX_LENGTH["CustomerPoNumber"]]
+
+
+def st_view(raw: dict) -> dict:
+    items = sorted((i for i in raw.get("items") or [] if i.get("status") != "Inactive"), key=lambda i: int(i["id"]))
+    return {"vendor": raw.get("vendorId"), "location": raw.get("inventoryLocationId"),
+            "cancelled": raw.get("status") == "Canceled",
+            "lines": [{"item": int(i["id"]), "sku": i.get("skuId"), "qty": links.number(i.get("quantity")),
+                       "cost": links.number(i.get("cost"))} for i in items]}
+
+
+def syspro_view(header: PoHeaderRecord, details: list[PoDetailRecord]) -> dict:
+    return {"supplier": header.supplier, "warehouse": header.warehouse, "cancelled": header.order_status == "*",
+            "lines": [{"line": d.line, "stock": d.stock_code, "qty": links.number(d.order_qty),
+                       "price": links.number(d.price)} for d in sorted(details, key=lambda d: d.line or 0)]}
+
+
+def _date(value) -> dt.date | None:
+    if not value:
+        return None
+    return dt.date.fromisoformat(str(value)[:10])
+
+
+class PoSync:
+    def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
+        self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
+        self.headers: dict[str, PoHeaderRecord] = {}
+        self.details: dict[str, list[PoDetailRecord]] = {}
+        self._warehouses = None
+
+    # ------------------------------------------------------------------ reading
+    def discover(self) -> None:
+        cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
+        start = self.ctx.settings["sync.start_date"]
+        since = cursor.value if cursor else (start.isoformat() if start else None)
+        for page in self.ctx.st.export_purchase_orders(since):
+            with database.atomic():
+                for po in page.records:
+                    self.store_st(po.raw)
+                if page.continue_from:
+                    SyncCursor.replace(name=CURSOR, value=page.continue_from, updated_at=utcnow()).execute()
+            self.ctx.check_cancelled()
+            if not page.has_more:
+                break
+
+    def store_st(self, raw: dict) -> None:
+        po_id = int(raw["id"])
+        link = links.by_st(FLOW, po_id)
+        found = MARKER_RE.match(str(raw.get("summary") or "").strip())
+        if link is None and found:
+            mine = links.by_syspro(FLOW, found.group(1))
+            if mine is not None and mine.st_id is None:
+                # created by us from SYSPRO; the link lost the id (stopped mid-write): found again here
+                records.record(mine, "found", f"ServiceTitan PO {raw.get('number')} carries '{raw.get('summary')}': "
+                               "the earlier create went through. Not sent again.", actor=self.actor)
+                mine.st_id, mine.st_current = po_id, raw
+                mine.save()
+                return
+        if link is None:
+            records.new_link(FLOW, state=READY, kind="discovered", message=f"ServiceTitan PO {raw.get('number')} "
+                             "found", actor=self.actor, st_id=po_id, label=str(raw.get("number") or po_id),
+                             origin="servicetitan", st_current=raw,
+                             data={"customer_po": customer_po(str(raw.get("number") or po_id))})
+            return
+        link.st_current = raw
+        if link.syspro_key is None and link.state in (HELD, SKIPPED, FAILED) and \
+                links.view_hash(st_view(raw)) != link.st_hash:
+            link.state = READY  # edited in ServiceTitan: evaluated again
+        link.save()
+
+    def read_syspro(self) -> None:
+        start = self.ctx.settings["sync.start_date"]
+        if self.ctx.odata is not None:
+            self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers()}
+            wanted = {h.purchase_order for h in self.headers.values() if not start or not h.order_entry_date
+                      or h.order_entry_date >= start}
+            wanted |= {l.syspro_key for l in SyncLink.select().where(SyncLink.flow == FLOW,
+                                                                     SyncLink.syspro_key.is_null(False))}
+            rows = self.ctx.odata.po_details(sorted(n for n in wanted if n in self.headers))
+        else:
+            self.headers = {h.purchase_order: h for h in map(PoHeaderRecord.from_row, links.syspro_rows(
+                self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"], [], limit=100000))}
+            rows = map(PoDetailRecord.from_row, links.syspro_rows(
+                self.ctx, self.session, "PorMasterDetail", contract.ODATA_ENTITIES["PorMasterDetail"], [],
+                limit=100000))
+        self.details = {}
+        for row in rows:
+            self.details.setdefault(row.purchase_order, []).append(row)
+
+    def read_one(self, number: str) -> dict | None:
+        rows = links.syspro_rows(self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"],
+                                 [("PurchaseOrder", number)], limit=5)
+        if not rows:
+            return None
+        header = PoHeaderRecord.from_row(rows[0])
+        details = [PoDetailRecord.from_row(r) for r in links.syspro_rows(
+            self.ctx, self.session, "PorMasterDetail", contract.ODATA_ENTITIES["PorMasterDetail"],
+            [("PurchaseOrder", number)])]
+        self.headers[number], self.details[number] = header, details
+        return syspro_view(header, details)
+
+    def find_by_customer_po(self, reference: str) -> str | None:
+        rows = links.syspro_rows(self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"],
+                                 [("CustomerPoNumber", reference)], limit=5)
+        return PoHeaderRecord.from_row(rows[0]).purchase_order if rows else None
+
+    # ------------------------------------------------------------------ the cycle
+    def run(self) -> None:
+        self.discover()
+        self.read_syspro()
+        for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),
+                                                 SyncLink.st_id.is_null(False),
+                                                 SyncLink.state.in_([READY, IN_DOUBT, HELD])).order_by(SyncLink.id)):
+            self.ctx.check_cancelled()
+            self.new_st_po(link)
+        for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
+                                                 SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
+            self.ctx.check_cancelled()
+            self.pair(link)
+        ours = {(l.data or {}).get("customer_po") for l in SyncLink.select().where(SyncLink.flow == FLOW)}
+        start = self.ctx.settings["sync.start_date"]
+        for number, header in sorted(self.headers.items()):
+            link = links.by_syspro(FLOW, number)
+            if link is not None and link.st_id is not None:
+                continue
+            if header.customer_po_number and header.customer_po_number in ours:
+                continue  # one of ours whose link is being settled by the ServiceTitan pass
+            if link is None and (header.order_status == "*" or (start and header.order_entry_date
+                                                                 and header.order_entry_date < start)):
+                continue  # cancelled or older than the go-live date: not brought over
+            self.ctx.check_cancelled()
+            self.new_syspro_po(header, link)
+
+    # ------------------------------------------------------------------ helpers
+    def _hold(self, link: SyncLink, state: str, reason: str, **fields) -> None:
+        if link.state != state or link.reason != reason:
+            records.transition(link, state, state.lower(), reason, actor=self.actor, reason=reason, **fields)
+        elif fields:
+            for name, value in fields.items():
+                setattr(link, name, value)
+            link.save()
+
+    def _failed(self, link: SyncLink, message: str, xml_received: str | None = None, **fields) -> None:
+        records.transition(link, FAILED, "rejected", message, actor=self.actor, reason=redact(message)[:2000],
+                           xml_received=xml_received, **fields)
+        self.summary.failed += 1
+
+    def _post(self, link: SyncLink, doc: portoi.PurchaseOrderDocument, message: str):
+        """One PORTOI post, committed as SYNCING first. Returns (item, xml_out) or None if not settled."""
+        try:
+            params = portoi.build_parameters(validate_only=False)
+            xml_in = portoi.build_document([doc])
+        except ValidationError as exc:
+            self._failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
+            return None
+        attempt = link.attempts + 1
+        records.transition(link, SYNCING, "write_attempt", f"{message} (attempt {attempt})", actor=self.actor,
+                           attempts=attempt, last_attempt_at=utcnow(),
+                           xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+        try:
+            xml_out = self.session.get().post(portoi.BUSINESS_OBJECT, params, xml_in)
+            item = portoi.parse_result(xml_out).items[0]
+        except OutcomeUnknown as exc:
+            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from SYSPRO: {exc}. It will be "
+                               "looked up before anything is sent again.", actor=self.actor,
+                               reason=f"No answer from SYSPRO: {exc}")
+            self.summary.in_doubt += 1
+            return None
+        except BusinessObjectError as exc:
+            self._failed(link, f"SYSPRO refused it: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
+            return None
+        except ConnectError as exc:
+            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=self.actor,
+                               reason=f"Could not reach SYSPRO: {exc}")
+            raise
+        except IndexError:
+            records.transition(link, IN_DOUBT, "unreadable_answer", "SYSPRO's answer listed no order; it will be "
+                               "looked up before anything is sent again.", actor=self.actor,
+                               reason="SYSPRO's answer could not be read")
+            self.summary.in_doubt += 1
+            return None
+        return item, xml_out
+
+    @staticmethod
+    def _stock_code(line: dict) -> str | None:
+        row = None
+        if line.get("skuId") is not None:
+            row = ItemMapping.get_or_none(ItemMapping.st_sku_id == int(line["skuId"]))
+        if row is None and line.get("skuCode"):
+            row = ItemMapping.get_or_none(ItemMapping.st_sku_code == line["skuCode"])
+        return row.syspro_stock_code if row is not None and row.syspro_stock_code else None
+
+    def _synced(self, link: SyncLink, kind: str, message: str, st_raw: dict, sp_view: dict, **fields) -> None:
+        view = st_view(st_raw)
+        data = dict(link.data or {})
+        data.pop("winner", None)
+        data.update(fields.pop("data", {}))
+        records.transition(link, SYNCED, kind, message, actor=self.actor, reason="", conflict=None,
+                           st_current=st_raw, st_synced=view, st_hash=links.view_hash(view),
+                           st_version=str(st_raw.get("modifiedOn") or ""), syspro_synced=sp_view,
+                           syspro_hash=links.view_hash(sp_view), data=data, **fields)
+
+    # ------------------------------------------------------------------ ServiceTitan → SYSPRO: new
+    def new_st_po(self, link: SyncLink) -> None:
+        raw = link.st_current
+        number = str(raw.get("number") or raw["id"])
+        reference = (link.data or {}).get("customer_po") or customer_po(number)
+        if link.attempts > 0:
+            found = self.find_by_customer_po(reference)
+            if found is not None:
+                view = self.read_one(found)
+                records.record(link, "found", f"SYSPRO PO {found} carries CustomerPoNumber {reference}: the "
+                               "earlier attempt went through. Not sent again.", actor=self.actor)
+                lines = {str(l["item"]): s["line"] for l, s in zip(st_view(raw)["lines"], view["lines"])}
+                self._synced(link, "linked", f"Linked to SYSPRO PO {found}", raw, view, syspro_key=found,
+                             data={"lines": lines})
+                self.summary.settled += 1
+                return
+        if raw.get("status") == "Canceled":
+            self._hold(link, SKIPPED, "Canceled in ServiceTitan before it reached SYSPRO: not sent",
+                       st_hash=links.view_hash(st_view(raw)))
+            return
+        missing = []
+        vendor = VendorMapping.get_or_none(VendorMapping.st_vendor_id == raw.get("vendorId"))
+        if vendor is None:
+            missing.append(f"vendor {raw.get('vendorId')} has no SYSPRO supplier (vendor mapping)")
+        location = WarehouseMapping.get_or_none(WarehouseMapping.st_location_id == raw.get("inventoryLocationId"))
+        if location is None:
+            missing.append(f"inventory location {raw.get('inventoryLocationId')} has no SYSPRO warehouse "
+                           "(warehouse mapping)")
+        items = [i for i in raw.get("items") or [] if i.get("status") != "Inactive"]
+        po_lines = []
+        for item in sorted(items, key=lambda i: int(i["id"])):
+            code = self._stock_code(item)
+            if code is None:
+                missing.append(f"SKU {item.get('skuCode') or item.get('skuId')} has no SYSPRO stock code (item mapping)")
+                continue
+            po_lines.append(portoi.PoStockLine(stock_code=code, quantity=Decimal(str(item["quantity"])),
+                                               price=Decimal(str(item.get("cost") or 0)),
+                                               warehouse=location.syspro_warehouse if location else None,
+                                               due_date=_date(raw.get("requiredOn"))))
+        if not items:
+            missing.append("the PO has no active lines")
+        if missing:
+            self._hold(link, HELD, "Needs mapping: " + "; ".join(missing), st_hash=links.view_hash(st_view(raw)))
+            return
+        doc = portoi.PurchaseOrderDocument(supplier=vendor.syspro_supplier, order_date=_date(raw.get("date")),
+                                           due_date=_date(raw.get("requiredOn")), warehouse=location.syspro_warehouse,
+                                           customer_po_number=reference, lines=po_lines)
+        sent = self._post(link, doc, f"Adding ServiceTitan PO {number} to SYSPRO (supplier {vendor.syspro_supplier}, "
+                          f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), CustomerPoNumber {reference})")
+        if sent is None:
+            return
+        item, xml_out = sent
+        if not item.ok:
+            self._failed(link, "SYSPRO rejected the PO: " + item.message, xml_out,
+                         st_hash=links.view_hash(st_view(raw)))
+            return
+        number_sp = (item.purchase_order or "").strip() or self.find_by_customer_po(reference)
+        view = self.read_one(number_sp) if number_sp else None
+        if view is None:
+            records.transition(link, IN_DOUBT, "not_found_after_write", "SYSPRO answered but the PO cannot be read "
+                               "back: it will be looked up next cycle.", actor=self.actor, xml_received=xml_out,
+                               reason="Not found after the write")
+            self.summary.in_doubt += 1
+            return
+        lines = {str(l["item"]): s["line"] for l, s in zip(st_view(raw)["lines"], view["lines"])}
+        self._synced(link, "created_syspro", f"Added to SYSPRO as PO {number_sp}", raw, view, syspro_key=number_sp,
+                     data={"lines": lines})
+        self.summary.to_syspro += 1
+
+    # ------------------------------------------------------------------ linked pairs
+    def pair(self, link: SyncLink) -> None:
+        header = self.headers.get(link.syspro_key)
+        if header is None:
+            reason = f"SYSPRO PO {link.syspro_key} is not in SYSPRO (any more)"
+            self._hold(link, HELD, reason)
+            return
+        sp_now = syspro_view(header, self.details.get(link.syspro_key, []))
+        raw = link.st_current
+        st_now = st_view(raw)
+        if link.st_synced is None or link.syspro_synced is None:
+            # found again after an interrupted create: both current versions are the starting point
+            lines = {str(i["item"]): s["line"] for i, s in zip(st_now["lines"], sp_now["lines"])}
+            self._synced(link, "linked", f"Linked ServiceTitan PO {raw.get('number')} and SYSPRO PO {link.syspro_key}",
+                         raw, sp_now, data={"lines": lines})
+            self.summary.settled += 1
+            return
+        st_changed = st_now != link.st_synced
+        sp_changed = sp_now != link.syspro_synced
+        if not st_changed and not sp_changed:
+            if link.state != SYNCED:
+                records.transition(link, SYNCED, "unchanged", "Both sides agree with the last synced versions",
+                                   actor=self.actor, reason="", conflict=None)
+            self.summary.unchanged += 1
+            return
+        versions = links.view_hash({"st": st_now, "syspro": sp_now})
+        if link.state in (FAILED, HELD) and (link.data or {}).get("blocked_versions") == versions:
+            return  # refused or held for this very version: waits for an edit or a replay
+        if st_changed and sp_changed:
+            winner = links.winner_for(link, self.ctx.settings)
+            if winner is None:
+                data = {"servicetitan": st_now, "syspro": sp_now,
+                        "last_synced": {"servicetitan": link.st_synced, "syspro": link.syspro_synced}}
+                if link.state != CONFLICT or link.conflict != data:
+                    why = ("SYSPRO keeps no change time for PO headers, so 'newer' cannot decide"
+                           if links.policy(self.ctx.settings) == "newer" else "sync.conflict_policy is 'ask'")
+                    reason = f"Changed in ServiceTitan and in SYSPRO since the last sync: choose which side wins ({why})."
+                    records.transition(link, CONFLICT, "conflict", reason, actor=self.actor, event=data,
+                                       conflict=data, reason=reason)
+                self.summary.conflicts += 1
+                return
+            if winner == "servicetitan":
+                self.to_syspro(link, raw, st_now, sp_now, versions, why="conflict: servicetitan wins")
+            else:
+                self.to_servicetitan(link, raw, sp_now, versions, why="conflict: syspro wins")
+            return
+        if st_changed:
+            self.to_syspro(link, raw, st_now, sp_now, versions, why="changed in ServiceTitan")
+        else:
+            self.to_servicetitan(link, raw, sp_now, versions, why="changed in SYSPRO")
+
+    def _block(self, link: SyncLink, state: str, reason: str, versions: str) -> None:
+        self._hold(link, state, reason, data={**(link.data or {}), "blocked_versions": versions})
+        self.summary.held += state == HELD
+
+    def to_syspro(self, link: SyncLink, raw: dict, st_now: dict, sp_now: dict, versions: str, *, why: str) -> None:
+        number = link.syspro_key
+        if st_now["cancelled"]:
+            if sp_now["cancelled"]:
+                self._synced(link, "converged", "Cancelled on both sides", raw, sp_now)
+                return
+            doc = portoi.PurchaseOrderDocument(supplier=None, action="D", purchase_order=number)
+            what = "cancelling"
+        else:
+            if st_now["vendor"] != link.st_synced["vendor"] or st_now["location"] != link.st_synced["location"]:
+                self._block(link, HELD, f"The vendor or inventory location of the PO changed in ServiceTitan ({why}): "
+                            f"change SYSPRO PO {number} by hand; it is not changed automatically", versions)
+                return
+            line_map = (link.data or {}).get("lines", {})
+            sp_lines = {l["line"]: l for l in sp_now["lines"]}
+            items = {str(i["id"]): i for i in raw.get("items") or [] if i.get("status") != "Inactive"}
+            po_lines = []
+            for item_id, item in items.items():
+                qty, cost = Decimal(str(item["quantity"])), Decimal(str(item.get("cost") or 0))
+                line = line_map.get(item_id)
+                if line is None:
+                    code = self._stock_code(item)
+                    if code is None:
+                        self._block(link, HELD, f"A line with SKU {item.get('skuCode') or item.get('skuId')} was added in "
+                                    "ServiceTitan but has no SYSPRO stock code (item mapping)", versions)
+                        return
+                    po_lines.append(portoi.PoStockLine(stock_code=code, quantity=qty, price=cost, action="A",
+                                                       warehouse=self.headers[number].warehouse or None))
+                elif line in sp_lines and (links.number(qty) != sp_lines[line]["qty"]
+                                           or links.number(cost) != sp_lines[line]["price"]):
+                    po_lines.append(portoi.PoStockLine(stock_code="", quantity=qty, price=cost, line=line, action="C"))
+            for item_id, line in line_map.items():
+                if item_id not in items and line in sp_lines:
+                    po_lines.append(portoi.PoStockLine(stock_code="", quantity=Decimal(0), line=line, action="D"))
+            if not po_lines:
+                self._synced(link, "converged", "Both sides already agree", raw, sp_now)
+                return
+            doc = portoi.PurchaseOrderDocument(supplier=None, action="C", purchase_order=number, lines=po_lines)
+            what = f"changing {len(po_lines)} line(s) of"
+        sent = self._post(link, doc, f"{what.capitalize()} SYSPRO PO {number} ({why})")
+        if sent is None:
+            return
+        item, xml_out = sent
+        if not item.ok:
+            self._failed(link, "SYSPRO rejected the change: " + item.message, xml_out,
+                         data={**(link.data or {}), "blocked_versions": versions})
+            return
+        view = self.read_one(number) or sp_now
+        lines = dict((link.data or {}).get("lines", {}))
+        known = set(lines.values())
+        new_lines = [l["line"] for l in view["lines"] if l["line"] not in known]
+        unmapped_items = [str(i["item"]) for i in st_now["lines"] if str(i["item"]) not in lines]
+        lines.update(dict(zip(unmapped_items, new_lines)))
+        lines = {k: v for k, v in lines.items() if v in {l["line"] for l in view["lines"]}}
+        self._synced(link, "updated_syspro", f"SYSPRO PO {number} updated: {what.split(' ')[0]} ({why})", raw, view,
+                     data={"lines": lines})
+        self.summary.to_syspro += 1
+
+    def to_servicetitan(self, link: SyncLink, raw: dict, sp_now: dict, versions: str, *, why: str) -> None:
+        number = link.syspro_key
+        if sp_now["cancelled"]:
+            self._block(link, HELD, f"SYSPRO PO {number} was cancelled. ServiceTitan PO {raw.get('number')} is not "
+                        "cancelled automatically: cancel it in ServiceTitan", versions)
+            return
+        if raw.get("status") in NOT_EDITABLE:
+            self._block(link, HELD, f"SYSPRO PO {number} changed ({why}) but ServiceTitan PO {raw.get('number')} is "
+                        f"{raw.get('status')} and can no longer be edited through the API", versions)
+            return
+        line_map = {v: k for k, v in ((link.data or {}).get("lines") or {}).items()}
+        sp_lines = {l["line"]: l for l in sp_now["lines"]}
+        if any(line not in line_map for line in sp_lines):
+            self._block(link, HELD, f"A line was added to SYSPRO PO {number}: ServiceTitan's API cannot add lines to "
+                        "an existing PO; add it in ServiceTitan", versions)
+            return
+        items = {str(i["id"]): i for i in raw.get("items") or [] if i.get("status") != "Inactive"}
+        payload_items = []
+        for line, item_id in line_map.items():
+            item = items.get(item_id)
+            if item is None or line not in sp_lines:
+                continue  # removed in SYSPRO: left out, which makes ServiceTitan mark the item inactive
+            payload_items.append({"id": int(item_id), "skuId": item["skuId"], "description": item.get("description") or "",
+                                  "vendorPartNumber": item.get("vendorPartNumber") or "",
+                                  "quantity": Decimal(sp_lines[line]["qty"]), "cost": Decimal(sp_lines[line]["price"])})
+        payload = {"items": payload_items}
+        attempt = link.attempts + 1
+        records.transition(link, SYNCING, "write_attempt", f"Updating ServiceTitan PO {raw.get('number')} ({why}) "
+                           f"(attempt {attempt})", actor=self.actor, attempts=attempt, last_attempt_at=utcnow(),
+                           event={"payload": payload})
+        try:
+            self.ctx.st.patch_purchase_order(link.st_id, payload)
+        except OutcomeUnknown as exc:
+            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from ServiceTitan: {exc}",
+                               actor=self.actor, reason=f"No answer from ServiceTitan: {exc}")
+            self.summary.in_doubt += 1
+            return
+        except ServiceTitanApiError as exc:
+            self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
+                         data={**(link.data or {}), "blocked_versions": versions})
+            return
+        except ConnectError as exc:
+            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach ServiceTitan: {exc}", actor=self.actor,
+                               reason=f"Could not reach ServiceTitan: {exc}")
+            raise
+        after = self.ctx.st.get_purchase_order(link.st_id).raw
+        self._synced(link, "updated_servicetitan", f"ServiceTitan PO {raw.get('number')} updated ({why})", after, sp_now)
+        self.summary.to_servicetitan += 1
+
+    # ------------------------------------------------------------------ SYSPRO → ServiceTitan: new
+    def _warehouse_addresses(self) -> dict[int, dict]:
+        if self._warehouses is None:
+            self._warehouses = {w.id: {"name": w.name or "", "address": w.address or {}} for w in self.ctx.st.warehouses()}
+        return self._warehouses
+
+    @staticmethod
+    def _po_type() -> int | None:
+        """ServiceTitan needs a PO type; the one its own POs use most (the simulator and the client have
+        no PO-type list)."""
+        counter = Counter((l.st_current or {}).get("typeId") for l in SyncLink.select(SyncLink.st_current)
+                          .where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan"))
+        counter.pop(None, None)
+        return counter.most_common(1)[0][0] if counter else None
+
+    def new_syspro_po(self, header: PoHeaderRecord, link: SyncLink | None) -> None:
+        number = header.purchase_order
+        details = self.details.get(number, [])
+        view = syspro_view(header, details)
+        marker = MARKER.format(number=number)
+        if link is None:
+            link = records.new_link(FLOW, state=READY, kind="discovered", message=f"SYSPRO PO {number} found (not "
+                                    "from ServiceTitan)", actor=self.actor, syspro_key=number, label=number,
+                                    origin="syspro", syspro_current=view, data={"marker": marker})
+        if link.attempts > 0 and link.last_attempt_at is not None:
+            since = link.last_attempt_at.replace(tzinfo=dt.timezone.utc) - dt.timedelta(minutes=10)
+            found = [po for po in self.ctx.st.purchase_orders(modified_on_or_after=since)
+                     if (po.summary or "").strip() == marker]
+            if found:
+                raw = found[0].raw
+                records.record(link, "found", f"ServiceTitan PO {found[0].number} carries '{marker}': the earlier "
+                               "create went through. Not sent again.", actor=self.actor)
+                lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"])}
+                self._synced(link, "linked", f"Linked to ServiceTitan PO {found[0].number}", raw, view,
+                             st_id=found[0].id, data={"lines": lines})
+                self.summary.settled += 1
+                return
+        if link.state == FAILED and link.syspro_hash == links.view_hash(view):
+            return
+        missing = []
+        vendors = [r.st_vendor_id for r in VendorMapping.select().where(VendorMapping.syspro_supplier == header.supplier)]
+        if len(vendors) != 1:
+            missing.append(f"supplier {header.supplier} has {'no' if not vendors else 'more than one'} ServiceTitan "
+                           "vendor (vendor mapping)")
+        locations = [r.st_location_id for r in WarehouseMapping.select()
+                     .where(WarehouseMapping.syspro_warehouse == header.warehouse)]
+        if len(locations) != 1:
+            missing.append(f"warehouse {header.warehouse or '(blank)'} has {'no' if not locations else 'more than one'} "
+                           "ServiceTitan inventory location (warehouse mapping)")
+        units = [r.st_business_unit_id for r in BranchMapping.select().where(BranchMapping.syspro_branch == header.branch)]
+        if len(units) != 1:
+            missing.append(f"branch {header.branch or '(blank)'} has {'no' if not units else 'more than one'} "
+                           "ServiceTitan business unit (branch mapping)")
+        items = []
+        for detail in sorted(details, key=lambda d: d.line or 0):
+            skus = [r.st_sku_id for r in ItemMapping.select().where(ItemMapping.syspro_stock_code == detail.stock_code,
+                                                                     ItemMapping.st_sku_id.is_null(False))]
+            if len(skus) != 1:
+                missing.append(f"stock code {detail.stock_code} has {'no' if not skus else 'more than one'} "
+                               "ServiceTitan SKU (item mapping)")
+                continue
+            items.append({"skuId": skus[0], "description": detail.description or detail.stock_code,
+                          "vendorPartNumber": "", "quantity": detail.order_qty or Decimal(0),
+                          "cost": detail.price or Decimal(0)})
+        if not details:
+            missing.append("the PO has no lines")
+        # read only when everything else is known: a held PO costs no ServiceTitan request per cycle
+        ship_to = self._warehouse_addresses().get(locations[0]) if len(locations) == 1 and not missing else None
+        if len(locations) == 1 and not missing and (ship_to is None or not (ship_to["address"] or {}).get("street")):
+            missing.append(f"inventory location {locations[0]} is not a warehouse with an address (ServiceTitan "
+                           "requires a ship-to address)")
+        type_id = self._po_type()
+        if type_id is None:
+            missing.append("no ServiceTitan PO type is known yet (none seen on ServiceTitan's own POs)")
+        if missing:
+            self._hold(link, HELD, "Cannot be created in ServiceTitan: " + "; ".join(missing),
+                       syspro_hash=links.view_hash(view), syspro_current=view)
+            return
+        address = {key: (ship_to["address"].get(key) or "") for key in ("street", "unit", "city", "state", "zip",
+                                                                          "country")}
+        entry = header.order_entry_date or dt.date.today()
+        payload = {
+            "vendorId": vendors[0], "typeId": type_id, "businessUnitId": units[0], "inventoryLocationId": locations[0],
+            "shipTo": {"description": ship_to["name"], "address": address}, "impactsTechnicianPayroll": False,
+            "date": f"{entry.isoformat()}T00:00:00Z",
+            "requiredOn": f"{(header.order_due_date or entry).isoformat()}T00:00:00Z",
+            "tax": Decimal(0), "shipping": Decimal(0), "memo": marker, "items": items,
+        }
+        attempt = link.attempts + 1
+        records.transition(link, SYNCING, "write_attempt", f"Creating a ServiceTitan PO for SYSPRO PO {number} "
+                           f"(attempt {attempt})", actor=self.actor, attempts=attempt, last_attempt_at=utcnow(),
+                           event={"payload": payload})
+        try:
+            po_id = self.ctx.st.create_purchase_order(payload)
+        except OutcomeUnknown as exc:
+            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from ServiceTitan: {exc}. It will be "
+                               f"looked up ('{marker}') before anything is sent again.", actor=self.actor,
+                               reason=f"No answer from ServiceTitan: {exc}")
+            self.summary.in_doubt += 1
+            return
+        except ServiceTitanApiError as exc:
+            self._failed(link, f"ServiceTitan refused the PO: {exc} {exc.errors or ''}",
+                         syspro_hash=links.view_hash(view))
+            return
+        except ConnectError as exc:
+            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach ServiceTitan: {exc}", actor=self.actor,
+                               reason=f"Could not reach ServiceTitan: {exc}")
+            raise
+        raw = self.ctx.st.get_purchase_order(po_id).raw
+        lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"])}
+        self._synced(link, "created_servicetitan", f"Created in ServiceTitan as PO {raw.get('number')} ('{marker}')",
+                     raw, view, st_id=po_id, label=str(raw.get("number") or number), data={"lines": lines})
+        self.summary.to_servicetitan += 1
+
+
+def run_cycle(ctx: SyncContext) -> FlowSummary:
+    summary = FlowSummary()
+    if ctx.dry_run:
+        summary.problems.append("Dry run: purchase orders are not synced (this flow has no validate-only mode).")
+        return summary
+    interrupted = records.recover_interrupted(FLOW)
+    if interrupted:
+        log.warning("%d purchase order(s) were interrupted mid-write; they will be looked up", interrupted)
+    with LazySession(ctx) as session:
+        PoSync(ctx, session, summary).run()
+    counts = records.counts(FLOW)
+    summary.held, summary.failed = counts[HELD], counts[FAILED]
+    summary.in_doubt, summary.conflicts = counts[IN_DOUBT], counts[CONFLICT]
+    log.info("Purchase orders: %d to SYSPRO, %d to ServiceTitan, %d conflict(s), %d held", summary.to_syspro,
+             summary.to_servicetitan, summary.conflicts, summary.held)
+    return summary

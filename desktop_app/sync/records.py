@@ -1,0 +1,228 @@
+"""States and audit trail of the two-way flows (vendors, purchase-orders, adjustments).
+
+Like the invoice ledger: every state change of a link goes through `transition`, which saves the
+link and appends its audit event (ledger.record, flow = the flow's name) in one transaction.
+A link is committed as SYNCING before the request that writes it leaves; a SYNCING link found at
+the start of a cycle belongs to a process that died mid-write and becomes IN_DOUBT, and an
+IN_DOUBT link is always looked up on the target side before anything is sent again.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+
+from peewee import fn
+
+from desktop_app.core.db import AuditEvent, SyncLink, database, utcnow
+from desktop_app.sync import ledger
+
+READY = "READY"  # will be written this cycle
+SYNCING = "SYNCING"  # a write is on its way (committed before the request)
+SYNCED = "SYNCED"  # both sides agree as of the snapshots in the link
+FAILED = "FAILED"  # the target refused the write: message in `reason`; retried on replay or a new edit
+IN_DOUBT = "IN_DOUBT"  # no usable answer: looked up before any re-send
+CONFLICT = "CONFLICT"  # changed on both sides since the last sync: a person (or the policy) decides
+HELD = "HELD"  # cannot be synced as it is (mapping, missing field, look-alike): reason says why
+SKIPPED = "SKIPPED"  # deliberately not synced (inactive and never linked, cancelled before sending)
+
+STATES = (READY, SYNCING, SYNCED, FAILED, IN_DOUBT, CONFLICT, HELD, SKIPPED)
+ATTENTION = frozenset({FAILED, IN_DOUBT, CONFLICT, HELD})
+
+FLOWS = ("vendors", "purchase-orders", "adjustments")
+_MODULES = {"vendors": "desktop_app.sync.vendors", "purchase-orders": "desktop_app.sync.purchase_orders",
+            "adjustments": "desktop_app.sync.adjustments"}
+
+
+@dataclass
+class FlowSummary:
+    """What one cycle of a two-way flow did."""
+
+    to_syspro: int = 0  # records created or changed in SYSPRO
+    to_servicetitan: int = 0  # records created or changed in ServiceTitan
+    linked: int = 0
+    unchanged: int = 0
+    conflicts: int = 0
+    held: int = 0
+    failed: int = 0
+    in_doubt: int = 0
+    settled: int = 0  # in-doubt writes found on the target side (not sent again)
+    worklist_added: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def flow_module(flow: str):
+    if flow not in _MODULES:
+        raise ValueError(f"unknown flow {flow!r}; choose from {', '.join(FLOWS)}")
+    return importlib.import_module(_MODULES[flow])
+
+
+def record_key(link: SyncLink) -> str:
+    """The audit key: where the record started ("vendor:<st id>" / "supplier:<code>" …)."""
+    names = {"vendors": ("vendor", "supplier"), "purchase-orders": ("st-po", "syspro-po"),
+             "adjustments": ("st-adjustment", "syspro-adjustment")}[link.flow]
+    if link.origin == "syspro" or link.st_id is None:
+        return f"{names[1]}:{link.syspro_key}"
+    return f"{names[0]}:{link.st_id}"
+
+
+def keys_of(link: SyncLink) -> list[str]:
+    names = {"vendors": ("vendor", "supplier"), "purchase-orders": ("st-po", "syspro-po"),
+             "adjustments": ("st-adjustment", "syspro-adjustment")}[link.flow]
+    keys = []
+    if link.st_id is not None:
+        keys.append(f"{names[0]}:{link.st_id}")
+    if link.syspro_key:
+        keys.append(f"{names[1]}:{link.syspro_key}")
+    for extra in (link.data or {}).get("former_keys", []):
+        keys.append(extra)
+    return keys
+
+
+def record(link: SyncLink, kind: str, message: str, *, actor: str, data=None, xml_sent: str | None = None,
+           xml_received: str | None = None) -> AuditEvent:
+    return ledger.record(None, kind, message, actor=actor, flow=link.flow, record_key=record_key(link), data=data,
+                         xml_sent=xml_sent, xml_received=xml_received)
+
+
+def transition(link: SyncLink, new_state: str, kind: str, message: str, *, actor: str, event=None,
+               xml_sent: str | None = None, xml_received: str | None = None, **fields) -> SyncLink:
+    """Change state (and the link's `fields`) and write the audit event (with `event` data) atomically."""
+    if new_state not in STATES:
+        raise ValueError(f"unknown state {new_state!r}")
+    with database.atomic():
+        previous = link.state
+        link.state = new_state
+        for name, value in fields.items():
+            setattr(link, name, value)
+        link.updated_at = utcnow()
+        link.save()
+        record(link, kind, message, actor=actor, data={"from": previous, "to": new_state, **(event or {})},
+               xml_sent=xml_sent, xml_received=xml_received)
+    return link
+
+
+def new_link(flow: str, *, state: str, kind: str, message: str, actor: str, **fields) -> SyncLink:
+    with database.atomic():
+        link = SyncLink.create(flow=flow, state=state, **fields)
+        record(link, kind, message, actor=actor, data={"to": state})
+    return link
+
+
+def recover_interrupted(flow: str) -> int:
+    """SYNCING rows at the start of a cycle: the process died mid-write."""
+    count = 0
+    for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.state == SYNCING):
+        transition(link, IN_DOUBT, "interrupted", "The app stopped while this record was being written. "
+                   "The other system will be checked before it is sent again.", actor="recovery",
+                   reason="Interrupted while writing: will be looked up first")
+        count += 1
+    return count
+
+
+# ---------------------------------------------------------------------------- reading, for CLI and GUI
+def link_dict(link: SyncLink) -> dict:
+    return {"id": link.id, "flow": link.flow, "state": link.state, "reason": link.reason, "label": link.label,
+            "st_id": link.st_id, "syspro_key": link.syspro_key, "origin": link.origin,
+            "attempts": link.attempts, "updated_at": link.updated_at.isoformat() if link.updated_at else None,
+            "conflict": link.conflict}
+
+
+def list_records(flow: str, state: str | None = None, limit: int = 500) -> list[dict]:
+    flow_module(flow)  # validates the name
+    query = SyncLink.select().where(SyncLink.flow == flow).order_by(SyncLink.id.desc()).limit(limit)
+    if state:
+        state = state.upper()
+        if state not in STATES:
+            raise ValueError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+        query = query.where(SyncLink.state == state)
+    return [link_dict(link) for link in query]
+
+
+def trail(link_id: int) -> list[AuditEvent]:
+    link = SyncLink.get_by_id(link_id)
+    return list(AuditEvent.select().where(AuditEvent.flow == link.flow, AuditEvent.record_key.in_(keys_of(link)))
+                .order_by(AuditEvent.id))
+
+
+def show_record(link_id: int) -> dict:
+    link = SyncLink.get_or_none(SyncLink.id == link_id)
+    if link is None:
+        raise LookupError(f"no record with id {link_id}")
+    events = [{"at": e.created_at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message,
+               "data": e.data, "xml_sent": e.xml_sent, "xml_received": e.xml_received} for e in trail(link_id)]
+    return {"record": {**link_dict(link), "st_synced": link.st_synced, "syspro_synced": link.syspro_synced,
+                       "data": link.data}, "audit": events}
+
+
+def counts(flow: str) -> dict[str, int]:
+    result = {state: 0 for state in STATES}
+    for state, count in (SyncLink.select(SyncLink.state, fn.COUNT(SyncLink.id)).where(SyncLink.flow == flow)
+                         .group_by(SyncLink.state).tuples()):
+        result[state] = count
+    return result
+
+
+def conflicts(flow: str | None = None) -> list[dict]:
+    """Conflicts waiting for a person: both versions and the last synced one, per record."""
+    query = SyncLink.select().where(SyncLink.state == CONFLICT).order_by(SyncLink.id)
+    if flow:
+        query = query.where(SyncLink.flow == flow)
+    return [link_dict(link) for link in query]
+
+
+# ---------------------------------------------------------------------------- actions
+def resolve_conflict(ctx, link_id: int, winner: str) -> SyncLink:
+    """A person chose the side that wins ("servicetitan" or "syspro"); it is written at once."""
+    if winner not in ("servicetitan", "syspro"):
+        raise ValueError("winner must be 'servicetitan' or 'syspro'")
+    link = SyncLink.get_by_id(link_id)
+    if link.state != CONFLICT:
+        raise ValueError(f"record {link_id} is {link.state}, not in conflict")
+    record(link, "conflict_decided", f"{ctx.actor} chose {winner} to win the conflict", actor=ctx.actor,
+           data={"winner": winner})
+    link.data = {**(link.data or {}), "winner": winner}
+    link.save()
+    flow_module(link.flow).run_cycle(ctx)
+    return SyncLink.get_by_id(link_id)
+
+
+def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
+    """Retry records: FAILED/HELD/SKIPPED are re-evaluated with current mappings; IN_DOUBT ones are
+    looked up first. Runs the flow's cycle, which only sends what is due."""
+    module = flow_module(flow)
+    for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids)):
+        if link.state in (FAILED, HELD, SKIPPED):
+            transition(link, READY, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor, reason="",
+                       event={"retry": True})
+        else:
+            record(link, "retry", f"Retry requested by {ctx.actor} (state {link.state})", actor=ctx.actor)
+    return module.run_cycle(ctx)
+
+
+class LazySession:
+    """One e.net session per flow cycle, logged on only when SYSPRO is actually written or queried."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self._manager = None
+        self._session = None
+
+    def get(self):
+        if self._session is None:
+            self._manager = self.ctx.enet.session()
+            self._session = self._manager.__enter__()
+        return self._session
+
+    def close(self) -> None:
+        if self._manager is not None:
+            manager, self._manager, self._session = self._manager, None, None
+            manager.__exit__(None, None, None)
+
+    def __enter__(self) -> "LazySession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,69 @@
+"""Link helpers without servers, and the schema step that adds the link tables."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import peewee as pw
+
+from desktop_app.core import db, paths
+from desktop_app.sync import links
+from desktop_app.sync.vendors import derive_code, st_view
+
+
+def test_supplier_codes_are_short_upper_case_and_unique():
+    assert derive_code("Lone Star Copper & Tube, LLC", set()) == "LONESTARCOPPERT"
+    assert derive_code("Lone Star Copper & Tube", {"LONESTARCOPPERT"}) == "LONESTARCOPPER2"
+    assert derive_code("Müller HVAC", set()) == "MULLERHVAC"
+    assert derive_code("& — ()", set()) is None
+
+
+def test_views_compare_what_both_systems_can_hold():
+    raw = {"name": "Nguyễn Supply " + "x" * 60, "active": True, "address": {"street": " 1 Elm St "},
+           "contactInfo": {"phone": None}}
+    view = st_view(raw)
+    assert view["name"].startswith("Nguy?n Supply") and len(view["name"]) <= 50
+    assert view["street"] == "1 Elm St" and view["phone"] == ""
+    assert links.number(Decimal("5.000")) == links.number("5") == "5"
+    assert links.changed_fields({"a": 1, "b": 2}, {"a": 1, "b": 3}) == ["b"]
+
+
+def test_the_conflict_winner_is_a_decision_then_the_policy():
+    class L:
+        data = None
+
+    assert links.winner_for(L(), {"sync.conflict_policy": "ask"}) is None
+    assert links.winner_for(L(), {"sync.conflict_policy": "syspro"}) == "syspro"
+    assert links.winner_for(L(), {"sync.conflict_policy": "newer"}) is None  # SYSPRO has no change time
+    assert links.winner_for(L(), {"sync.conflict_policy": "newer"}, st_time=2, syspro_time=1) == "servicetitan"
+    decided = L()
+    decided.data = {"winner": "servicetitan"}
+    assert links.winner_for(decided, {"sync.conflict_policy": "syspro"}) == "servicetitan"
+    assert links.application_guid({"servicetitan.application_guid": ""}) == links.DEFAULT_APPLICATION_GUID
+
+
+def test_a_version_1_database_with_data_migrates_to_the_link_tables(monkeypatch):
+    every = list(db.MIGRATIONS)
+    step = every.index(db._migration_2)
+    monkeypatch.setattr(db, "MIGRATIONS", every[:step])
+    db.open_database()
+    db.VendorMapping.create(st_vendor_id=5, syspro_supplier="ACME")
+    db.SyncCursor.create(name="invoices.export", value="tok")
+    db.close_database()
+    monkeypatch.setattr(db, "MIGRATIONS", every)
+    database = db.open_database()
+    try:
+        version = database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        assert version == step + 1 <= db.latest_version()
+        assert db.VendorMapping.get().syspro_supplier == "ACME" and db.SyncCursor.get().value == "tok"
+        link = db.SyncLink.create(flow="vendors", st_id=5, syspro_key="ACME", state="SYNCED")
+        db.WorklistRow.create(movement_key="1/1/DAL/X/2026-01-01", warehouse="DAL", stock_code="X",
+                              quantity=Decimal("-2.5"))
+        assert db.WorklistRow.get().quantity == Decimal("-2.5")
+        try:
+            db.SyncLink.create(flow="vendors", st_id=6, syspro_key="ACME", state="HELD")
+            raise AssertionError("a SYSPRO key is linked once per flow")
+        except pw.IntegrityError:
+            pass
+        assert link.id and any(paths.backups_dir().iterdir())
+    finally:
+        db.close_database()
