@@ -28,7 +28,7 @@ import urllib3.exceptions
 from desktop_app.core import secrets as secret_store
 from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
-from desktop_app.core.redact import redact, register_secret
+from desktop_app.core.redact import register_secret
 from desktop_app.servicetitan import jsonio
 from desktop_app.servicetitan.auth import TokenManager
 from desktop_app.servicetitan.errors import (

@@ -375,17 +375,4 @@ def mark_done(row_ids: list[int], *, actor: str, done: bool = True) -> int:
 
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
-    summary = FlowSummary()
-    if ctx.dry_run:
-        summary.problems.append("Dry run: adjustments are not synced (this flow has no validate-only mode).")
-        return summary
-    interrupted = records.recover_interrupted(FLOW)
-    if interrupted:
-        log.warning("%d adjustment(s) were interrupted mid-post; SYSPRO will be searched first", interrupted)
-    with LazySession(ctx) as session:
-        AdjustmentSync(ctx, session, summary).run()
-    counts = records.counts(FLOW)
-    summary.held, summary.failed, summary.in_doubt = counts[HELD], counts[FAILED], counts[IN_DOUBT]
-    log.info("Adjustments: %d posted to SYSPRO, %d worklist row(s) added, %d held", summary.to_syspro,
-             summary.worklist_added, summary.held)
-    return summary
+    return records.run_flow(ctx, FLOW, "adjustments", AdjustmentSync)

@@ -598,18 +598,4 @@ class PoSync:
 
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
-    summary = FlowSummary()
-    if ctx.dry_run:
-        summary.problems.append("Dry run: purchase orders are not synced (this flow has no validate-only mode).")
-        return summary
-    interrupted = records.recover_interrupted(FLOW)
-    if interrupted:
-        log.warning("%d purchase order(s) were interrupted mid-write; they will be looked up", interrupted)
-    with LazySession(ctx) as session:
-        PoSync(ctx, session, summary).run()
-    counts = records.counts(FLOW)
-    summary.held, summary.failed = counts[HELD], counts[FAILED]
-    summary.in_doubt, summary.conflicts = counts[IN_DOUBT], counts[CONFLICT]
-    log.info("Purchase orders: %d to SYSPRO, %d to ServiceTitan, %d conflict(s), %d held", summary.to_syspro,
-             summary.to_servicetitan, summary.conflicts, summary.held)
-    return summary
+    return records.run_flow(ctx, FLOW, "purchase orders", PoSync)

@@ -9,6 +9,7 @@ IN_DOUBT link is always looked up on the target side before anything is sent aga
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass, field
 
 from peewee import fn
@@ -27,6 +28,8 @@ SKIPPED = "SKIPPED"  # deliberately not synced (inactive and never linked, cance
 
 STATES = (READY, SYNCING, SYNCED, FAILED, IN_DOUBT, CONFLICT, HELD, SKIPPED)
 ATTENTION = frozenset({FAILED, IN_DOUBT, CONFLICT, HELD})
+
+log = logging.getLogger("desktop_app.sync.records")
 
 FLOWS = ("vendors", "purchase-orders", "adjustments")
 _MODULES = {"vendors": "desktop_app.sync.vendors", "purchase-orders": "desktop_app.sync.purchase_orders",
@@ -226,3 +229,27 @@ class LazySession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def run_flow(ctx, flow: str, noun: str, syncer) -> FlowSummary:
+    """One cycle of a two-way flow: the shape all three share.
+
+    No validate-only mode exists for these business objects, so a dry run changes nothing;
+    records a crash left mid-write are looked up before anything is sent again.
+    """
+    summary = FlowSummary()
+    if ctx.dry_run:
+        summary.problems.append(f"Dry run: {noun} are not synced (this flow has no validate-only mode).")
+        return summary
+    interrupted = recover_interrupted(flow)
+    if interrupted:
+        log.warning("%d %s record(s) were interrupted mid-write; they will be looked up first", interrupted, noun)
+    with LazySession(ctx) as session:
+        syncer(ctx, session, summary).run()
+    now = counts(flow)
+    summary.held, summary.failed = now[HELD], now[FAILED]
+    summary.in_doubt, summary.conflicts = now[IN_DOUBT], now[CONFLICT]
+    log.info("%s: %d to SYSPRO, %d to ServiceTitan, %d conflict(s), %d held, %d worklist row(s) added",
+             noun.capitalize(), summary.to_syspro, summary.to_servicetitan, summary.conflicts, summary.held,
+             summary.worklist_added)
+    return summary

@@ -600,18 +600,4 @@ class VendorSync:
 
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
-    summary = FlowSummary()
-    if ctx.dry_run:
-        summary.problems.append("Dry run: vendors are not synced (this flow has no validate-only mode).")
-        return summary
-    interrupted = records.recover_interrupted(FLOW)
-    if interrupted:
-        log.warning("%d vendor record(s) were interrupted mid-write; they will be looked up", interrupted)
-    with LazySession(ctx) as session:
-        VendorSync(ctx, session, summary).run()
-    counts = records.counts(FLOW)
-    summary.held, summary.failed = counts[HELD], counts[FAILED]
-    summary.in_doubt, summary.conflicts = counts[IN_DOUBT], counts[CONFLICT]
-    log.info("Vendors: %d to SYSPRO, %d to ServiceTitan, %d conflict(s), %d held", summary.to_syspro,
-             summary.to_servicetitan, summary.conflicts, summary.held)
-    return summary
+    return records.run_flow(ctx, FLOW, "vendors", VendorSync)

@@ -14,7 +14,7 @@ from desktop_app.servicetitan.client import ServiceTitanClient
 from desktop_app.servicetitan.connection import check_connection
 from desktop_app.servicetitan.errors import ServiceTitanOutcomeUnknown
 
-from .st_fakes import API_URL, APP_KEY, AUTH_URL, CLIENT_SECRET, api, page
+from .st_fakes import API_URL, APP_KEY, AUTH_URL, CLIENT_SECRET, api
 
 BU = api("settings", "business-units")
 VENDOR_PAYLOAD = {"name": "Acme", "active": True, "isTruckReplenishment": False, "taxRate": 0,
