@@ -16,6 +16,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 
 from desktop_app.core import paths
+from desktop_app.core.errors import ConfigError
 from desktop_app.core.redact import register_secret
 
 SERVICE = "ml-connector"
@@ -30,7 +31,7 @@ SECRET_NAMES = (
 DEMO_MARKER = "demo-profile"  # file in a data dir that marks it as the demo profile
 
 
-class SecretStoreError(RuntimeError):
+class SecretStoreError(ConfigError):
     """The keyring cannot be used; the message says how to fix it."""
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import threading
 
+from desktop_app.core.errors import ConfigError
+
 SIDES = ("st", "syspro")
 
 
-class FaultSpecError(ValueError):
-    pass
+class FaultSpecError(ConfigError, ValueError):
+    """A fault spec the simulators do not know; the message lists the known ones."""
 
 
 def parse_fault_spec(spec: str | None) -> dict[str, dict[str, float]]:

@@ -120,9 +120,8 @@ class Sandbox:
 
 def serve_forever(*, st_port: int = 0, syspro_port: int = 0, seed: int = 7, invoices: int = 120, faults: str = "",
                   minutes: float = 240, out: TextIO) -> int:
-    if st_port or syspro_port:
-        print("Fixed ports are not supported yet; the simulators use free ports (shown below).", file=out)
-    sandbox = Sandbox(seed, invoices, faults=faults, max_lifetime_s=minutes * 60).start()
+    sandbox = Sandbox(seed, invoices, faults=faults, max_lifetime_s=minutes * 60,
+                      st_options={"port": st_port}, syspro_options={"port": syspro_port}).start()
     c = sandbox.company.credentials
     print(f"ServiceTitan simulator: {sandbox.st.api_url}  (token URL {sandbox.st.auth_url}, tenant {c['tenant']})",
           file=out)

@@ -135,8 +135,10 @@ class ServiceTitanSimulator:
         export_batch_size: int = 500,
         max_lifetime_s: float | None = 3600,
         sleep: Callable[[float], None] = time.sleep,
+    port: int = 0,
     ):
         self.state = state
+        self._port = port  # 0: a free port
         self.token_lifetime_s = token_lifetime_s
         self.clock = clock
         self.rate_limit_per_second = rate_limit_per_second
@@ -162,7 +164,7 @@ class ServiceTitanSimulator:
     def start(self) -> "ServiceTitanSimulator":
         if self._server is not None:
             return self
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
         # A short poll interval keeps stop() quick (shutdown waits for the next poll).
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="st-simulator", daemon=True)

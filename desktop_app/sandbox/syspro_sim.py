@@ -59,8 +59,10 @@ class SysproSimulator:
         max_lifetime_s: float | None = 3600,
         sleep: Callable[[float], None] = time.sleep,
         max_url_bytes: int | None = 16384,
+    port: int = 0,
     ):
         self.state = state
+        self._port = port  # 0: a free port
         self.session_idle_timeout_s = session_idle_timeout_s
         self.clock = clock
         self.page_size = page_size
@@ -80,7 +82,7 @@ class SysproSimulator:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self.port = self._server.server_port
         server = self._server
         self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="syspro-sim",
