@@ -36,22 +36,6 @@ QScrollArea#pageHolder { background: transparent; }
 QLabel#comingSoonTitle { font-size: 14pt; font-weight: 600; color: #111827; }
 """
 
-TWO_WAY_TEXT = {
-    "vendors": ("Vendors ⇄ suppliers",
-                "Keeping ServiceTitan vendors and SYSPRO suppliers in agreement, in both directions, is being "
-                "built. This page will list vendors created or changed on either side since the last sync, "
-                "what was copied where, and any record changed on both sides that needs your decision."),
-    "purchase_orders": ("Purchase orders",
-                        "Two-way purchase-order sync is being built. This page will list ServiceTitan purchase "
-                        "orders sent to SYSPRO and SYSPRO purchase orders sent to ServiceTitan, with the state of "
-                        "each and the reason when one could not be sent."),
-    "adjustments": ("Inventory adjustments",
-                    "Inventory adjustment sync is being built. ServiceTitan adjustments will be posted to SYSPRO. "
-                    "ServiceTitan has no API to create adjustments, so SYSPRO adjustments will appear here as a "
-                    "stock-difference worklist (per warehouse and item) for you to enter in ServiceTitan."),
-}
-
-
 @dataclass(frozen=True)
 class PageSpec:
     key: str
@@ -93,12 +77,6 @@ def external_page(module: str, class_name: str, title: str):
     return build
 
 
-def two_way_page(key: str):
-    def build(_window: "MainWindow") -> QWidget:
-        return placeholder(*TWO_WAY_TEXT[key])
-    return build
-
-
 class MainWindow(QMainWindow):
     quitRequested = Signal()
     wizardRequested = Signal()
@@ -119,9 +97,10 @@ class MainWindow(QMainWindow):
             PageSpec("dashboard", "Dashboard", lambda w: w._build_dashboard()),
             PageSpec("invoices", "Invoices", external_page("invoices_page", "InvoicesPage", "Invoices")),
             PageSpec("mappings", "Mappings", external_page("mappings_page", "MappingsPage", "Mappings")),
-            PageSpec("vendors", "Vendors", two_way_page("vendors")),
-            PageSpec("purchase_orders", "Purchase orders", two_way_page("purchase_orders")),
-            PageSpec("adjustments", "Adjustments", two_way_page("adjustments")),
+            PageSpec("vendors", "Vendors", external_page("records_page", "VendorsPage", "Vendors")),
+            PageSpec("purchase_orders", "Purchase orders",
+                     external_page("records_page", "PurchaseOrdersPage", "Purchase orders")),
+            PageSpec("adjustments", "Adjustments", external_page("adjustments_page", "AdjustmentsPage", "Adjustments")),
             PageSpec("reconciliation", "Reconciliation",
                      external_page("reconcile_page", "ReconciliationPage", "Reconciliation")),
             PageSpec("log", "Log", lambda w: LogPage(w.bridge)),

@@ -21,6 +21,11 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
     "IN_DOUBT": ("#FFEDD5", "#9A3412"),
     "CHANGED_IN_SOURCE": ("#EDE9FE", "#5B21B6"),
     "SKIPPED": ("#F3F4F6", "#6B7280"),
+    # states only the two-way flows have, in the hue of the invoice state that means the same
+    "SYNCING": ("#DBEAFE", "#1E40AF"),
+    "SYNCED": ("#DCFCE7", "#166534"),
+    "CONFLICT": ("#EDE9FE", "#5B21B6"),
+    "HELD": ("#FEF3C7", "#92400E"),
 }
 STATE_LABELS: dict[str, str] = {
     "DISCOVERED": "Discovered", "NEEDS_MAPPING": "Needs mapping", "SKIPPED": "Skipped", "READY": "Ready",

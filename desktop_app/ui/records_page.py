@@ -1,0 +1,447 @@
+"""The page of one two-way flow (vendors, purchase orders, adjustments sent to SYSPRO).
+
+Its link records with their states, a detail pane with the record's facts and history, Retry
+for what failed or is held, and for a conflict both versions side by side with "Keep
+ServiceTitan's" / "Keep SYSPRO's". Reads go through bridge.db_call; Retry and a decision are
+jobs (they talk to ServiceTitan and SYSPRO).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from desktop_app.sync import records
+from desktop_app.ui.invoice_model import TrailModel
+from desktop_app.ui.invoices_page import XmlDialog, _plain_table
+from desktop_app.ui.messages import alive
+from desktop_app.ui.records_model import (ATTENTION, ORIGINS, ConflictModel, RecordDetail, RecordsModel,
+                                          RecordsSnapshot, flow_text, load_record, load_records)
+from desktop_app.ui.widgets import (ID_ROLE, SearchBox, StateBadgeDelegate, StatusLine, add_shortcut, plural,
+                                    set_badge, show_error, state_label)
+
+RETRYABLE = frozenset({records.FAILED, records.IN_DOUBT, records.HELD})
+WINNER_WORDS = {"servicetitan": "ServiceTitan's", "syspro": "SYSPRO's"}
+
+
+def hint_label(text: str, parent: QWidget) -> QLabel:
+    label = QLabel(text, parent)
+    label.setObjectName("hint")
+    label.setStyleSheet("color: #6B7280;")
+    return label
+
+
+class RecordDetailPane(QWidget):
+    """One record: facts, why it waits, a conflict side by side, its audit timeline."""
+
+    retryRequested = Signal(int)
+    resolveRequested = Signal(int, str)  # record id, winner ("servicetitan" | "syspro")
+
+    def __init__(self, flow: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.flow = flow
+        self.detail: RecordDetail | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+
+        head = QHBoxLayout()
+        self.badge = QLabel(self)
+        self.title = QLabel("", self)
+        self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
+        self.retry_button = QPushButton("Retry", self)
+        self.retry_button.setProperty("primary", True)
+        self.retry_button.setToolTip("Check it again with today's mappings and send it if it can go")
+        head.addWidget(self.badge)
+        head.addWidget(self.title, 1)
+        head.addWidget(self.retry_button)
+        self.retry_button.clicked.connect(self._retry_clicked)
+        layout.addLayout(head)
+
+        facts = QGridLayout()
+        facts.setHorizontalSpacing(18)
+        self.fact_labels: dict[str, QLabel] = {}
+        names = ["ServiceTitan id", flow_text(flow).syspro_header, "Started in", "Attempts", "Last change (UTC)"]
+        for position, name in enumerate(names):
+            row, col = divmod(position, 3)
+            value = QLabel("", self)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            facts.addWidget(hint_label(name, self), row, col * 2)
+            facts.addWidget(value, row, col * 2 + 1)
+            self.fact_labels[name] = value
+        facts.setColumnStretch(5, 1)
+        layout.addLayout(facts)
+
+        self.reason = QLabel("", self)
+        self.reason.setWordWrap(True)
+        self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.reason)
+
+        self.conflict_box = QFrame(self)
+        self.conflict_box.setObjectName("conflict")
+        self.conflict_box.setStyleSheet("QFrame#conflict { background: #F5F3FF; border: 1px solid #DDD6FE; "
+                                        "border-radius: 6px; }")
+        box = QVBoxLayout(self.conflict_box)
+        box.setContentsMargins(8, 6, 8, 8)
+        top = QHBoxLayout()
+        heading = QLabel("Changed in ServiceTitan and in SYSPRO since the last sync (changes highlighted). "
+                         "Choose the version to keep: it is written to the other system at once.", self.conflict_box)
+        heading.setWordWrap(True)
+        self.keep_st_button = QPushButton("Keep ServiceTitan's", self.conflict_box)
+        self.keep_st_button.setToolTip("Write the ServiceTitan version to SYSPRO")
+        self.keep_syspro_button = QPushButton("Keep SYSPRO's", self.conflict_box)
+        self.keep_syspro_button.setToolTip("Write the SYSPRO version to ServiceTitan")
+        top.addWidget(heading, 1)
+        top.addWidget(self.keep_st_button)
+        top.addWidget(self.keep_syspro_button)
+        box.addLayout(top)
+        self.conflict_model = ConflictModel(self)
+        self.conflict_view = _plain_table(self.conflict_model, self.conflict_box)
+        self.conflict_view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.conflict_view.horizontalHeader().setStretchLastSection(True)
+        box.addWidget(self.conflict_view)
+        self.keep_st_button.clicked.connect(lambda: self._resolve_clicked("servicetitan"))
+        self.keep_syspro_button.clicked.connect(lambda: self._resolve_clicked("syspro"))
+        layout.addWidget(self.conflict_box)
+
+        self.tabs = QTabWidget(self)
+        trail_page = QWidget(self)
+        trail_layout = QVBoxLayout(trail_page)
+        trail_layout.setContentsMargins(0, 4, 0, 0)
+        self.trail_model = TrailModel(self)
+        self.trail_view = _plain_table(self.trail_model, trail_page)
+        self.trail_view.setMinimumHeight(72)
+        self.trail_view.doubleClicked.connect(self._view_xml)
+        self.trail_view.selectionModel().currentRowChanged.connect(self._trail_row_changed)
+        self.xml_button = QPushButton("View XML", trail_page)
+        self.xml_button.clicked.connect(lambda: self._view_xml(self.trail_view.currentIndex()))
+        trail_layout.addWidget(self.trail_view)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.xml_button)
+        trail_layout.addLayout(row)
+        self.tabs.addTab(trail_page, "History")
+        layout.addWidget(self.tabs, 1)
+        self.xml_dialog: XmlDialog | None = None
+        self.show_detail(None)
+
+    def _retry_clicked(self) -> None:
+        if self.detail is not None:
+            self.retryRequested.emit(self.detail.id)
+
+    def _resolve_clicked(self, winner: str) -> None:
+        if self.detail is not None:
+            self.resolveRequested.emit(self.detail.id, winner)
+
+    def show_detail(self, detail: RecordDetail | None) -> None:
+        self.detail = detail
+        if detail is None:
+            self.badge.hide()
+            self.title.setText(f"Select a {flow_text(self.flow).noun} to see its history.")
+            for label in self.fact_labels.values():
+                label.setText("")
+            self.reason.hide()
+            self.conflict_box.hide()
+            self.conflict_model.set_conflict(None)
+            self.trail_model.set_events([])
+            self.set_actions_enabled(False)
+            return
+        self.badge.show()
+        set_badge(self.badge, detail.state)
+        self.title.setText(detail.title)
+        values = [str(detail.st_id) if detail.st_id is not None else "— (not in ServiceTitan yet)",
+                  detail.syspro_key or "— (not in SYSPRO yet)", ORIGINS.get(detail.origin, detail.origin or "—"),
+                  str(detail.attempts), detail.updated_at.strftime("%Y-%m-%d %H:%M") if detail.updated_at else "—"]
+        for label, value in zip(self.fact_labels.values(), values):
+            label.setText(value)
+        in_conflict = detail.state == records.CONFLICT
+        self.reason.setText(detail.reason)
+        self.reason.setVisible(bool(detail.reason) and not in_conflict)  # the conflict box says it better
+        attention = detail.state in records.ATTENTION
+        self.reason.setStyleSheet("color: #991B1B; font-weight: 600;" if attention else "color: #4B5563;")
+        self.conflict_model.set_conflict(detail.conflict if in_conflict else None)
+        self.conflict_box.setVisible(in_conflict)
+        if in_conflict:
+            self.conflict_view.resizeColumnsToContents()
+            self.conflict_view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+            rows = max(1, self.conflict_model.rowCount())
+            header = self.conflict_view.horizontalHeader().sizeHint().height()
+            self.conflict_view.setFixedHeight(min(rows, 5) * 24 + header + 4)
+        self.trail_model.set_events(detail.trail)
+        self.trail_view.resizeColumnsToContents()
+        self.trail_view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        if detail.trail:
+            self.trail_view.scrollToBottom()
+        self.set_actions_enabled(True)
+
+    def set_actions_enabled(self, enabled: bool) -> None:
+        state = self.detail.state if self.detail else None
+        self.retry_button.setEnabled(enabled and state in RETRYABLE)
+        self.retry_button.setVisible(state != records.CONFLICT)
+        for button in (self.keep_st_button, self.keep_syspro_button):
+            button.setEnabled(enabled and state == records.CONFLICT)
+        self.xml_button.setEnabled(False)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _trail_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        event = self.trail_model.events[current.row()] if current.isValid() else None
+        self.xml_button.setEnabled(bool(event and (event.xml_sent or event.xml_received)))
+
+    def _view_xml(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        event = self.trail_model.events[index.row()]
+        if not (event.xml_sent or event.xml_received):
+            return
+        when = event.created_at.strftime("%Y-%m-%d %H:%M:%S") if event.created_at else ""
+        self.xml_dialog = XmlDialog(f"XML — {event.kind.replace('_', ' ')} {when}", event.xml_sent,
+                                    event.xml_received, self)
+        self.xml_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.xml_dialog.open()
+
+
+class RecordsPage(QWidget):
+    """A flow's records, filters, counts per state and the detail pane. `embedded` leaves out the
+    page title (the Adjustments page puts this in a tab under its own title)."""
+
+    FLOW = "vendors"
+    loaded = Signal(int)  # rows shown, after every (re)load
+
+    def __init__(self, bridge, flow: str | None = None, parent: QWidget | None = None, *, embedded: bool = False):
+        super().__init__(parent)
+        self.bridge = bridge
+        self.flow = flow or self.FLOW
+        self.text = flow_text(self.flow)
+        self.selected_id: int | None = None
+        self.counts: dict[str, int] = {}
+        self.ready = False
+        self.last_message = None
+        self._generation = 0
+        self._detail_generation = 0
+        self._running: set[int] = set()  # records with a job in flight
+
+        layout = QVBoxLayout(self)
+        if embedded:
+            layout.setContentsMargins(6, 6, 6, 4)
+        else:
+            layout.setContentsMargins(10, 10, 10, 6)
+        head = QHBoxLayout()
+        if not embedded:
+            title = QLabel(self.text.title, self)
+            title.setObjectName("pageTitle")
+            head.addWidget(title)
+            head.addSpacing(12)
+        self.count_label = hint_label("Loading…", self)
+        self.count_label.setTextFormat(Qt.TextFormat.RichText)
+        head.addWidget(self.count_label, 1)
+        self.refresh_button = QPushButton("Refresh", self)
+        head.addWidget(self.refresh_button)
+        layout.addLayout(head)
+        self.explanation = hint_label(self.text.explanation, self)
+        self.explanation.setWordWrap(True)
+        layout.addWidget(self.explanation)
+
+        filters = QHBoxLayout()
+        self.state_combo = QComboBox(self)
+        self.state_combo.addItem("All states", None)
+        self.state_combo.addItem("Needs attention", ATTENTION)
+        for state in records.STATES:
+            self.state_combo.addItem(state_label(state), state)
+        self.search_box = SearchBox(f"Search {self.text.label_header.lower()}, ids, reason", self)
+        filters.addWidget(hint_label("State", self))
+        filters.addWidget(self.state_combo)
+        filters.addStretch(1)
+        filters.addWidget(self.search_box)
+        layout.addLayout(filters)
+
+        self.model = RecordsModel(self.flow, self)
+        self.table = _plain_table(self.model, self)
+        self.table.setItemDelegateForColumn(RecordsModel.COL_STATE, StateBadgeDelegate(self.table))
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(True)
+        header.setHighlightSections(False)
+        for column, width in enumerate([115, 240, 125, 160, 110, 85]):
+            self.table.setColumnWidth(column, width)
+
+        self.detail_pane = RecordDetailPane(self.flow, self)
+        self.table.setMinimumHeight(150)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail_pane)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        layout.addWidget(self.splitter, 1)
+        self.status = StatusLine(self)
+        layout.addWidget(self.status)
+
+        self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.state_combo.currentIndexChanged.connect(self.refresh)
+        self.search_box.searchChanged.connect(self.refresh)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.detail_pane.retryRequested.connect(self.retry)
+        self.detail_pane.resolveRequested.connect(self.resolve)
+        bridge.dataChanged.connect(self._data_changed)
+        add_shortcut(self, "Ctrl+F", self.focus_search)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(300)  # a cycle reports many changes: refresh once after them
+        self._refresh_timer.timeout.connect(self.refresh)
+        self.refresh()
+
+    # -- loading
+    def set_state_filter(self, state: str | None) -> None:
+        """One state, "ATTENTION", or None for all."""
+        self.state_combo.setCurrentIndex(max(self.state_combo.findData(state), 0))
+
+    def focus_search(self) -> None:
+        self.search_box.focus()
+
+    @Slot()
+    def refresh(self, *_args) -> None:
+        self._refresh_timer.stop()
+        self._generation += 1
+        generation = self._generation
+        flow, state, search = self.flow, self.state_combo.currentData(), self.search_box.text().strip()
+        self.bridge.db_call(lambda: load_records(flow, state, search),
+                            on_done=lambda snapshot: self._loaded(generation, snapshot),
+                            on_error=lambda message: self._load_failed(generation, message))
+
+    def _loaded(self, generation: int, snapshot: RecordsSnapshot) -> None:
+        if generation != self._generation or not alive(self):
+            return
+        self.model.set_rows(snapshot.rows)
+        self.counts = snapshot.counts
+        self.count_label.setText(self._counts_text(snapshot.counts))
+        self.ready = True
+        if self.selected_id is not None:
+            row = self.model.row_of(self.selected_id)
+            if row >= 0:
+                self.table.selectionModel().blockSignals(True)
+                self.table.selectRow(row)
+                self.table.setCurrentIndex(self.model.index(row, 0))
+                self.table.selectionModel().blockSignals(False)
+            self._load_detail(self.selected_id)
+        self.loaded.emit(len(snapshot.rows))
+
+    def _counts_text(self, counts: dict[str, int]) -> str:
+        total = sum(counts.values())
+        parts = []
+        for state in records.STATES:
+            if counts.get(state):
+                text = f"{counts[state]:,} {state_label(state).lower()}"
+                if state in records.ATTENTION:
+                    text = f'<span style="color:#991B1B; font-weight:600;">{text}</span>'
+                parts.append(text)
+        head = plural(total, self.text.noun)
+        return head + (" · " + " · ".join(parts) if parts else "")
+
+    def _load_failed(self, generation: int, message: str) -> None:
+        if generation == self._generation and alive(self):
+            self.count_label.setText("")
+            self.status.failed(f"The {self.text.noun} list could not be read: {message}")
+
+    @Slot(QModelIndex, QModelIndex)
+    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        record_id = current.data(ID_ROLE) if current.isValid() else None
+        if record_id is None:
+            return
+        self.selected_id = record_id
+        self._load_detail(record_id)
+
+    def select_record(self, record_id: int) -> bool:
+        row = self.model.row_of(record_id)
+        if row < 0:
+            return False
+        self.table.selectRow(row)
+        self.table.setCurrentIndex(self.model.index(row, 0))
+        return True
+
+    def _load_detail(self, record_id: int) -> None:
+        self._detail_generation += 1
+        generation = self._detail_generation
+        self.bridge.db_call(lambda: load_record(record_id),
+                            on_done=lambda detail: self._detail_loaded(generation, detail),
+                            on_error=lambda message: self.status.failed(f"The record could not be read: {message}"))
+
+    def _detail_loaded(self, generation: int, detail: RecordDetail | None) -> None:
+        if generation != self._detail_generation or not alive(self):
+            return
+        self.detail_pane.show_detail(detail)
+        if detail is not None and detail.id in self._running:
+            self.detail_pane.set_actions_enabled(False)
+
+    @Slot(str)
+    def _data_changed(self, _what: str) -> None:
+        self._refresh_timer.start()
+
+    # -- actions (jobs: they talk to ServiceTitan and SYSPRO)
+    def _describe(self, record_id: int) -> str:
+        detail = self.detail_pane.detail
+        return detail.title if detail is not None and detail.id == record_id else f"record {record_id}"
+
+    @Slot(int)
+    def retry(self, record_id: int) -> None:
+        name, flow = self._describe(record_id), self.flow
+        self._start(record_id, f"Retrying {name}…")
+        job = self.bridge.run_job("retry", lambda ctx: records.replay(ctx, flow, [record_id]), actor="user-retry",
+                                  on_done=lambda _summary: self._finished(record_id, f"Retry of {name} finished"),
+                                  on_error=lambda message: self._job_failed(record_id, f"Retry of {name}", message))
+        if job is None:
+            self._running.discard(record_id)
+            self.status.done("A retry is already waiting to run.")
+
+    @Slot(int, str)
+    def resolve(self, record_id: int, winner: str) -> None:
+        name, words = self._describe(record_id), WINNER_WORDS[winner]
+        self._start(record_id, f"Keeping {words} version of {name}…")
+        self.bridge.run_job("resolve-conflict", lambda ctx: records.resolve_conflict(ctx, record_id, winner),
+                            actor="user",
+                            on_done=lambda _link: self._finished(record_id, f"{words} version of {name} was kept"),
+                            on_error=lambda message: self._job_failed(record_id, f"Keeping {words} version of "
+                                                                      f"{name}", message))
+
+    def _start(self, record_id: int, sentence: str) -> None:
+        self._running.add(record_id)
+        self.detail_pane.set_actions_enabled(False)
+        self.status.busy(sentence)
+
+    def _finished(self, record_id: int, sentence: str) -> None:
+        self._running.discard(record_id)
+        if not alive(self):
+            return
+
+        def tell(detail: RecordDetail | None) -> None:
+            if not alive(self):
+                return
+            if detail is None:
+                self.status.done(f"{sentence}.")
+                return
+            now = f"{sentence}: it is now {state_label(detail.state).lower()}."
+            if detail.state in records.ATTENTION and detail.reason:
+                self.status.failed(f"{now} {detail.reason}")
+            else:
+                self.status.done(now)
+            if self.selected_id == record_id:
+                self._detail_generation += 1
+                self.detail_pane.show_detail(detail)
+
+        self.bridge.db_call(lambda: load_record(record_id), on_done=tell)
+        self.refresh()
+
+    def _job_failed(self, record_id: int, what: str, message: str) -> None:
+        self._running.discard(record_id)
+        if not alive(self):
+            return
+        self.status.failed(f"{what} did not finish: {message}")
+        show_error(self, self.text.title, f"{what} did not finish.", message)
+        self.refresh()
+
+
+class VendorsPage(RecordsPage):
+    FLOW = "vendors"
+
+
+class PurchaseOrdersPage(RecordsPage):
+    FLOW = "purchase-orders"
