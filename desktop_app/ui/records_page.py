@@ -136,7 +136,9 @@ class RecordDetailPane(QWidget):
         self.detail = detail
         if detail is None:
             self.badge.hide()
-            self.title.setText(f"Select a {flow_text(self.flow).noun} to see its history.")
+            noun = flow_text(self.flow).noun
+            article = "an" if noun[:1].lower() in "aeiou" else "a"
+            self.title.setText(f"Select {article} {noun} to see its history.")
             for label in self.fact_labels.values():
                 label.setText("")
             self.reason.hide()
