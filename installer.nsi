@@ -126,7 +126,7 @@ Section "!${DISPLAY_NAME} (required)" SEC_APP
     Delete "$INSTDIR\${EXE_NAME}"
     RMDir /r "$INSTDIR\_internal"
   ${EndIf}
-  File /r "${BUNDLE_DIR}\*.*"
+  File /r "${BUNDLE_DIR}\*"
   WriteUninstaller "$INSTDIR\uninstall.exe"
   CreateShortcut "$SMPROGRAMS\${DISPLAY_NAME}.lnk" "$INSTDIR\${EXE_NAME}" "gui" "$INSTDIR\${EXE_NAME}" 0
 

@@ -102,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     gui = sub.add_parser("gui", help="open the desktop app (the default)")
     gui.add_argument("--minimized", action="store_true", help="start in the tray")
+    gui.add_argument("--quit-after-start", action="store_true", help=argparse.SUPPRESS)  # packaging smoke test
     gui.set_defaults(handler="gui")
 
     demo = sub.add_parser("demo", help="run against the built-in sandbox with a demo company")

@@ -252,7 +252,8 @@ def cmd_test_connection(args) -> int:
 def cmd_gui(args) -> int:
     from desktop_app.ui.app import run_gui
 
-    return run_gui(minimized=getattr(args, "minimized", False))
+    return run_gui(minimized=getattr(args, "minimized", False),
+                   quit_after_start=getattr(args, "quit_after_start", False))
 
 
 @command("demo")

@@ -36,8 +36,10 @@ def pyinstaller_command(dist_dir: Path, work_dir: Path) -> list[str]:
     ]
 
 
-def makensis_defines(info: AppInfo, bundle_dir: Path, out_dir: Path) -> dict[str, str]:
-    return {
+def makensis_defines(
+    info: AppInfo, bundle_dir: Path, out_dir: Path, sign_command: str | None = None
+) -> dict[str, str]:
+    defines = {
         "VERSION": info.version,
         "VERSION_QUAD": info.version_quad,
         "APP_NAME": info.name,
@@ -46,10 +48,15 @@ def makensis_defines(info: AppInfo, bundle_dir: Path, out_dir: Path) -> dict[str
         "BUNDLE_DIR": str(bundle_dir),
         "OUT_DIR": str(out_dir),
     }
+    if sign_command:
+        defines["SIGN_COMMAND"] = sign_command  # installer.nsi signs Setup and the uninstaller
+    return defines
 
 
-def makensis_command(makensis: str, info: AppInfo, bundle_dir: Path, out_dir: Path) -> list[str]:
-    defines = makensis_defines(info, bundle_dir, out_dir)
+def makensis_command(
+    makensis: str, info: AppInfo, bundle_dir: Path, out_dir: Path, sign_command: str | None = None
+) -> list[str]:
+    defines = makensis_defines(info, bundle_dir, out_dir, sign_command)
     # -WX: a warning is an error, so a sloppy script never ships.
     return [makensis, "-WX", "-V2", *(f"-D{key}={value}" for key, value in defines.items()), str(NSIS_SCRIPT)]
 
@@ -76,9 +83,12 @@ def build_bundle(dist_dir: Path, work_dir: Path) -> Path:
     return bundle
 
 
-def build_installer(makensis: str, info: AppInfo, bundle_dir: Path, out_dir: Path) -> Path:
+def build_installer(
+    makensis: str, info: AppInfo, bundle_dir: Path, out_dir: Path, sign_command: str | None = None
+) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    subprocess.run(makensis_command(makensis, info, bundle_dir, out_dir), check=True, cwd=REPO_ROOT)
+    command = makensis_command(makensis, info, bundle_dir, out_dir, sign_command)
+    subprocess.run(command, check=True, cwd=REPO_ROOT)
     setup = setup_exe_path(info, out_dir)
     if not setup.is_file():
         raise SystemExit(f"makensis succeeded but {setup} was not written")
@@ -93,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-bundle", action="store_true", help="do not run PyInstaller")
     parser.add_argument("--bundle-dir", type=Path, help="bundle to pack (default: <dist>/ml-connector)")
     parser.add_argument("--dist", type=Path, default=DEFAULT_DIST, help="PyInstaller dist dir and Setup output dir")
+    parser.add_argument("--sign-command", help='e.g. "signtool sign /fd sha256 /a"; %%1 is appended as the file')
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="PyInstaller work dir")
     args = parser.parse_args(argv)
 
@@ -113,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (bundle_dir / info.exe_name).is_file():
         print(f"no bundle at {bundle_dir}: build it first (omit --skip-bundle)", file=sys.stderr)
         return 2
-    build_installer(makensis, info, bundle_dir, dist_dir)
+    build_installer(makensis, info, bundle_dir, dist_dir, args.sign_command)
     return 0
 
 

@@ -53,17 +53,19 @@ def judge(box: Sandbox, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _run_sync(env: dict, kill_after: float | None) -> int:
+def _run_sync(env: dict, kill_when=None, *, limit_s: float = 120) -> int:
+    """Run one `sync --once`; SIGKILL it as soon as `kill_when()` is true (polled every few ms)."""
     proc = subprocess.Popen([sys.executable, "-m", "desktop_app", "sync", "--once", "--flow", "invoices"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if kill_after is None:
+    if kill_when is None:
         return proc.wait(timeout=600)
-    try:
-        proc.wait(timeout=kill_after)
-    except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    return proc.returncode
+    deadline = time.monotonic() + limit_s
+    while proc.poll() is None and time.monotonic() < deadline:
+        if kill_when():
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.003)
+    return proc.wait(timeout=30)
 
 
 def crash_loop_in(box: Sandbox, *, seed: int, kills: int, arrivals: int = 25, env: dict) -> Outcome:
@@ -71,9 +73,17 @@ def crash_loop_in(box: Sandbox, *, seed: int, kills: int, arrivals: int = 25, en
     outcome = Outcome(f"SIGKILL x{kills} (seed {seed})")
     db.close_database()
     box.syspro.set_faults({"slow": 0.01})  # widen the posting window so kills land mid-post
+    state = box.company.syspro
     for _ in range(kills):
         box.company.st.advance(arrivals)
-        outcome.kills += _run_sync(env, rng.uniform(0.5, 2.5)) == -signal.SIGKILL
+        # kill after a random number of SYSPRO posts of this run (mid-posting), or, in about a
+        # quarter of the runs, at a random early moment (mid-discovery); progress, not the clock,
+        # decides, so the kills land however fast or loaded the machine is
+        posts_before = state.post_count
+        target = rng.randint(1, max(1, arrivals // 2))
+        early = time.monotonic() + rng.uniform(0.3, 1.0) if rng.random() < 0.25 else None
+        kill_when = (lambda: time.monotonic() > early) if early else (lambda: state.post_count - posts_before >= target)
+        outcome.kills += _run_sync(env, kill_when) == -signal.SIGKILL
     box.syspro.set_faults({})
     started = time.monotonic()
     code = _run_sync(env, None)

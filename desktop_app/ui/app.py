@@ -228,7 +228,9 @@ def _quit_on_signals(services: ConnectorApp) -> None:
     services._signal_timer.start(500)
 
 
-def run_gui(minimized: bool = False) -> int:
+def run_gui(minimized: bool = False, *, quit_after_start: bool = False) -> int:
+    """Run the desktop app. `quit_after_start` builds everything, shows the window, then quits:
+    the frozen build's "start and quit" smoke test."""
     app = make_application()
     lock = InstanceLock()
     try:
@@ -247,7 +249,9 @@ def run_gui(minimized: bool = False) -> int:
         show_error(None, str(exc), blocking=True, title=f"{APP_DISPLAY_NAME} cannot start")
         services.shutdown()
         return EXIT_USAGE
-    services.start(minimized=minimized)
+    services.start(minimized=minimized, first_run_wizard=not quit_after_start)
+    if quit_after_start:
+        services.ready.connect(lambda: QTimer.singleShot(500, services.quit))
     _quit_on_signals(services)
     try:
         return app.exec()
