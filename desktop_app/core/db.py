@@ -265,8 +265,14 @@ def _migration_2(db: pw.SqliteDatabase) -> None:
     db.create_tables([SyncLink, WorklistRow])
 
 
+def _migration_3(db: pw.SqliteDatabase) -> None:
+    # SYSPRO knows an AP invoice by supplier and number: each new document checks it is not taken
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS apdocument_supplier_syspro_invoice "
+                   f"ON {ApDocument._meta.table_name} (supplier, syspro_invoice)")
+
+
 # Ordered forward migrations; index + 1 is the schema version each one produces.
-MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2]
+MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3]
 
 
 def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:

@@ -243,6 +243,11 @@ class _Builder:
         self.materials_by_vendor: dict[str, list[dict]] = {}
         self.next_job = 40_000 + rng.randrange(1000)
         self.cost_invoices: list[dict] = []
+        self.adjustments_of_job: dict[str, int] = {}  # ST numbers a job's adjustments 43008-1, 43008-2, ...
+
+    def _adjustment_number(self, job_number: str) -> str:
+        count = self.adjustments_of_job[job_number] = self.adjustments_of_job.get(job_number, 0) + 1
+        return f"{job_number}-{count}"
 
     def stamp(self, days: float = 0) -> datetime:
         return self.epoch + timedelta(days=days)
@@ -494,7 +499,7 @@ class _Builder:
                 items.append(self._item(self._material(rng.choice(["TSTAT-ECO", "BLW-1/2HP", "BRAZE-15"])), D(1),
                                         tech_id, bu))
         invoice = {
-            "id": invoice_id, "referenceNumber": f"{job_number}-1" if original else job_number,
+            "id": invoice_id, "referenceNumber": self._adjustment_number(job_number) if original else job_number,
             "invoiceDate": moment.date(), "dueDate": moment.date() + timedelta(days=30),
             "salesTaxCode": {"id": 1, "name": "Texas State + Local", "taxRate": TAX_RATE},
             "invoiceType": {"id": 1, "name": "Service"},

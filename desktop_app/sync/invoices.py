@@ -21,8 +21,8 @@ from desktop_app.core.db import ApDocument, SourceInvoice, SyncCursor, database,
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.sync import ledger
-from desktop_app.sync.build import (BuildResult, BuildSettings, PlannedDocument, Reference, Sku,
-                                    build_documents)
+from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
+                                    Sku, build_documents, content_hash)
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, DISCOVERED, FAILED, IN_DOUBT, LOCKED,
                                      NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED)
@@ -105,6 +105,7 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     locked = {doc.supplier: doc for doc in existing if doc.state in LOCKED}
     open_rows = [doc for doc in existing if doc.state not in LOCKED]
     plans = {plan.supplier: plan for plan in result.documents}
+    renumbered = _claim_invoice_numbers(plans.values(), st_id, existing)
     touched: list[ApDocument] = []
 
     for supplier, doc in locked.items():
@@ -171,6 +172,9 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         fields = _doc_fields(plan, invoice, lines)
         message = (f"Mapped to supplier {supplier}: {len(plan.lines)} line(s), {plan.amount} "
                    f"({'credit note' if plan.transaction_code == 'C' else 'invoice'} {plan.syspro_invoice})")
+        if supplier in renumbered:
+            message += (f". Invoice number {renumbered[supplier]} is already used for this supplier by another "
+                        f"ServiceTitan invoice, so this one goes to SYSPRO as {plan.syspro_invoice}")
         if doc is None:
             # the READY transition below writes the plan's fields in the same transaction
             doc = ledger.create_row(ApDocument, doc_key=f"{st_id}:{supplier}", st_invoice_id=st_id,
@@ -190,6 +194,35 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
                               actor=actor, reason="Withdrawn: nothing owed to this supplier any more")
             touched.append(doc)
     return touched
+
+
+def alternate_invoice_number(st_id: int, prefix: str = "ST") -> str:
+    # ST invoice numbers never start with "-", so this cannot meet a number built from one
+    return f"{prefix}-{st_id}"[:INVOICE_NUMBER_MAX]
+
+
+def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dict[str, str]:
+    """Give each plan an AP invoice number no other ServiceTitan invoice holds for its supplier.
+
+    SYSPRO knows an AP invoice by supplier and number, but ST reference numbers repeat (several
+    adjustments of one job, numbers edited by hand). Two ST invoices on one number would make the
+    second a "duplicate" that the look-up then mistakes for posted. The earliest ledger row keeps
+    the number; a later invoice goes as ST-<its id>, the same on every evaluation.
+    Returns {supplier: the number it would have had} for the plans it renumbered.
+    """
+    first_row = min((doc.id for doc in existing), default=None)
+    renumbered = {}
+    for plan in plans:
+        holders = ApDocument.select(ApDocument.id).where(
+            (ApDocument.supplier == plan.supplier) & (ApDocument.syspro_invoice == plan.syspro_invoice)
+            & (ApDocument.st_invoice_id != st_id))
+        if first_row is not None:
+            holders = holders.where(ApDocument.id < first_row)
+        if holders.exists():
+            renumbered[plan.supplier] = plan.syspro_invoice
+            plan.syspro_invoice = alternate_invoice_number(st_id)
+            plan.content_hash = content_hash(plan)
+    return renumbered
 
 
 class Evaluator:
@@ -367,6 +400,19 @@ def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> 
         return False
     amount = _found_amount(found)
     journal = str(getattr(found, "journal", "") or "")
+    owner = (ApDocument.select().where(
+        (ApDocument.supplier == doc.supplier) & (ApDocument.syspro_invoice == doc.syspro_invoice)
+        & (ApDocument.st_invoice_id != doc.st_invoice_id) & ApDocument.state.in_(LOCKED - {IN_DOUBT, POSTING}))
+        .order_by(ApDocument.id).first())
+    if owner is not None:
+        # what SYSPRO holds is another ST invoice's bill: taking it as ours would leave this one unpaid
+        ledger.transition(doc, FAILED, "number_taken",
+                          f"{why}: SYSPRO's invoice {doc.syspro_invoice} for supplier {doc.supplier} is ServiceTitan "
+                          f"invoice {owner.st_invoice_number or owner.st_invoice_id}, posted earlier. This document "
+                          "was not posted; re-evaluate it (Retry) to give it a number of its own.", actor=ctx.actor,
+                          reason=f"Invoice number {doc.syspro_invoice} belongs to ST invoice "
+                                 f"{owner.st_invoice_number or owner.st_invoice_id}")
+        return True
     if amount is not None and abs(amount) != abs(doc.amount):
         ledger.transition(doc, FAILED, "lookup_mismatch",
                           f"{why}: SYSPRO already holds invoice {doc.syspro_invoice} for supplier {doc.supplier} "

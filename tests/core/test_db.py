@@ -123,3 +123,15 @@ def test_data_dir_is_private(data_home):
     db.open_database()
     assert paths.data_dir() == data_home.resolve()
     assert oct(data_home.stat().st_mode & 0o777) == "0o700"
+
+
+def test_migration_3_indexes_ap_invoice_numbers_per_supplier():
+    database = db.open_database()
+    try:
+        plan = " ".join(str(row) for row in database.execute_sql(
+            f"EXPLAIN QUERY PLAN SELECT id FROM {db.ApDocument._meta.table_name} "
+            "WHERE supplier = ? AND syspro_invoice = ?",
+            ("SUP", "ST1")).fetchall())
+        assert "apdocument_supplier_syspro_invoice" in plan
+    finally:
+        db.close_database()

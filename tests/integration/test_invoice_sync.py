@@ -181,3 +181,30 @@ def test_write_back_marks_invoices_exported_in_servicetitan(sandbox):
     assert done is not None
     st_invoice = sandbox.company.st.invoices[done.st_invoice_id]
     assert done.syspro_invoice in str(st_invoice.get("exportId") or st_invoice.get("_externalId") or st_invoice)
+
+
+def test_two_invoices_with_one_number_are_both_posted(sandbox):
+    """ST numbers repeat (hand-edited numbers, adjustments): SYSPRO must get both bills, once each."""
+    cycle()
+    first = ApDocument.select().where(ApDocument.state == ledger.CONFIRMED).first()
+    source = sandbox.company.st.invoices[first.st_invoice_id]
+    twin = {key: value for key, value in source.items() if key not in ("id", "createdOn", "modifiedOn", "exportId")}
+    twin["items"] = [{key: value for key, value in item.items() if key not in ("id", "createdOn", "modifiedOn")}
+                     for item in source["items"]]
+    twin_id = sandbox.company.st.add_invoice(twin)["id"]
+    posts_before = len(sandbox.company.syspro.ap_invoices)
+
+    cycle()
+
+    twin_doc = ApDocument.get(ApDocument.st_invoice_id == twin_id, ApDocument.supplier == first.supplier)
+    assert twin_doc.st_invoice_number == first.st_invoice_number
+    assert twin_doc.state == ledger.CONFIRMED, twin_doc.reason
+    assert twin_doc.syspro_invoice == invoices.alternate_invoice_number(twin_id) != first.syspro_invoice
+    assert ApDocument.get_by_id(first.id).syspro_invoice == first.syspro_invoice  # the first keeps its number
+    assert len(sandbox.company.syspro.ap_invoices) > posts_before
+    assert (first.supplier, twin_doc.syspro_invoice) in syspro_keys(sandbox)
+    assert any("already used for this supplier" in e.message for e in ledger.trail(twin_doc.id))
+    assert_exactly_once(sandbox)
+    # evaluating the twin again (a mapping edit, a retry) keeps the number it was posted under
+    cycle()
+    assert ApDocument.get_by_id(twin_doc.id).state == ledger.CONFIRMED

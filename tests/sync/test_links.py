@@ -53,7 +53,7 @@ def test_a_version_1_database_with_data_migrates_to_the_link_tables(monkeypatch)
     database = db.open_database()
     try:
         version = database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        assert version == step + 1 <= db.latest_version()
+        assert version == db.latest_version() > step
         assert db.VendorMapping.get().syspro_supplier == "ACME" and db.SyncCursor.get().value == "tok"
         link = db.SyncLink.create(flow="vendors", st_id=5, syspro_key="ACME", state="SYNCED")
         db.WorklistRow.create(movement_key="1/1/DAL/X/2026-01-01", warehouse="DAL", stock_code="X",

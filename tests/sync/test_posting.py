@@ -83,3 +83,21 @@ def test_a_lookup_with_another_amount_is_not_taken_as_ours(doc, monkeypatch):
 def test_illegal_transitions_are_refused(doc):
     with pytest.raises(ledger.IllegalTransition):
         ledger.transition(ApDocument.get_by_id(doc.id), ledger.CONFIRMED, "x", "x", actor="test")
+
+
+def test_a_number_another_st_invoice_posted_is_not_taken_as_ours(doc, monkeypatch):
+    """A ledger from before numbers were made unique: the look-up finds the other invoice's bill."""
+    ctx = SyncContext(settings=Settings(), actor="test")
+    ApDocument.create(doc_key="2:SUP", st_invoice_id=2, st_invoice_number="100", state=ledger.CONFIRMED,
+                      supplier="SUP", syspro_invoice="ST100", amount=Decimal("12.50"), journal="70")
+    ApDocument.update(attempts=1).where(ApDocument.id == doc.id).execute()
+
+    class Found:
+        supplier, invoice, amount, journal = "SUP", "ST100", Decimal("12.50"), "70"
+
+    monkeypatch.setattr(invoices, "lookup", lambda ctx, session, d: Found())
+    session = ScriptedSession("<never used/>")
+    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), invoices.CycleSummary())
+    after = ApDocument.get_by_id(doc.id)
+    assert session.posts == 0
+    assert after.state == ledger.FAILED and "belongs to ST invoice 100" in after.reason
