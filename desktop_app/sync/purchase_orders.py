@@ -35,7 +35,7 @@ from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
                                       FlowSummary, LazySession)
 from desktop_app.syspro import contract, purchase_orders as portoi
-from desktop_app.syspro.errors import BusinessObjectError, ValidationError
+from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord
 
 log = logging.getLogger("desktop_app.sync.purchase_orders")
@@ -204,33 +204,14 @@ class PoSync:
         except ValidationError as exc:
             self._failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
             return None
-        attempt = link.attempts + 1
-        records.transition(link, SYNCING, "write_attempt", f"{message} (attempt {attempt})", actor=self.actor,
-                           attempts=attempt, last_attempt_at=utcnow(),
-                           xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
-        try:
+        def send():
             xml_out = self.session.get().post(portoi.BUSINESS_OBJECT, params, xml_in)
-            item = portoi.parse_result(xml_out).items[0]
-        except OutcomeUnknown as exc:
-            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from SYSPRO: {exc}. It will be "
-                               "looked up before anything is sent again.", actor=self.actor,
-                               reason=f"No answer from SYSPRO: {exc}")
-            self.summary.in_doubt += 1
-            return None
-        except BusinessObjectError as exc:
-            self._failed(link, f"SYSPRO refused it: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
-            return None
-        except ConnectError as exc:
-            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=self.actor,
-                               reason=f"Could not reach SYSPRO: {exc}")
-            raise
-        except IndexError:
-            records.transition(link, IN_DOUBT, "unreadable_answer", "SYSPRO's answer listed no order; it will be "
-                               "looked up before anything is sent again.", actor=self.actor,
-                               reason="SYSPRO's answer could not be read")
-            self.summary.in_doubt += 1
-            return None
-        return item, xml_out
+            return portoi.parse_result(xml_out).items[0], xml_out
+
+        return records.send_once(
+            link, actor=self.actor, summary=self.summary, message=message, params=params, xml_in=xml_in,
+            send=send, noun="order",
+            refused=lambda text: self._failed(link, text, st_hash=links.view_hash(st_view(link.st_current))))
 
     @staticmethod
     def _stock_code(line: dict) -> str | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from peewee import fn
 
 from desktop_app.core.db import AuditEvent, SyncLink, database, utcnow
+from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.sync import ledger
 
 READY = "READY"  # will be written this cycle
@@ -105,6 +106,39 @@ def transition(link: SyncLink, new_state: str, kind: str, message: str, *, actor
         record(link, kind, message, actor=actor, data={"from": previous, "to": new_state, **(event or {})},
                xml_sent=xml_sent, xml_received=xml_received)
     return link
+
+
+def send_once(link: SyncLink, *, actor: str, summary, message: str, params: str, xml_in: str, send,
+              noun: str, refused, event=None):
+    """Commit the link as SYNCING with what is sent, then send: the exactly-once step of every flow.
+
+    `send()` posts and parses; its value is returned. An answer that settles nothing leaves the link
+    IN_DOUBT (it is looked up before anything is sent again) and returns None; a refusal by e.net
+    goes to `refused(message)` and returns None; a request that never left re-raises ConnectError.
+    """
+    from desktop_app.syspro.errors import BusinessObjectError
+
+    attempt = link.attempts + 1
+    transition(link, SYNCING, "write_attempt", f"{message} (attempt {attempt})", actor=actor, attempts=attempt,
+               last_attempt_at=utcnow(), event=event,
+               xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+    try:
+        return send()
+    except OutcomeUnknown as exc:
+        transition(link, IN_DOUBT, "no_answer", f"No usable answer from SYSPRO: {exc}. It will be looked up "
+                   "before anything is sent again.", actor=actor, reason=f"No answer from SYSPRO: {exc}")
+    except BusinessObjectError as exc:
+        refused(f"SYSPRO refused it: {exc}")
+        return None
+    except ConnectError as exc:
+        transition(link, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=actor,
+                   reason=f"Could not reach SYSPRO: {exc}")
+        raise
+    except IndexError:
+        transition(link, IN_DOUBT, "unreadable_answer", f"SYSPRO's answer listed no {noun}; it will be looked up "
+                   "before anything is sent again.", actor=actor, reason="SYSPRO's answer could not be read")
+    summary.in_doubt += 1
+    return None
 
 
 def new_link(flow: str, *, state: str, kind: str, message: str, actor: str, **fields) -> SyncLink:

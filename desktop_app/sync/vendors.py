@@ -29,7 +29,7 @@ from desktop_app.sync.mappings import normalise, suggest
 from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
                                       FlowSummary, LazySession)
 from desktop_app.syspro import contract, suppliers as apsssp
-from desktop_app.syspro.errors import BusinessObjectError, ValidationError
+from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import SupplierRecord
 
 log = logging.getLogger("desktop_app.sync.vendors")
@@ -277,34 +277,16 @@ class VendorSync:
                                reason=redact(str(exc)), data={**(link.data or {}), "failed_versions": versions})
             self.summary.failed += 1
             return None
-        attempt = link.attempts + 1
-        records.transition(link, SYNCING, "write_attempt", f"{message} (attempt {attempt})", actor=self.actor,
-                           attempts=attempt, last_attempt_at=utcnow(), event={"pending": pending},
-                           xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
-        try:
+        def send():
             xml_out = self.session.get().setup(action, apsssp.BUSINESS_OBJECT, params, xml_in)
             result = apsssp.parse_result(xml_out).items[0]
-        except OutcomeUnknown as exc:
-            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from SYSPRO: {exc}. It will be "
-                               "looked up before anything is sent again.", actor=self.actor,
-                               reason=f"No answer from SYSPRO: {exc}")
-            self.summary.in_doubt += 1
-            return None
-        except BusinessObjectError as exc:
-            self._failed(link, f"SYSPRO refused it: {exc}", versions)
-            return None
-        except ConnectError as exc:
-            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=self.actor,
-                               reason=f"Could not reach SYSPRO: {exc}")
-            raise
-        except IndexError:
-            records.transition(link, IN_DOUBT, "unreadable_answer", "SYSPRO's answer listed no supplier; it "
-                               "will be looked up before anything is sent again.", actor=self.actor,
-                               reason="SYSPRO's answer could not be read")
-            self.summary.in_doubt += 1
-            return None
-        result.xml_out = xml_out
-        return result
+            result.xml_out = xml_out
+            return result
+
+        return records.send_once(
+            link, actor=self.actor, summary=self.summary, message=message, params=params, xml_in=xml_in,
+            send=send, noun="supplier", event={"pending": pending},
+            refused=lambda text: self._failed(link, text, versions))
 
     def _failed(self, link: SyncLink, message: str, versions: str, xml_received: str | None = None) -> None:
         records.transition(link, FAILED, "rejected", message, actor=self.actor, reason=redact(message),

@@ -140,3 +140,20 @@ def test_killed_mid_create_does_not_duplicate_a_po_either_way(sandbox):
     assert len(sandbox.company.st.purchase_orders) == st_count
     assert SyncLink.get_by_id(row.id).state == SYNCED and SyncLink.get_by_id(made.id).state == SYNCED
     assert summary.settled >= 1
+
+
+def test_an_unanswered_po_post_is_in_doubt_then_looked_up_not_sent_again(sandbox):
+    cycle("vendors")
+    sandbox.syspro.set_faults({"drop_after_post": 1})
+    cycle(FLOW)
+    doubtful = link(FLOW, state="IN_DOUBT")
+    assert "No answer from SYSPRO" in doubtful.reason
+    orders = len(sandbox.company.syspro.purchase_orders)
+    writes = Writes(sandbox)
+    cycle(FLOW)
+    settled = SyncLink.get_by_id(doubtful.id)
+    assert settled.state == SYNCED and settled.syspro_key in sandbox.company.syspro.purchase_orders
+    assert writes.syspro() == [] and len(sandbox.company.syspro.purchase_orders) == orders
+    cpns = Counter(po["header"]["CustomerPoNumber"] for po in sandbox.company.syspro.purchase_orders.values())
+    assert all(count == 1 for cpn, count in cpns.items() if cpn)
+
