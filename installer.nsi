@@ -14,7 +14,7 @@
 ; HKCU. The user's data directory (%LOCALAPPDATA%\ml-connector) is never touched unless the user
 ; ticks the unchecked-by-default "Also delete my settings..." component when uninstalling.
 
-Unicode true
+Target amd64-unicode  ; the bundle is 64-bit Python, so Setup is a 64-bit program too
 ManifestDPIAware true
 RequestExecutionLevel user
 SetCompressor /SOLID lzma
