@@ -3,16 +3,21 @@
 Results come back to the GUI thread through Qt signals relayed by a @Slot of a QObject that
 lives in the GUI thread (under PySide6 a lambda connected to a signal emitted in another thread
 would run in that thread). The GUI thread itself never waits on the network or the database.
+
+Progress events are coalesced: a sync reports progress once per document (thousands), and each
+queued signal into a Python slot makes the GUI thread take the GIL back from the busy worker. The
+bridge keeps only the newest progress of each job and hands it on at most every PROGRESS_MS.
 """
 from __future__ import annotations
 
 import concurrent.futures
 import itertools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from desktop_app.core import logs
 from desktop_app.core.db import database
@@ -21,6 +26,8 @@ from desktop_app.sync.jobs import JobEvent, JobWorker
 
 log = logging.getLogger("desktop_app.ui")
 
+PROGRESS_MS = 100  # at most ten progress updates a second reach the pages
+
 
 class EngineBridge(QObject):
     jobEvent = Signal(object)      # JobEvent, in the GUI thread
@@ -28,6 +35,7 @@ class EngineBridge(QObject):
     dataChanged = Signal(str)      # "invoices", "mappings", "settings", … something the pages should re-read
 
     _relayJob = Signal(object)
+    _relayProgress = Signal()      # "there is newer progress": at most one queued at a time
     _relayLog = Signal(object)
     _relayDb = Signal(int, object, object)  # call id, result, error message
 
@@ -38,10 +46,17 @@ class EngineBridge(QObject):
         self._ids = itertools.count(1)
         self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
         self._job_callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
+        self._progress_lock = threading.Lock()
+        self._progress: dict[int, JobEvent] = {}  # job id → newest progress not delivered yet
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(PROGRESS_MS)
+        self._progress_timer.timeout.connect(self._flush_progress)
         self._relayJob.connect(self._deliver_job)
+        self._relayProgress.connect(self._progress_timer.start)
         self._relayLog.connect(self._deliver_log)
         self._relayDb.connect(self._deliver_db)
-        worker.add_listener(self._relayJob.emit)
+        worker.add_listener(self._from_worker)
         logs.live_feed.subscribe(self._relayLog.emit)
         self._closed = False
 
@@ -82,8 +97,32 @@ class EngineBridge(QObject):
         logs.live_feed.unsubscribe(self._relayLog.emit)
         self._db_pool.shutdown(wait=True)
 
+    def _from_worker(self, event: JobEvent) -> None:
+        """Runs in the worker thread: progress is kept for the next flush, anything else is relayed."""
+        if event.kind == "progress":
+            with self._progress_lock:
+                wake = not self._progress
+                self._progress[event.job_id] = event
+            if wake:
+                self._relayProgress.emit()
+            return
+        self._relayJob.emit(event)
+
+    @Slot()
+    def _flush_progress(self) -> None:
+        with self._progress_lock:
+            events, self._progress = list(self._progress.values()), {}
+        for event in events:
+            self.jobEvent.emit(event)
+
     @Slot(object)
     def _deliver_job(self, event: JobEvent) -> None:
+        late = None
+        if event.kind in ("finished", "failed", "cancelled"):
+            with self._progress_lock:
+                late = self._progress.pop(event.job_id, None)
+        if late is not None:  # the job's last progress comes before its end
+            self.jobEvent.emit(late)
         self.jobEvent.emit(event)
         if event.kind in ("finished", "failed", "cancelled"):
             on_done, on_error = self._job_callbacks.pop(event.job_id, (None, None))

@@ -44,3 +44,33 @@ def test_db_call_runs_off_the_gui_thread(qtbot, bridge):
     bridge.db_call(work, on_done=results.append)
     qtbot.waitUntil(lambda: bool(results), timeout=5000)
     assert results[0] is not gui_thread
+
+
+def test_progress_is_coalesced_to_the_newest(qtbot, bridge):
+    """A sync reports progress per document; the GUI gets the newest, not every one (each delivery
+    makes the GUI thread take the GIL back from the worker)."""
+    def job(ctx):
+        for done in range(1, 301):
+            ctx.progress(done, 300, f"Posted {done} of 300")
+        return "ok"
+
+    events = []
+    bridge.jobEvent.connect(lambda e: events.append((e.kind, e.done)))
+    job_ = bridge.run_job("test", job)
+    job_.future.result(timeout=10)  # the GUI thread is busy meanwhile: all 300 arrive before it looks
+    qtbot.waitUntil(lambda: bool(events) and events[-1][0] == "finished", timeout=10000)
+    assert events == [("started", 0), ("progress", 300), ("finished", 0)]
+
+
+def test_progress_arrives_while_the_job_runs(qtbot, bridge):
+    release = threading.Event()
+
+    def job(ctx):
+        ctx.progress(1, 2, "half way")
+        release.wait(10)
+
+    progress = []
+    bridge.jobEvent.connect(lambda e: progress.append(e.done) if e.kind == "progress" else None)
+    bridge.run_job("test", job)
+    qtbot.waitUntil(lambda: progress == [1], timeout=5000)
+    release.set()
