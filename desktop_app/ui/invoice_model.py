@@ -143,14 +143,18 @@ class InvoiceTableModel(QAbstractTableModel):
         generation = self._generation
         pages = tuple(sorted(self._pages)) if keep_pages and self._pages else (0,)
         query = self.query
+        refresh = keep_pages and self.ready and bool(self._pages)  # same query again: update in place
         self.bridge.db_call(lambda: first_load(query, pages),
-                            on_done=lambda result: self._reloaded(generation, result),
+                            on_done=lambda result: self._reloaded(generation, result, refresh),
                             on_error=lambda message: self._failed(generation, message))
 
-    def _reloaded(self, generation: int, result) -> None:
+    def _reloaded(self, generation: int, result, refresh: bool = False) -> None:
         if generation != self._generation:
             return
         total, pages = result
+        if refresh and self._refresh_in_place(total, pages):
+            self.loaded.emit(total)
+            return
         self.beginResetModel()
         self.total = total
         self._pages = pages
@@ -158,6 +162,35 @@ class InvoiceTableModel(QAbstractTableModel):
         self.ready = True
         self.endResetModel()
         self.loaded.emit(total)
+
+    def _refresh_in_place(self, total: int, pages: dict[int, list[InvoiceRow]]) -> bool:
+        """A refresh of the same query: tell the view only what changed, instead of a reset.
+
+        A reset makes the view forget its state and ask for every visible cell again; each of those
+        questions is a Python call that must take the GIL back from a busy sync worker, so a reset
+        per refresh stalls the GUI. Rows that are equal are not announced (nothing is repainted when
+        nothing changed); pages that were not re-read are dropped and fetched again when painted.
+        False when the pages shown are not the ones re-read (a page was asked for meanwhile): reset then.
+        """
+        if self._pending or set(pages) - set(self._pages):
+            return False
+        if total > self.total:
+            self.beginInsertRows(QModelIndex(), self.total, total - 1)
+            self.total = total
+            self.endInsertRows()
+        elif total < self.total:
+            self.beginRemoveRows(QModelIndex(), total, self.total - 1)
+            self.total = total
+            self.endRemoveRows()
+        old, self._pages = self._pages, pages
+        for page, rows in pages.items():
+            before = old.get(page, [])
+            changed = [offset for offset, row in enumerate(rows[:len(before)]) if before[offset] != row]  # new rows: inserted above
+            if changed:
+                first = page * PAGE_SIZE
+                self.dataChanged.emit(self.index(first + changed[0], 0),
+                                      self.index(first + changed[-1], len(COLUMNS) - 1))
+        return True
 
     def _failed(self, generation: int, message: str) -> None:
         if generation == self._generation:

@@ -1,6 +1,8 @@
 """The Invoices page against a real ledger, a real bridge and real widgets (offscreen)."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog
@@ -232,3 +234,37 @@ def test_retry_in_the_page_posts_a_rejected_document(qtbot, sandbox, bridge):
     assert "is now posted" in page.status.text()
     assert "user-retry" in {e.actor for e in page.detail_pane.trail_model.events}
     assert not page.detail_pane.retry_button.isEnabled()
+
+
+def test_refresh_updates_changed_rows_in_place(qtbot, bridge):
+    """A refresh of the same query announces only what changed: no model reset (a reset makes the
+    view ask for every visible cell again, which stalls the GUI while a sync holds the GIL)."""
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    model = page.model
+    resets, changes, inserted = [], [], []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda first, last, _roles=(): changes.append((first.row(), last.row())))
+    model.rowsInserted.connect(lambda _parent, first, last: inserted.append((first, last)))
+
+    with qtbot.waitSignal(model.loaded, timeout=5000):
+        page.refresh()
+    assert (resets, changes, inserted) == ([], [], [])  # nothing changed: nothing to repaint
+
+    doc = docs["posted"]
+    ApDocument.update(state=ledger.SKIPPED, reason="not ours").where(ApDocument.id == doc.id).execute()
+    make_document("2002", ledger.FAILED, day=dt.date(2020, 1, 1))  # oldest: the last row
+    with qtbot.waitSignal(model.loaded, timeout=5000):
+        page.refresh()
+    assert resets == []
+    row = model.row_of(doc.id)
+    assert changes == [(row, row)]
+    assert inserted == [(6, 6)] and model.rowCount() == 7
+    assert model.index(row, 0).data(STATE_ROLE) == ledger.SKIPPED
+    assert model.index(6, 1).data() == "2002"
+
+    with qtbot.waitSignal(model.loaded, timeout=5000):
+        page.search_box.setText("2002")
+        page.search_box.returnPressed.emit()
+    assert resets == [1]  # a new query still resets
+    assert shown_numbers(page) == ["2002"]
