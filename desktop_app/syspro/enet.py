@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import requests
 
 from desktop_app.core.errors import ConfigError
+from desktop_app.core.http import session_from_environment
 from desktop_app.core.redact import MASK, redact, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import (
@@ -38,16 +39,52 @@ _SECRET_PARAMS = {"OperatorPassword", "CompanyPassword", "UserId"}
 _DOCUMENT_PARAMS = {"XmlIn", "XmlParameters"}
 
 
-@dataclass(frozen=True)
 class Exchange:
-    """One business-object call as the audit trail keeps it (all text redacted)."""
+    """One business-object call as the audit trail keeps it (all text redacted).
 
-    operation: str  # "Query/Query" | "Setup/Add" | "Setup/Update" | "Transaction/Post"
-    business_object: str
-    xml_parameters: str
-    xml_in: str
-    response_text: str | None  # None: no answer arrived
-    redacted_url: str
+    The texts are redacted when first read, not when the call is made: most exchanges are never
+    read (the audit trail asks for the one of a post whose outcome is unknown), and redacting three
+    XML documents per call cost as much CPU as the rest of the call. Reading them always gives the
+    redacted form (secrets registered since the call are masked too); `repr` shows only that form.
+    """
+
+    __slots__ = ("operation", "business_object", "_raw", "_shown")
+
+    def __init__(self, operation: str, business_object: str, xml_parameters: str, xml_in: str,
+                 response_text: str | None, url: str, params: dict[str, str]):
+        self.operation = operation  # "Query/Query" | "Setup/Add" | "Setup/Update" | "Transaction/Post"
+        self.business_object = business_object
+        self._raw = (xml_parameters, xml_in, response_text, url, params)
+        self._shown: tuple[str, str, str | None, str] | None = None
+
+    def _redacted(self) -> tuple[str, str, str | None, str]:
+        if self._shown is None:
+            xml_parameters, xml_in, response_text, url, params = self._raw
+            self._shown = (redact(xml_parameters), redact(xml_in),
+                           None if response_text is None else redact(response_text), redacted_url(url, params))
+            self._raw = None  # the unredacted texts are not kept once the redacted ones exist
+        return self._shown
+
+    @property
+    def xml_parameters(self) -> str:
+        return self._redacted()[0]
+
+    @property
+    def xml_in(self) -> str:
+        return self._redacted()[1]
+
+    @property
+    def response_text(self) -> str | None:
+        """None: no answer arrived."""
+        return self._redacted()[2]
+
+    @property
+    def redacted_url(self) -> str:
+        return self._redacted()[3]
+
+    def __repr__(self) -> str:
+        return (f"Exchange(operation={self.operation!r}, business_object={self.business_object!r}, "
+                f"redacted_url={self.redacted_url!r}, answered={self.response_text is not None})")
 
 
 @dataclass
@@ -107,7 +144,8 @@ class EnetClient:
         self._operator_password = operator_password or ""
         self._company_password = company_password or ""
         self.timeout = (connect_timeout, read_timeout)
-        self._http = session or requests.Session()
+        # our own session reads the proxy and CA-bundle settings of the environment once, not per call
+        self._http = session if session is not None else session_from_environment(self.base_url)
         self._owns_http = session is None
         self.on_exchange = on_exchange
 
@@ -149,11 +187,24 @@ class EnetClient:
     # --- transport ---------------------------------------------------------------------------------
 
     def _get(self, path: str, params: dict[str, str], stats: SessionStats) -> str:
-        """One GET; returns the decoded body. Raises requests exceptions for the caller to classify."""
+        """One GET; returns the decoded body. Raises requests exceptions for the caller to classify.
+
+        The wire form is what `session.get(url, params=params)` sends (README §1.2: every value
+        form-encoded into the query string), but the query is encoded once and appended to the
+        prepared base URL: requests would otherwise re-quote the whole (long, already encoded)
+        query once more. Environment settings are merged as `Session.request` does.
+        """
         url = f"{self.base_url}/{path}"
         stats.requests += 1
-        log.debug("SYSPRO e.net GET %s", redacted_url(url, params))
-        response = self._http.get(url, params=params, timeout=self.timeout)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("SYSPRO e.net GET %s", redacted_url(url, params))
+        http = self._http
+        request = http.prepare_request(requests.Request("GET", url))
+        query = urlencode(params)
+        if query:
+            request.url = f"{request.url}{'&' if '?' in request.url else '?'}{query}"
+        settings = http.merge_environment_settings(request.url, {}, None, None, None)
+        response = http.send(request, timeout=self.timeout, allow_redirects=True, **settings)
         if response.status_code >= 400:
             raise _HttpStatus(response.status_code, response.reason)
         return decode_body(response.content)
@@ -293,11 +344,9 @@ class EnetSession:
     def _send(self, operation, business_object, xml_parameters, xml_in, params, writes) -> str:
         client = self._client
         url = f"{client.base_url}/{operation}"
-        shown_url = redacted_url(url, params)
 
         def record(response_text: str | None) -> Exchange:
-            exchange = Exchange(operation, business_object, redact(xml_parameters), redact(xml_in),
-                                None if response_text is None else redact(response_text), shown_url)
+            exchange = Exchange(operation, business_object, xml_parameters, xml_in, response_text, url, params)
             self.last_exchange = exchange
             if client.on_exchange is not None:
                 client.on_exchange(exchange)

@@ -230,6 +230,23 @@ def test_no_secret_in_logs_exchanges_or_errors_over_a_whole_cycle(enet, client, 
     assert any("SYSPRO e.net GET" in line for line in all_log_text(debug_logs))
 
 
+def test_exchange_is_redacted_when_read_and_its_repr_shows_no_secret(enet, client):
+    """Exchanges are redacted lazily (most are never read): whatever is read or printed is redacted."""
+    enet.answer("Transaction/Post", APSTIN_SUCCESS)
+    with client.session() as session:
+        session.post("INVTMA", f"<p><Password>{COMPANY_PASSWORD}</Password></p>",
+                     f"<PostInvAdjustments><PasswordForLedgerCode>{OPERATOR_PASSWORD}</PasswordForLedgerCode>"
+                     "</PostInvAdjustments>")
+        exchange = session.last_exchange
+    shown = repr(exchange)
+    assert "Transaction/Post" in shown and "INVTMA" in shown
+    assert_no_secrets(shown, exchange.redacted_url, exchange.xml_in, exchange.xml_parameters, exchange.response_text)
+    assert "<PasswordForLedgerCode>***</PasswordForLedgerCode>" in exchange.xml_in
+    assert exchange.redacted_url.startswith(f"{ENET_URL}/Transaction/Post?UserId=***&BusinessObject=INVTMA")
+    with pytest.raises(AttributeError):
+        exchange.xml_in = "changed"  # read-only, as the frozen dataclass was
+
+
 def test_post_ap_invoice_round_trip_with_audit(enet, client):
     enet.answer("Transaction/Post", APSTIN_SUCCESS)
     with client.session() as session:
