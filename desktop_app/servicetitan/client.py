@@ -28,6 +28,7 @@ import urllib3.exceptions
 from desktop_app.core import secrets as secret_store
 from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
+from desktop_app.core.http import session_from_environment
 from desktop_app.core.redact import register_secret
 from desktop_app.servicetitan import jsonio
 from desktop_app.servicetitan.auth import TokenManager
@@ -84,7 +85,8 @@ class ServiceTitanClient(ServiceTitanResources):
         self.retry_policy = retry_policy or RetryPolicy()
         self.stats = ClientStats()
         self._app_key = app_key
-        self._session = session or requests.Session()
+        # our own session reads the proxy and CA-bundle settings of the environment once, for both hosts
+        self._session = session if session is not None else session_from_environment(self.api_url, auth_url)
         self._owns_session = session is None
         self._clock = clock
         self._sleep = sleep

@@ -18,6 +18,7 @@ import requests
 from lxml import etree
 
 from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectError, ConnectorError
+from desktop_app.core.http import session_from_environment
 from desktop_app.core.redact import redact, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import LookupUnavailable, MalformedXmlOut
@@ -73,7 +74,8 @@ class ODataReader:
         self.user = user
         self._auth = (user, password or "")
         self._entities = settings_entities
-        self._http = session or requests.Session()
+        # our own session reads the proxy and CA-bundle settings of the environment once, not per request
+        self._http = session if session is not None else session_from_environment(self.base_url)
         self._owns_http = session is None
         self.timeout = (connect_timeout, read_timeout)
         self.requests = 0
