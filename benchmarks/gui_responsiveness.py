@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -130,21 +131,30 @@ def _search(page, text: str) -> None:
     page.search_box.returnPressed.emit()  # skip the typing delay
 
 
-def sync_stalls(app, bridge, invoices: int, with_page: bool = True) -> None:
-    try:
-        from desktop_app.sandbox.runner import Sandbox
-    except ImportError:
-        print("  TODO: desktop_app.sandbox.runner is not available; the sync stall measurement was skipped.")
-        return
-    from PySide6.QtCore import QElapsedTimer, QTimer
+def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: bool = False,
+                stacks: int = 0, profile_gui: str | None = None, poll_loop: bool = False) -> None:
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
     from desktop_app.core.db import ApDocument
     from desktop_app.sync.cycle import run_cycle
     from desktop_app.ui.invoices_page import InvoicesPage
 
-    print(f"Building a sandbox company with {invoices:,} invoices…", flush=True)
+    where = "in this process (they compete with the GUI for the GIL)" if in_process else \
+        "in a separate process (as in real use: ServiceTitan and SYSPRO are remote)"
+    print(f"Building a sandbox company with {invoices:,} invoices; simulators {where}; "
+          f"Invoices page {'open' if with_page else 'not open'}; GUI thread in "
+          f"{'a processEvents() + sleep(0.5 ms) loop' if poll_loop else 'QEventLoop.exec(), as in the app'}; "
+          f"switch interval {sys.getswitchinterval() * 1000:g} ms…", flush=True)
     began = time.perf_counter()
-    box = Sandbox(seed=11, invoices=invoices, max_lifetime_s=3600).start()
+    if in_process:
+        from desktop_app.sandbox.runner import Sandbox
+
+        box = Sandbox(seed=11, invoices=invoices, max_lifetime_s=3600).start()
+    else:
+        from _simulators import SimulatorProcess
+
+        box = SimulatorProcess(seed=11, invoices=invoices, lifetime_s=3600).start()
+    sampler = StallSampler() if stacks else None
     try:
         box.configure_profile()
         print(f"  sandbox ready in {time.perf_counter() - began:.1f} s")
@@ -161,26 +171,51 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True) -> None:
             now = clock.nsecsElapsed()
             gaps.append((now - last[0]) / 1e6 - 10.0)
             last[0] = now
+            if sampler is not None:
+                sampler.ticked()
 
         timer = QTimer()
         timer.setInterval(10)
         timer.timeout.connect(tick)
         done: list = []
+        loop = QEventLoop()
+
+        def finished(result) -> None:
+            done.append(result)
+            loop.quit()
+
         timer.start()
+        if sampler is not None:
+            sampler.start()
         began = time.perf_counter()
-        bridge.run_job("cycle", run_cycle, actor="sync-now", on_done=done.append, on_error=done.append)
+        bridge.run_job("cycle", run_cycle, actor="sync-now", on_done=finished, on_error=finished)
         # refresh the page every second as well, the way a user would watch it
         refresher = QTimer()
         refresher.setInterval(1000)
         if page is not None:
             refresher.timeout.connect(page.refresh)
             refresher.start()
-        while not done:
-            app.processEvents()
-            time.sleep(0.0005)
+        profiler = None
+        if profile_gui:
+            import cProfile
+
+            profiler = cProfile.Profile()  # profiles the calling thread only: the GUI thread
+            profiler.enable()
+        if poll_loop:  # the old way: it takes the GIL back every 0.5 ms, which the app never does
+            while not done:
+                app.processEvents()
+                time.sleep(0.0005)
+        else:  # the way the app runs: blocked in Qt's event loop until something happens
+            loop.exec()
         elapsed = time.perf_counter() - began
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_gui)
+            print(f"  cProfile of the GUI thread written to {profile_gui} (stall figures inflated by it)")
         timer.stop()
         refresher.stop()
+        if sampler is not None:
+            sampler.stop()
         result = done[0]
         summary = result.as_dict() if hasattr(result, "as_dict") else result
         print(f"  cycle finished in {elapsed:.1f} s: {summary if isinstance(summary, str) else _short(summary)}")
@@ -188,12 +223,118 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True) -> None:
         lateness = sorted(max(0.0, g) for g in gaps)
         if lateness:
             p99 = lateness[min(len(lateness) - 1, int(len(lateness) * 0.99))]
+            over = sum(1 for g in lateness if g > 50)
             print(f"  event loop: {len(lateness):,} ticks; longest stall {lateness[-1]:.1f} ms (goal <= 50 ms); "
-                  f"99th percentile {p99:.1f} ms; median {lateness[len(lateness) // 2]:.1f} ms")
+                  f"99th percentile {p99:.1f} ms; median {lateness[len(lateness) // 2]:.1f} ms; "
+                  f"{over} stalls over 50 ms")
+        if sampler is not None:
+            sampler.report(stacks)
         if page is not None:
             page.close()
     finally:
         box.stop()
+
+
+class StallSampler:
+    """Where the time goes while the GUI thread is late: a watchdog thread that, whenever the 10 ms
+    timer is more than `threshold_ms` overdue, records every thread's stack (sys._current_frames)
+    every few ms until the next tick. The GUI stack says what the GUI thread did; when it only waits
+    for the GIL, the other threads' stacks say who held it."""
+
+    def __init__(self, threshold_ms: float = 15.0, every_ms: float = 5.0):
+        import threading
+
+        self.threshold = threshold_ms / 1000
+        self.every = every_ms / 1000
+        self._last = time.perf_counter()
+        self._gui = threading.get_ident()
+        self._gui_native = threading.get_native_id()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="stall-sampler", daemon=True)
+        self._current: list = []       # samples of the stall going on
+        self._last_cpu: dict = {}
+        self.stalls: list = []         # (length ms, samples, CPU ms of each thread during the stall)
+
+    def start(self) -> None:
+        self._last, self._last_cpu = time.perf_counter(), self._cpu()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def ticked(self) -> None:
+        now, cpu = time.perf_counter(), self._cpu()
+        if self._current:
+            self.stalls.append(((now - self._last) * 1000 - 10, self._current,
+                                {name: (cpu[name] - self._last_cpu.get(name, 0.0)) * 1000 for name in cpu}))
+            self._current = []
+        self._last, self._last_cpu = now, cpu
+
+    def _cpu(self) -> dict:
+        """CPU seconds of the GUI thread and the engine's threads (so a stall shows who worked)."""
+        import threading
+
+        clocks = {"GUI": time.thread_time(), "GUI runqueue wait": self._runqueue_wait()}
+        for thread in threading.enumerate():
+            if thread.name.startswith("ml-connector") and thread.ident:
+                try:
+                    clocks[thread.name] = time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+                except OSError:
+                    pass
+        return clocks
+
+    def _runqueue_wait(self) -> float:
+        """Seconds the GUI thread was runnable but not running (Linux schedstat): the OS, not the GIL."""
+        try:
+            with open(f"/proc/self/task/{self._gui_native}/schedstat") as f:
+                return int(f.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def _watch(self) -> None:
+        import threading
+        import traceback
+
+        while not self._stop.wait(self.every):
+            late = time.perf_counter() - self._last - 0.010
+            if late < self.threshold:
+                continue
+            names = {t.ident: t.name for t in threading.enumerate()}
+            sample = {}
+            for ident, frame in sys._current_frames().items():
+                if ident == threading.get_ident():
+                    continue
+                name = "GUI" if ident == self._gui else names.get(ident, str(ident))
+                frames = traceback.extract_stack(frame)[-6:]
+                sample[name] = " < ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(frames))
+            self._current.append((late * 1000, sample))
+
+    def report(self, count: int) -> None:
+        from collections import Counter
+
+        print(f"  stalls over {self.threshold * 1000:.0f} ms with stack samples: {len(self.stalls)}")
+        tops = Counter()
+        cpu_total = Counter()
+        for _length, _samples, cpu in self.stalls:
+            cpu_total.update(cpu)
+        wall = sum(length + 10 for length, _s, _c in self.stalls)
+        print(f"  during those stalls ({wall:.0f} ms of wall time in all) CPU by thread: "
+              + ", ".join(f"{name} {ms:.0f} ms" for name, ms in cpu_total.most_common()))
+        for _length, samples, _cpu in self.stalls:
+            for _late, sample in samples:
+                for name, stack in sample.items():
+                    if not name.startswith(("Dummy", "QDBus")):
+                        tops[f"{name}: {stack.split(' < ')[0]}"] += 1
+        print("  most frequent top frames during stalls (thread: file:line function — samples):")
+        for what, n in tops.most_common(15):
+            print(f"    {n:5d}  {what}")
+        for length, samples, cpu in sorted(self.stalls, key=lambda s: -s[0])[:count]:
+            print(f"  --- stall {length:.0f} ms, {len(samples)} samples; CPU "
+                  + ", ".join(f"{name} {ms:.0f} ms" for name, ms in sorted(cpu.items())) + "; the middle sample:")
+            _late, sample = samples[len(samples) // 2]
+            for name, stack in sorted(sample.items()):
+                print(f"      {name}: {stack}")
 
 
 def _short(summary) -> str:
@@ -212,6 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-page", action="store_true", help="skip part 1 (the 100k-row ledger)")
     parser.add_argument("--no-page", action="store_true",
                         help="part 2 without the Invoices page, to tell engine stalls from page stalls")
+    parser.add_argument("--in-process-simulators", action="store_true",
+                        help="run the simulators in this process (the old setup; they compete for the GIL)")
+    parser.add_argument("--stacks", type=int, default=0, metavar="N",
+                        help="sample every thread's stack while the GUI is late; print the N longest stalls")
+    parser.add_argument("--poll-loop", action="store_true",
+                        help="drive the GUI with processEvents() + sleep(0.5 ms) instead of an event loop (old setup)")
+    parser.add_argument("--profile-gui", metavar="FILE", help="write a cProfile of the GUI thread during the sync")
     args = parser.parse_args(argv)
 
     from PySide6.QtWidgets import QApplication
@@ -236,7 +384,9 @@ def main(argv: list[str] | None = None) -> int:
                 first_page(app, bridge, args.documents)
             else:
                 print("2. Event-loop stalls during a big sync")
-                sync_stalls(app, bridge, args.invoices, with_page=not args.no_page)
+                sync_stalls(app, bridge, args.invoices, with_page=not args.no_page,
+                            in_process=args.in_process_simulators, stacks=args.stacks,
+                            profile_gui=args.profile_gui, poll_loop=args.poll_loop)
         finally:
             bridge.close()
             worker.stop(timeout=60)

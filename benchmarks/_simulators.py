@@ -1,0 +1,136 @@
+"""The sandbox simulators in a process of their own, for the benchmarks.
+
+In real use ServiceTitan and SYSPRO are remote: their work (werkzeug, JSON and XML building,
+the SYSPRO duplicate scan) is not in the app's process. Run in-process, the simulators would
+share the GIL and the cores with what is measured and blur CPU, wall time and GUI stalls alike.
+So the benchmarks start them with multiprocessing (spawn) and talk to them over a pipe:
+
+    with SimulatorProcess(seed=7, invoices=5000, lifetime_s=600) as sims:
+        sims.configure_profile(actor="bench")   # settings, secrets, starter mappings
+        ...
+        sims.counts()                           # requests each simulator saw, by kind
+
+Each script imports this module as `_simulators` (the script's folder is first on sys.path, and
+spawn hands sys.path to the child).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import Counter
+from typing import Self
+
+
+# ---------------------------------------------------------------------------- simulator process
+def _serve_simulators(seed: int, invoices: int, lifetime_s: float, st_options: dict, conn) -> None:
+    from desktop_app.sandbox.runner import Sandbox
+
+    box = Sandbox(seed, invoices, max_lifetime_s=lifetime_s, st_options=st_options).start()
+    try:
+        conn.send({"settings": box.settings(), "secrets": box.secrets(),
+                   "mappings": box.company.starter_mappings})
+        while conn.poll(lifetime_s):
+            if conn.recv() != "counts":
+                break
+            st_paths = Counter(_st_group(entry["path"]) for entry in list(box.st.request_log))
+            syspro_paths = Counter(_syspro_group(path) for _, path, _, _ in list(box.syspro.request_log))
+            conn.send({"st": dict(st_paths), "syspro": dict(syspro_paths)})
+    finally:
+        box.stop()
+        conn.close()
+
+
+def _st_group(path: str) -> str:
+    if path.startswith("/connect/"):
+        return "token"
+    tail = path.split("/tenant/", 1)[-1]
+    return tail.split("/", 1)[1] if "/" in tail else tail
+
+
+def _syspro_group(path: str) -> str:
+    if "/Transaction/Post" in path:
+        return "post"
+    if "Odata" in path or "OData" in path:
+        return "odata"
+    return "enet_other"
+
+
+# ---------------------------------------------------------------------------- the benchmark's side
+class Profile:
+    """What Sandbox.configure_profile reads, from the simulator process's answer."""
+
+    def __init__(self, hello: dict):
+        self._hello = hello
+        self.company = type("Company", (), {"starter_mappings": hello["mappings"]})()
+
+    def settings(self) -> dict:
+        return self._hello["settings"]
+
+    def secrets(self) -> dict:
+        return self._hello["secrets"]
+
+    def configure_profile(self, *, mappings: bool = True, actor: str = "bench") -> None:
+        """Point the open database and the keyring of the current data dir at the simulators."""
+        from desktop_app.sandbox.runner import Sandbox
+
+        Sandbox.configure_profile(self, mappings=mappings, actor=actor)
+
+
+def stop_process(process) -> None:
+    process.join(timeout=10)
+    if process.is_alive():
+        process.terminate()
+        process.join(timeout=5)
+    if process.is_alive():
+        process.kill()
+        process.join(timeout=5)
+
+
+class SimulatorProcess:
+    """Both simulators with a seeded company in a spawned process; stops itself after lifetime_s."""
+
+    def __init__(self, seed: int, invoices: int, *, lifetime_s: float, st_options: dict | None = None,
+                 start_timeout: float = 120):
+        self.seed, self.invoices, self.lifetime_s = seed, invoices, lifetime_s
+        self.st_options = dict(st_options or {})
+        self.start_timeout = start_timeout
+        self.hello: dict | None = None
+        self.profile: Profile | None = None
+        self._conn = None
+        self._process = None
+
+    def start(self) -> SimulatorProcess:
+        """Start the process and wait for its settings; RuntimeError if it does not answer in time."""
+        spawn = mp.get_context("spawn")
+        self._conn, child_end = spawn.Pipe()
+        self._process = spawn.Process(target=_serve_simulators, name="bench-simulators",
+                                      args=(self.seed, self.invoices, self.lifetime_s, self.st_options, child_end))
+        self._process.start()
+        if not self._conn.poll(self.start_timeout):
+            self.stop()
+            raise RuntimeError(f"the simulators did not start within {self.start_timeout:.0f} s")
+        self.hello = self._conn.recv()
+        self.profile = Profile(self.hello)
+        return self
+
+    def configure_profile(self, *, mappings: bool = True, actor: str = "bench") -> None:
+        self.profile.configure_profile(mappings=mappings, actor=actor)
+
+    def counts(self, timeout: float = 30) -> dict:
+        """Requests the simulators saw: {"st": {endpoint: n}, "syspro": {"post"|"odata"|"enet_other": n}}."""
+        self._conn.send("counts")
+        return self._conn.recv() if self._conn.poll(timeout) else {"st": {}, "syspro": {}}
+
+    def stop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.send("stop")
+            except (BrokenPipeError, OSError):
+                pass
+        if self._process is not None:
+            stop_process(self._process)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
