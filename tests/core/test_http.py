@@ -84,3 +84,44 @@ def test_prepared_requests_carry_the_pinned_settings(clean_env, tmp_path):
         settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
         assert select_proxy(prepared.url, settings["proxies"]) == "http://proxy:3128"
         assert settings["verify"] == str(tmp_path / "ca.pem")
+
+
+# --- urllib3's request-target encoding: the fast path sends exactly what urllib3 would -------------
+
+def test_target_fast_path_is_installed_and_agrees_with_urllib3():
+    import random
+    from urllib.parse import urlencode
+
+    import urllib3.connectionpool as pool
+
+    from desktop_app.core.http import install_target_fast_path
+
+    assert install_target_fast_path()
+    fast = pool._encode_target
+    original = fast._ml_connector_fast_path
+    rng = random.Random(7)
+    alphabet = "aZ09-._~!$&'()*+,;=:@/?%#[]{}\"<> \t\n\\^`|éü€\u00a0Ab2fF"
+    targets = ["/", "/a?", "/a?b=%2F", "/a?b=%2f", "/a?b=%", "/a?b=%4", "/a?b=%G1", "/a#frag", "/a?b#c", "/é",
+               "/SYSPROWCFService/Rest/Transaction/Post?" + urlencode(
+                   {"UserId": "ID", "XmlIn": "<PostApInvoice><Item><Notation>Café € 50% a+b</Notation></Item>"})]
+    for _ in range(3000):
+        targets.append("/" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))))
+        targets.append("/p?" + urlencode({"XmlIn": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))}))
+    def outcome(encode, target):
+        try:
+            return encode(target)
+        except Exception as exc:  # noqa: BLE001 - urllib3 refuses some targets: so must the fast path
+            return type(exc)
+
+    for target in targets:
+        assert outcome(fast, target) == outcome(original, target), target
+
+
+def test_target_fast_path_keeps_urllib3_function_when_probes_disagree(monkeypatch):
+    import urllib3.connectionpool as pool
+
+    from desktop_app.core import http
+
+    monkeypatch.setattr(pool, "_encode_target", lambda target: target.upper())  # some other urllib3
+    assert not http.install_target_fast_path()
+    assert pool._encode_target("/a?b=%2F") == "/A?B=%2F"
