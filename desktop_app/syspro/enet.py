@@ -58,12 +58,17 @@ class Exchange:
         self._shown: tuple[str, str, str | None, str] | None = None
 
     def _redacted(self) -> tuple[str, str, str | None, str]:
-        if self._shown is None:
-            xml_parameters, xml_in, response_text, url, params = self._raw
-            self._shown = (redact(xml_parameters), redact(xml_in),
-                           None if response_text is None else redact(response_text), redacted_url(url, params))
+        shown = self._shown
+        if shown is None:
+            raw = self._raw
+            if raw is None:  # another thread has just redacted them (it sets _shown before clearing _raw)
+                return self._shown
+            xml_parameters, xml_in, response_text, url, params = raw
+            shown = self._shown = (redact(xml_parameters), redact(xml_in),
+                                   None if response_text is None else redact(response_text),
+                                   redacted_url(url, params))
             self._raw = None  # the unredacted texts are not kept once the redacted ones exist
-        return self._shown
+        return shown
 
     @property
     def xml_parameters(self) -> str:
