@@ -11,11 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QColor
 
 from desktop_app.core.db import ApDocument
 from desktop_app.sync import ledger
+from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel, ReadOnlyTableModel
 from desktop_app.ui.widgets import ID_ROLE, MUTED_TEXT, STATE_ROLE, format_money, state_label
 
 PAGE_SIZE = 200
@@ -115,8 +116,11 @@ def filter_choices() -> tuple[list[str], list[str]]:
 
 
 # ---------------------------------------------------------------- the grid model
-class InvoiceTableModel(QAbstractTableModel):
+class InvoiceTableModel(ReadOnlyTableModel):
     """Rows are fetched a page at a time through bridge.db_call; unknown rows show as '…'."""
+
+    HEADERS = [header for header, _ in COLUMNS]
+    RIGHT_ALIGNED = frozenset({COL_AMOUNT})
 
     loaded = Signal(int)        # total row count, after the count and first page of a (re)load arrived
     pageLoaded = Signal(int)    # page number
@@ -236,30 +240,11 @@ class InvoiceTableModel(QAbstractTableModel):
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else self.total
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(COLUMNS):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return COLUMNS[section][0]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section == COL_AMOUNT:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < self.total) or not (0 <= index.column() < len(COLUMNS)):
-            return None
-        item = self.row_at(index.row())
-        column = index.column()
+    def cell(self, row: int, column: int, role: int):
+        item = self.row_at(row)
         if item is None:
             if role == Qt.ItemDataRole.DisplayRole:
-                self._request_page(index.row() // PAGE_SIZE)
+                self._request_page(row // PAGE_SIZE)
                 return "…" if column == 1 else None
             return None
         if role == Qt.ItemDataRole.DisplayRole:
@@ -269,9 +254,7 @@ class InvoiceTableModel(QAbstractTableModel):
         if role == ID_ROLE:
             return item.id
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column == COL_AMOUNT:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT if column == COL_AMOUNT else LEFT
         if role == Qt.ItemDataRole.ToolTipRole and column == len(COLUMNS) - 1 and item.reason:
             return item.reason
         if role == Qt.ItemDataRole.ForegroundRole and column == 4 and item.transaction_code == "C":
@@ -355,46 +338,20 @@ def load_detail(doc_id: int) -> DocumentDetail | None:
         syspro_amount=doc.syspro_amount, lines=list(doc.lines or []), missing=list(doc.missing or []), trail=events)
 
 
-class LinesModel(QAbstractTableModel):
+class LinesModel(ListTableModel):
     """The AP document's lines: stock code, GL code, quantity × unit cost = amount."""
 
     HEADERS = ["Stock code", "Description", "GL code", "Quantity", "Unit cost", "Amount"]
     KEYS = ["stock_code", "description", "ledger_code", "quantity", "unit_cost", "amount"]
     NUMERIC = {3, 4, 5}
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.lines: list[dict] = []
-
-    def set_lines(self, lines: list[dict]) -> None:
-        self.beginResetModel()
-        self.lines = list(lines)
-        self.endResetModel()
+    set_lines = ListTableModel.set_rows
 
     def total(self) -> Decimal:
-        return sum((Decimal(str(line.get("amount") or "0")) for line in self.lines), Decimal("0.00"))
+        return sum((Decimal(str(line.get("amount") or "0")) for line in self.rows), Decimal("0.00"))
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.lines)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self.lines)):
-            return None
-        line, column = self.lines[index.row()], index.column()
+    def cell(self, row: int, column: int, role: int):
+        line = self.rows[row]
         if role == Qt.ItemDataRole.DisplayRole:
             value = line.get(self.KEYS[column])
             if value is None:
@@ -405,46 +362,20 @@ class LinesModel(QAbstractTableModel):
                 return line.get("sku_code") or ""
             return str(value)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if column in self.NUMERIC else Qt.AlignmentFlag.AlignLeft
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT if column in self.NUMERIC else LEFT
         return None
 
 
-class TrailModel(QAbstractTableModel):
+class TrailModel(ListTableModel):
     """The audit timeline: time, who, what; rows with XML say so in the last column."""
 
     HEADERS = ["Time (UTC)", "Actor", "Event", "Message", "XML"]
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.events: list[TrailEntry] = []
+    set_events = ListTableModel.set_rows
+    events = property(lambda self: self.rows)  # what the detail panes call them
 
-    def set_events(self, events: list[TrailEntry]) -> None:
-        self.beginResetModel()
-        self.events = list(events)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.events)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self.events)):
-            return None
-        event, column = self.events[index.row()], index.column()
+    def cell(self, row: int, column: int, role: int):
+        event = self.rows[row]
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return event.created_at.strftime("%Y-%m-%d %H:%M:%S") if event.created_at else ""

@@ -16,7 +16,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog,
 from desktop_app.sync import invoices, ledger
 from desktop_app.ui.invoice_model import (ATTENTION, COL_STATE, DocumentDetail, InvoiceQuery,
                                           InvoiceTableModel, LinesModel, TrailModel, filter_choices, load_detail)
-from desktop_app.ui.widgets import (ID_ROLE, SearchBox, StateBadgeDelegate, StatusLine, add_shortcut,
+from desktop_app.ui.master_detail import MasterDetailMixin
+from desktop_app.ui.widgets import (SearchBox, StateBadgeDelegate, StatusLine, add_shortcut,
                                     format_money, monospace_font, plural, set_badge, show_error, state_label)
 
 ACTOR = "user"
@@ -67,7 +68,52 @@ class XmlDialog(QDialog):
         layout.addWidget(buttons)
 
 
-class DetailPane(QWidget):
+class HistoryTabMixin:
+    """A detail pane's History tab: the audit timeline, and the XML an event sent or received."""
+
+    def _history_tab(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        self.trail_model = TrailModel(self)
+        self.trail_view = _plain_table(self.trail_model, page)
+        self.trail_view.doubleClicked.connect(self._view_xml)
+        self.trail_view.selectionModel().currentRowChanged.connect(self._trail_row_changed)
+        self.xml_button = QPushButton("View XML", page)
+        self.xml_button.setEnabled(False)
+        self.xml_button.clicked.connect(lambda: self._view_xml(self.trail_view.currentIndex()))
+        layout.addWidget(self.trail_view)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.xml_button)
+        layout.addLayout(row)
+        self.xml_dialog: XmlDialog | None = None
+        return page
+
+    def _show_trail(self, events: list) -> None:
+        self.trail_model.set_events(events)
+        self.trail_view.resizeColumnsToContents()
+        self.trail_view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _trail_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        event = self.trail_model.events[current.row()] if current.isValid() else None
+        self.xml_button.setEnabled(bool(event and (event.xml_sent or event.xml_received)))
+
+    def _view_xml(self, index: QModelIndex) -> None:
+        if not index.isValid():
+            return
+        event = self.trail_model.events[index.row()]
+        if not (event.xml_sent or event.xml_received):
+            return
+        when = event.created_at.strftime("%Y-%m-%d %H:%M:%S") if event.created_at else ""
+        self.xml_dialog = XmlDialog(f"XML — {event.kind.replace('_', ' ')} {when}", event.xml_sent,
+                                    event.xml_received, self)
+        self.xml_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.xml_dialog.open()
+
+
+class DetailPane(HistoryTabMixin, QWidget):
     """One document: facts, what blocks it, its AP lines and total, its audit trail, and actions."""
 
     retryRequested = Signal(int)
@@ -147,25 +193,9 @@ class DetailPane(QWidget):
         lines_layout.addWidget(self.total_label)
         self.tabs.addTab(lines_page, "AP document")
 
-        trail_page = QWidget(self)
-        trail_layout = QVBoxLayout(trail_page)
-        trail_layout.setContentsMargins(0, 4, 0, 0)
-        self.trail_model = TrailModel(self)
-        self.trail_view = _plain_table(self.trail_model, trail_page)
+        self.tabs.addTab(self._history_tab(), "History")
         self.trail_view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
-        self.trail_view.doubleClicked.connect(self._view_xml)
-        self.xml_button = QPushButton("View XML", trail_page)
-        self.xml_button.setEnabled(False)
-        self.xml_button.clicked.connect(lambda: self._view_xml(self.trail_view.currentIndex()))
-        self.trail_view.selectionModel().currentRowChanged.connect(self._trail_row_changed)
-        trail_layout.addWidget(self.trail_view)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.xml_button)
-        trail_layout.addLayout(row)
-        self.tabs.addTab(trail_page, "History")
         layout.addWidget(self.tabs, 1)
-        self.xml_dialog: XmlDialog | None = None
         self.show_detail(None)
 
     def _ask(self, signal) -> None:
@@ -246,9 +276,7 @@ class DetailPane(QWidget):
             self.total_label.setText(f"Total  {format_money(self.lines_model.total())}")
         else:
             self.total_label.setText("No cost lines.")
-        self.trail_model.set_events(detail.trail)
-        self.trail_view.resizeColumnsToContents()
-        self.trail_view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self._show_trail(detail.trail)
         self.xml_button.setEnabled(False)
         self.set_actions_enabled(True)
 
@@ -259,23 +287,6 @@ class DetailPane(QWidget):
                                     and ledger.SKIPPED in ledger.ALLOWED.get(state, ()))
         self.keep_button.setEnabled(enabled and state == ledger.CHANGED_IN_SOURCE)
         self.keep_button.setVisible(state == ledger.CHANGED_IN_SOURCE)
-
-    @Slot(QModelIndex, QModelIndex)
-    def _trail_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        event = self.trail_model.events[current.row()] if current.isValid() else None
-        self.xml_button.setEnabled(bool(event and (event.xml_sent or event.xml_received)))
-
-    def _view_xml(self, index: QModelIndex) -> None:
-        if not index.isValid():
-            return
-        event = self.trail_model.events[index.row()]
-        if not (event.xml_sent or event.xml_received):
-            return
-        when = event.created_at.strftime("%Y-%m-%d %H:%M:%S") if event.created_at else ""
-        self.xml_dialog = XmlDialog(f"XML — {event.kind.replace('_', ' ')} {when}", event.xml_sent,
-                                    event.xml_received, self)
-        self.xml_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.xml_dialog.open()
 
 
 def _plain_table(model, parent: QWidget) -> QTableView:
@@ -292,8 +303,10 @@ def _plain_table(model, parent: QWidget) -> QTableView:
     return view
 
 
-class InvoicesPage(QWidget):
+class InvoicesPage(MasterDetailMixin, QWidget):
     openMapping = Signal(str, object)  # (mapping kind, ST key) → MappingsPage.show_missing
+    read_detail = staticmethod(load_detail)
+    detail_error = "The document could not be read"
 
     def __init__(self, bridge, parent: QWidget | None = None):
         super().__init__(parent)
@@ -456,49 +469,14 @@ class InvoicesPage(QWidget):
     @Slot(int)
     def _loaded(self, total: int) -> None:
         self.count_label.setText(plural(total, "document"))
-        if self.selected_id is not None:
-            row = self.model.row_of(self.selected_id)
-            if row >= 0:
-                self.table.selectionModel().blockSignals(True)
-                self.table.selectRow(row)
-                self.table.setCurrentIndex(self.model.index(row, 0))
-                self.table.selectionModel().blockSignals(False)
-            self._load_detail(self.selected_id)
+        self._reselect()
 
     @Slot(str)
     def _load_failed(self, message: str) -> None:
         self.count_label.setText("")
         self.status.failed(message)
 
-    @Slot(QModelIndex, QModelIndex)
-    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        doc_id = current.data(ID_ROLE) if current.isValid() else None
-        if doc_id is None:
-            return
-        self.selected_id = doc_id
-        self._load_detail(doc_id)
-
-    def select_document(self, doc_id: int) -> bool:
-        row = self.model.row_of(doc_id)
-        if row < 0:
-            return False
-        self.table.selectRow(row)
-        self.table.setCurrentIndex(self.model.index(row, 0))
-        return True
-
-    def _load_detail(self, doc_id: int) -> None:
-        self._detail_generation += 1
-        generation = self._detail_generation
-        self.bridge.db_call(lambda: load_detail(doc_id),
-                            on_done=lambda detail: self._detail_loaded(generation, detail),
-                            on_error=lambda message: self.status.failed(f"The document could not be read: {message}"))
-
-    def _detail_loaded(self, generation: int, detail: DocumentDetail | None) -> None:
-        if generation != self._detail_generation:
-            return
-        self.detail_pane.show_detail(detail)
-        if detail is not None and detail.id in self._running:
-            self.detail_pane.set_actions_enabled(False)
+    select_document = MasterDetailMixin.select_item
 
     @Slot()
     def refresh(self) -> None:

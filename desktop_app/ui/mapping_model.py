@@ -16,6 +16,7 @@ from PySide6.QtGui import QColor
 from desktop_app.core.db import database
 from desktop_app.sync import mappings
 from desktop_app.sync.mappings import SYSPRO_MAX, Kind, MappingImportError
+from desktop_app.ui.table_model import RIGHT, ListTableModel
 from desktop_app.ui.widgets import ID_ROLE, MUTED_TEXT, PROBLEM_BACKGROUND
 
 ROW_PROBLEM = "__row__"
@@ -356,99 +357,59 @@ class MappingTableModel(QAbstractTableModel):
         return None
 
 
-class MissingModel(QAbstractTableModel):
+class MissingModel(ListTableModel):
     """Keys with no mapping, and how many held invoices each one blocks (mappings.blocked_counts)."""
 
     HEADERS = ["ST key", "Name", "Invoices blocked", "Why"]
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.entries: list[dict] = []
-
     def set_entries(self, blocked: dict[str, dict]) -> None:
-        self.beginResetModel()
-        self.entries = sorted(blocked.values(), key=lambda e: (-e["blocked"], str(e["key"])))
-        self.endResetModel()
+        self.set_rows(sorted(blocked.values(), key=lambda e: (-e["blocked"], str(e["key"]))))
 
     def total_blocked(self) -> int:
-        return sum(entry["blocked"] for entry in self.entries)
+        return sum(entry["blocked"] for entry in self.rows)
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.entries)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self.entries)):
-            return None
-        entry, column = self.entries[index.row()], index.column()
+    def cell(self, row: int, column: int, role: int):
+        entry = self.rows[row]
         if role == Qt.ItemDataRole.DisplayRole:
             return ["" if entry["key"] is None else str(entry["key"]), entry.get("label") or "",
                     str(entry["blocked"]), entry.get("reason") or ""][column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
             return QColor("#92400E")
         return None
 
 
-class ProposalModel(QAbstractTableModel):
+class ProposalModel(ListTableModel):
     """Suggested matches with a checkbox each: only the checked ones are saved."""
 
     HEADERS = ["Save", "ST id", "ST code", "ST name", "SYSPRO code", "Why"]
 
+    proposals = property(lambda self: self.rows)  # the name callers read them by
+
     def __init__(self, proposals: list[dict], parent: QObject | None = None):
         super().__init__(parent)
-        self.proposals = list(proposals)
-        self.checked = [False] * len(self.proposals)
+        self.rows = list(proposals)
+        self.checked = [False] * len(self.rows)
 
     def set_all(self, checked: bool) -> None:
-        self.checked = [checked] * len(self.proposals)
-        if self.proposals:
-            self.dataChanged.emit(self.index(0, 0), self.index(len(self.proposals) - 1, 0))
+        self.checked = [checked] * len(self.rows)
+        if self.rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, 0))
 
     def accepted(self) -> list[dict]:
-        return [p for p, ok in zip(self.proposals, self.checked) if ok]
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.proposals)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
+        return [p for p, ok in zip(self.rows, self.checked) if ok]
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
+        flags = super().flags(index)
         return flags | Qt.ItemFlag.ItemIsUserCheckable if index.column() == 0 else flags
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self.proposals)):
-            return None
-        proposal, column = self.proposals[index.row()], index.column()
+    def cell(self, row: int, column: int, role: int):
         if role == Qt.ItemDataRole.CheckStateRole and column == 0:
-            return Qt.CheckState.Checked if self.checked[index.row()] else Qt.CheckState.Unchecked
+            return Qt.CheckState.Checked if self.checked[row] else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.DisplayRole and column > 0:
             key = ["", "st_id", "st_code", "st_name", "syspro_code", "reason"][column]
-            return str(proposal.get(key) or "")
+            return str(self.rows[row].get(key) or "")
         return None
 
     def setData(self, index: QModelIndex, value, role: int = Qt.ItemDataRole.EditRole) -> bool:

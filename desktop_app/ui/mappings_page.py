@@ -244,7 +244,7 @@ class MappingGrid(QWidget):
 
     def _show_missing(self, blocked: dict) -> None:
         self.missing_model.set_entries(blocked)
-        count = len(self.missing_model.entries)
+        count = len(self.missing_model.rows)
         self.missing_panel.setVisible(count > 0)
         self.missing_label.setText(
             f"Missing: {plural(count, KIND_NOUNS[self.kind.name] + ' key')} holding back "
@@ -297,7 +297,7 @@ class MappingGrid(QWidget):
         """Select the row for `key`, or add one pre-filled from the missing list."""
         if self.select_key(key):
             return
-        entry = next((e for e in self.missing_model.entries if str(e["key"]) == str(key)), {"key": key})
+        entry = next((e for e in self.missing_model.rows if str(e["key"]) == str(key)), {"key": key})
         row = self.add_row(prefill_for_missing(self.kind.name, entry))
         self.status.done(f"Added a row for {KIND_NOUNS[self.kind.name]} {key}: fill in the SYSPRO code to save it.")
         index = self.proxy.mapFromSource(self.model.index(row, self.view.currentIndex().column()))
@@ -310,7 +310,7 @@ class MappingGrid(QWidget):
     @Slot(QModelIndex)
     def _add_missing_at(self, index: QModelIndex) -> None:
         if index.isValid():
-            self.add_missing(self.missing_model.entries[index.row()]["key"])
+            self.add_missing(self.missing_model.rows[index.row()]["key"])
 
     @Slot()
     def delete_selected(self) -> None:
@@ -507,7 +507,7 @@ class MappingsPage(QWidget):
         index = self.tabs.indexOf(grid)
         if index < 0:
             return
-        missing = len(grid.missing_model.entries)
+        missing = len(grid.missing_model.rows)
         title = KIND_TITLES[grid.kind.name]
         self.tabs.setTabText(index, f"{title} ({missing} missing)" if missing else title)
 

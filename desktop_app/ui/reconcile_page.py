@@ -5,12 +5,13 @@ import csv
 import datetime as dt
 from decimal import Decimal
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QObject, Qt, Slot
+from PySide6.QtCore import QDate, QModelIndex, QObject, Qt, Slot
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
 from desktop_app.sync.reconcile import ReconRow, reconcile
+from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel
 from desktop_app.ui.widgets import (DIFFERENCE_BACKGROUND, PROBLEM_BACKGROUND, StatusLine, format_money, plural,
                                     show_error)
 
@@ -44,58 +45,38 @@ def write_csv(path: str, rows: list[ReconRow]) -> int:
     return len(rows)
 
 
-class ReconModel(QAbstractTableModel):
+class ReconModel(ListTableModel):
     """One row per (day, supplier, branch) and a totals row at the bottom."""
+
+    HEADERS = HEADERS
+    RIGHT_ALIGNED = NUMERIC
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.rows: list[ReconRow] = []
         self.total = totals_of([])
         self._bold = QFont()
         self._bold.setBold(True)
 
     def set_rows(self, rows: list[ReconRow]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.total = totals_of(self.rows)
-        self.endResetModel()
+        self.total = totals_of(rows)  # before the reset: the view reads the totals row as soon as it ends
+        super().set_rows(rows)
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self.rows) + (1 if self.rows else 0)
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(HEADERS):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section in NUMERIC:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
     def is_total(self, row: int) -> bool:
         return row == len(self.rows)
 
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() <= len(self.rows)) or not self.rows:
-            return None
-        total = self.is_total(index.row())
-        row = self.total if total else self.rows[index.row()]
-        column = index.column()
+    def cell(self, row_number: int, column: int, role: int):
+        total = self.is_total(row_number)
+        row = self.total if total else self.rows[row_number]
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return "Total" if total else (row.day.isoformat() if row.day else "(no date)")
             return [None, row.supplier, row.branch, format_money(row.st_cost), format_money(row.syspro_ap),
                     format_money(row.difference), f"{row.documents:,}", f"{row.unconfirmed:,}"][column]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            horizontal = Qt.AlignmentFlag.AlignRight if column in NUMERIC else Qt.AlignmentFlag.AlignLeft
-            return int(horizontal | Qt.AlignmentFlag.AlignVCenter)
+            return RIGHT if column in NUMERIC else LEFT
         if role == Qt.ItemDataRole.FontRole and total:
             return self._bold
         if role == Qt.ItemDataRole.BackgroundRole:

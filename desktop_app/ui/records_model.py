@@ -10,18 +10,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal
+from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 
 from desktop_app.sync import adjustments, records
 from desktop_app.ui.invoice_model import TrailEntry
+from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel
 from desktop_app.ui.widgets import (DIFFERENCE_BACKGROUND, ID_ROLE, MUTED_TEXT, STATE_ROLE,
                                     state_label)
 
 ATTENTION = "ATTENTION"  # the state filter "Needs attention"
 ORIGINS = {"servicetitan": "ServiceTitan", "syspro": "SYSPRO", "mapping": "Mapping"}
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
-_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 @dataclass(frozen=True)
@@ -122,46 +120,21 @@ def load_worklist(include_done: bool) -> tuple[list[dict], int, int]:
     return rows, open_rows, len(everything) - open_rows
 
 
-class RecordsModel(QAbstractTableModel):
+class RecordsModel(ListTableModel):
     COL_STATE, COL_LABEL, COL_ST, COL_SYSPRO, COL_ORIGIN, COL_ATTEMPTS, COL_REASON = range(7)
+    RIGHT_ALIGNED = frozenset({COL_ATTEMPTS})
 
     def __init__(self, flow: str, parent: QObject | None = None):
         super().__init__(parent)
         text = flow_text(flow)
         self.headers = ["State", text.label_header, "ServiceTitan id", text.syspro_header, "Started in",
                         "Attempts", "Reason"]
-        self.rows: list[dict] = []
-
-    def set_rows(self, rows: list[dict]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
 
     def row_of(self, record_id: int) -> int:
         return next((i for i, row in enumerate(self.rows) if row["id"] == record_id), -1)
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.headers)
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.headers):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return self.headers[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section == self.COL_ATTEMPTS:
-                return _RIGHT
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self.rows)) \
-                or not (0 <= index.column() < len(self.headers)):
-            return None
-        row, column = self.rows[index.row()], index.column()
+    def cell(self, row_number: int, column: int, role: int):
+        row = self.rows[row_number]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(row, column)
         if role == STATE_ROLE:
@@ -169,7 +142,7 @@ class RecordsModel(QAbstractTableModel):
         if role == ID_ROLE:
             return row["id"]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column == self.COL_ATTEMPTS else _LEFT
+            return RIGHT if column == self.COL_ATTEMPTS else LEFT
         if role == Qt.ItemDataRole.ToolTipRole and column == self.COL_REASON and row.get("reason"):
             return row["reason"]
         if role == Qt.ItemDataRole.ForegroundRole and column in (self.COL_REASON, self.COL_ORIGIN):
@@ -273,38 +246,14 @@ def conflict_rows(conflict: dict | None) -> list[ConflictRow]:
     return rows
 
 
-class ConflictModel(QAbstractTableModel):
+class ConflictModel(ListTableModel):
     HEADERS = ["Field", "ServiceTitan now", "SYSPRO now", "Last synced"]
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.rows: list[ConflictRow] = []
-
     def set_conflict(self, conflict: dict | None) -> None:
-        self.beginResetModel()
-        self.rows = conflict_rows(conflict)
-        self.endResetModel()
+        self.set_rows(conflict_rows(conflict))
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        return _FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.HEADERS):
-            return self.HEADERS[section]
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self.rows)) \
-                or not (0 <= index.column() < len(self.HEADERS)):
-            return None
-        row, column = self.rows[index.row()], index.column()
+    def cell(self, row_number: int, column: int, role: int):
+        row = self.rows[row_number]
         changed = (column == 1 and row.st_changed) or (column == 2 and row.syspro_changed)
         if role == Qt.ItemDataRole.DisplayRole:
             return (row.field, row.servicetitan, row.syspro, row.last_synced)[column]
@@ -330,49 +279,21 @@ def signed_quantity(value) -> str:
 NOT_MAPPED = "not mapped"
 
 
-class WorklistModel(QAbstractTableModel):
+class WorklistModel(ListTableModel):
     """Column 0 is a check box: ticking it asks the page to mark the row done (doneToggled)."""
 
     HEADERS = ["Done", "Date", "Warehouse", "ST location", "Stock code", "ST SKU", "Quantity", "SYSPRO reference",
                "Journal", "Done by", "Done at (UTC)"]
     COL_DONE, COL_QUANTITY = 0, 6
+    RIGHT_ALIGNED = frozenset({COL_QUANTITY})
     doneToggled = Signal(list, bool)  # row ids, done
 
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self.rows: list[dict] = []
-
-    def set_rows(self, rows: list[dict]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
-
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.HEADERS)
-
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        if index.column() == self.COL_DONE:
-            return _FLAGS | Qt.ItemFlag.ItemIsUserCheckable
-        return _FLAGS
+        flags = super().flags(index)
+        return flags | Qt.ItemFlag.ItemIsUserCheckable if index.column() == self.COL_DONE else flags
 
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.HEADERS):
-            if role == Qt.ItemDataRole.DisplayRole:
-                return self.HEADERS[section]
-            if role == Qt.ItemDataRole.TextAlignmentRole and section == self.COL_QUANTITY:
-                return _RIGHT
-        return None
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not (0 <= index.row() < len(self.rows)) \
-                or not (0 <= index.column() < len(self.HEADERS)):
-            return None
-        row, column = self.rows[index.row()], index.column()
+    def cell(self, row_number: int, column: int, role: int):
+        row = self.rows[row_number]
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(row, column)
         if role == Qt.ItemDataRole.CheckStateRole and column == self.COL_DONE:
@@ -380,7 +301,7 @@ class WorklistModel(QAbstractTableModel):
         if role == ID_ROLE:
             return row["id"]
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if column == self.COL_QUANTITY else _LEFT
+            return RIGHT if column == self.COL_QUANTITY else LEFT
         if role == Qt.ItemDataRole.ForegroundRole:
             if row["done"] or (column in (3, 5) and self._text(row, column) == NOT_MAPPED):
                 return MUTED_TEXT

@@ -7,17 +7,17 @@ jobs (they talk to ServiceTitan and SYSPRO).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
                                QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from desktop_app.sync import records
-from desktop_app.ui.invoice_model import TrailModel
-from desktop_app.ui.invoices_page import XmlDialog, _plain_table
+from desktop_app.ui.invoices_page import HistoryTabMixin, _plain_table
+from desktop_app.ui.master_detail import MasterDetailMixin
 from desktop_app.ui.messages import alive
 from desktop_app.ui.records_model import (ATTENTION, ORIGINS, ConflictModel, RecordDetail, RecordsModel,
                                           RecordsSnapshot, flow_text, load_record, load_records)
-from desktop_app.ui.widgets import (ID_ROLE, SearchBox, StateBadgeDelegate, StatusLine, add_shortcut, plural,
+from desktop_app.ui.widgets import (SearchBox, StateBadgeDelegate, StatusLine, add_shortcut, plural,
                                     set_badge, show_error, state_label)
 
 RETRYABLE = frozenset({records.FAILED, records.IN_DOUBT, records.HELD})
@@ -31,7 +31,7 @@ def hint_label(text: str, parent: QWidget) -> QLabel:
     return label
 
 
-class RecordDetailPane(QWidget):
+class RecordDetailPane(HistoryTabMixin, QWidget):
     """One record: facts, why it waits, a conflict side by side, its audit timeline."""
 
     retryRequested = Signal(int)
@@ -104,24 +104,9 @@ class RecordDetailPane(QWidget):
         layout.addWidget(self.conflict_box)
 
         self.tabs = QTabWidget(self)
-        trail_page = QWidget(self)
-        trail_layout = QVBoxLayout(trail_page)
-        trail_layout.setContentsMargins(0, 4, 0, 0)
-        self.trail_model = TrailModel(self)
-        self.trail_view = _plain_table(self.trail_model, trail_page)
+        self.tabs.addTab(self._history_tab(), "History")
         self.trail_view.setMinimumHeight(72)
-        self.trail_view.doubleClicked.connect(self._view_xml)
-        self.trail_view.selectionModel().currentRowChanged.connect(self._trail_row_changed)
-        self.xml_button = QPushButton("View XML", trail_page)
-        self.xml_button.clicked.connect(lambda: self._view_xml(self.trail_view.currentIndex()))
-        trail_layout.addWidget(self.trail_view)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.xml_button)
-        trail_layout.addLayout(row)
-        self.tabs.addTab(trail_page, "History")
         layout.addWidget(self.tabs, 1)
-        self.xml_dialog: XmlDialog | None = None
         self.show_detail(None)
 
     def _retry_clicked(self) -> None:
@@ -168,9 +153,7 @@ class RecordDetailPane(QWidget):
             rows = max(1, self.conflict_model.rowCount())
             header = self.conflict_view.horizontalHeader().sizeHint().height()
             self.conflict_view.setFixedHeight(min(rows, 5) * 24 + header + 4)
-        self.trail_model.set_events(detail.trail)
-        self.trail_view.resizeColumnsToContents()
-        self.trail_view.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self._show_trail(detail.trail)
         if detail.trail:
             self.trail_view.scrollToBottom()
         self.set_actions_enabled(True)
@@ -183,30 +166,15 @@ class RecordDetailPane(QWidget):
             button.setEnabled(enabled and state == records.CONFLICT)
         self.xml_button.setEnabled(False)
 
-    @Slot(QModelIndex, QModelIndex)
-    def _trail_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        event = self.trail_model.events[current.row()] if current.isValid() else None
-        self.xml_button.setEnabled(bool(event and (event.xml_sent or event.xml_received)))
 
-    def _view_xml(self, index: QModelIndex) -> None:
-        if not index.isValid():
-            return
-        event = self.trail_model.events[index.row()]
-        if not (event.xml_sent or event.xml_received):
-            return
-        when = event.created_at.strftime("%Y-%m-%d %H:%M:%S") if event.created_at else ""
-        self.xml_dialog = XmlDialog(f"XML — {event.kind.replace('_', ' ')} {when}", event.xml_sent,
-                                    event.xml_received, self)
-        self.xml_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.xml_dialog.open()
-
-
-class RecordsPage(QWidget):
+class RecordsPage(MasterDetailMixin, QWidget):
     """A flow's records, filters, counts per state and the detail pane. `embedded` leaves out the
     page title (the Adjustments page puts this in a tab under its own title)."""
 
     FLOW = "vendors"
     loaded = Signal(int)  # rows shown, after every (re)load
+    read_detail = staticmethod(load_record)
+    detail_error = "The record could not be read"
 
     def __init__(self, bridge, flow: str | None = None, parent: QWidget | None = None, *, embedded: bool = False):
         super().__init__(parent)
@@ -317,14 +285,7 @@ class RecordsPage(QWidget):
         self.counts = snapshot.counts
         self.count_label.setText(self._counts_text(snapshot.counts))
         self.ready = True
-        if self.selected_id is not None:
-            row = self.model.row_of(self.selected_id)
-            if row >= 0:
-                self.table.selectionModel().blockSignals(True)
-                self.table.selectRow(row)
-                self.table.setCurrentIndex(self.model.index(row, 0))
-                self.table.selectionModel().blockSignals(False)
-            self._load_detail(self.selected_id)
+        self._reselect()
         self.loaded.emit(len(snapshot.rows))
 
     def _counts_text(self, counts: dict[str, int]) -> str:
@@ -344,35 +305,7 @@ class RecordsPage(QWidget):
             self.count_label.setText("")
             self.status.failed(f"The {self.text.noun} list could not be read: {message}")
 
-    @Slot(QModelIndex, QModelIndex)
-    def _row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        record_id = current.data(ID_ROLE) if current.isValid() else None
-        if record_id is None:
-            return
-        self.selected_id = record_id
-        self._load_detail(record_id)
-
-    def select_record(self, record_id: int) -> bool:
-        row = self.model.row_of(record_id)
-        if row < 0:
-            return False
-        self.table.selectRow(row)
-        self.table.setCurrentIndex(self.model.index(row, 0))
-        return True
-
-    def _load_detail(self, record_id: int) -> None:
-        self._detail_generation += 1
-        generation = self._detail_generation
-        self.bridge.db_call(lambda: load_record(record_id),
-                            on_done=lambda detail: self._detail_loaded(generation, detail),
-                            on_error=lambda message: self.status.failed(f"The record could not be read: {message}"))
-
-    def _detail_loaded(self, generation: int, detail: RecordDetail | None) -> None:
-        if generation != self._detail_generation or not alive(self):
-            return
-        self.detail_pane.show_detail(detail)
-        if detail is not None and detail.id in self._running:
-            self.detail_pane.set_actions_enabled(False)
+    select_record = MasterDetailMixin.select_item
 
     @Slot(str)
     def _data_changed(self, _what: str) -> None:
