@@ -201,6 +201,10 @@ def alternate_invoice_number(st_id: int, prefix: str = "ST") -> str:
     return f"{prefix}-{st_id}"[:INVOICE_NUMBER_MAX]
 
 
+_NUMBER_HELD_SQL = (f'SELECT 1 FROM "{ApDocument._meta.table_name}" WHERE supplier = ? AND syspro_invoice = ? '
+                    "AND st_invoice_id != ? AND id < ? LIMIT 1")
+
+
 def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dict[str, str]:
     """Give each plan an AP invoice number no other ServiceTitan invoice holds for its supplier.
 
@@ -213,12 +217,10 @@ def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dic
     first_row = min((doc.id for doc in existing), default=None)
     renumbered = {}
     for plan in plans:
-        holders = ApDocument.select(ApDocument.id).where(
-            (ApDocument.supplier == plan.supplier) & (ApDocument.syspro_invoice == plan.syspro_invoice)
-            & (ApDocument.st_invoice_id != st_id))
-        if first_row is not None:
-            holders = holders.where(ApDocument.id < first_row)
-        if holders.exists():
+        # plain SQL: it runs once per document, and peewee would build the same statement every time
+        held = database.execute_sql(_NUMBER_HELD_SQL, (plan.supplier, plan.syspro_invoice, st_id,
+                                                       first_row if first_row is not None else 1 << 62))
+        if held.fetchone() is not None:
             renumbered[plan.supplier] = plan.syspro_invoice
             plan.syspro_invoice = alternate_invoice_number(st_id)
             plan.content_hash = content_hash(plan)
