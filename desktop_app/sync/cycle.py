@@ -7,7 +7,7 @@ from collections.abc import Callable
 import peewee as pw
 
 from desktop_app.core import paths
-from desktop_app.core.errors import ConnectError
+from desktop_app.core.errors import ConnectError, ConnectorError
 from desktop_app.sync import adjustments, invoices, purchase_orders, vendors
 from desktop_app.sync.context import Cancelled, SyncContext
 
@@ -54,6 +54,11 @@ def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
         except pw.OperationalError as exc:
             result.errors[name] = database_problem(exc)
             log.error("%s: %s", name, result.errors[name])
+        except ConnectorError as exc:
+            # a problem the message already explains (a bad answer, a refusal): the trace is for debugging
+            result.errors[name] = str(exc)
+            log.error("%s: %s", name, exc)
+            log.debug("%s flow stopped", name, exc_info=True)
         except Exception as exc:
             result.errors[name] = str(exc)
             log.exception("%s flow failed", name)

@@ -1,6 +1,7 @@
 """The invoice engine against the running simulators, over real HTTP with the real clients."""
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -208,3 +209,15 @@ def test_two_invoices_with_one_number_are_both_posted(sandbox):
     # evaluating the twin again (a mapping edit, a retry) keeps the number it was posted under
     cycle()
     assert ApDocument.get_by_id(twin_doc.id).state == ledger.CONFIRMED
+
+
+def test_a_bad_answer_stops_one_flow_with_a_sentence_not_a_traceback(sandbox, caplog):
+    sandbox.st.set_faults({"malformed": 1})
+    with caplog.at_level(logging.DEBUG, logger="desktop_app"):
+        result = cycle()
+    (flow, message), = result.errors.items()
+    assert "not JSON" in message
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and "not JSON" in r.getMessage()]
+    assert errors and all(r.exc_info is None for r in errors)
+    assert any(r.exc_info for r in caplog.records if r.levelno == logging.DEBUG)  # kept for debugging
+    assert len(result) >= 3  # the other flows still ran
