@@ -29,27 +29,6 @@ def use_temp_home() -> tempfile.TemporaryDirectory:
     return home
 
 
-def use_memory_keyring() -> None:
-    """The sandbox profile stores throwaway secrets; keep them out of the real OS keyring."""
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class Memory(KeyringBackend):
-        priority = 1
-        entries: dict = {}
-
-        def get_password(self, service, username):
-            return self.entries.get((service, username))
-
-        def set_password(self, service, username, password):
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service, username):
-            self.entries.pop((service, username), None)
-
-    keyring.set_keyring(Memory())
-
-
 def bulk_documents(count: int) -> float:
     from desktop_app.core.db import ApDocument, database
 
@@ -368,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.core import db
     from desktop_app.sync.jobs import JobWorker
     from desktop_app.ui.bridge import EngineBridge
+
+    from _simulators import use_memory_keyring  # this script's folder
 
     use_memory_keyring()
     for part in (1, 2):

@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _simulators import Profile, SimulatorProcess, stop_process  # this script's folder
+from _simulators import Profile, SimulatorProcess, stop_process, use_memory_keyring  # this script's folder
 
 DEFAULT_SIZES = (1_000, 5_000, 20_000)
 SECONDS_PER_INVOICE_LIMIT = 0.05  # time limit per size: generous (the engine needs ~1-10 ms per invoice)
@@ -68,26 +68,7 @@ def _run_engine(hello: dict, options: dict, conn) -> None:
 
 
 def _measure_cycle(hello: dict, options: dict, conn) -> None:
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class MemoryKeyring(KeyringBackend):
-        priority = 1
-
-        def __init__(self):
-            super().__init__()
-            self.entries: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service, username):
-            return self.entries.get((service, username))
-
-        def set_password(self, service, username, password):
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service, username):
-            self.entries.pop((service, username), None)
-
-    keyring.set_keyring(MemoryKeyring())
+    use_memory_keyring()
     from desktop_app.core import db
     from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
