@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -49,9 +50,30 @@ class MoneyField(pw.TextField):
         return None if value is None else Decimal(value)
 
 
+class DateTimeField(pw.DateTimeField):
+    """pw.DateTimeField that reads the text it writes (`str(datetime)`: "2024-05-01 12:30:45" or
+    "2024-05-01 12:30:45.123456") with datetime.fromisoformat instead of peewee's strptime loop.
+    Only text of exactly those two shapes takes the fast path; for it both give the same datetime.
+    Anything else (and invalid dates) goes through peewee's own formats, unchanged."""
+
+    def adapt(self, value):
+        if value.__class__ is str and _STORED_DATETIME.fullmatch(value) and self.formats is _PEEWEE_FORMATS:
+            try:
+                return dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        return super().adapt(value)
+
+
+_PEEWEE_FORMATS = pw.DateTimeField.formats
+_STORED_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?")
+
+
 class JSONField(pw.TextField):
     def db_value(self, value):
-        return None if value is None else json.dumps(value, default=_json_default, sort_keys=True)
+        # what json.dumps(value, default=_json_default, sort_keys=True) returns, without building
+        # a new encoder for every value
+        return None if value is None else _JSON_ENCODER.encode(value)
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
@@ -65,6 +87,9 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+_JSON_ENCODER = json.JSONEncoder(default=_json_default, sort_keys=True)
+
+
 class BaseModel(pw.Model):
     class Meta:
         database = database
@@ -75,12 +100,12 @@ class Setting(BaseModel):
     key = pw.CharField(primary_key=True)
     value = pw.TextField()
     changed_by = pw.CharField(default="user")
-    changed_at = pw.DateTimeField(default=utcnow)
+    changed_at = DateTimeField(default=utcnow)
 
 
 class MappingModel(BaseModel):
     changed_by = pw.CharField(default="user")
-    changed_at = pw.DateTimeField(default=utcnow)
+    changed_at = DateTimeField(default=utcnow)
 
 
 class VendorMapping(MappingModel):
@@ -121,7 +146,7 @@ class WarehouseMapping(MappingModel):
 class SyncCursor(BaseModel):
     name = pw.CharField(primary_key=True)
     value = pw.TextField()
-    updated_at = pw.DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
 
 
 class SourceInvoice(BaseModel):
@@ -131,8 +156,8 @@ class SourceInvoice(BaseModel):
     number = pw.CharField(default="")
     modified_on = pw.CharField(default="")
     payload = JSONField()
-    first_seen = pw.DateTimeField(default=utcnow)
-    last_seen = pw.DateTimeField(default=utcnow)
+    first_seen = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow)
 
 
 class ApDocument(BaseModel):
@@ -160,16 +185,16 @@ class ApDocument(BaseModel):
     syspro_amount = MoneyField(null=True)
     attempts = pw.IntegerField(default=0)
     write_back = pw.CharField(default="")  # "", PENDING, DONE, FAILED
-    posted_at = pw.DateTimeField(null=True)
-    confirmed_at = pw.DateTimeField(null=True)
-    created_at = pw.DateTimeField(default=utcnow)
-    updated_at = pw.DateTimeField(default=utcnow, index=True)
+    posted_at = DateTimeField(null=True)
+    confirmed_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow, index=True)
 
 
 class AuditEvent(BaseModel):
     """Append-only: triggers in the schema refuse UPDATE and DELETE."""
 
-    created_at = pw.DateTimeField(default=utcnow, index=True)
+    created_at = DateTimeField(default=utcnow, index=True)
     flow = pw.CharField(default="invoices")
     record_key = pw.CharField(index=True)  # ApDocument.doc_key or a flow's record key
     document_id = pw.IntegerField(null=True, index=True)
@@ -187,8 +212,8 @@ class JobRun(BaseModel):
     kind = pw.CharField()
     actor = pw.CharField(default="scheduler")
     state = pw.CharField(default="running")  # running, completed, failed, interrupted, cancelled
-    started_at = pw.DateTimeField(default=utcnow, index=True)
-    finished_at = pw.DateTimeField(null=True)
+    started_at = DateTimeField(default=utcnow, index=True)
+    finished_at = DateTimeField(null=True)
     summary = JSONField(null=True)
     error = pw.TextField(default="")
 
@@ -232,9 +257,9 @@ class SyncLink(BaseModel):
     conflict = JSONField(null=True)
     data = JSONField(null=True)  # flow-specific: line numbers, postings, planned key
     attempts = pw.IntegerField(default=0)
-    last_attempt_at = pw.DateTimeField(null=True)
-    created_at = pw.DateTimeField(default=utcnow)
-    updated_at = pw.DateTimeField(default=utcnow, index=True)
+    last_attempt_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow, index=True)
 
     class Meta:
         indexes = ((("flow", "st_id"), True), (("flow", "syspro_key"), True))
@@ -256,9 +281,9 @@ class WorklistRow(BaseModel):
     entry_date = pw.DateField(null=True)
     done = pw.BooleanField(default=False, index=True)
     done_by = pw.CharField(default="")
-    done_at = pw.DateTimeField(null=True)
+    done_at = DateTimeField(null=True)
     note = pw.TextField(default="")
-    created_at = pw.DateTimeField(default=utcnow)
+    created_at = DateTimeField(default=utcnow)
 
 
 def _migration_2(db: pw.SqliteDatabase) -> None:
