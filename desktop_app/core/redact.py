@@ -31,6 +31,12 @@ _PATTERNS = [
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(?=@)"),
 ]
 
+# Every match of a pattern above contains one of these words (same case rule: re's IGNORECASE),
+# so text without any of them is left as it is without running the six patterns.
+_PREFILTER = re.compile(
+    r"(?i)password|client_secret|access_token|userid|app_?key|authorization|st-app-key|://"
+)
+
 
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that it is masked wherever it appears later."""
@@ -51,6 +57,8 @@ def redact(text: object) -> str:
     for value in values:
         if value in out:
             out = out.replace(value, MASK)
+    if _PREFILTER.search(out) is None:
+        return out
     for pattern in _PATTERNS:
         out = pattern.sub(lambda m: m.group(1) + (MASK if m.group(2) else ""), out)
     return out

@@ -1,0 +1,92 @@
+"""Fast paths of the engine's hot spots give exactly what the slow, general code gives."""
+import datetime as dt
+import json
+import random
+
+import peewee as pw
+
+from desktop_app.core import db, redact
+
+
+def _redact_all_patterns(text: str) -> str:
+    """redact() as it was before the prefilter: every pattern on every text."""
+    out = text
+    for value in sorted(redact._known_values, key=len, reverse=True):
+        if value in out:
+            out = out.replace(value, redact.MASK)
+    for pattern in redact._PATTERNS:
+        out = pattern.sub(lambda m: m.group(1) + (redact.MASK if m.group(2) else ""), out)
+    return out
+
+
+AWKWARD_TEXTS = [
+    "", "posted AP invoice 123 for supplier 0001", "READY → POSTING",
+    "GET http://erp/Rest/Logon?Operator=ADMIN&OperatorPassword=hunter22&CompanyId=EDU1",
+    "OPERATORPASSWORD=x", "operatorpassword=", "CompanyPassword=a b", "PasswordForLedgerCode=9",
+    "client_secret=xyz&x=1", "CLIENT_SECRET=abc", "access_token=tok", "UserId=1234-5678", "userid=u",
+    "appkey=k", "app_key=k", "APP_KEY=k", '{"password": "pw"}', '{"Client_Secret" : "s"}',
+    '{"access_token":""}', "<OperatorPassword>abc</OperatorPassword>", "<password>x</password>",
+    "<XPasswordY>v<", "Authorization: Bearer eyJ.abc.def", "authorization='tok'", "AUTHORIZATION=abc",
+    "ST-App-Key: ak1.xyz", "st-app-key=zz", "https://admin:p4ssw0rd@erp/odata", "HTTP://A:B@c",
+    "ftp+x.y://u:p@h", "no scheme admin:pw@host", "Paſſword=x", "\u212auserid", "app\u212aey=1",
+    "XmlIn=<SetupApInvoice><Password>x</Password></SetupApInvoice>", "a=b&c=d", "key: value",
+    "<Key><Invoice>INV-1</Invoice></Key>", '{"data": {"from": "READY", "to": "POSTING"}}',
+]
+
+
+def test_redact_prefilter_changes_nothing(monkeypatch):
+    monkeypatch.setattr(redact, "_known_values", {"S3cretValue"})
+    rng = random.Random(7)
+    pieces = [*AWKWARD_TEXTS, "S3cretValue", " ", "=", ":", "\"", "<", ">", "@", "/", "&", "ſ", "K"]
+    texts = list(AWKWARD_TEXTS)
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
+    for text in texts:
+        assert redact.redact(text) == _redact_all_patterns(text), text
+
+
+def test_redact_still_masks_what_the_patterns_catch():
+    masked = redact.redact("x <OperatorPassword>abc</OperatorPassword> client_secret=xyz&x=1 https://u:pw@h/")
+    assert "abc" not in masked and "xyz" not in masked and ":pw@" not in masked and "x=1" in masked
+
+
+DATETIME_TEXTS = [
+    "2026-12-03 01:25:28.123456", "2026-12-03 01:25:28", "2026-12-03 01:25:28.000000", "2026-12-03",
+    "2024-02-29 23:59:59.999999", "2023-02-29 10:00:00", "2026-13-01 00:00:00", "2026-12-03 24:00:00",
+    "2026-12-03 23:59:60", "2026-12-03 23:59:61", "2026-12-03 01:25:28.1", "2026-12-03 01:25:28.1234567",
+    "2026-12-03T01:25:28.123456", "2026-12-03 01:25:28+00:00", "2026-12-03 01:25:28.123456+00:00",
+    "2026-12-03 01:25:28Z", "2026-1-3 1:2:3", "0001-01-01 00:00:00", "9999-12-31 23:59:59.999999",
+    "2026-12-03 01:25:28,123456", " 2026-12-03 01:25:28", "2026-12-03 01:25:28\n", "２０２６-12-03 01:25:28",
+    "not a date", "",
+]
+
+
+def test_datetime_field_reads_exactly_what_peewee_reads():
+    ours, theirs = db.DateTimeField(), pw.DateTimeField()
+    rng = random.Random(7)
+    texts = list(DATETIME_TEXTS)
+    for _ in range(2000):
+        moment = dt.datetime(2000, 1, 1) + dt.timedelta(seconds=rng.randrange(10**9),
+                                                        microseconds=rng.choice((0, rng.randrange(10**6))))
+        texts.append(str(moment))
+    for text in texts:
+        expected, got = theirs.python_value(text), ours.python_value(text)
+        assert got == expected and type(got) is type(expected), text
+        assert ours.db_value(text) == theirs.db_value(text), text
+    assert ours.python_value(None) is None and theirs.python_value(None) is None
+
+
+def test_datetime_field_round_trips_through_the_database():
+    db.open_database()
+    moments = [dt.datetime(2026, 12, 3, 1, 25, 28), dt.datetime(2026, 12, 3, 1, 25, 28, 1)]
+    for moment in moments:
+        db.Setting.create(key=f"k{moment.microsecond}", value="v", changed_at=moment)
+    for moment in moments:
+        assert db.Setting.get_by_id(f"k{moment.microsecond}").changed_at == moment
+
+
+def test_json_field_writes_what_json_dumps_writes():
+    from decimal import Decimal
+
+    value = {"b": [1, Decimal("12.50"), dt.date(2026, 1, 2)], "a": {"z": None, "é": "ü"},
+             "t": dt.datetime(2026, 1, 2, 3, 4, 5, 6)}
+    assert db.JSONField().db_value(value) == json.dumps(value, default=db._json_default, sort_keys=True)
