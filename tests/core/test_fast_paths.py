@@ -90,3 +90,20 @@ def test_json_field_writes_what_json_dumps_writes():
     value = {"b": [1, Decimal("12.50"), dt.date(2026, 1, 2)], "a": {"z": None, "é": "ü"},
              "t": dt.datetime(2026, 1, 2, 3, 4, 5, 6)}
     assert db.JSONField().db_value(value) == json.dumps(value, default=db._json_default, sort_keys=True)
+
+
+def test_enet_form_encoding_is_urlencode():
+    from urllib.parse import urlencode
+
+    from desktop_app.syspro.enet import _form_encode
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(0, 0x250)] + ["€", "𝄞", "\u2028", "\ufeff", " ", "+", "%", "&", "="]
+    cases = [{}, {"a": ""}, {"": "x"}, {"UserId": "abc 1+2", "XmlIn": '<a b="c">d & é</a>\r\n'},
+             {"n": 5}, {"b": b"\xff x"}]
+    for _ in range(500):
+        def text(most):
+            return "".join(rng.choices(alphabet, k=rng.randint(0, most)))
+        cases.append({text(5): text(60) for _ in range(rng.randint(1, 4))})
+    for params in cases:
+        assert _form_encode(params) == urlencode(params), params
