@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor
 from desktop_app.core.db import ApDocument
 from desktop_app.sync import ledger
 from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel, ReadOnlyTableModel
-from desktop_app.ui.widgets import ID_ROLE, MUTED_TEXT, STATE_ROLE, format_money, state_label
+from desktop_app.ui.widgets import ID_ROLE, MUTED_TEXT, STATE_ROLE, format_money, state_badge_icon, state_label
 
 PAGE_SIZE = 200
 ATTENTION = "ATTENTION"  # the state filter "Needs attention": every state a person must look at
@@ -30,6 +30,10 @@ COLUMNS: list[tuple[str, str]] = [
     ("Journal", "journal"), ("Reason", "reason"),
 ]
 COL_STATE, COL_AMOUNT = 0, 5
+CREDIT_TEXT = QColor("#5B21B6")
+_DISPLAY, _DECORATION, _TOOLTIP, _ALIGN, _FOREGROUND, _ACCESSIBLE = (
+    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
+    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.AccessibleTextRole)
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,8 @@ class InvoiceTableModel(ReadOnlyTableModel):
         self._pages: dict[int, list[InvoiceRow]] = {}
         self._pending: set[int] = set()
         self._generation = 0
+        self._cells: dict[int, list[dict]] = {}  # row → per column {role: value}, built when first painted
+        self.badge_font = None  # the view's font, for the state badges (None: the application's)
 
     # -- loading
     def set_query(self, query: InvoiceQuery) -> None:
@@ -162,6 +168,7 @@ class InvoiceTableModel(ReadOnlyTableModel):
         self.beginResetModel()
         self.total = total
         self._pages = pages
+        self._cells.clear()
         self._pending.clear()
         self.ready = True
         self.endResetModel()
@@ -187,6 +194,7 @@ class InvoiceTableModel(ReadOnlyTableModel):
             self.total = total
             self.endRemoveRows()
         old, self._pages = self._pages, pages
+        self._cells.clear()
         for page, rows in pages.items():
             before = old.get(page, [])
             changed = [offset for offset, row in enumerate(rows[:len(before)]) if before[offset] != row]  # new rows: inserted above
@@ -215,6 +223,7 @@ class InvoiceTableModel(ReadOnlyTableModel):
             return
         self._pending.discard(page)
         self._pages[page] = rows
+        self._cells.clear()
         first = page * PAGE_SIZE
         last = min(first + PAGE_SIZE, self.total) - 1
         if last >= first:
@@ -241,27 +250,41 @@ class InvoiceTableModel(ReadOnlyTableModel):
         return 0 if parent.isValid() else self.total
 
     def cell(self, row: int, column: int, role: int):
-        item = self.row_at(row)
-        if item is None:
-            if role == Qt.ItemDataRole.DisplayRole:
-                self._request_page(row // PAGE_SIZE)
-                return "…" if column == 1 else None
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(item, column)
-        if role == STATE_ROLE:
-            return item.state
-        if role == ID_ROLE:
-            return item.id
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return RIGHT if column == COL_AMOUNT else LEFT
-        if role == Qt.ItemDataRole.ToolTipRole and column == len(COLUMNS) - 1 and item.reason:
-            return item.reason
-        if role == Qt.ItemDataRole.ForegroundRole and column == 4 and item.transaction_code == "C":
-            return QColor("#5B21B6")
-        if role == Qt.ItemDataRole.ForegroundRole and column == len(COLUMNS) - 1:
-            return MUTED_TEXT
-        return None
+        cells = self._cells.get(row)
+        if cells is None:
+            item = self.row_at(row)
+            if item is None:
+                if role == _DISPLAY:
+                    self._request_page(row // PAGE_SIZE)
+                    return "…" if column == 1 else None
+                return None
+            cells = self._cells[row] = self._row_cells(item)
+        return cells[column].get(role)
+
+    def _row_cells(self, item: InvoiceRow) -> list[dict]:
+        """Every role of every column of a row, once: a repaint asks a dict per cell.
+
+        The state column has no text: its badge is an icon that Qt's own delegate paints (a Python
+        delegate would be one more entry into Python per painted badge); its words are the
+        accessible text."""
+        common = {STATE_ROLE: item.state, ID_ROLE: item.id}
+        cells = []
+        for column in range(len(COLUMNS)):
+            roles = dict(common)
+            roles[_ALIGN] = RIGHT if column == COL_AMOUNT else LEFT
+            if column == COL_STATE:
+                roles[_DECORATION] = state_badge_icon(item.state, self.badge_font)
+                roles[_ACCESSIBLE] = state_label(item.state)
+            else:
+                roles[_DISPLAY] = self._text(item, column)
+            if column == 4 and item.transaction_code == "C":
+                roles[_FOREGROUND] = CREDIT_TEXT
+            if column == len(COLUMNS) - 1:
+                roles[_FOREGROUND] = MUTED_TEXT
+                if item.reason:
+                    roles[_TOOLTIP] = item.reason
+            cells.append(roles)
+        return cells
 
     @staticmethod
     def _text(item: InvoiceRow, column: int) -> str:

@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QDate, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QDate, QModelIndex, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFrame,
                                QGridLayout, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSplitter, QTableView, QTabWidget, QVBoxLayout,
                                QWidget)
 
 from desktop_app.sync import invoices, ledger
-from desktop_app.ui.invoice_model import (ATTENTION, COL_STATE, DocumentDetail, InvoiceQuery,
+from desktop_app.ui.invoice_model import (ATTENTION, DocumentDetail, InvoiceQuery,
                                           InvoiceTableModel, LinesModel, TrailModel, filter_choices, load_detail)
 from desktop_app.ui.master_detail import MasterDetailMixin
-from desktop_app.ui.widgets import (SearchBox, StateBadgeDelegate, StatusLine, add_shortcut,
+from desktop_app.ui.widgets import (SearchBox, StatusLine, add_shortcut,
                                     format_money, monospace_font, plural, set_badge, show_error, state_label)
 
 ACTOR = "user"
 RETRYABLE = frozenset({ledger.FAILED, ledger.IN_DOUBT, ledger.NEEDS_MAPPING, ledger.SKIPPED})
 NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "Any"
+COLUMN_STATE_WIDTH = 150
 KIND_WORDS = {"vendors": "vendor", "items": "item", "gl": "GL account", "branches": "business unit",
               "warehouses": "location"}
 
@@ -356,7 +357,10 @@ class InvoicesPage(MasterDetailMixin, QWidget):
 
         self.model = InvoiceTableModel(bridge, self)
         self.table = _plain_table(self.model, self)
-        self.table.setItemDelegateForColumn(COL_STATE, StateBadgeDelegate(self.table))
+        # the state badges are icons from the model (state_badge_icon), painted by Qt's own delegate;
+        # the icon size only bounds them (a badge is as big as its pixmap)
+        self.model.badge_font = self.table.font()
+        self.table.setIconSize(QSize(COLUMN_STATE_WIDTH, 24))
         header = self.table.horizontalHeader()
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
@@ -364,7 +368,7 @@ class InvoicesPage(MasterDetailMixin, QWidget):
         header.sortIndicatorChanged.connect(self.model.sort)
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
-        for column, width in enumerate([150, 95, 95, 135, 95, 115, 125, 75, 140, 85]):
+        for column, width in enumerate([COLUMN_STATE_WIDTH, 95, 95, 135, 95, 115, 125, 75, 140, 85]):
             self.table.setColumnWidth(column, width)
         self.table.verticalHeader().setDefaultSectionSize(26)
 

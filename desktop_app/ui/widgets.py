@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QKeySequence, QPainter, QShortcut
+from PySide6.QtGui import (QColor, QFont, QFontDatabase, QFontMetrics, QGuiApplication, QIcon, QKeySequence, QPainter,
+                           QPixmap, QShortcut)
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QStyle,
                                QStyledItemDelegate, QStyleOptionViewItem, QWidget)
 
@@ -67,6 +68,52 @@ def set_badge(label: QLabel, state: str) -> None:
     background, text = STATE_COLOURS.get(state, ("#E5E7EB", "#374151"))
     label.setStyleSheet(f"QLabel {{ background: {background}; color: {text}; border-radius: 8px; "
                         "padding: 1px 8px; font-weight: 600; }")
+
+
+def _badge_font(font: QFont) -> QFont:
+    font = QFont(font)
+    font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
+    font.setBold(True)
+    return font
+
+
+_BADGE_ICONS: dict[tuple, QIcon] = {}
+BADGE_LEFT = 3  # transparent margin left of the pill: with the view's own 3 px, the pill sits 6 px in
+
+
+def state_badge_icon(state: str, font: QFont | None = None) -> QIcon:
+    """The state pill as an icon (cached per state, font and pixel ratio), for a model's DecorationRole.
+
+    Qt's own delegate paints it, so a repaint does not enter Python per badge as StateBadgeDelegate
+    does. Same pixmap in every mode: a selected row's badge is not tinted."""
+    font = QGuiApplication.font() if font is None else font
+    ratio = QGuiApplication.instance().devicePixelRatio() if QGuiApplication.instance() else 1.0
+    key = (state, font.key(), ratio)
+    icon = _BADGE_ICONS.get(key)
+    if icon is None:
+        background, text = STATE_COLOURS.get(state, ("#E5E7EB", "#374151"))
+        label = state_label(state)
+        badge_font = _badge_font(font)
+        metrics = QFontMetrics(badge_font)
+        width, height = metrics.horizontalAdvance(label) + 16, metrics.height() + 4
+        pixmap = QPixmap(round((width + BADGE_LEFT) * ratio), round(height * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setFont(badge_font)
+        rect = QRectF(BADGE_LEFT, 0, width, height)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(background))
+        painter.drawRoundedRect(rect, height / 2, height / 2)
+        painter.setPen(QColor(text))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
+        painter.end()
+        icon = QIcon()
+        for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+            icon.addPixmap(pixmap, mode)
+        _BADGE_ICONS[key] = icon
+    return icon
 
 
 class StateBadgeDelegate(QStyledItemDelegate):

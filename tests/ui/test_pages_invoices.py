@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import pytest
 from PySide6.QtCore import Qt
@@ -268,3 +269,39 @@ def test_refresh_updates_changed_rows_in_place(qtbot, bridge):
         page.search_box.returnPressed.emit()
     assert resets == [1]  # a new query still resets
     assert shown_numbers(page) == ["2002"]
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_repainting_the_grid_enters_python_once_per_cell(qtbot, bridge):
+    """During a sync every entry of the GUI thread into Python waits for the GIL: a repaint asks each
+    cell's roles in one multiData call (not one data call per role) and the state badge is an icon
+    that Qt's own delegate paints (no Python delegate)."""
+    from PySide6.QtGui import QIcon
+
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    page.show()
+    qtbot.waitExposed(page)
+    assert page.table.itemDelegateForColumn(0) is None
+    row = page.model.row_of(docs["posted"].id)
+    badge = page.model.index(row, 0)
+    assert badge.data() is None
+    assert badge.data(Qt.ItemDataRole.AccessibleTextRole) == "Posted"
+    icon = badge.data(Qt.ItemDataRole.DecorationRole)
+    assert isinstance(icon, QIcon) and not icon.isNull()
+    assert icon.availableSizes()[0].width() > icon.availableSizes()[0].height() > 10  # a pill, not a dot
+
+    calls = {"data": 0, "multiData": 0}
+    codes = {InvoiceTableModel.data.__code__: "data", InvoiceTableModel.multiData.__code__: "multiData"}
+
+    def profile(frame, event, _arg):
+        if event == "call" and frame.f_code in codes:
+            calls[codes[frame.f_code]] += 1
+    qtbot.wait(50)  # the first paint and the header's layout happen
+    sys.setprofile(profile)
+    try:
+        page.table.viewport().repaint()
+    finally:
+        sys.setprofile(None)
+    cells = page.model.rowCount() * page.model.columnCount()
+    assert calls == {"data": 0, "multiData": cells}
