@@ -140,7 +140,8 @@ class InvoiceTableModel(ReadOnlyTableModel):
         self._pending: set[int] = set()
         self._generation = 0
         self._cells: dict[int, list[dict]] = {}  # row → per column {role: value}, built when first painted
-        self.badge_font = None  # the view's font, for the state badges (None: the application's)
+        self.view = None  # the view whose font the state badges use (read when a row is first painted,
+        # after its style sheet has applied); None: the application's font
 
     # -- loading
     def set_query(self, query: InvoiceQuery) -> None:
@@ -273,7 +274,7 @@ class InvoiceTableModel(ReadOnlyTableModel):
             roles = dict(common)
             roles[_ALIGN] = RIGHT if column == COL_AMOUNT else LEFT
             if column == COL_STATE:
-                roles[_DECORATION] = state_badge_icon(item.state, self.badge_font)
+                roles[_DECORATION] = state_badge_icon(item.state, self.view.font() if self.view is not None else None)
                 roles[_ACCESSIBLE] = state_label(item.state)
             else:
                 roles[_DISPLAY] = self._text(item, column)

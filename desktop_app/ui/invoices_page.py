@@ -359,7 +359,7 @@ class InvoicesPage(MasterDetailMixin, QWidget):
         self.table = _plain_table(self.model, self)
         # the state badges are icons from the model (state_badge_icon), painted by Qt's own delegate;
         # the icon size only bounds them (a badge is as big as its pixmap)
-        self.model.badge_font = self.table.font()
+        self.model.view = self.table
         self.table.setIconSize(QSize(COLUMN_STATE_WIDTH, 24))
         header = self.table.horizontalHeader()
         header.setSectionsClickable(True)
