@@ -53,7 +53,9 @@ class EngineBridge(QObject):
         self._progress_timer.setInterval(PROGRESS_MS)
         self._progress_timer.timeout.connect(self._flush_progress)
         self._relayJob.connect(self._deliver_job)
-        self._relayProgress.connect(self._progress_timer.start)
+        # a cross-thread signal goes to a Python @Slot, never straight to a C++ method such as
+        # QTimer.start: PySide 6.8+ can crash queuing it to one (PYSIDE-3124)
+        self._relayProgress.connect(self._schedule_flush)
         self._relayLog.connect(self._deliver_log)
         self._relayDb.connect(self._deliver_db)
         worker.add_listener(self._from_worker)
@@ -107,6 +109,11 @@ class EngineBridge(QObject):
                 self._relayProgress.emit()
             return
         self._relayJob.emit(event)
+
+    @Slot()
+    def _schedule_flush(self) -> None:
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
 
     @Slot()
     def _flush_progress(self) -> None:
