@@ -31,11 +31,26 @@ _PATTERNS = [
     re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)([^@\s/]+)(?=@)"),
 ]
 
-# Every match of a pattern above contains one of these words (same case rule: re's IGNORECASE),
-# so text without any of them is left as it is without running the six patterns.
-_PREFILTER = re.compile(
-    r"(?i)password|client_secret|access_token|userid|app_?key|authorization|st-app-key|://"
-)
+# What each pattern's matches always contain, in lower case: any one of the first words, and every
+# one of the second. Text is lowered the way re's IGNORECASE folds letters onto ASCII ones (besides
+# A-Z, only these four letters match an ASCII letter), so a pattern whose words are absent cannot
+# match and is not run: on a 2 kB XML document a run of the six patterns, or one case-insensitive
+# search for all their words, costs 0.1-0.4 ms, a few `in` tests a few microseconds.
+_GUARDS = [
+    (("password", "client_secret", "access_token", "userid", "appkey", "app_key"), ("=",)),
+    (("client_secret", "access_token", "password", "app_key"), ('"',)),
+    (("password",), ("<",)),
+    (("authorization",), ()),
+    (("st-app-key",), ()),
+    (("://",), ("@",)),
+]
+_FOLD_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _patterns_that_may_match(text: str) -> list[re.Pattern]:
+    folded = (text if text.isascii() else text.translate(_FOLD_TO_ASCII)).lower()
+    return [pattern for pattern, (any_of, all_of) in zip(_PATTERNS, _GUARDS)
+            if any(word in folded for word in any_of) and all(word in folded for word in all_of)]
 
 
 def register_secret(value: str | None) -> None:
@@ -57,8 +72,6 @@ def redact(text: object) -> str:
     for value in values:
         if value in out:
             out = out.replace(value, MASK)
-    if _PREFILTER.search(out) is None:
-        return out
-    for pattern in _PATTERNS:
+    for pattern in _patterns_that_may_match(out):
         out = pattern.sub(lambda m: m.group(1) + (MASK if m.group(2) else ""), out)
     return out

@@ -31,13 +31,17 @@ AWKWARD_TEXTS = [
     "ftp+x.y://u:p@h", "no scheme admin:pw@host", "Paſſword=x", "\u212auserid", "app\u212aey=1",
     "XmlIn=<SetupApInvoice><Password>x</Password></SetupApInvoice>", "a=b&c=d", "key: value",
     "<Key><Invoice>INV-1</Invoice></Key>", '{"data": {"from": "READY", "to": "POSTING"}}',
+    "USER\u0130D=1", "user\u0131d=1", "PASSWORD\u0130=x", "<PASSWORD\u0131>v<", "caf\u00e9 Password=x",
+    '<SetupApInvoice xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Supplier>0001</Supplier>',
+    "see http://host/x@y", "mailto:a@b https://h:1/", "http://u:p@h", "Bearer abc", "=userid", '"password"',
 ]
 
 
 def test_redact_prefilter_changes_nothing(monkeypatch):
     monkeypatch.setattr(redact, "_known_values", {"S3cretValue"})
     rng = random.Random(7)
-    pieces = [*AWKWARD_TEXTS, "S3cretValue", " ", "=", ":", "\"", "<", ">", "@", "/", "&", "ſ", "K"]
+    pieces = [*AWKWARD_TEXTS, "S3cretValue", " ", "=", ":", "\"", "<", ">", "@", "/", "&", "ſ", "K", "\u0130",
+              "\u0131", "é", "Key", "PASS", "word", "user", "id", "http", "://"]
     texts = list(AWKWARD_TEXTS)
     texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))) for _ in range(3000)]
     for text in texts:

@@ -95,6 +95,42 @@ def test_blank_values_are_sent_as_empty_parameters(clean_env, sent):
     assert urlsplit(sent[0][0].url).query == "Operator=ADMIN&OperatorPassword=&CompanyId=L&CompanyPassword="
 
 
+def test_repeated_calls_each_carry_their_own_query_and_the_sessions_headers(clean_env, sent):
+    http = requests.Session()
+    http.headers["X-Trace"] = "on"
+    client = make_client(session=http)
+    with client.session() as session:
+        for number in ("1", "2", "3"):
+            session.post("APSTIN", "<P/>", f"<I>{number}</I>")
+    posts = [request for request, _ in sent if request.path_url.startswith("/SYSPROWCFService/Rest/Transaction")]
+    assert [parse_qs(urlsplit(request.url).query)["XmlIn"] for request in posts] == [["<I>1</I>"], ["<I>2</I>"],
+                                                                                       ["<I>3</I>"]]
+    expected = http.prepare_request(requests.Request("GET", ENET_URL + "/Transaction/Post")).headers
+    assert all(dict(request.headers) == dict(expected) for request in posts)
+
+
+def test_cookies_the_server_sets_go_out_with_the_next_calls(clean_env, rsps):
+    """A load balancer in front of e.net may pin a session to one server with a cookie."""
+    cookies_seen = []
+
+    def answer(request):
+        cookies_seen.append(request.headers.get("Cookie"))
+        path = urlsplit(request.url).path
+        if path.endswith("/Logon"):
+            return 200, {"Set-Cookie": "ARRAffinity=node1; Path=/"}, USER_IDS[0]
+        if path.endswith("/Query/Query") and len(cookies_seen) == 3:
+            return 200, {"Set-Cookie": "ARRAffinity=node2; Path=/"}, "<Ok/>"
+        return 200, {}, "0" if path.endswith("/Logoff") else "<Ok/>"
+
+    for path in ("/Logon", "/Logoff", "/Query/Query"):
+        rsps.add_callback(responses.GET, ENET_URL + path, callback=answer)
+    with make_client().session() as session:
+        for _ in range(3):
+            session.query("COMFND", "<Q/>")
+    assert cookies_seen == [None, "ARRAffinity=node1", "ARRAffinity=node1", "ARRAffinity=node2",
+                            "ARRAffinity=node2"]
+
+
 # --- environment ---------------------------------------------------------------------------------
 
 def test_proxy_from_the_environment_is_used(clean_env, sent):
