@@ -11,7 +11,7 @@ import hashlib
 import json
 import zoneinfo
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -102,7 +102,9 @@ class PlannedDocument:
     content_hash: str = ""
 
     def lines_json(self) -> list[dict]:
-        return [{**asdict(line), "amount": format(line.amount, "f")} for line in self.lines]
+        # the fields are all scalars: a copy of each line's __dict__ is what asdict() gives, without
+        # its recursive deep copy (~35 µs for a document of three lines)
+        return [{**vars(line), "amount": format(line.amount, "f")} for line in self.lines]
 
 
 @dataclass

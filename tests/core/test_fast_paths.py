@@ -111,3 +111,19 @@ def test_enet_form_encoding_is_urlencode():
         cases.append({text(5): text(60) for _ in range(rng.randint(1, 4))})
     for params in cases:
         assert _form_encode(params) == urlencode(params), params
+
+
+def test_lines_json_is_what_asdict_gives():
+    from dataclasses import asdict, fields
+    from decimal import Decimal
+
+    from desktop_app.sync.build import PlannedDocument, PlannedLine
+
+    lines = [PlannedLine(1, None, "SKU-1", "STK1", "Caf\u00e9 pipe", "2", "3.505", Decimal("7.01"), "4000-01"),
+             PlannedLine(None, 9, "", "", "", "-1", "0", Decimal("-0.50"), "")]
+    plan = PlannedDocument(**{f.name: None for f in fields(PlannedDocument)} | {"lines": lines})
+    expected = [{**asdict(line), "amount": format(line.amount, "f")} for line in lines]
+    assert plan.lines_json() == expected
+    assert json.dumps(plan.lines_json(), sort_keys=True) == json.dumps(expected, sort_keys=True)
+    plan.lines_json()[0]["stock_code"] = "changed"
+    assert lines[0].stock_code == "STK1"

@@ -186,3 +186,15 @@ def test_decode_body_variants():
     assert xmlout.decode_body(json.dumps(json.dumps("ABC  ")).encode()) == "ABC  "
     assert xmlout.decode_body("ERROR: Invalid UserId".encode()) == "ERROR: Invalid UserId"
     assert xmlout.decode_body(b"\xef\xbb\xbf0") == "0"
+
+
+def test_navigation_ignores_case_namespaces_comments_and_processing_instructions():
+    root = xmlout.load('<PostApInvoice xmlns:x="urn:x"><!-- c --><?pi x?><ITEM><x:Key>A</x:Key></ITEM>'
+                       '<item><key> B </key><Status>ok</Status></item><Items/></PostApInvoice>')
+    items = xmlout.children(root, "Item")
+    assert [xmlout.value(item, "KEY") for item in items] == ["A", "B"]
+    assert xmlout.child(items[1], "STATUS").text == "ok"
+    assert xmlout.child(root, "Item", "Status") is None  # the path follows the first <item>, which has none
+    assert xmlout.value(root, "items") == "" and xmlout.child(root, "missing", "key") is None
+    assert [el.text.strip() for el in xmlout.descendants(root, "KEY")] == ["A", "B"]
+    assert [xmlout.name(item) for item in items] == ["ITEM", "item"]
