@@ -66,6 +66,10 @@ class JobWorker:
     def add_listener(self, listener: Callable[[JobEvent], None]) -> None:
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[JobEvent], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="ml-connector-worker", daemon=True)

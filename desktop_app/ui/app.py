@@ -21,6 +21,7 @@ from desktop_app.core.errors import EXIT_OK, EXIT_USAGE
 from desktop_app.core.instance_lock import AlreadyRunning, InstanceLock
 from desktop_app.sync.jobs import CycleScheduler, JobWorker, mark_interrupted_runs
 from desktop_app.ui.bridge import EngineBridge
+from desktop_app.ui.garbage import GuiThreadGarbageCollector
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.messages import GuiExceptHook, show_error
 from desktop_app.ui.single_instance import InstanceServer, RunningMutex, ask_running_instance_to_show
@@ -88,6 +89,7 @@ class ConnectorApp(QObject):
         self.wizard: SetupWizard | None = None
         self.instance_server: InstanceServer | None = None
         self.excepthook: GuiExceptHook | None = None
+        self.garbage: GuiThreadGarbageCollector | None = None
         self.mutex = RunningMutex()
         self._watchdog_seconds = scheduler_watchdog_seconds
         self._minimized = False
@@ -99,6 +101,7 @@ class ConnectorApp(QObject):
         logs.setup_logging()
         self.excepthook = GuiExceptHook(lambda: self.window).install()
         self.mutex.create()
+        self.garbage = GuiThreadGarbageCollector(self).start()  # before any thread but this one runs Python
         self.worker = JobWorker()
         self.worker.start()
         self.bridge = EngineBridge(self.worker)
@@ -199,6 +202,8 @@ class ConnectorApp(QObject):
             self.instance_server.close()
         if self.excepthook is not None:
             self.excepthook.uninstall()
+        if self.garbage is not None:
+            self.garbage.stop()
         db.close_database()
         self.mutex.release()
         if self.lock is not None:

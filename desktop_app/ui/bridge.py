@@ -95,8 +95,15 @@ class EngineBridge(QObject):
         self._db_pool.submit(lambda: None).result(timeout)
 
     def close(self) -> None:
+        """Stop taking calls and events. Also breaks the bridge ↔ worker reference cycle, so that the
+        bridge (a QObject with a timer of the GUI thread) is freed when the GUI thread lets go of it,
+        not by a garbage collection that may run in any thread."""
+        if self._closed:
+            return
         self._closed = True
+        self.worker.remove_listener(self._from_worker)
         logs.live_feed.unsubscribe(self._relayLog.emit)
+        self._progress_timer.stop()
         self._db_pool.shutdown(wait=True)
 
     def _from_worker(self, event: JobEvent) -> None:

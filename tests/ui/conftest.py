@@ -1,12 +1,23 @@
 """GUI test fixtures: an open database in the test's data dir, the job worker and the bridge.
 
-Teardown stops the worker and the db thread, so no thread outlives its test.
+Teardown stops the worker and the db thread, so no thread outlives its test. Cyclic garbage of a
+GUI test is collected in the GUI thread, as the app does (desktop_app/ui/garbage.py): collected by
+a worker or db thread, a Qt object in a cycle would be destroyed outside its thread and crash.
 """
 from __future__ import annotations
 
 import pytest
 
 from desktop_app.core import db
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_garbage_collection(qapp):
+    from desktop_app.ui.garbage import GuiThreadGarbageCollector
+
+    collector = GuiThreadGarbageCollector().start()
+    yield
+    collector.stop()
 
 
 @pytest.fixture

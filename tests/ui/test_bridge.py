@@ -74,3 +74,23 @@ def test_progress_arrives_while_the_job_runs(qtbot, bridge):
     bridge.run_job("test", job)
     qtbot.waitUntil(lambda: progress == [1], timeout=5000)
     release.set()
+
+
+def test_closed_bridge_is_freed_at_once_in_the_gui_thread(qtbot, worker):
+    """While open, the worker holds the bridge (its listener) and the bridge the worker: a cycle only
+    the garbage collector can free, in whatever thread it runs. close() breaks it."""
+    import weakref
+
+    from desktop_app.ui.bridge import EngineBridge
+
+    bridge = EngineBridge(worker)
+    events = []
+    bridge.jobEvent.connect(lambda e: events.append(e.kind))
+    bridge.close()
+    bridge.close()  # twice is harmless
+    worker.submit("test", lambda ctx: None, actor="test").future.result(timeout=10)
+    qtbot.wait(50)
+    assert events == []  # a closed bridge hears nothing from the worker
+    freed = weakref.ref(bridge)
+    del bridge
+    assert freed() is None  # by reference counting, here and now: no collection needed
