@@ -94,3 +94,27 @@ def test_closed_bridge_is_freed_at_once_in_the_gui_thread(qtbot, worker):
     freed = weakref.ref(bridge)
     del bridge
     assert freed() is None  # by reference counting, here and now: no collection needed
+
+
+def test_a_collection_in_the_worker_thread_finds_no_bridge_to_free(qtbot, bridge, worker):
+    """Before close() broke the cycle, bridges of earlier tests were freed by whichever thread ran the
+    collector; from the worker thread that crashed the process (seen in CI)."""
+    import gc
+
+    from desktop_app.sync.jobs import JobWorker
+    from desktop_app.ui.bridge import EngineBridge
+
+    for _ in range(3):  # as the fixtures of an earlier test leave them: progress was pending at the end
+        closed = EngineBridge(JobWorker())
+        closed._schedule_flush()  # what a progress event from the worker does
+        closed.close()
+    del closed
+
+    def job(ctx):
+        gc.collect()
+        ctx.progress(1, 1, "collected")
+        return "ok"
+
+    results = []
+    bridge.run_job("test", job, on_done=results.append)
+    qtbot.waitUntil(lambda: results == ["ok"], timeout=10000)
