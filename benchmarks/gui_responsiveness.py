@@ -347,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     from desktop_app.core import db
     from desktop_app.sync.jobs import JobWorker
     from desktop_app.ui.bridge import EngineBridge
+    from desktop_app.ui.garbage import GuiThreadGarbageCollector
 
     from _simulators import use_memory_keyring  # this script's folder
 
@@ -356,6 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         home = use_temp_home()
         db.open_database()
+        garbage = GuiThreadGarbageCollector().start()  # as the app runs: cycles are collected in the GUI thread
         worker = JobWorker()
         worker.start()
         bridge = EngineBridge(worker)
@@ -371,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             bridge.close()
             worker.stop(timeout=60)
+            garbage.stop()
             db.close_database()
             home.cleanup()
     return 0
