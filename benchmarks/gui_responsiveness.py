@@ -345,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from desktop_app.core import db
+    from desktop_app.sync import cycle
     from desktop_app.sync.jobs import JobWorker
     from desktop_app.ui.bridge import EngineBridge
     from desktop_app.ui.garbage import GuiThreadGarbageCollector
@@ -358,8 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         home = use_temp_home()
         db.open_database()
         garbage = GuiThreadGarbageCollector().start()  # as the app runs: cycles are collected in the GUI thread
-        worker = JobWorker()
+        worker = JobWorker(preload=cycle.preload)  # as the app: the engine's imports before the first job
         worker.start()
+        worker.submit("ready", lambda ctx: None, actor="bench").future.result(timeout=120)
         bridge = EngineBridge(worker)
         try:
             if part == 1:

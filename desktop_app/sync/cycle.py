@@ -1,6 +1,7 @@
 """A sync cycle: every flow in turn (or one), each failure contained to its flow."""
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 
@@ -20,6 +21,24 @@ FLOWS: dict[str, Callable[[SyncContext], object]] = {
     "purchase-orders": purchase_orders.run_cycle,
     "adjustments": adjustments.run_cycle,
 }
+
+
+# What a cycle imports on first use: the HTTP clients and SYSPRO's business objects, with requests,
+# urllib3 and the codecs they load (kept out of module level so that the CLI starts quickly).
+ENGINE_MODULES = (
+    "desktop_app.servicetitan.client", "desktop_app.servicetitan.resources", "desktop_app.sync.connection",
+    "desktop_app.syspro.enet", "desktop_app.syspro.odata", "desktop_app.syspro.apstin",
+    "desktop_app.syspro.queries", "desktop_app.syspro.errors", "_strptime", "encodings.cp1252", "encodings.idna",
+)
+
+
+def preload() -> None:
+    """Import now what the first cycle would import. The GUI's worker calls this before its first
+    job: once PySide6 is loaded, its import hook reads the source of every module imported after
+    it, and ~100 imports in the middle of the first sync kept the GUI thread from the GIL for up to
+    70 ms at a time."""
+    for name in ENGINE_MODULES:
+        importlib.import_module(name)
 
 
 class CycleResult(dict):

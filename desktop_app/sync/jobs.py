@@ -53,7 +53,8 @@ class JobEvent:
 
 class JobWorker:
     def __init__(self, *, context_factory: Callable[..., SyncContext] = SyncContext.from_database,
-                 on_event: Callable[[JobEvent], None] | None = None):
+                 on_event: Callable[[JobEvent], None] | None = None, preload: Callable[[], None] | None = None):
+        self._preload = preload  # run in the worker thread before its first job (sync.cycle.preload)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._context_factory = context_factory
         self._listeners: list[Callable[[JobEvent], None]] = [on_event] if on_event else []
@@ -125,6 +126,11 @@ class JobWorker:
                 log.exception("a job listener failed")
 
     def _run(self) -> None:
+        if self._preload is not None:
+            try:
+                self._preload()
+            except Exception:  # the jobs still run; they import what they need themselves
+                log.warning("Preloading the sync engine failed", exc_info=True)
         while True:
             job = self._queue.get()
             if job is None:

@@ -19,6 +19,7 @@ from desktop_app import APP_DISPLAY_NAME, APP_NAME, __version__
 from desktop_app.core import config, db, logs, paths, secrets
 from desktop_app.core.errors import EXIT_OK, EXIT_USAGE
 from desktop_app.core.instance_lock import AlreadyRunning, InstanceLock
+from desktop_app.sync import cycle
 from desktop_app.sync.jobs import CycleScheduler, JobWorker, mark_interrupted_runs
 from desktop_app.ui.bridge import EngineBridge
 from desktop_app.ui.garbage import GuiThreadGarbageCollector
@@ -102,7 +103,7 @@ class ConnectorApp(QObject):
         self.excepthook = GuiExceptHook(lambda: self.window).install()
         self.mutex.create()
         self.garbage = GuiThreadGarbageCollector(self).start()  # before any thread but this one runs Python
-        self.worker = JobWorker()
+        self.worker = JobWorker(preload=cycle.preload)
         self.worker.start()
         self.bridge = EngineBridge(self.worker)
         self.instance_server = InstanceServer(self)

@@ -124,3 +124,25 @@ def test_scheduler_settings_coalesce_and_grace():
         assert scheduler._scheduler.get_job("cycle").misfire_grace_time == 300
     finally:
         scheduler.shutdown()
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["preload", "failing preload"])
+def test_preload_runs_in_the_worker_before_its_first_job(fails, caplog):
+    seen = []
+
+    def preload():
+        seen.append(("preload", threading.current_thread().name))
+        if fails:
+            raise ImportError("no module named nowhere")
+
+    db.open_database()
+    worker = JobWorker(preload=preload)
+    worker.start()
+    try:
+        job = worker.submit("test", lambda ctx: seen.append(("job", threading.current_thread().name)), actor="test")
+        job.future.result(timeout=10)
+    finally:
+        assert worker.stop(timeout=30)
+        db.close_database()
+    assert seen == [("preload", "ml-connector-worker"), ("job", "ml-connector-worker")]
+    assert ("Preloading the sync engine failed" in caplog.text) is fails
