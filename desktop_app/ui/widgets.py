@@ -77,6 +77,21 @@ def _badge_font(font: QFont) -> QFont:
     return font
 
 
+def _badge_size(metrics: QFontMetrics, label: str) -> tuple[int, int]:
+    return metrics.horizontalAdvance(label) + 16, metrics.height() + 4
+
+
+def _paint_badge(painter: QPainter, rect: QRectF, state: str, label: str) -> None:
+    """The pill itself, in the painter's (badge) font: shared by the icon and StateBadgeDelegate."""
+    background, text = STATE_COLOURS.get(state, ("#E5E7EB", "#374151"))
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(background))
+    painter.drawRoundedRect(rect, rect.height() / 2, rect.height() / 2)
+    painter.setPen(QColor(text))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
+
+
 _BADGE_ICONS: dict[tuple, QIcon] = {}
 BADGE_LEFT = 3  # transparent margin left of the pill: with the view's own 3 px, the pill sits 6 px in
 
@@ -91,23 +106,15 @@ def state_badge_icon(state: str, font: QFont | None = None) -> QIcon:
     key = (state, font.key(), ratio)
     icon = _BADGE_ICONS.get(key)
     if icon is None:
-        background, text = STATE_COLOURS.get(state, ("#E5E7EB", "#374151"))
         label = state_label(state)
         badge_font = _badge_font(font)
-        metrics = QFontMetrics(badge_font)
-        width, height = metrics.horizontalAdvance(label) + 16, metrics.height() + 4
+        width, height = _badge_size(QFontMetrics(badge_font), label)
         pixmap = QPixmap(round((width + BADGE_LEFT) * ratio), round(height * ratio))
         pixmap.setDevicePixelRatio(ratio)
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setFont(badge_font)
-        rect = QRectF(BADGE_LEFT, 0, width, height)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(background))
-        painter.drawRoundedRect(rect, height / 2, height / 2)
-        painter.setPen(QColor(text))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
+        _paint_badge(painter, QRectF(BADGE_LEFT, 0, width, height), state, label)
         painter.end()
         icon = QIcon()
         for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
@@ -130,23 +137,12 @@ class StateBadgeDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        background, text = STATE_COLOURS.get(state, ("#E5E7EB", "#374151"))
         label = state_label(state)
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = QFont(opt.font)
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
-        font.setBold(True)
-        painter.setFont(font)
-        metrics = painter.fontMetrics()
-        width = metrics.horizontalAdvance(label) + 16
-        height = metrics.height() + 4
-        rect = QRectF(opt.rect.left() + 6, opt.rect.center().y() - height / 2 + 1, width, height)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QColor(background))
-        painter.drawRoundedRect(rect, height / 2, height / 2)
-        painter.setPen(QColor(text))
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, label)
+        painter.setFont(_badge_font(opt.font))
+        width, height = _badge_size(painter.fontMetrics(), label)
+        _paint_badge(painter, QRectF(opt.rect.left() + 6, opt.rect.center().y() - height / 2 + 1, width, height),
+                     state, label)
         painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
