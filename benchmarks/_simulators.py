@@ -23,23 +23,8 @@ from typing import Self
 def use_memory_keyring() -> None:
     """The sandbox profile stores throwaway secrets; keep them out of the machine's real keyring."""
     import keyring
-    from keyring.backend import KeyringBackend
 
-    class MemoryKeyring(KeyringBackend):
-        priority = 1
-
-        def __init__(self):
-            super().__init__()
-            self.entries: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service, username):
-            return self.entries.get((service, username))
-
-        def set_password(self, service, username, password):
-            self.entries[(service, username)] = password
-
-        def delete_password(self, service, username):
-            self.entries.pop((service, username), None)
+    from desktop_app.sandbox.memory_keyring import MemoryKeyring
 
     keyring.set_keyring(MemoryKeyring())
 

@@ -10,29 +10,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import keyring  # noqa: E402
 import pytest  # noqa: E402
-from keyring.backend import KeyringBackend  # noqa: E402
 
 from desktop_app.core import redact  # noqa: E402
-
-
-class MemoryKeyring(KeyringBackend):
-    priority = 1
-
-    def __init__(self):
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.entries.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service, username):
-        import keyring.errors
-
-        if self.entries.pop((service, username), None) is None:
-            raise keyring.errors.PasswordDeleteError(username)
+from desktop_app.sandbox.memory_keyring import MemoryKeyring  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
