@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -122,3 +124,37 @@ def debug_logs(caplog):
     for name in ("desktop_app", "urllib3"):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
+
+
+# --- a real e.net over a socket -------------------------------------------------------------------
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers like e.net; as a forward proxy it receives absolute URIs in the request line."""
+
+    seen: list[str]
+
+    def do_GET(self):  # noqa: N802 - http.server API
+        self.server.seen.append(self.path)
+        body = b"0" if "/Logoff" in self.path else USER_IDS[0].encode() if "/Logon" in self.path else b"<Ok/>"
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def local_server():
+    """A real HTTP server on 127.0.0.1 answering like e.net; `.seen` lists the request targets."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    httpd.daemon_threads = True
+    httpd.seen = []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join(timeout=5)

@@ -2,8 +2,6 @@
 sends exactly what `requests.get(url, params=...)` sends (README §1.2: everything in the query string)."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -202,37 +200,6 @@ def test_environment_is_read_once_per_session_not_per_call(clean_env, sent, monk
 
 
 # --- real sockets: a forward proxy, and no_proxy --------------------------------------------------
-
-class _Recorder(BaseHTTPRequestHandler):
-    """Answers like e.net; as a forward proxy it receives absolute URIs in the request line."""
-
-    seen: list[str]
-
-    def do_GET(self):  # noqa: N802 - http.server API
-        self.server.seen.append(self.path)
-        body = b"0" if "/Logoff" in self.path else USER_IDS[0].encode() if "/Logon" in self.path else b"<Ok/>"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def local_server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    httpd.daemon_threads = True
-    httpd.seen = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
-
 
 def test_real_requests_go_through_the_environment_proxy(clean_env, local_server):
     proxy = f"http://127.0.0.1:{local_server.server_address[1]}"
