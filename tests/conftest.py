@@ -52,3 +52,19 @@ def sandbox(request, data_home):
     finally:
         box.stop()
         db.close_database()
+
+
+@pytest.fixture
+def environment_lookups(monkeypatch):
+    """The URLs `core.http` resolved the environment's proxies for; a look-up by requests itself for a
+    single request fails the test (our sessions read the environment once, when they are made)."""
+    import requests.sessions
+
+    from desktop_app.core import http as core_http
+
+    resolved: list[str] = []
+    real = core_http.get_environ_proxies
+    monkeypatch.setattr(core_http, "get_environ_proxies", lambda url, *a, **k: resolved.append(url) or real(url, *a, **k))
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
+                        lambda *a, **k: pytest.fail("requests looked the environment up for a single request"))
+    return resolved

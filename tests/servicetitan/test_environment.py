@@ -3,11 +3,9 @@ hosts (token and API), not per request; no_proxy still decides per host."""
 from __future__ import annotations
 
 import pytest
-import requests.sessions
 import responses
 from requests.utils import select_proxy
 
-from desktop_app.core import http as core_http
 
 from .st_fakes import API_URL, AUTH_URL, api, page
 
@@ -28,24 +26,17 @@ def proxies_and_verify(st) -> list[tuple[str, str | None, object]]:
              call.request.req_kwargs["verify"]) for call in st.calls]
 
 
-def test_proxy_no_proxy_and_ca_bundle_per_host_read_once(st, tokens, make_client, clean_env, monkeypatch, tmp_path):
+def test_proxy_no_proxy_and_ca_bundle_per_host_read_once(st, tokens, make_client, clean_env, environment_lookups,
+                                                          tmp_path):
     clean_env.setenv("HTTPS_PROXY", PROXY)
     clean_env.setenv("NO_PROXY", "localhost,auth.st.example")  # the token host goes direct
     clean_env.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "corporate-ca.pem"))
-    resolved = []
-    real = core_http.get_environ_proxies
-    monkeypatch.setattr(core_http, "get_environ_proxies", lambda url, *a, **k: resolved.append(url) or real(url, *a, **k))
-
-    def per_request(*args, **kwargs):
-        raise AssertionError("requests looked the environment up for a single request")
-
-    monkeypatch.setattr(requests.sessions, "get_environ_proxies", per_request)
     st.add(responses.GET, BU, json=page([{"id": 3, "name": "Plumbing"}]))
     client = make_client()
     clean_env.delenv("HTTPS_PROXY")  # later changes do not reach a client made before
     client.business_units()
     client.business_units()
-    assert sorted(resolved) == sorted([API_URL, AUTH_URL])
+    assert sorted(environment_lookups) == sorted([API_URL, AUTH_URL])
     bundle = str(tmp_path / "corporate-ca.pem")
     assert proxies_and_verify(st) == [(AUTH_URL, "", bundle), (BU, PROXY, bundle), (BU, PROXY, bundle)]
 

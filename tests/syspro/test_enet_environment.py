@@ -10,7 +10,6 @@ import requests.sessions
 import responses
 from requests.utils import select_proxy
 
-from desktop_app.core import http as core_http
 from desktop_app.syspro.enet import EnetClient
 
 from .conftest import COMPANY_PASSWORD, ENET_URL, OPERATOR_PASSWORD, USER_IDS
@@ -175,17 +174,9 @@ def test_given_session_keeps_its_own_settings(clean_env, sent):
     assert [kwargs["verify"] for _, kwargs in sent] == [False, False]
 
 
-def test_environment_is_read_once_per_session_not_per_call(clean_env, sent, monkeypatch, tmp_path):
+def test_environment_is_read_once_per_session_not_per_call(clean_env, sent, environment_lookups, tmp_path):
     clean_env.setenv("HTTP_PROXY", "http://proxy.corp.example:3128")
     clean_env.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
-    resolved = []
-    real = core_http.get_environ_proxies
-    monkeypatch.setattr(core_http, "get_environ_proxies", lambda url, *a, **k: resolved.append(url) or real(url, *a, **k))
-
-    def per_request(*args, **kwargs):
-        raise AssertionError("requests looked the environment up for a single request")
-
-    monkeypatch.setattr(requests.sessions, "get_environ_proxies", per_request)
     client = make_client()
     # what the environment says later does not change a session made before
     clean_env.setenv("HTTP_PROXY", "http://other-proxy.example:8080")
@@ -193,7 +184,7 @@ def test_environment_is_read_once_per_session_not_per_call(clean_env, sent, monk
     with client.session() as session:
         for _ in range(3):
             session.query("COMFND", "<Query/>")
-    assert resolved == [ENET_URL]
+    assert environment_lookups == [ENET_URL]
     assert len(sent) == 5
     assert {proxy_used(call) for call in sent} == {"http://proxy.corp.example:3128"}
     assert {kwargs["verify"] for _, kwargs in sent} == {str(tmp_path / "ca.pem")}
@@ -225,15 +216,13 @@ def test_real_requests_bypass_the_proxy_for_no_proxy_hosts(clean_env, local_serv
 
 # --- the OData reader: the same once-per-session environment ---------------------------------------
 
-def test_odata_reader_uses_the_environment_read_once(clean_env, rsps, monkeypatch, tmp_path):
+def test_odata_reader_uses_the_environment_read_once(clean_env, rsps, environment_lookups, tmp_path):
     from desktop_app.syspro.odata import ODataReader
 
     from .conftest import ODATA_URL
 
     clean_env.setenv("HTTP_PROXY", "http://proxy.corp.example:3128")
     clean_env.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
-    monkeypatch.setattr(requests.sessions, "get_environ_proxies",
-                        lambda *a, **k: pytest.fail("requests looked the environment up for a single request"))
     reader = ODataReader(base_url=ODATA_URL, company="L", user="ADMIN", password=OPERATOR_PASSWORD)
     clean_env.delenv("HTTP_PROXY")
     rsps.add(responses.GET, f"{ODATA_URL}/L/ApSupplier", body='{"value": []}')
