@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import requests
 
 from desktop_app.core.redact import redact, register_secret
-from desktop_app.servicetitan import jsonio
+from desktop_app.core import money_json
 from desktop_app.servicetitan.errors import ServiceTitanAuthError, ServiceTitanUnavailable
 from desktop_app.servicetitan.retry import RetryPolicy, retry_after_seconds
 
@@ -143,7 +143,7 @@ class TokenManager:
 
 def _json_or_none(response: requests.Response):
     try:
-        return jsonio.loads(response.content) if response.content else None
+        return money_json.loads(response.content) if response.content else None
     except ValueError:
         return None
 

@@ -30,6 +30,7 @@ from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
 from desktop_app.core.http import session_from_environment
 from desktop_app.core.redact import register_secret
+from desktop_app.core import money_json
 from desktop_app.servicetitan import jsonio
 from desktop_app.servicetitan.auth import TokenManager
 from desktop_app.servicetitan.errors import (
@@ -286,7 +287,7 @@ def _parse_body(response: requests.Response, where: str) -> object:
     if not response.content:
         return None
     try:
-        return jsonio.loads(response.content)
+        return money_json.loads(response.content)
     except ValueError:
         raise ServiceTitanApiError(f"ServiceTitan {where} answered with something that is not JSON "
                                    f"(HTTP {response.status_code}).", status=response.status_code) from None
@@ -294,7 +295,7 @@ def _parse_body(response: requests.Response, where: str) -> object:
 
 def _json_or_text(response: requests.Response) -> object:
     try:
-        return jsonio.loads(response.content) if response.content else None
+        return money_json.loads(response.content) if response.content else None
     except ValueError:
         return response.text[:500]
 

@@ -1,27 +1,14 @@
 """JSON in and out without ever passing money through float.
 
 ServiceTitan's inventory and pricebook modules send amounts as JSON numbers (`12.345`); reading
-them with `parse_float=Decimal` keeps every digit. Writing a Decimal as a JSON *number* is not
+them as Decimal (`core.money_json.loads`) keeps every digit. Writing a Decimal as a JSON *number* is not
 something the standard encoder can do, so `dumps` writes them digit for digit itself.
 """
 from __future__ import annotations
 
-import json
 from datetime import date, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
-
-
-def _decimal(text: str) -> Decimal:
-    # A Python function on purpose, not the Decimal type: json's C scanner never gives up the GIL,
-    # so a 500-invoice export page (30-40 ms) would hold it in one piece and the GUI thread would
-    # wait that long. Each call of a Python function lets the interpreter hand the GIL over at its
-    # switch interval; it costs ~8 µs per invoice (17 against 13 ms for a 660 kB page).
-    return Decimal(text)
-
-
-def loads(text: str | bytes) -> object:
-    return json.loads(text, parse_float=_decimal)
 
 
 def dumps(value: object) -> str:

@@ -8,7 +8,6 @@ what `$metadata` actually lists.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
@@ -17,6 +16,7 @@ from urllib.parse import quote, urljoin
 import requests
 from lxml import etree
 
+from desktop_app.core import money_json
 from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectError, ConnectorError
 from desktop_app.core.http import session_from_environment
 from desktop_app.core.redact import redact, register_secret
@@ -171,7 +171,7 @@ class ODataReader:
                     params["$skip"] = str(skip)
                 response = self._get(url, params, f"entity set {name}")
             try:
-                payload = json.loads(response.content, parse_float=Decimal)
+                payload = money_json.loads(response.content)
                 page = payload["value"]
             except (ValueError, KeyError, TypeError):
                 raise MalformedXmlOut(f"SYSPRO OData answered entity set {name} with something that is not an "

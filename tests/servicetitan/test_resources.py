@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 import responses
 
+from desktop_app.core import money_json
 from desktop_app.servicetitan import jsonio
 from desktop_app.servicetitan.errors import ReadOnlyViolation
 from desktop_app.servicetitan.models import Invoice, Sku, to_decimal
@@ -33,7 +34,7 @@ INVOICE = {
 
 
 def test_invoice_parsing_keeps_money_exact():
-    invoice = Invoice.from_api(jsonio.loads(json.dumps(INVOICE)))
+    invoice = Invoice.from_api(money_json.loads(json.dumps(INVOICE)))
     assert invoice.total == Decimal("1234.565") and isinstance(invoice.total, Decimal)
     assert invoice.number == "INV-77" and invoice.invoice_date == date(2026, 1, 19)
     assert invoice.modified_on == datetime(2026, 1, 19, 20, 35, 38, 287600, tzinfo=timezone.utc)
