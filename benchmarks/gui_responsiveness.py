@@ -339,7 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-loop", action="store_true",
                         help="drive the GUI with processEvents() + sleep(0.5 ms) instead of an event loop (old setup)")
     parser.add_argument("--profile-gui", metavar="FILE", help="write a cProfile of the GUI thread during the sync")
+    parser.add_argument("--switch-interval", type=float, metavar="MS",
+                        help="the GIL switch interval to run with instead of the app's own")
     args = parser.parse_args(argv)
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval / 1000)
 
     from PySide6.QtWidgets import QApplication
 

@@ -86,7 +86,7 @@ def keys_of(link: SyncLink) -> list[str]:
 
 
 def record(link: SyncLink, kind: str, message: str, *, actor: str, data=None, xml_sent: str | None = None,
-           xml_received: str | None = None) -> AuditEvent:
+           xml_received: str | None = None) -> int:
     return ledger.record(None, kind, message, actor=actor, flow=link.flow, record_key=record_key(link), data=data,
                          xml_sent=xml_sent, xml_received=xml_received)
 

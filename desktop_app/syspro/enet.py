@@ -18,6 +18,7 @@ from typing import Callable
 from urllib.parse import urlencode
 
 import requests
+from requests.cookies import extract_cookies_to_jar
 
 from desktop_app.core.errors import ConfigError
 from desktop_app.core.http import session_from_environment
@@ -230,10 +231,31 @@ class EnetClient:
             settings = http.merge_environment_settings(request.url, {}, None, None, None)
             if not http.trust_env:
                 self._send_settings = settings
-        response = http.send(request, timeout=self.timeout, allow_redirects=True, **settings)
+        response = self._send(request, settings)
         if response.status_code >= 400:
             raise _HttpStatus(response.status_code, response.reason)
         return decode_body(response.content)
+
+    def _send(self, request: requests.PreparedRequest, settings: dict) -> requests.Response:
+        """`session.send(request, allow_redirects=True, ...)`, through the adapter directly when the
+        answer needs nothing more of the session.
+
+        Session.send spends ~0.2 ms per call on what an e.net answer almost never needs: response
+        hooks, reading cookies into the jar, following redirects. So the adapter sends, and the
+        session's own path runs when it is needed: hooks registered on the session, a redirect (the
+        redirect is sent again by the session, which follows it: the server acted on nothing
+        yet), a Set-Cookie header (read into the jar as Session.send would).
+        """
+        http = self._http
+        if any(request.hooks.values()):
+            return http.send(request, timeout=self.timeout, allow_redirects=True, **settings)
+        response = http.get_adapter(request.url).send(request, timeout=self.timeout, **settings)
+        if response.is_redirect:
+            response.close()
+            return http.send(request, timeout=self.timeout, allow_redirects=True, **settings)
+        if "Set-Cookie" in response.headers:
+            extract_cookies_to_jar(http.cookies, request, response.raw)
+        return response
 
     def _prepared(self, url: str) -> requests.PreparedRequest:
         """`session.prepare_request(Request("GET", url))`, made once per operation and copied.

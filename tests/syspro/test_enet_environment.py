@@ -128,6 +128,49 @@ def test_cookies_the_server_sets_go_out_with_the_next_calls(clean_env, rsps):
                             "ARRAffinity=node2"]
 
 
+def test_a_redirect_is_followed_as_the_session_would(clean_env, rsps):
+    """An e.net behind a proxy that moved it (http → https, a new path) answers with a redirect: the
+    call ends at the new address, query string and all, as `session.get` would take it there."""
+    moved = "https://enet.example.com/SYSPROWCFService/Rest"
+    targets = []
+
+    def answer(request):
+        targets.append(request.url)
+        path = urlsplit(request.url).path
+        return 200, {}, USER_IDS[0] if path.endswith("/Logon") else "0" if path.endswith("/Logoff") else "<Ok/>"
+
+    for path in ("/Logon", "/Logoff", "/Query/Query"):
+        rsps.add_callback(responses.GET, ENET_URL + path,
+                          callback=lambda request: (307, {"Location": request.url.replace(ENET_URL, moved)}, ""))
+        rsps.add_callback(responses.GET, moved + path, callback=answer)
+    with make_client().session() as session:
+        assert session.query("COMFND", "<Q/>") == "<Ok/>"
+    assert [url.split("?")[0] for url in targets] == [moved + "/Logon", moved + "/Query/Query", moved + "/Logoff"]
+    assert "XmlIn=%3CQ%2F%3E" in targets[1] and "UserId=" in targets[1]
+
+
+def test_response_hooks_of_the_session_see_every_answer(clean_env, sent):
+    seen = []
+    http = requests.Session()
+    http.hooks["response"].append(lambda response, **kwargs: seen.append(urlsplit(response.url).path))
+    with make_client(session=http).session() as session:
+        session.query("COMFND", "<Q/>")
+    assert seen == ["/SYSPROWCFService/Rest/Logon", "/SYSPROWCFService/Rest/Query/Query",
+                    "/SYSPROWCFService/Rest/Logoff"]
+
+
+def test_a_plain_answer_goes_through_the_adapter_alone(clean_env, sent, monkeypatch):
+    """The fast path: an answer with no redirect, no cookie and no hook never runs Session.send."""
+    http = requests.Session()
+    full_sends = []
+    original = http.send
+    monkeypatch.setattr(http, "send", lambda *args, **kwargs: full_sends.append(args) or original(*args, **kwargs))
+    with make_client(session=http).session() as session:
+        for _ in range(3):
+            assert session.query("COMFND", "<Q/>") == "<Ok/>"
+    assert len(sent) == 5 and full_sends == []
+
+
 # --- environment ---------------------------------------------------------------------------------
 
 def test_proxy_from_the_environment_is_used(clean_env, sent):

@@ -1,0 +1,65 @@
+"""The ledger's own row writers write what peewee's create() and save() would."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from desktop_app.core import db
+from desktop_app.core.db import ApDocument, AuditEvent
+from desktop_app.sync import ledger
+
+
+@pytest.fixture
+def database():
+    yield db.open_database()
+    db.close_database()
+
+
+def columns(model, row_id: int) -> dict:
+    row = model.select().where(model.id == row_id).dicts().get()
+    del row["id"]
+    return row
+
+
+def test_insert_row_writes_what_create_writes(database):
+    values = dict(flow="vendors", record_key="vendor:7", document_id=None, kind="discovered",
+                  message="Vendor 7 found", data={"amount": Decimal("12.50"), "on": dt.date(2026, 1, 2), "to": "READY"},
+                  xml_sent="<a/>", xml_received=None)
+    created = columns(AuditEvent, AuditEvent.create(**values).id)
+    inserted_id = ledger.insert_row(AuditEvent, **values)
+    inserted = columns(AuditEvent, inserted_id)
+    assert inserted_id == AuditEvent.select().order_by(AuditEvent.id.desc()).get().id
+    assert abs(inserted.pop("created_at") - created.pop("created_at")) < dt.timedelta(seconds=5)
+    assert inserted == created
+    assert inserted["actor"] == "scheduler" and inserted["data"]["amount"] == "12.50"  # the field defaults
+
+
+def test_insert_row_fills_defaults_afresh_for_each_row(database):
+    """A callable default (list, utcnow) is called per row, as peewee does, not shared."""
+    first = ledger.insert_row(ApDocument, doc_key="1:A", st_invoice_id=1, state="READY")
+    second = ledger.insert_row(ApDocument, doc_key="2:A", st_invoice_id=2, state="READY",
+                               amount=Decimal("3.10"), lines=[{"line": 1}])
+    a, b = ApDocument.get_by_id(first), ApDocument.get_by_id(second)
+    assert (a.lines, a.missing, a.amount, a.transaction_code) == ([], [], Decimal("0.00"), "I")
+    assert (b.lines, b.amount) == ([{"line": 1}], Decimal("3.10"))
+    expected = columns(ApDocument, ApDocument.create(doc_key="3:A", st_invoice_id=3, state="READY").id)
+    got = columns(ApDocument, first)
+    for moment in ("created_at", "updated_at"):
+        assert abs(got.pop(moment) - expected.pop(moment)) < dt.timedelta(seconds=5)
+    assert {**got, "doc_key": "3:A", "st_invoice_id": 3} == expected
+
+
+def test_record_and_transition_write_the_audit_trail(database):
+    doc = ledger.create_row(ApDocument, doc_key="9:SUP", st_invoice_id=9, state=ledger.DISCOVERED)
+    event_id = ledger.record(doc, "discovered", "found", actor="bench")
+    ledger.transition(doc, ledger.READY, "ready", "mapped", actor="user", supplier="SUP")
+    with pytest.raises(ledger.IllegalTransition):
+        ledger.transition(doc, ledger.CONFIRMED, "confirmed", "too soon", actor="user")
+    trail = ledger.trail(doc.id)
+    assert [(e.id == event_id, e.kind, e.actor, e.document_id) for e in trail] == [
+        (True, "discovered", "bench", doc.id), (False, "ready", "user", doc.id)]
+    assert trail[1].data == {"from": "DISCOVERED", "to": "READY"}
+    stored = ApDocument.get_by_id(doc.id)
+    assert (stored.state, stored.supplier) == ("READY", "SUP")
