@@ -241,20 +241,21 @@ class EnetClient:
         answer needs nothing more of the session.
 
         Session.send spends ~0.2 ms per call on what an e.net answer almost never needs: response
-        hooks, reading cookies into the jar, following redirects. So the adapter sends, and the
-        session's own path runs when it is needed: hooks registered on the session, a redirect (the
-        redirect is sent again by the session, which follows it: the server acted on nothing
-        yet), a Set-Cookie header (read into the jar as Session.send would).
+        hooks, reading cookies into the jar, following redirects. So the adapter sends, and what
+        Session.send would do runs only when needed: with hooks registered on the session, the
+        session sends; a Set-Cookie header is read into the jar; a redirect is followed by the
+        session's `resolve_redirects`, from this answer, as Session.send follows it.
         """
         http = self._http
         if any(request.hooks.values()):
             return http.send(request, timeout=self.timeout, allow_redirects=True, **settings)
         response = http.get_adapter(request.url).send(request, timeout=self.timeout, **settings)
-        if response.is_redirect:
-            response.close()
-            return http.send(request, timeout=self.timeout, allow_redirects=True, **settings)
         if "Set-Cookie" in response.headers:
             extract_cookies_to_jar(http.cookies, request, response.raw)
+        if response.is_redirect:
+            history = [response, *http.resolve_redirects(response, request, timeout=self.timeout, **settings)]
+            response = history.pop()
+            response.history = history
         return response
 
     def _prepared(self, url: str) -> requests.PreparedRequest:

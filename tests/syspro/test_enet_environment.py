@@ -147,6 +147,8 @@ def test_a_redirect_is_followed_as_the_session_would(clean_env, rsps):
         assert session.query("COMFND", "<Q/>") == "<Ok/>"
     assert [url.split("?")[0] for url in targets] == [moved + "/Logon", moved + "/Query/Query", moved + "/Logoff"]
     assert "XmlIn=%3CQ%2F%3E" in targets[1] and "UserId=" in targets[1]
+    # each call asks the old address once, as session.get would: one redirect, then the new address
+    assert [urlsplit(call.request.url).hostname for call in rsps.calls] == ["127.0.0.1", "enet.example.com"] * 3
 
 
 def test_response_hooks_of_the_session_see_every_answer(clean_env, sent):
