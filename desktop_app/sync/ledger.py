@@ -47,50 +47,27 @@ class IllegalTransition(RuntimeError):
     pass
 
 
-_INSERTS: dict[tuple, str] = {}
-_UPDATES: dict[tuple[str, ...], str] = {}
-
-
-def create_row(model: type[BaseModel], **values) -> BaseModel:
-    """model.create(**values), for rows written several times per document (audit events, ledger
-    rows, source invoices): the same INSERT with each field's own conversion, its text kept per
-    model and set of columns instead of built anew by peewee for every row."""
-    row = model(**values)
-    meta = model._meta
-    pk = meta.primary_key
-    generated = meta.auto_increment and row.__data__.get(pk.name) is None
-    fields = [f for f in meta.sorted_fields if f.name in row.__data__ and not (generated and f is pk)]
-    key = (model, *(f.name for f in fields))
-    sql = _INSERTS.get(key)
-    if sql is None:
-        sql = _INSERTS[key] = _insert_sql(meta, fields)
-    cursor = database.execute_sql(sql, [f.db_value(row.__data__[f.name]) for f in fields])
-    if generated:
-        row._pk = cursor.lastrowid
-    row._dirty.clear()
-    return row
-
-
-def _insert_sql(meta, fields) -> str:
-    return 'INSERT INTO "{}" ({}) VALUES ({})'.format(
-        meta.table_name, ", ".join(f'"{f.column_name}"' for f in fields), ", ".join("?" for _ in fields))
-
-
 _GIVEN = object()
 _ROW_PLANS: dict[tuple, tuple[str, list]] = {}
+_UPDATES: dict[tuple[str, ...], str] = {}
 
 
 def insert_row(model: type[BaseModel], **values) -> int:
     """The row model.create(**values) writes — given values, the fields' defaults for the rest —,
-    without the model instance: for the audit events (several per document, never read back by the
-    writer), whose instances cost as much CPU as the INSERT. Returns the new row's id."""
-    plan = _ROW_PLANS.get((model, *values))
+    without a model instance (as costly as the INSERT): for rows written several times per document
+    (audit events, ledger rows, source invoices). The statement's text and each column's conversion
+    are kept per model and set of columns instead of built anew by peewee for every row. Returns
+    the new row's id."""
+    meta = model._meta
+    generated = meta.auto_increment and values.get(meta.primary_key.name) is None
+    key = (model, generated, *values)
+    plan = _ROW_PLANS.get(key)
     if plan is None:
-        meta = model._meta
         fields = [f for f in meta.sorted_fields
-                  if f.name in values or (f in meta.defaults and not (f is meta.primary_key and meta.auto_increment))]
-        plan = _ROW_PLANS[(model, *values)] = (
-            _insert_sql(meta, fields),
+                  if (f.name in values or f in meta.defaults) and not (generated and f is meta.primary_key)]
+        plan = _ROW_PLANS[key] = (
+            'INSERT INTO "{}" ({}) VALUES ({})'.format(
+                meta.table_name, ", ".join(f'"{f.column_name}"' for f in fields), ", ".join("?" for _ in fields)),
             [(f.name, f.db_value, _GIVEN if f.name in values else meta.defaults[f]) for f in fields])
     sql, columns = plan
     params = []
@@ -98,6 +75,16 @@ def insert_row(model: type[BaseModel], **values) -> int:
         value = values[name] if default is _GIVEN else default() if callable(default) else default
         params.append(to_db(value))
     return database.execute_sql(sql, params).lastrowid
+
+
+def create_row(model: type[BaseModel], **values) -> BaseModel:
+    """model.create(**values) through `insert_row`, for the callers that go on with the row."""
+    row = model(**values)
+    row_id = insert_row(model, **row.__data__)
+    if row._pk is None:
+        row._pk = row_id
+    row._dirty.clear()
+    return row
 
 
 def save_changes(doc: ApDocument) -> None:

@@ -63,3 +63,16 @@ def test_record_and_transition_write_the_audit_trail(database):
     assert trail[1].data == {"from": "DISCOVERED", "to": "READY"}
     stored = ApDocument.get_by_id(doc.id)
     assert (stored.state, stored.supplier) == ("READY", "SUP")
+
+
+def test_create_row_returns_the_row_as_create_does(database):
+    row = ledger.create_row(ApDocument, doc_key="4:B", st_invoice_id=4, state="READY", amount=Decimal("7.05"))
+    twin = ApDocument.create(doc_key="5:B", st_invoice_id=5, state="READY", amount=Decimal("7.05"))
+    assert row.id == ApDocument.get(ApDocument.doc_key == "4:B").id and not row._dirty
+    got, expected = columns(ApDocument, row.id), columns(ApDocument, twin.id)
+    for moment in ("created_at", "updated_at"):
+        assert abs(got.pop(moment) - expected.pop(moment)) < dt.timedelta(seconds=5)
+    assert {**got, "doc_key": "5:B", "st_invoice_id": 5} == expected
+    # an id given is written as given, with the same columns otherwise
+    given = ledger.create_row(ApDocument, id=500, doc_key="6:B", st_invoice_id=6, state="READY")
+    assert given.id == 500 and ApDocument.get_by_id(500).doc_key == "6:B"
