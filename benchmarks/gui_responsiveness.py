@@ -4,7 +4,8 @@
    page of rows being there (goal < 1 s), and time to apply a search filter.
 2. A 5,000-invoice sync through the real engine against the sandbox simulators, run on the job
    worker, while a 10 ms QTimer measures how late the event loop is: longest stall (goal <= 50 ms)
-   and the 99th percentile.
+   and the 99th percentile; then each garbage collection the GUI thread ran during the sync (the app
+   collects only there: count and longest pause per generation) and how long a full one takes.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--documents N] [--invoices N]
 """
@@ -110,6 +111,45 @@ def _search(page, text: str) -> None:
     page.search_box.returnPressed.emit()  # skip the typing delay
 
 
+class GcPauses:
+    """How long each cyclic garbage collection held the thread that ran it (the GUI thread: the app
+    collects there only), by generation; then how long a full collection takes after the sync."""
+
+    def __init__(self):
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.found = 0  # objects the collections found unreachable
+        self._began = 0.0
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._began) * 1000)
+            self.found += info["collected"]
+
+    def start(self) -> GcPauses:
+        import gc
+
+        gc.callbacks.append(self._callback)
+        return self
+
+    def stop(self) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+    def report(self) -> None:
+        import gc
+
+        parts = [f"gen{g} {len(p)} (longest {max(p):.1f} ms)" if p else f"gen{g} 0" for g, p in self.pauses.items()]
+        print(f"  garbage collections in the GUI thread during the sync: {', '.join(parts)}; "
+              f"{self.found:,} unreachable objects found")
+        began = time.perf_counter()
+        gc.collect()
+        print(f"  a full collection after the sync: {(time.perf_counter() - began) * 1000:.1f} ms "
+              f"({len(gc.get_objects()):,} objects walked; {gc.get_freeze_count():,} frozen at start-up, not walked)")
+
+
 def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: bool = False,
                 stacks: int = 0, profile_gui: str | None = None, poll_loop: bool = False) -> None:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
@@ -163,6 +203,7 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: 
             done.append(result)
             loop.quit()
 
+        pauses = GcPauses().start()
         timer.start()
         if sampler is not None:
             sampler.start()
@@ -193,6 +234,7 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: 
             print(f"  cProfile of the GUI thread written to {profile_gui} (stall figures inflated by it)")
         timer.stop()
         refresher.stop()
+        pauses.stop()
         if sampler is not None:
             sampler.stop()
         result = done[0]
@@ -206,6 +248,7 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: 
             print(f"  event loop: {len(lateness):,} ticks; longest stall {lateness[-1]:.1f} ms (goal <= 50 ms); "
                   f"99th percentile {p99:.1f} ms; median {lateness[len(lateness) // 2]:.1f} ms; "
                   f"{over} stalls over 50 ms")
+        pauses.report()
         if sampler is not None:
             sampler.report(stacks)
         if page is not None:
@@ -365,7 +408,9 @@ def main(argv: list[str] | None = None) -> int:
         garbage = GuiThreadGarbageCollector().start()  # as the app runs: cycles are collected in the GUI thread
         worker = JobWorker(preload=cycle.preload)  # as the app: the engine's imports before the first job
         worker.start()
+        garbage.freeze_when(worker.preloaded.is_set)  # as the app, once started (it also waits for its window)
         worker.submit("ready", lambda ctx: None, actor="bench").future.result(timeout=120)
+        wait_for(app, lambda: garbage.frozen, timeout=10)  # the app freezes at start-up, before any sync
         bridge = EngineBridge(worker)
         try:
             if part == 1:

@@ -19,6 +19,7 @@ from typing import Any
 
 from desktop_app.core.db import JobRun, database, utcnow
 from desktop_app.core.redact import redact
+from desktop_app.core.thread_priority import lower_current_thread_priority
 from desktop_app.sync.context import Cancelled, SyncContext
 
 log = logging.getLogger("desktop_app.sync.jobs")
@@ -55,6 +56,7 @@ class JobWorker:
     def __init__(self, *, context_factory: Callable[..., SyncContext] = SyncContext.from_database,
                  on_event: Callable[[JobEvent], None] | None = None, preload: Callable[[], None] | None = None):
         self._preload = preload  # run in the worker thread before its first job (sync.cycle.preload)
+        self.preloaded = threading.Event()  # set once the preload has run (or failed)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._context_factory = context_factory
         self._listeners: list[Callable[[JobEvent], None]] = [on_event] if on_event else []
@@ -126,11 +128,13 @@ class JobWorker:
                 log.exception("a job listener failed")
 
     def _run(self) -> None:
+        lower_current_thread_priority()  # a background thread: the GUI thread goes first (core/thread_priority.py)
         if self._preload is not None:
             try:
                 self._preload()
             except Exception:  # the jobs still run; they import what they need themselves
                 log.warning("Preloading the sync engine failed", exc_info=True)
+        self.preloaded.set()
         while True:
             job = self._queue.get()
             if job is None:

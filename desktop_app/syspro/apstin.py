@@ -8,6 +8,7 @@ cannot block others.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -71,6 +72,7 @@ class PostResult:
     errors: list[FieldError] = field(default_factory=list)  # document-level, outside any item
 
 
+@functools.lru_cache(maxsize=16)  # the same few texts for every document of a cycle; a str is immutable
 def build_parameters(*, validate_only: bool, ignore_warnings: str = "N", posting_period: str = "C",
                      apply_if_entire_document_valid: bool = True,
                      permissible_tax_variance: Decimal | None = None) -> str:

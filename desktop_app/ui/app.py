@@ -105,6 +105,7 @@ class ConnectorApp(QObject):
         self.garbage = GuiThreadGarbageCollector(self).start()  # before any thread but this one runs Python
         self.worker = JobWorker(preload=cycle.preload)
         self.worker.start()
+        self.garbage.freeze_when(lambda: self.window is not None and self.worker.preloaded.is_set())
         self.bridge = EngineBridge(self.worker)
         self.instance_server = InstanceServer(self)
         self.instance_server.showRequested.connect(self.show_window)

@@ -55,15 +55,41 @@ def test_stop_collects_and_gives_collection_back():
             gc.disable()
 
 
+def assert_a_due_cycle_is_collected_by_check(collector):
+    CycleWithQtObject.freed_in = []
+    CycleWithQtObject()
+    kept = [[] for _ in range(gc.get_threshold()[0] + 10)]  # the youngest generation is now due
+    assert collector.check() >= 1 and CycleWithQtObject.freed_in
+    del kept
+
+
 def test_check_collects_only_a_generation_that_is_due():
     collector = GuiThreadGarbageCollector().start()
     try:
         gc.collect()
         assert collector.check() == 0  # nothing allocated since: no generation is over its threshold
-        CycleWithQtObject.freed_in = []
-        CycleWithQtObject()
-        kept = [[] for _ in range(gc.get_threshold()[0] + 10)]
-        assert collector.check() >= 1 and CycleWithQtObject.freed_in
-        del kept
+        assert_a_due_cycle_is_collected_by_check(collector)
     finally:
         collector.stop()
+
+
+def test_freeze_when_started_collects_then_freezes_and_stop_unfreezes():
+    collector = GuiThreadGarbageCollector().start()
+    started = []
+    try:
+        collector.freeze_when(lambda: bool(started))
+        collector.check()
+        assert not collector.frozen and gc.get_freeze_count() == 0  # not started yet: nothing frozen
+        CycleWithQtObject.freed_in = []
+        CycleWithQtObject()  # garbage at start-up: collected by the freeze, not kept forever
+        long_lived = [[] for _ in range(100)]
+        started.append(True)
+        assert collector.check() >= 1
+        assert collector.frozen and CycleWithQtObject.freed_in == [threading.current_thread().name]
+        assert gc.get_freeze_count() >= len(long_lived)
+        # a later full collection walks only what is younger than the freeze
+        assert len(gc.get_objects()) < gc.get_freeze_count()
+        assert_a_due_cycle_is_collected_by_check(collector)  # cycles made after the freeze too
+    finally:
+        collector.stop()
+    assert gc.get_freeze_count() == 0 and not collector.frozen
