@@ -409,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         worker = JobWorker(preload=cycle.preload)  # as the app: the engine's imports before the first job
         worker.start()
         garbage.freeze_when(worker.preloaded.is_set)  # as the app, once started (it also waits for its window)
+        garbage.defer_while(lambda: worker.busy)
         worker.submit("ready", lambda ctx: None, actor="bench").future.result(timeout=120)
         wait_for(app, lambda: garbage.frozen, timeout=10)  # the app freezes at start-up, before any sync
         bridge = EngineBridge(worker)

@@ -106,6 +106,7 @@ class ConnectorApp(QObject):
         self.worker = JobWorker(preload=cycle.preload)
         self.worker.start()
         self.garbage.freeze_when(lambda: self.window is not None and self.worker.preloaded.is_set())
+        self.garbage.defer_while(lambda: self.worker.busy)
         self.bridge = EngineBridge(self.worker)
         self.instance_server = InstanceServer(self)
         self.instance_server.showRequested.connect(self.show_window)

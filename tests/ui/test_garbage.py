@@ -58,7 +58,7 @@ def test_stop_collects_and_gives_collection_back():
 def assert_a_due_cycle_is_collected_by_check(collector):
     CycleWithQtObject.freed_in = []
     CycleWithQtObject()
-    kept = [[] for _ in range(gc.get_threshold()[0] + 10)]  # the youngest generation is now due
+    kept = [[] for _ in range(gc.get_threshold()[0] * 2)]  # the youngest generation is now due
     assert collector.check() >= 1 and CycleWithQtObject.freed_in
     del kept
 
@@ -93,3 +93,24 @@ def test_freeze_when_started_collects_then_freezes_and_stop_unfreezes():
     finally:
         collector.stop()
     assert gc.get_freeze_count() == 0 and not collector.frozen
+
+
+def test_while_a_job_runs_young_collections_wait_for_a_much_larger_count():
+    from desktop_app.ui.garbage import BUSY_FACTOR
+
+    collector = GuiThreadGarbageCollector().start()
+    busy = [True]
+    collector.defer_while(lambda: busy[0])
+    try:
+        gc.collect()
+        CycleWithQtObject.freed_in = []
+        CycleWithQtObject()
+        kept = [[] for _ in range(gc.get_threshold()[0] * 2)]  # due, if no job were running
+        assert collector.check() == 0 and CycleWithQtObject.freed_in == []
+        more = [[] for _ in range(gc.get_threshold()[0] * BUSY_FACTOR)]  # past the bound: collected anyway
+        assert collector.check() >= 1 and CycleWithQtObject.freed_in
+        del kept, more
+        busy[0] = False
+        assert_a_due_cycle_is_collected_by_check(collector)  # the job has ended: as usual again
+    finally:
+        collector.stop()
