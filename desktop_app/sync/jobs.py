@@ -19,7 +19,6 @@ from typing import Any
 
 from desktop_app.core.db import JobRun, database, utcnow
 from desktop_app.core.redact import redact
-from desktop_app.core.thread_priority import lower_current_thread_priority
 from desktop_app.sync.context import Cancelled, SyncContext
 
 log = logging.getLogger("desktop_app.sync.jobs")
@@ -128,7 +127,6 @@ class JobWorker:
                 log.exception("a job listener failed")
 
     def _run(self) -> None:
-        lower_current_thread_priority()  # a background thread: the GUI thread goes first (core/thread_priority.py)
         if self._preload is not None:
             try:
                 self._preload()

@@ -1,5 +1,3 @@
-import os
-import sys
 import threading
 import time
 
@@ -150,15 +148,3 @@ def test_preload_runs_in_the_worker_before_its_first_job(fails, caplog):
     assert worker.preloaded.is_set()
     assert ("Preloading the sync engine failed" in caplog.text) is fails
 
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the Linux per-thread nice value")
-def test_the_worker_runs_at_background_priority_and_only_it(worker):
-    from desktop_app.core.thread_priority import BACKGROUND_NICE
-
-    def nice_here(ctx):
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-
-    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert worker.submit("nice", nice_here, actor="test").future.result(timeout=10) >= BACKGROUND_NICE
-    # the nice value is per thread on Linux: the GUI thread (here the test's) keeps its own
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == caller
