@@ -105,7 +105,9 @@ class ConnectorApp(QObject):
         self.garbage = GuiThreadGarbageCollector(self).start()  # before any thread but this one runs Python
         self.worker = JobWorker(preload=cycle.preload)
         self.worker.start()
-        self.garbage.freeze_when(lambda: self.window is not None and self.worker.preloaded.is_set())
+        # not while the setup wizard is open: a closed wizard's objects would stay frozen for good
+        self.garbage.freeze_when(lambda: self.window is not None and self.wizard is None
+                                 and self.worker.preloaded.is_set())
         self.garbage.defer_while(lambda: self.worker.busy)
         self.bridge = EngineBridge(self.worker)
         self.instance_server = InstanceServer(self)

@@ -12,7 +12,7 @@ any thread; only cycles wait for the timer. The same pattern is used by pyqtgrap
 
 A collection holds the GUI thread (and the GIL) for as long as it walks its generation. The
 oldest one holds every module, class and function of PySide6, the GUI and the engine: a full
-collection took 40-46 ms of the GUI thread during a sync, almost a whole stall budget, to find
+collection took 36-46 ms of the GUI thread during a sync, almost a whole stall budget, to find
 nothing, since none of those objects is ever garbage. So once the app has started (`freeze_when`),
 what is alive then is collected once and moved to the permanent generation (`gc.freeze()`, the
 standard-library way for long-lived processes); later collections walk only younger objects.

@@ -5,6 +5,7 @@ Real widgets, real worker and bridge, real database; the engine is never mocked.
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import sys
 import threading
@@ -273,8 +274,11 @@ def test_app_starts_focuses_on_second_launch_and_quits_cleanly(qtbot):
             services.start(first_run_wizard=True)
         # nothing configured: the wizard comes first
         assert services.wizard is not None and services.wizard.isVisible()
+        qtbot.wait(700)  # at least one check of the app's garbage collector
+        assert not services.garbage.frozen  # not while the wizard is open: its objects would stay
         services.wizard.reject()
         qtbot.waitUntil(lambda: services.window.isVisible(), timeout=3000)
+        qtbot.waitUntil(lambda: services.garbage.frozen, timeout=5000)  # started: start-up objects frozen
 
         with pytest.raises(AlreadyRunning):
             InstanceLock().acquire()
@@ -289,6 +293,7 @@ def test_app_starts_focuses_on_second_launch_and_quits_cleanly(qtbot):
         logs.reset_logging()
     names = {thread.name for thread in threading.enumerate()}
     assert "ml-connector-worker" not in names and "ml-connector-wake-watchdog" not in names
+    assert gc.get_freeze_count() == 0  # shutdown handed every object back to the collector
     InstanceLock().acquire().release()  # the lock was released
 
 
