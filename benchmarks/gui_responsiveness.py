@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import random
 import sys
@@ -128,19 +129,13 @@ class GcPauses:
             self.found += info["collected"]
 
     def start(self) -> GcPauses:
-        import gc
-
         gc.callbacks.append(self._callback)
         return self
 
     def stop(self) -> None:
-        import gc
-
         gc.callbacks.remove(self._callback)
 
     def report(self) -> None:
-        import gc
-
         parts = [f"gen{g} {len(p)} (longest {max(p):.1f} ms)" if p else f"gen{g} 0" for g, p in self.pauses.items()]
         print(f"  garbage collections in the GUI thread during the sync: {', '.join(parts)}; "
               f"{self.found:,} unreachable objects found")
