@@ -2,4 +2,5 @@ import sys
 
 from desktop_app.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # not when multiprocessing imports this module in the engine process
+    sys.exit(main())

@@ -63,6 +63,10 @@ def _select_keyring_backend() -> None:
 
 
 if __name__ == "__main__":
+    # the sync engine's child process starts as this exe too: it must run the child, not the app
+    import multiprocessing
+
+    multiprocessing.freeze_support()
     _attach_parent_console()
     _running_mutex = _hold_running_mutex()
     _select_keyring_backend()

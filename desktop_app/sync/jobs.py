@@ -3,6 +3,9 @@
 SYSPRO allows one session per operator, and the database is happiest with one writer, so
 nothing talks to the APIs outside this worker. Each job gets a SyncContext with a cancel flag
 that the flows check between documents; its run is recorded in `job_run` (Vorta's event log).
+An isolated job (the GUI's sync cycles) runs in the worker's engine process instead of its thread
+(`engine_process`), still one job at a time: the worker thread waits for it and relays its
+progress and the cancel flag.
 """
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import concurrent.futures
 import contextlib
 import itertools
 import logging
+import pickle
 import queue
 import threading
 import time
@@ -18,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from desktop_app.core.db import JobRun, database, utcnow
+from desktop_app.core.errors import ConnectorError
 from desktop_app.core.redact import redact
 from desktop_app.sync.context import Cancelled, SyncContext
+from desktop_app.sync.engine_process import EngineProcess
 
 log = logging.getLogger("desktop_app.sync.jobs")
 
@@ -33,6 +39,7 @@ class Job:
     actor: str
     func: JobFunc
     dry_run: bool = False
+    isolated: bool = False  # runs in the engine process (when the worker has one)
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
     cancel_event: threading.Event = field(default_factory=threading.Event)
 
@@ -53,8 +60,11 @@ class JobEvent:
 
 class JobWorker:
     def __init__(self, *, context_factory: Callable[..., SyncContext] = SyncContext.from_database,
-                 on_event: Callable[[JobEvent], None] | None = None, preload: Callable[[], None] | None = None):
+                 on_event: Callable[[JobEvent], None] | None = None, preload: Callable[[], None] | None = None,
+                 engine: EngineProcess | None = None):
         self._preload = preload  # run in the worker thread before its first job (sync.cycle.preload)
+        # where isolated jobs run (the GUI's sync cycles); owned by the worker, which stops it
+        self.engine = engine
         self.preloaded = threading.Event()  # set once the preload has run (or failed)
         self._queue: queue.Queue[Job | None] = queue.Queue()
         self._context_factory = context_factory
@@ -85,13 +95,15 @@ class JobWorker:
             if self.current is not None:
                 self.current.cancel_event.set()
         self._queue.put(None)
+        alive = False
         if self._thread is not None:
             self._thread.join(timeout)
             alive = self._thread.is_alive()
             if not alive:
                 self._thread = None
-            return not alive
-        return True
+        if self.engine is not None and not alive:
+            self.engine.close()
+        return not alive
 
     @property
     def busy(self) -> bool:
@@ -104,12 +116,20 @@ class JobWorker:
         return any(job.kind == kind and not job.cancel_event.is_set() for job in jobs)
 
     def submit(self, kind: str, func: JobFunc, *, actor: str, dry_run: bool = False,
-               unique: bool = False) -> Job | None:
-        """Queue a job. With unique=True, a job of the same kind already waiting makes this a no-op."""
+               unique: bool = False, isolated: bool = False) -> Job | None:
+        """Queue a job. With unique=True, a job of the same kind already waiting makes this a no-op.
+        With isolated=True it runs in the engine process when the worker has one: `func` must then be
+        a module-level function or a functools.partial of one (it is sent by pickle)."""
+        isolated = isolated and self.engine is not None
+        if isolated:
+            try:
+                pickle.dumps(func)
+            except (pickle.PicklingError, AttributeError, TypeError) as exc:
+                raise TypeError(f"an isolated job needs a module-level function, not {func!r}: {exc}") from None
         with self._lock:
             if unique and any(job.kind == kind for job in self._pending):
                 return None
-            job = Job(id=next(self._ids), kind=kind, actor=actor, func=func, dry_run=dry_run)
+            job = Job(id=next(self._ids), kind=kind, actor=actor, func=func, dry_run=dry_run, isolated=isolated)
             self._pending.append(job)
         self._queue.put(job)
         return job
@@ -133,6 +153,11 @@ class JobWorker:
             except Exception:  # the jobs still run; they import what they need themselves
                 log.warning("Preloading the sync engine failed", exc_info=True)
         self.preloaded.set()
+        if self.engine is not None:
+            try:
+                self.engine.start()  # now, so that the first Sync now does not wait for it
+            except (ConnectorError, OSError) as exc:  # the first isolated job tries again and reports it
+                log.warning("The sync engine process could not be started yet: %s", exc)
         while True:
             job = self._queue.get()
             if job is None:
@@ -161,9 +186,13 @@ class JobWorker:
             ctx = None
             try:
                 with recorded_run(job.kind, job.actor) as record:
-                    ctx = self._context_factory(actor=job.actor, dry_run=job.dry_run, progress_callback=progress,
-                                                cancel_event=job.cancel_event)
-                    result = job.func(ctx)
+                    if job.isolated:
+                        result = self.engine.run(job.func, actor=job.actor, dry_run=job.dry_run, progress=progress,
+                                                 cancel_event=job.cancel_event)
+                    else:
+                        ctx = self._context_factory(actor=job.actor, dry_run=job.dry_run,
+                                                    progress_callback=progress, cancel_event=job.cancel_event)
+                        result = job.func(ctx)
                     record.result = result
             except Cancelled:
                 job.future.set_result(None)
@@ -183,8 +212,6 @@ class JobWorker:
 
 
 def _is_expected(exc: Exception) -> bool:
-    from desktop_app.core.errors import ConnectorError
-
     return isinstance(exc, ConnectorError)
 
 

@@ -19,7 +19,7 @@ from desktop_app import APP_DISPLAY_NAME, APP_NAME, __version__
 from desktop_app.core import config, db, logs, paths, secrets
 from desktop_app.core.errors import EXIT_OK, EXIT_USAGE
 from desktop_app.core.instance_lock import AlreadyRunning, InstanceLock
-from desktop_app.sync import cycle
+from desktop_app.sync import cycle, engine_process
 from desktop_app.sync.jobs import CycleScheduler, JobWorker, mark_interrupted_runs
 from desktop_app.ui.bridge import EngineBridge
 from desktop_app.ui.garbage import GuiThreadGarbageCollector
@@ -103,7 +103,8 @@ class ConnectorApp(QObject):
         self.excepthook = GuiExceptHook(lambda: self.window).install()
         self.mutex.create()
         self.garbage = GuiThreadGarbageCollector(self).start()  # before any thread but this one runs Python
-        self.worker = JobWorker(preload=cycle.preload)
+        # sync cycles run in a child process: on a thread they would hold the GIL the GUI needs
+        self.worker = JobWorker(preload=cycle.preload, engine=engine_process.EngineProcess())
         self.worker.start()
         # not while the setup wizard is open: a closed wizard's objects would stay frozen for good
         self.garbage.freeze_when(lambda: self.window is not None and self.wizard is None
@@ -238,6 +239,17 @@ def _quit_on_signals(services: ConnectorApp) -> None:
     services._signal_timer.start(500)
 
 
+def _check_engine_then_quit(services: ConnectorApp) -> None:
+    """The smoke test's proof that the engine process starts and runs a job in the frozen build
+    too; a failure is printed on stderr, which fails the smoke test."""
+    def failed(message: str) -> None:
+        print(f"The sync engine process does not work: {message}", file=sys.stderr)
+        services.app.exit(EXIT_USAGE)
+
+    services.bridge.run_job("engine-check", engine_process.process_id, actor="smoke-test", isolated=True,
+                            on_done=lambda _pid: QTimer.singleShot(500, services.quit), on_error=failed)
+
+
 def run_gui(minimized: bool = False, *, quit_after_start: bool = False) -> int:
     """Run the desktop app. `quit_after_start` builds everything, shows the window, then quits:
     the frozen build's "start and quit" smoke test."""
@@ -261,7 +273,7 @@ def run_gui(minimized: bool = False, *, quit_after_start: bool = False) -> int:
         return EXIT_USAGE
     services.start(minimized=minimized, first_run_wizard=not quit_after_start)
     if quit_after_start:
-        services.ready.connect(lambda: QTimer.singleShot(500, services.quit))
+        services.ready.connect(lambda: _check_engine_then_quit(services))
     _quit_on_signals(services)
     try:
         return app.exec()

@@ -64,8 +64,9 @@ class EngineBridge(QObject):
 
     # -- jobs: anything that talks to ServiceTitan or SYSPRO
     def run_job(self, kind: str, func: Callable, *, actor: str = "user", dry_run: bool = False, unique: bool = False,
-                on_done: Callable[[Any], None] | None = None, on_error: Callable[[str], None] | None = None):
-        job = self.worker.submit(kind, func, actor=actor, dry_run=dry_run, unique=unique)
+                isolated: bool = False, on_done: Callable[[Any], None] | None = None,
+                on_error: Callable[[str], None] | None = None):
+        job = self.worker.submit(kind, func, actor=actor, dry_run=dry_run, unique=unique, isolated=isolated)
         if job is not None:
             self._job_callbacks[job.id] = (on_done, on_error)
         return job

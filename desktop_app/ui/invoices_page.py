@@ -6,6 +6,7 @@ job worker (it talks to SYSPRO). The page keeps the selected document across ref
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 from PySide6.QtCore import QDate, QModelIndex, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFrame,
@@ -554,8 +555,9 @@ class InvoicesPage(MasterDetailMixin, QWidget):
             self.status.failed(f"Retry did not finish: {message}")
             show_error(self, "Retry all failed", "Retrying the failed documents did not finish.", message)
 
-        job = self.bridge.run_job("retry", lambda ctx: invoices.replay(ctx, None, all_failed=True),
-                                  actor="user-retry", on_done=done, on_error=failed)
+        # every failed document may be many: in the engine process, as a cycle
+        job = self.bridge.run_job("retry", functools.partial(invoices.replay, all_failed=True), actor="user-retry",
+                                  isolated=True, on_done=done, on_error=failed)
         if job is None:
             self.retry_all_button.setEnabled(True)
 

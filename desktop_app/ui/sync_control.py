@@ -23,7 +23,7 @@ CYCLE = "cycle"
 
 def submit_cycle(worker, actor: str):
     """What the scheduler calls (from its thread): one cycle job, collapsed if one is already queued."""
-    return worker.submit(CYCLE, run_cycle, actor=actor, unique=True)
+    return worker.submit(CYCLE, run_cycle, actor=actor, unique=True, isolated=True)
 
 
 def cycle_problems(result) -> dict[str, int]:
@@ -62,7 +62,7 @@ class SyncControl(QObject):
         if self.bridge.worker.has_pending(CYCLE):
             self.notice.emit("A sync is already running; it will pick up everything new.")
             return
-        self.bridge.run_job(CYCLE, run_cycle, actor="sync-now", unique=True)
+        self.bridge.run_job(CYCLE, run_cycle, actor="sync-now", unique=True, isolated=True)
         self.notice.emit("Sync started.")
 
     @Slot(bool)

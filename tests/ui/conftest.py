@@ -29,9 +29,10 @@ def engine_db():
 
 @pytest.fixture
 def worker(engine_db):
+    from desktop_app.sync.engine_process import EngineProcess
     from desktop_app.sync.jobs import JobWorker
 
-    worker = JobWorker()
+    worker = JobWorker(engine=EngineProcess())  # as the app: cycles run in the engine process
     worker.start()
     yield worker
     assert worker.stop(timeout=30), "the job worker did not stop"

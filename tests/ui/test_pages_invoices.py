@@ -237,6 +237,26 @@ def test_retry_in_the_page_posts_a_rejected_document(qtbot, sandbox, bridge):
     assert not page.detail_pane.retry_button.isEnabled()
 
 
+def test_retry_all_failed_posts_every_rejected_document_in_the_engine_process(qtbot, sandbox, bridge, monkeypatch):
+    from desktop_app.sync import invoices
+    from desktop_app.sync.cycle import run_cycle
+
+    sandbox.syspro.set_faults({"reject_post": 2})
+    with qtbot.waitSignal(bridge.dataChanged, timeout=120000):
+        bridge.run_job("cycle", run_cycle, actor="sync-now")
+    failed = [doc.id for doc in ApDocument.select().where(ApDocument.state == ledger.FAILED)]
+    assert len(failed) == 2
+
+    # Retry all goes to the engine process: this process must not post
+    monkeypatch.setattr(invoices, "post_document", lambda *a, **k: pytest.fail("posted in the GUI process"))
+    page = open_page(qtbot, bridge)
+    page.retry_all_button.click()
+    assert not page.retry_all_button.isEnabled()  # busy while the job runs
+    qtbot.waitUntil(lambda: page.retry_all_button.isEnabled(), timeout=60000)
+    assert page.status.text().startswith("Retry finished: 2 documents posted"), page.status.text()
+    assert {ApDocument.get_by_id(doc_id).state for doc_id in failed} <= {ledger.POSTED, ledger.CONFIRMED}
+
+
 def test_refresh_updates_changed_rows_in_place(qtbot, bridge):
     """A refresh of the same query announces only what changed: no model reset (a reset makes the
     view ask for every visible cell again, which stalls the GUI while a sync holds the GIL)."""

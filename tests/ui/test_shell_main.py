@@ -26,6 +26,7 @@ from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.messages import UNEXPECTED, GuiExceptHook
 from desktop_app.ui.sync_control import SyncControl, submit_cycle
 from desktop_app.ui.tray import Tray, failure_notification
+from tests.sync.test_engine_process import process_exists
 
 # The offscreen platform cannot resize real windows and says so whenever a shown window's minimum
 # size changes (a page switch); that is the test platform talking, not the app.
@@ -287,17 +288,25 @@ def test_app_starts_focuses_on_second_launch_and_quits_cleanly(qtbot):
             assert ask_running_instance_to_show()
         assert services.window.isVisible()
         assert services.scheduler is not None and not services.scheduler.paused
+        qtbot.waitUntil(lambda: services.worker.engine.pid is not None, timeout=30000)  # started with the app
+        engine_pid = services.worker.engine.pid
     finally:
         services.quit()
         services.shutdown()
         logs.reset_logging()
     names = {thread.name for thread in threading.enumerate()}
     assert "ml-connector-worker" not in names and "ml-connector-wake-watchdog" not in names
+    assert services.worker.engine.pid is None  # the engine process ended with the app
+    assert not process_exists(engine_pid)
     assert gc.get_freeze_count() == 0  # shutdown handed every object back to the collector
     InstanceLock().acquire().release()  # the lock was released
 
 
-def test_sync_now_against_the_sandbox_posts_and_the_dashboard_shows_it(qtbot, sandbox, window):
+def test_sync_now_against_the_sandbox_posts_and_the_dashboard_shows_it(qtbot, sandbox, window, monkeypatch):
+    from desktop_app.sync import invoices
+
+    # the cycle runs in the engine process: the GUI process's interpreter never posts anything
+    monkeypatch.setattr(invoices, "post_document", lambda *a, **k: pytest.fail("posted in the GUI process"))
     dashboard = window.pages["dashboard"]
     progress = []
     window.control.cycleProgress.connect(lambda done, total, message: progress.append((done, total)))
