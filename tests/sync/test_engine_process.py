@@ -137,7 +137,7 @@ def test_a_killed_child_fails_its_job_with_a_sentence_and_the_next_job_gets_a_ne
 
     def kill(done, total, message):
         if done == 1:
-            os.kill(first, signal.SIGKILL)
+            os.kill(first, getattr(signal, "SIGKILL", signal.SIGTERM))  # TerminateProcess on Windows
 
     with pytest.raises(EngineStopped, match="stopped unexpectedly.*looked up in SYSPRO"):
         engine.run(count_slowly, actor="test", progress=kill)
