@@ -17,12 +17,13 @@ carries a read-only copy of the profile's secrets, because the parent's keyring 
 child cannot reach (a test's in-memory keyring). They cross the anonymous pipe between the two
 processes and are written nowhere. A child that dies (killed, crashed) fails its job with a
 sentence and is replaced by the next job; documents it was posting are looked up in SYSPRO by the
-next cycle, as after any crash.
+next cycle, as after any crash. A child whose parent dies stops after its current document.
 """
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import signal
@@ -263,6 +264,10 @@ def _child_main(conn, cancel) -> None:
         root.removeHandler(handler)
     root.addHandler(_PipeHandler(channel))
     root.propagate = False
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_cancel_when_gone, args=(parent.sentinel, cancel), name="ml-connector-parent-watch",
+                         daemon=True).start()
     from desktop_app.sync import cycle
 
     cycle.preload()
@@ -278,6 +283,13 @@ def _child_main(conn, cancel) -> None:
             _run_job(channel, cancel, message[1])
     except _ParentGone:
         return
+
+
+def _cancel_when_gone(parent_sentinel, cancel) -> None:
+    """The app died (killed, crashed): finish the current document, stop there, and end. Without
+    this the job would go on until its next message to the parent found the pipe closed."""
+    multiprocessing.connection.wait([parent_sentinel])
+    cancel.set()
 
 
 def _run_job(channel: _Channel, cancel, spec: JobSpec) -> None:

@@ -47,6 +47,16 @@ def count_slowly(ctx, steps: int = 500):
     return steps
 
 
+def work_quietly(ctx, seconds: float = 30.0):
+    """Says it started, then works between cancel checks without a word to the parent."""
+    ctx.progress(0, 0, "started")
+    ended = time.monotonic() + seconds
+    while time.monotonic() < ended:
+        ctx.check_cancelled()
+        time.sleep(0.01)
+    return seconds
+
+
 def read_secret(ctx, name: str) -> str | None:
     return secrets.get_secret(name)
 
@@ -60,13 +70,35 @@ def store_secret(ctx):
 
 
 def process_exists(pid: int) -> bool:
+    """Whether the process still runs (a zombie waiting to be reaped does not)."""
     if sys.platform == "win32":  # os.kill(pid, 0) would end it there; the join in close() is the proof
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
         return False
-    return True
+    except OSError:  # no /proc (macOS)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+def app_with_an_engine(home: str, conn) -> None:
+    """A stand-in for the app, in its own process: starts an engine and runs a long job in it."""
+    import keyring
+
+    from desktop_app.sandbox.memory_keyring import MemoryKeyring
+
+    os.environ["ML_CONNECTOR_HOME"] = home
+    keyring.set_keyring(MemoryKeyring())  # never the machine's keyring
+    db.open_database()
+    engine = EngineProcess(start_timeout=60)
+    engine.start()
+    conn.send(("engine", engine.pid))
+    engine.run(work_quietly, actor="test", progress=lambda done, total, message: conn.send(("progress", message)))
 
 
 @pytest.fixture
@@ -103,6 +135,33 @@ def test_a_cycle_in_the_child_posts_against_the_sandbox_with_progress(sandbox):
     # the child wrote the shared database file: the parent reads what it posted
     assert ApDocument.select().where(ApDocument.state.in_(["POSTED", "CONFIRMED"])).count() == posted
     assert progress and progress[-1][0] == progress[-1][1] == posted  # the last one always arrives
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIGKILL of the parent, checked through /proc")
+def test_a_child_whose_app_dies_stops_after_its_current_step(data_home):
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    app = spawn.Process(target=app_with_an_engine, args=(str(data_home), theirs))
+    app.start()
+    try:
+        assert ours.poll(60), "the stand-in app did not start its engine"
+        kind, engine_pid = ours.recv()
+        assert kind == "engine"
+        assert ours.poll(30) and ours.recv()[0] == "progress"  # the job runs
+        os.kill(app.pid, signal.SIGKILL)
+        app.join(10)
+        deadline = time.monotonic() + 10
+        while process_exists(engine_pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the job would go on for 30 s without a message that could find the pipe closed: it was
+        # cancelled at a step boundary once the app was gone
+        assert not process_exists(engine_pid), "the engine process outlived its app"
+    finally:
+        if app.is_alive():
+            app.kill()
+        app.join(5)
 
 
 def test_the_childs_exceptions_arrive_as_themselves(engine):
