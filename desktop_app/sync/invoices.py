@@ -608,11 +608,17 @@ def confirm_posted(ctx: SyncContext, summary: CycleSummary) -> None:
     _confirm_found(ctx, found, summary)
 
 
+_CONFIRM_COLUMNS = (ApDocument.id, ApDocument.doc_key, ApDocument.state, ApDocument.amount, ApDocument.reason,
+                    ApDocument.journal)
+
+
 def _confirm_found(ctx: SyncContext, found: list[tuple[int, object]], summary: CycleSummary) -> None:
     """One transaction for a page of confirmations: a crash loses only marks the next cycle redoes."""
     if not found:
         return
-    docs = {doc.id: doc for doc in ApDocument.select().where(ApDocument.id.in_([doc_id for doc_id, _ in found]))}
+    # the columns the decision, the messages and the audit events read; only changed ones are written
+    docs = {doc.id: doc for doc in ApDocument.select(*_CONFIRM_COLUMNS).where(
+        ApDocument.id.in_([doc_id for doc_id, _ in found]))}
     with database.atomic():
         for doc_id, record in found:
             doc = docs[doc_id]
@@ -623,7 +629,7 @@ def _confirm_found(ctx: SyncContext, found: list[tuple[int, object]], summary: C
                                   f"SYSPRO shows {amount}, ServiceTitan cost is {doc.amount}", actor=ctx.actor)
                     doc.reason = "amount mismatch"
                     doc.syspro_amount = abs(amount)
-                    doc.save()
+                    ledger.save_changes(doc)
                 continue
             ledger.transition(doc, CONFIRMED, "confirmed",
                               f"Seen in SYSPRO AP (journal {getattr(record, 'journal', '') or doc.journal})",
@@ -664,7 +670,7 @@ def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
             summary.problems.append(f"Write-back to ServiceTitan will be retried: {exc}")
             return
         outcome = {int(r.invoice_id): r for r in results}
-        docs = {doc.id: doc for doc in ApDocument.select().where(
+        docs = {doc.id: doc for doc in ApDocument.select(ApDocument.id, ApDocument.doc_key, ApDocument.write_back).where(
             ApDocument.id.in_([doc_id for st_id, _, _ in chunk for doc_id in docs_by_invoice[st_id]]))}
         with database.atomic():
             for st_id, reference, _ in chunk:

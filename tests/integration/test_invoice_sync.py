@@ -176,6 +176,26 @@ def test_interrupted_post_is_looked_up_not_reposted(sandbox):
     assert len(sandbox.company.syspro.ap_invoices) == before
 
 
+def test_read_back_with_another_amount_flags_a_mismatch_once_and_does_not_confirm(sandbox):
+    cycle(flow="invoices")
+    doc = ApDocument.select().where(ApDocument.state == ledger.CONFIRMED, ApDocument.transaction_code != "C").first()
+    # SYSPRO now shows another amount (someone edited the invoice there) and we have not confirmed it yet
+    ApDocument.update(state=ledger.POSTED).where(ApDocument.id == doc.id).execute()
+    row = next(r for r in sandbox.company.syspro.ap_invoices
+               if (r["Supplier"], r["Invoice"]) == (doc.supplier, doc.syspro_invoice))
+    row["OrigInvValue"] = doc.amount + Decimal("10.00")
+
+    for _ in range(2):  # the second read-back finds the same difference: no second event
+        cycle(flow="invoices")
+    flagged = ApDocument.get_by_id(doc.id)
+    assert flagged.state == ledger.POSTED and flagged.reason == "amount mismatch"
+    assert flagged.syspro_amount == doc.amount + Decimal("10.00")
+    assert (flagged.amount, flagged.lines, flagged.journal) == (doc.amount, doc.lines, doc.journal)  # untouched
+    events = [e for e in ledger.trail(doc.id) if e.kind == "amount_mismatch"]
+    assert [e.message for e in events] == [f"SYSPRO shows {doc.amount + Decimal('10.00')}, "
+                                           f"ServiceTitan cost is {doc.amount}"]
+
+
 def test_write_back_marks_invoices_exported_in_servicetitan(sandbox):
     cycle()
     done = ApDocument.select().where(ApDocument.write_back == "DONE").first()
