@@ -68,6 +68,7 @@ class EngineProcess:
         self._conn = None
         self._cancel = None
         self._lock = threading.Lock()
+        self.closed = False  # once closed, never started again (a late start would outlive the app)
 
     @property
     def pid(self) -> int | None:
@@ -76,6 +77,8 @@ class EngineProcess:
     def start(self) -> None:
         """Spawn the child if it is not running; returns once it has imported the engine."""
         with self._lock:
+            if self.closed:
+                raise EngineStopped("The sync engine has been stopped with the app.")
             if self._process is not None and self._process.is_alive():
                 return
             self._discard()
@@ -136,6 +139,7 @@ class EngineProcess:
     def close(self, timeout: float = 10.0) -> None:
         """Ask the child to end (it is between jobs: the worker waits for its job first)."""
         with self._lock:
+            self.closed = True
             if self._conn is not None:
                 try:
                     self._conn.send(("stop",))

@@ -154,10 +154,9 @@ class JobWorker:
                 log.warning("Preloading the sync engine failed", exc_info=True)
         self.preloaded.set()
         if self.engine is not None:
-            try:
-                self.engine.start()  # now, so that the first Sync now does not wait for it
-            except (ConnectorError, OSError) as exc:  # the first isolated job tries again and reports it
-                log.warning("The sync engine process could not be started yet: %s", exc)
+            # now, so that the first Sync now does not wait for it; on its own thread, so that the
+            # jobs that need no engine (the wizard's connection tests) do not wait either
+            threading.Thread(target=self._start_engine, name="ml-connector-engine-start", daemon=True).start()
         while True:
             job = self._queue.get()
             if job is None:
@@ -171,6 +170,13 @@ class JobWorker:
             finally:
                 with self._lock:
                     self.current = None
+
+    def _start_engine(self) -> None:
+        try:
+            self.engine.start()
+        except (ConnectorError, OSError) as exc:  # the first isolated job tries again and reports it
+            if not self.engine.closed:
+                log.warning("The sync engine process could not be started yet: %s", exc)
 
     def _execute(self, job: Job) -> None:
         if job.cancel_event.is_set():

@@ -249,3 +249,18 @@ def test_the_worker_sends_isolated_jobs_to_its_engine_and_stops_it(data_home):
         db.close_database()
     assert engine.pid is None  # stopping the worker ended the child
     assert not process_exists(child)
+    with pytest.raises(EngineStopped, match="stopped with the app"):
+        engine.start()  # and it is not started again by a late caller
+
+
+def test_a_worker_stopped_at_once_leaves_no_engine_behind(data_home):
+    db.open_database()
+    engine = EngineProcess(start_timeout=60)
+    worker = JobWorker(engine=engine)
+    worker.start()
+    try:
+        assert worker.stop(timeout=30)  # perhaps before its engine started, perhaps while it starts
+    finally:
+        db.close_database()
+    time.sleep(0.5)  # a start that lost the race has had time to spawn
+    assert engine.closed and engine.pid is None
