@@ -224,33 +224,55 @@ def test_secrets_never_show_in_the_childs_log_lines_or_the_job_spec(engine, capl
     assert "s3cret-operator" not in repr(spec)
 
 
-def test_the_worker_sends_isolated_jobs_to_its_engine_and_stops_it(data_home):
+@pytest.fixture
+def engine_worker(data_home):
+    """A started job worker with an engine, and the JobEvents it emits."""
     db.open_database()
     engine = EngineProcess(start_timeout=60)
     worker = JobWorker(engine=engine)
     events = []
     worker.add_listener(events.append)
     worker.start()
-    try:
-        with pytest.raises(TypeError, match="module-level function"):
-            worker.submit("cycle", lambda ctx: None, actor="test", isolated=True)
-        isolated = worker.submit("cycle", functools.partial(count_slowly, steps=3), actor="sync-now", isolated=True)
-        here = worker.submit("lookup", lambda ctx: os.getpid(), actor="user")  # not isolated: the worker thread
-        assert isolated.future.result(timeout=60) == 3
-        assert here.future.result(timeout=10) == os.getpid()
-        child = engine.pid
-        assert child is not None and child != os.getpid()
-        kinds = [(e.kind, e.job_kind) for e in events if e.job_id == isolated.id]
-        assert kinds[0] == ("started", "cycle") and kinds[-1] == ("finished", "cycle")
-        assert ("progress", "cycle") in kinds
-        assert JobRun.select().where(JobRun.kind == "cycle", JobRun.state == "completed").count() == 1
-    finally:
-        assert worker.stop(timeout=30)
-        db.close_database()
+    yield engine, worker, events
+    worker.stop(timeout=30)
+    db.close_database()
+
+
+def test_the_worker_sends_isolated_jobs_to_its_engine_and_stops_it(engine_worker):
+    engine, worker, events = engine_worker
+    with pytest.raises(TypeError, match="module-level function"):
+        worker.submit("cycle", lambda ctx: None, actor="test", isolated=True)
+    isolated = worker.submit("cycle", functools.partial(count_slowly, steps=3), actor="sync-now", isolated=True)
+    here = worker.submit("lookup", lambda ctx: os.getpid(), actor="user")  # not isolated: the worker thread
+    assert isolated.future.result(timeout=60) == 3
+    assert here.future.result(timeout=10) == os.getpid()
+    child = engine.pid
+    assert child is not None and child != os.getpid()
+    kinds = [(e.kind, e.job_kind) for e in events if e.job_id == isolated.id]
+    assert kinds[0] == ("started", "cycle") and kinds[-1] == ("finished", "cycle")
+    assert ("progress", "cycle") in kinds
+    assert JobRun.select().where(JobRun.kind == "cycle", JobRun.state == "completed").count() == 1
+    assert worker.stop(timeout=30)
     assert engine.pid is None  # stopping the worker ended the child
     assert not process_exists(child)
     with pytest.raises(EngineStopped, match="stopped with the app"):
         engine.start()  # and it is not started again by a late caller
+
+
+def test_quitting_stops_an_isolated_job_between_steps_and_ends_the_child(engine_worker):
+    engine, worker, events = engine_worker
+    job = worker.submit("cycle", functools.partial(count_slowly, steps=3000), actor="scheduler", isolated=True)
+    deadline = time.monotonic() + 60
+    while not any(e.kind == "progress" for e in events) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child = engine.pid
+    started = time.monotonic()
+    assert worker.stop(timeout=30)  # what the app's Quit does
+    assert time.monotonic() - started < 5  # 3,000 steps of 10 ms would take 30 s
+    assert job.future.result(timeout=1) is None
+    assert [e.kind for e in events if e.job_id == job.id][-1] == "cancelled"
+    assert JobRun.get(JobRun.kind == "cycle").state == "cancelled"
+    assert engine.pid is None and not process_exists(child)
 
 
 def test_a_worker_stopped_at_once_leaves_no_engine_behind(data_home):
