@@ -3,8 +3,9 @@
 1. 100,000 AP documents in a temporary data dir: time from constructing InvoicesPage to the first
    page of rows being there (goal < 1 s), and time to apply a search filter.
 2. A 5,000-invoice sync through the real engine against the sandbox simulators, run by the job
-   worker in the engine process as the app runs it (--engine-thread: on the worker thread), while a 10 ms QTimer measures how late the event loop is: longest stall (goal <= 50 ms)
-   and the 99th percentile; then each garbage collection the GUI thread ran during the sync (the app
+   worker in the engine process as the app runs it (--engine-thread: on the worker thread), while
+   a 10 ms QTimer measures how late the event loop is: longest stall (goal <= 50 ms) and the 99th
+   percentile; then each garbage collection the GUI thread ran during the sync (the app
    collects only there: count and longest pause per generation) and how long a full one takes.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_responsiveness.py [--documents N] [--invoices N]

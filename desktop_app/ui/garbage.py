@@ -17,12 +17,13 @@ nothing, since none of those objects is ever garbage. So once the app has starte
 what is alive then is collected once and moved to the permanent generation (`gc.freeze()`, the
 standard-library way for long-lived processes); later collections walk only younger objects.
 
-The young generations have the same problem while a sync runs: what they hold then is mostly the
-worker's working set (an export page just parsed: tens of thousands of dicts), which a collection
-walks for 6-16 ms to find nothing; the engine drops its objects by reference counting. So while
-`defer_while()` says a job runs, a generation waits until its count is BUSY_FACTOR times its
-threshold: garbage in cycles made meanwhile still has a bound, and once the job has ended the
-next check collects as usual, after the worker's objects are gone.
+The young generations have the same problem while a job runs on the worker thread: what they hold
+then is mostly the job's working set, which a collection walks to find nothing (6-16 ms for an
+export page just parsed, when cycles still ran on that thread; they now run in the engine process,
+`sync/engine_process.py`, and leave nothing here). So while `defer_while()` says a job runs, a
+generation waits until its count is BUSY_FACTOR times its threshold: garbage in cycles made
+meanwhile still has a bound, and once the job has ended the next check collects as usual, after
+the job's objects are gone.
 """
 from __future__ import annotations
 
