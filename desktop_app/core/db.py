@@ -11,7 +11,8 @@ import datetime as dt
 import json
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -387,7 +388,9 @@ def open_database(path: Path | None = None) -> pw.SqliteDatabase:
         pragmas={
             "journal_mode": "wal",
             "foreign_keys": 1,
-            "synchronous": "full",  # an accounting ledger: a committed POSTING mark must survive power loss
+            # an accounting ledger: a committed POSTING mark must survive power loss (and see
+            # commits_not_waiting_for_disk)
+            "synchronous": "full",
             "busy_timeout": BUSY_TIMEOUT_MS,
         },
         check_same_thread=False,
@@ -411,6 +414,25 @@ def open_database(path: Path | None = None) -> pw.SqliteDatabase:
         except OSError:
             pass
     return database
+
+
+@contextmanager
+def commits_not_waiting_for_disk() -> Iterator[None]:
+    """Commits made inside do not wait for the disk (`synchronous=NORMAL` on this thread's connection).
+
+    For records that may be lost in a power cut because the state before them is safe to restart
+    from: a committed POSTING mark (FULL, on disk before its request leaves) makes an unsaved result
+    an IN_DOUBT document that is looked up in SYSPRO. Such a commit still survives the app being
+    killed (the WAL is in the OS's cache), and the next FULL commit writes it to disk with itself.
+    Saves ~0.1 ms of CPU per commit (the WAL's fdatasync).
+    """
+    if database.in_transaction():
+        raise RuntimeError("the durability of a commit is chosen before its transaction begins")
+    database.execute_sql("PRAGMA synchronous = NORMAL")
+    try:
+        yield
+    finally:
+        database.execute_sql("PRAGMA synchronous = FULL")
 
 
 def close_database() -> None:

@@ -17,7 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from desktop_app.core.db import ApDocument, SourceInvoice, SyncCursor, database, utcnow
+from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, commits_not_waiting_for_disk, database,
+                                 utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.sync import ledger
@@ -443,7 +444,6 @@ def settle_in_doubt(ctx: SyncContext, session, summary: CycleSummary) -> None:
 
 def post_document(ctx: SyncContext, session, doc: ApDocument, summary: CycleSummary) -> None:
     from desktop_app.syspro import apstin
-    from desktop_app.syspro.errors import BusinessObjectError
 
     if doc.attempts > 0 and settle_with_lookup(ctx, session, doc, "Before sending again"):
         summary.posted += doc.state == POSTED
@@ -461,6 +461,16 @@ def post_document(ctx: SyncContext, session, doc: ApDocument, summary: CycleSumm
     attempt = doc.attempts + 1
     ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {attempt})", actor=ctx.actor,
                       attempts=attempt, xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+    # the POSTING mark is on disk: whatever is recorded from here on may wait for the next one
+    with commits_not_waiting_for_disk():
+        _send_and_record(ctx, session, doc, params, xml_in, summary)
+
+
+def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xml_in: str,
+                     summary: CycleSummary) -> None:
+    from desktop_app.syspro import apstin
+    from desktop_app.syspro.errors import BusinessObjectError
+
     try:
         xml_out = session.post("APSTIN", params, xml_in)
     except OutcomeUnknown as exc:

@@ -1,6 +1,7 @@
 """Posting decisions that the simulators cannot easily provoke, with a scripted e.net session."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 
@@ -9,6 +10,7 @@ import pytest
 from desktop_app.core import db
 from desktop_app.core.config import Settings
 from desktop_app.core.db import ApDocument
+from desktop_app.core.errors import ConnectError
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.context import SyncContext
 from desktop_app.syspro.errors import BusinessObjectError
@@ -101,3 +103,53 @@ def test_a_number_another_st_invoice_posted_is_not_taken_as_ours(doc, monkeypatc
     after = ApDocument.get_by_id(doc.id)
     assert session.posts == 0
     assert after.state == ledger.FAILED and "belongs to ST invoice 100" in after.reason
+
+
+POSTED_ANSWER = """<?xml version="1.0" encoding="Windows-1252"?><postapinvoice><Item><Supplier>SUP</Supplier>
+<Invoice>ST100</Invoice><Journal>91</Journal><ItemNumber>000001</ItemNumber></Item>
+<StatusOfItems><ItemsProcessed>000001</ItemsProcessed><ItemsInvalid>000000</ItemsInvalid></StatusOfItems>
+</postapinvoice>"""
+
+
+def _commit_modes(statements: list[str]) -> list[tuple[str, str]]:
+    """(state last written, synchronous mode) for each COMMIT of a traced connection (FULL at first)."""
+    mode, state, commits = "FULL", "", []
+    for sql in statements:
+        if sql.upper().startswith("PRAGMA SYNCHRONOUS"):
+            mode = sql.split("=")[1].strip().upper()
+        elif sql.startswith('UPDATE "ap_document" SET "state" = '):
+            state = sql.split("'")[1]
+        elif sql == "COMMIT":
+            commits.append((state, mode))
+    return commits
+
+
+@pytest.mark.parametrize("answer, outcome", [(POSTED_ANSWER, ledger.POSTED),
+                                             (ConnectError("refused"), ledger.IN_DOUBT)])
+def test_the_posting_mark_waits_for_the_disk_and_only_the_result_does_not(doc, answer, outcome):
+    """The POSTING mark is committed with synchronous=FULL before the request; the result may be
+    committed without waiting for the disk, and FULL is back afterwards, whatever happened."""
+    ctx = SyncContext(settings=Settings(), actor="test")
+    statements: list[str] = []
+    connection = db.database.connection()
+    connection.set_trace_callback(statements.append)
+    try:
+        with pytest.raises(ConnectError) if isinstance(answer, Exception) else contextlib.nullcontext():
+            invoices.post_document(ctx, ScriptedSession(answer), ApDocument.get_by_id(doc.id),
+                                   invoices.CycleSummary())
+    finally:
+        connection.set_trace_callback(None)
+    assert ApDocument.get_by_id(doc.id).state == outcome
+    assert _commit_modes(statements) == [(ledger.POSTING, "FULL"), (outcome, "NORMAL")]
+    assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_durability_is_not_changed_inside_a_transaction():
+    db.open_database()
+    try:
+        with db.database.atomic(), pytest.raises(RuntimeError, match="before its transaction"):
+            with db.commits_not_waiting_for_disk():
+                pass
+        assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
+    finally:
+        db.close_database()
