@@ -93,19 +93,35 @@ class Exchange:
                 f"redacted_url={self.redacted_url!r}, answered={self.response_text is not None})")
 
 
-# urlencode() quotes byte by byte in Python; for the long XmlIn of a post that is a large part of
-# the client's CPU. The same text from one table look-up per byte.
-_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+# urlencode() quotes byte by byte in Python: for the ~3 kB of XmlParameters and XmlIn of a post,
+# ~0.1 ms per call even from one table look-up per byte. That text is ASCII, in which only a few
+# distinct characters need escaping; each is replaced throughout by one str.replace.
+_FORM_SAFE_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
+_FORM_SAFE = frozenset(_FORM_SAFE_TEXT.encode())
 _FORM_BYTE = [chr(b) if b in _FORM_SAFE else "+" if b == 32 else f"%{b:02X}" for b in range(256)]
+_WITHOUT_SAFE = str.maketrans("", "", _FORM_SAFE_TEXT)
+
+
+def _form_quote(text: str) -> str:
+    """quote_plus(text, safe=""), as urlencode applies it to each key and value."""
+    if not text.isascii():
+        return "".join(map(_FORM_BYTE.__getitem__, text.encode()))
+    unsafe = set(text.translate(_WITHOUT_SAFE))
+    # "%" first, as every escape adds one; "+" before " ", which becomes "+"
+    for char in ("%", "+"):
+        if char in unsafe:
+            text = text.replace(char, _FORM_BYTE[ord(char)])
+            unsafe.discard(char)
+    for char in unsafe:
+        text = text.replace(char, _FORM_BYTE[ord(char)])
+    return text
 
 
 def _form_encode(params: dict[str, str]) -> str:
     """urlencode(params), exactly; keys and values other than str go through urlencode itself."""
     if not all(k.__class__ is str and v.__class__ is str for k, v in params.items()):
         return urlencode(params)
-    table = _FORM_BYTE.__getitem__
-    return "&".join("".join(map(table, k.encode())) + "=" + "".join(map(table, v.encode()))
-                    for k, v in params.items())
+    return "&".join(f"{_form_quote(k)}={_form_quote(v)}" for k, v in params.items())
 
 
 @dataclass
