@@ -25,8 +25,8 @@ from desktop_app.sync import ledger
 from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
                                     Sku, build_documents, content_hash)
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, DISCOVERED, FAILED, IN_DOUBT, LOCKED,
-                                     NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED)
+from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, FAILED, IN_DOUBT, LOCKED, NEEDS_MAPPING, POSTED,
+                                     POSTING, READY, SKIPPED)
 from desktop_app.sync.mappings import load_mappings
 
 log = logging.getLogger("desktop_app.sync.invoices")
@@ -142,14 +142,16 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         target_state = NEEDS_MAPPING if result.missing else SKIPPED
         reason = (f"Needs mapping: {'; '.join(m['reason'] for m in result.missing)}" if result.missing
                   else result.skip_reason)
-        if not available and not open_rows and not locked:
-            doc = ledger.create_row(ApDocument, doc_key=f"{st_id}:*", st_invoice_id=st_id,
-                                    st_invoice_number=number, state=DISCOVERED, source_modified_on=modified)
-            ledger.record(doc, "discovered", f"ServiceTitan invoice {number} found", actor=actor,
-                          data={"modifiedOn": modified})
-            available = [doc]
         if locked and result.skip_reason:
             return touched  # the posted parts were handled above; there is nothing new to hold
+        if not available and not open_rows and not locked:
+            touched.append(ledger.new_document(
+                target_state, "needs_mapping" if result.missing else "skipped", reason, actor=actor,
+                discovered=f"ServiceTitan invoice {number} found", discovered_data={"modifiedOn": modified},
+                data={"missing": result.missing} if result.missing else None,
+                doc_key=f"{st_id}:*", st_invoice_id=st_id, st_invoice_number=number, missing=result.missing,
+                reason=reason, source_modified_on=modified))
+            return touched
         for index, doc in enumerate(available):
             if index == 0:
                 if doc.state == target_state and doc.reason == reason and doc.missing == result.missing:
@@ -176,18 +178,17 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         if supplier in renumbered:
             message += (f". Invoice number {renumbered[supplier]} is already used for this supplier by another "
                         f"ServiceTitan invoice, so this one goes to SYSPRO as {plan.syspro_invoice}")
+        data = {"mapping_rows": plan.mapping_rows, "lines": lines}
         if doc is None:
-            # the READY transition below writes the plan's fields in the same transaction
-            doc = ledger.create_row(ApDocument, doc_key=f"{st_id}:{supplier}", st_invoice_id=st_id,
-                                    state=DISCOVERED)
-            ledger.record(doc, "discovered", f"ServiceTitan invoice {number} found", actor=actor,
-                          data={"modifiedOn": modified})
+            touched.append(ledger.new_document(
+                READY, "mapped", message, actor=actor, discovered=f"ServiceTitan invoice {number} found",
+                discovered_data={"modifiedOn": modified}, data=data, doc_key=f"{st_id}:{supplier}",
+                st_invoice_id=st_id, reason="", **fields))
+            continue
         if doc.doc_key != f"{st_id}:{supplier}":
             ledger.record(doc, "rekeyed", f"Document now owed to supplier {supplier}", actor=actor)
             doc.doc_key = f"{st_id}:{supplier}"
-        ledger.transition(doc, READY, "mapped", message, actor=actor,
-                          data={"mapping_rows": plan.mapping_rows, "lines": lines},
-                          reason="", **fields)
+        ledger.transition(doc, READY, "mapped", message, actor=actor, data=data, reason="", **fields)
         touched.append(doc)
     for doc in spare:
         if doc.state != SKIPPED:

@@ -139,6 +139,22 @@ def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, acto
     return doc
 
 
+def new_document(new_state: str, kind: str, message: str, *, actor: str, discovered: str, discovered_data=None,
+                 data=None, **fields) -> ApDocument:
+    """A new document, DISCOVERED and at once moved on to `new_state`, written as one row.
+
+    Its trail is what `create_row(..., state=DISCOVERED)`, `record(doc, "discovered", ...)` and
+    `transition(doc, new_state, kind, ...)` write, in one transaction: an UPDATE less for each of
+    the ~1.5 documents an invoice makes on its first evaluation."""
+    if new_state not in ALLOWED[DISCOVERED]:
+        raise IllegalTransition(f"a new document: {DISCOVERED} → {new_state} is not allowed")
+    with database.atomic():
+        doc = create_row(ApDocument, state=new_state, **fields)
+        record(doc, "discovered", discovered, actor=actor, data=discovered_data)
+        record(doc, kind, message, actor=actor, data={"from": DISCOVERED, "to": new_state, **(data or {})})
+    return doc
+
+
 def trail(doc_id: int) -> list[AuditEvent]:
     doc = ApDocument.get_by_id(doc_id)
     keys = {doc.doc_key}

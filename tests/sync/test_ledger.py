@@ -76,3 +76,30 @@ def test_create_row_returns_the_row_as_create_does(database):
     # an id given is written as given, with the same columns otherwise
     given = ledger.create_row(ApDocument, id=500, doc_key="6:B", st_invoice_id=6, state="READY")
     assert given.id == 500 and ApDocument.get_by_id(500).doc_key == "6:B"
+
+
+@pytest.mark.parametrize("state, kind", [(ledger.READY, "mapped"), (ledger.NEEDS_MAPPING, "needs_mapping")])
+def test_a_new_document_is_what_create_record_and_transition_write(database, state, kind):
+    """One INSERT in the evaluated state, and the trail three calls would write."""
+    fields = dict(st_invoice_number="100", supplier="SUP", syspro_invoice="ST100", amount=Decimal("12.50"),
+                  invoice_date=dt.date(2026, 11, 2), lines=[{"amount": "12.50"}], missing=[], reason="",
+                  source_modified_on="2026-11-02T10:00:00Z")
+    old = ledger.create_row(ApDocument, doc_key="1:SUP", st_invoice_id=1, state=ledger.DISCOVERED)
+    ledger.record(old, "discovered", "ServiceTitan invoice 100 found", actor="bench", data={"modifiedOn": "x"})
+    ledger.transition(old, state, kind, "what happened", actor="bench", data={"lines": 1}, **fields)
+    new = ledger.new_document(state, kind, "what happened", actor="bench", discovered="ServiceTitan invoice 100 found",
+                              discovered_data={"modifiedOn": "x"}, data={"lines": 1}, doc_key="2:SUP",
+                              st_invoice_id=2, **fields)
+    assert new.state == state and not new._dirty
+    expected, got = columns(ApDocument, old.id), columns(ApDocument, new.id)
+    for moment in ("created_at", "updated_at"):
+        assert abs(got.pop(moment) - expected.pop(moment)) < dt.timedelta(seconds=5)
+    assert {**got, "doc_key": "1:SUP", "st_invoice_id": 1} == expected
+
+    def events(doc):
+        return [(e.kind, e.message, e.data, e.actor, e.flow, e.record_key.split(":")[1]) for e in ledger.trail(doc.id)]
+    assert events(new) == events(old)
+    assert [e.data.get("to") for e in ledger.trail(new.id)] == [None, state]
+    with pytest.raises(ledger.IllegalTransition):
+        ledger.new_document(ledger.POSTED, "posted", "too soon", actor="bench", discovered="found", doc_key="3:SUP",
+                            st_invoice_id=3)
