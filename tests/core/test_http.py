@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 from requests.utils import select_proxy
 
-from desktop_app.core.http import configure_from_environment, environment_proxies, session_from_environment
+from desktop_app.core.http import (PoolKeepingAdapter, configure_from_environment, environment_proxies,
+                                   session_from_environment)
+
+REQUESTS_CHOICE = HTTPAdapter.get_connection_with_tls_context
 
 API = "https://api.example.com/v2"
 LOCAL = "http://127.0.0.1:20000/SYSPROWCFService/Rest"
@@ -125,3 +129,47 @@ def test_target_fast_path_keeps_urllib3_function_when_probes_disagree(monkeypatc
     monkeypatch.setattr(pool, "_encode_target", lambda target: target.upper())  # some other urllib3
     assert not http.install_target_fast_path()
     assert pool._encode_target("/a?b=%2F") == "/A?B=%2F"
+
+
+def _prepared(session: requests.Session, url: str) -> requests.PreparedRequest:
+    return session.prepare_request(requests.Request("GET", url))
+
+
+def test_the_adapter_keeps_the_pool_requests_would_choose(clean_env, monkeypatch, tmp_path):
+    """Same pool as HTTPAdapter's own choice, for every origin, TLS and proxy setting; chosen once."""
+    clean_env.setenv("HTTPS_PROXY", "http://proxy:3128")
+    clean_env.setenv("NO_PROXY", "127.0.0.1")
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    with session_from_environment(API, LOCAL) as session:
+        adapter = session.get_adapter(API)
+        assert isinstance(adapter, PoolKeepingAdapter) and isinstance(session.get_adapter(LOCAL), PoolKeepingAdapter)
+        choices = []
+        monkeypatch.setattr(HTTPAdapter, "get_connection_with_tls_context",
+                            lambda self, *args: choices.append(args) or REQUESTS_CHOICE(self, *args))
+        cases = [(API + "/tenant/1/invoices?page=2", True, None), (API + "/other", True, None),
+                 ("https://auth.example.com/connect/token", True, None), (API + "/x", str(bundle), None),
+                 (API + "/x", True, ("c.pem", "k.pem")), (LOCAL + "/Logon?x=1", True, None),
+                 ("http://127.0.0.1:20001/Rest", True, None), ("http://127.0.0.1:20000", True, None)]
+        for url, verify, cert in cases:
+            for _ in range(3):
+                request = _prepared(session, url)
+                kept = adapter.get_connection_with_tls_context(request, verify, session.proxies, cert)
+                assert kept is REQUESTS_CHOICE(adapter, request, verify, session.proxies, cert), url
+        # the two API paths share their origin and settings, as do LOCAL and its bare origin
+        assert len(choices) == len(cases) - 2
+        assert adapter.get_connection_with_tls_context(_prepared(session, API), True, session.proxies).proxy.host \
+            == "proxy"
+
+
+def test_a_pool_closed_since_is_chosen_anew_and_close_closes_the_kept_ones(clean_env):
+    with session_from_environment(LOCAL) as session:
+        adapter = session.get_adapter(LOCAL)
+        request = _prepared(session, LOCAL + "/Logon")
+        first = adapter.get_connection_with_tls_context(request, True, session.proxies)
+        adapter.poolmanager.clear()  # the manager drops it, and (urllib3 before 2.0) closes it
+        first.close()
+        second = adapter.get_connection_with_tls_context(request, True, session.proxies)
+        assert second is not first and second.pool is not None
+    assert second.pool is None  # the session's close reached the kept pool
+    assert adapter.get_connection_with_tls_context(request, True, session.proxies) is not second
