@@ -42,3 +42,17 @@ def test_live_feed_receives_redacted_records():
         logs.live_feed.unsubscribe(seen.append)
         logs.reset_logging()
     assert seen and "C0mpanyPw" not in seen[-1].getMessage()
+
+
+def test_secrets_are_masked_from_when_they_are_registered_until_they_are_forgotten():
+    from desktop_app.core.redact import MASK, forget_all, redact, register_secret
+
+    text = "operator pw Tr0ub4dor&3 and company pw Tr0ub4dor&3-Co"
+    assert redact(text) == text
+    register_secret("Tr0ub4dor&3")
+    register_secret("Tr0ub4dor&3-Co")  # contains the first: masked whole, not as "***-Co"
+    register_secret("abc")  # too short to be told from ordinary text
+    assert redact(text) == f"operator pw {MASK} and company pw {MASK}"
+    assert redact("abc") == "abc"
+    forget_all()
+    assert redact(text) == text
