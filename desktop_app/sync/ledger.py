@@ -6,6 +6,7 @@ its audit event in one transaction. Audit events are append-only (enforced by SQ
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 
 from desktop_app.core.db import ApDocument, AuditEvent, BaseModel, database, utcnow
 from desktop_app.core.redact import redact
@@ -121,12 +122,19 @@ def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow:
     )
 
 
+def _one_transaction() -> AbstractContextManager:
+    """A transaction for a state change and its event, unless the caller's is open: then that one
+    holds them (an exception ends it, and no caller goes on inside a transaction after one), and a
+    savepoint would add two statements (~13 us) to each event of a page of the feed or of read-back."""
+    return nullcontext() if database.in_transaction() else database.atomic()
+
+
 def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, actor: str, data=None,
                xml_sent: str | None = None, xml_received: str | None = None, **fields) -> ApDocument:
     """Change state and write the audit event atomically."""
     if new_state not in ALLOWED.get(doc.state, ()):
         raise IllegalTransition(f"document {doc.id}: {doc.state} → {new_state} is not allowed")
-    with database.atomic():
+    with _one_transaction():
         previous = doc.state
         doc.state = new_state
         for name, value in fields.items():
@@ -148,7 +156,7 @@ def new_document(new_state: str, kind: str, message: str, *, actor: str, discove
     the ~1.5 documents an invoice makes on its first evaluation."""
     if new_state not in ALLOWED[DISCOVERED]:
         raise IllegalTransition(f"a new document: {DISCOVERED} → {new_state} is not allowed")
-    with database.atomic():
+    with _one_transaction():
         doc = create_row(ApDocument, state=new_state, **fields)
         record(doc, "discovered", discovered, actor=actor, data=discovered_data)
         record(doc, kind, message, actor=actor, data={"from": DISCOVERED, "to": new_state, **(data or {})})

@@ -103,3 +103,31 @@ def test_a_new_document_is_what_create_record_and_transition_write(database, sta
     with pytest.raises(ledger.IllegalTransition):
         ledger.new_document(ledger.POSTED, "posted", "too soon", actor="bench", discovered="found", doc_key="3:SUP",
                             st_invoice_id=3)
+
+
+def test_a_transition_is_a_transaction_of_its_own_or_part_of_the_callers(database, monkeypatch):
+    doc = ledger.create_row(ApDocument, doc_key="5:SUP", st_invoice_id=5, state=ledger.READY)
+
+    def disk_full(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ledger, "record", disk_full)
+        with pytest.raises(RuntimeError):
+            ledger.transition(ApDocument.get_by_id(doc.id), ledger.POSTING, "post_attempt", "x", actor="test")
+    assert ApDocument.get_by_id(doc.id).state == ledger.READY  # the state change went with its event
+
+    statements: list[str] = []
+    connection = db.database.connection()
+    connection.set_trace_callback(statements.append)
+    try:
+        with pytest.raises(RuntimeError, match="later"), db.database.atomic():
+            ledger.transition(ApDocument.get_by_id(doc.id), ledger.POSTING, "post_attempt", "x", actor="test")
+            ledger.new_document(ledger.READY, "mapped", "m", actor="test", discovered="found", doc_key="6:SUP",
+                                st_invoice_id=6)
+            raise RuntimeError("later in the page")
+    finally:
+        connection.set_trace_callback(None)
+    assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]  # the caller's transaction holds them
+    assert ApDocument.get_by_id(doc.id).state == ledger.READY and ApDocument.get_or_none(st_invoice_id=6) is None
+    assert ledger.trail(doc.id) == []
