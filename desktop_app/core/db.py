@@ -189,13 +189,13 @@ class ApDocument(BaseModel):
     posted_at = DateTimeField(null=True)
     confirmed_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
-    updated_at = DateTimeField(default=utcnow, index=True)
+    updated_at = DateTimeField(default=utcnow)
 
 
 class AuditEvent(BaseModel):
     """Append-only: triggers in the schema refuse UPDATE and DELETE."""
 
-    created_at = DateTimeField(default=utcnow, index=True)
+    created_at = DateTimeField(default=utcnow)
     flow = pw.CharField(default="invoices")
     record_key = pw.CharField(index=True)  # ApDocument.doc_key or a flow's record key
     document_id = pw.IntegerField(null=True, index=True)
@@ -297,8 +297,18 @@ def _migration_3(db: pw.SqliteDatabase) -> None:
                    f"ON {ApDocument._meta.table_name} (supplier, syspro_invoice)")
 
 
+# Indexes no query filters or sorts by, which every write kept up to date: a document's updated_at
+# changes with each of its state changes, an audit event's created_at with each event.
+UNUSED_INDEXES = ("ap_document_updated_at", "audit_event_created_at")
+
+
+def _migration_4(db: pw.SqliteDatabase) -> None:
+    for name in UNUSED_INDEXES:
+        db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
 # Ordered forward migrations; index + 1 is the schema version each one produces.
-MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 
 
 def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:

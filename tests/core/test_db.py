@@ -135,3 +135,31 @@ def test_migration_3_indexes_ap_invoice_numbers_per_supplier():
         assert "apdocument_supplier_syspro_invoice" in plan
     finally:
         db.close_database()
+
+
+def _index_names(database) -> set[str]:
+    return {row[0] for row in database.execute_sql("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
+
+def test_indexes_no_query_uses_are_dropped_and_the_pages_filters_keep_theirs(monkeypatch):
+    """A ledger from before version 4 loses them; a new one never has them."""
+    assert not _index_names(db.open_database()) & set(db.UNUSED_INDEXES)
+    db.close_database()
+    paths.db_path().unlink()
+    with monkeypatch.context() as version_3:
+        version_3.setattr(db, "MIGRATIONS", db.MIGRATIONS[:3])
+        database = db.open_database()
+        for name in db.UNUSED_INDEXES:  # as the models of earlier releases made them
+            table, column = name.rsplit("_", 2)[0], "_".join(name.rsplit("_", 2)[1:])
+            database.execute_sql(f'CREATE INDEX "{name}" ON "{table}" ("{column}")')
+        db.close_database()
+    database = db.open_database()
+    assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == 4
+    assert not _index_names(database) & set(db.UNUSED_INDEXES)
+    assert {"ap_document_state", "apdocument_supplier_syspro_invoice", "audit_event_document_id"} <= \
+        _index_names(database)
+
+    def plan(sql: str) -> str:
+        return str(database.execute_sql(f"EXPLAIN QUERY PLAN {sql}", ("x",)).fetchall())
+    for column in ("state", "supplier", "st_invoice_number", "branch", "invoice_date"):  # the Invoices page's
+        assert "USING" in plan(f"SELECT id FROM ap_document WHERE {column} = ? ORDER BY {column} LIMIT 200"), column
