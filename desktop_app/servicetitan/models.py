@@ -572,7 +572,10 @@ class Technician:
 # ---------------------------------------------------------------- helpers used by paging
 
 def dedupe_key(record: Any) -> tuple:
-    """id + modifiedOn: the same version of a record seen twice is one record (NOTES §2.1)."""
+    """id + modifiedOn: the same version of a record seen twice is one record (NOTES §2.1).
+    For a record as the feed sent it (a dict), the same two values as its model would hold."""
+    if isinstance(record, dict):
+        return (to_int(record.get("id")), to_datetime(record.get("modifiedOn")))
     return (getattr(record, "id", None), getattr(record, "modified_on", None))
 
 

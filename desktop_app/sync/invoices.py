@@ -305,9 +305,9 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
 def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> set[int]:
     seen: set[int] = set()
     pages = 0
-    for page in ctx.st.export_invoices(_start_from(ctx)):
+    for page in ctx.st.export_invoices(_start_from(ctx), raw=True):
         pages += 1
-        records = [invoice.raw for invoice in page.records]
+        records = page.records
         if ctx.dry_run:
             for invoice in records:
                 seen.add(int(invoice["id"]))

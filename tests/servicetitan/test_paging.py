@@ -121,6 +121,19 @@ def test_export_dedupes_by_id_and_modified_on(st, tokens, make_client):
     assert _query(st.calls[-1])["includeRecentChanges"] == "true"
 
 
+def test_a_raw_export_gives_the_records_as_sent_deduplicated_as_models(st, tokens, make_client):
+    first = [_invoice(1), _invoice(2)]
+    second = [_invoice(2), _invoice(1, modified="2026-01-03T08:00:00Z"),
+              {**_invoice(1, modified="2026-01-03T08:00:00Z"), "id": "1"}]  # the same version, id as text
+    st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "continueFrom": "a", "data": first})
+    st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": False, "continueFrom": "b", "data": second})
+    pages = list(make_client().export_invoices(None, raw=True))
+    assert [type(record) for page in pages for record in page.records] == [dict] * 3
+    assert [r["id"] for r in pages[0].records] == [1, 2]
+    assert [(r["id"], r["modifiedOn"]) for r in pages[1].records] == [(1, "2026-01-03T08:00:00Z")]
+    assert [(p.continue_from, p.has_more) for p in pages] == [("a", True), ("b", False)]
+
+
 def test_export_stops_on_a_feed_that_does_not_move(st, tokens, make_client):
     st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "continueFrom": "same", "data": []})
     pages = list(make_client().export_invoices("same"))
