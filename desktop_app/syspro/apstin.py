@@ -166,17 +166,18 @@ def _parse_item(item) -> ItemResult:
              or contract.DUPLICATE_TEXT.search(error.description))
         for error in found.errors
     )
+    texts = xmlout.first_texts(item)
     return ItemResult(
         ok=not found.errors and not xmlout.status_failed(item),
-        supplier=xmlout.value(item, "Supplier"),
-        invoice=xmlout.value(item, "Invoice"),
-        journal=xmlout.optional(item, "Journal"),
-        trn_year=xmlout.integer(xmlout.value(item, "TrnYear")),
-        trn_month=xmlout.integer(xmlout.value(item, "TrnMonth")),
+        supplier=texts.get("supplier", ""),
+        invoice=texts.get("invoice", ""),
+        journal=texts.get("journal") or None,
+        trn_year=xmlout.integer(texts.get("trnyear", "")),
+        trn_month=xmlout.integer(texts.get("trnmonth", "")),
         errors=found.errors,
         warnings=found.warnings,
         duplicate=duplicate,
-        item_number=xmlout.integer(xmlout.value(item, "ItemNumber")),
+        item_number=xmlout.integer(texts.get("itemnumber", "")),
     )
 
 

@@ -182,24 +182,39 @@ class Messages:
 def messages(element: etree._Element) -> Messages:
     """Field errors (`<Field><Value/><ErrorNumber/><ErrorDescription/></Field>`) and warnings below element."""
     found = Messages()
-    for description in descendants(element, "ErrorDescription"):
-        holder = description.getparent()
-        if _lower_name(holder) in ("warning", "warnings"):
-            continue
-        found.errors.append(FieldError(
-            field=name(holder),
-            value=value(holder, "Value"),
-            number=value(holder, "ErrorNumber"),
-            description=(description.text or "").strip(),
-        ))
-    for warning in descendants(element, "Warning"):
-        text = value(warning, "Description") or value(warning, "ErrorDescription") or (warning.text or "").strip()
-        if text:
-            found.warnings.append(text)
-    for text_el in descendants(element, "WarningMessage"):
-        if (text_el.text or "").strip():
-            found.warnings.append(text_el.text.strip())
+    warning_messages = []
+    # one walk, not one per kind of element: this runs for every posted document
+    for el in element.iter():
+        lowered = _lower_name(el)
+        if lowered == "errordescription":
+            holder = el.getparent()
+            if _lower_name(holder) in ("warning", "warnings"):
+                continue
+            found.errors.append(FieldError(
+                field=name(holder),
+                value=value(holder, "Value"),
+                number=value(holder, "ErrorNumber"),
+                description=(el.text or "").strip(),
+            ))
+        elif lowered == "warning":
+            text = value(el, "Description") or value(el, "ErrorDescription") or (el.text or "").strip()
+            if text:
+                found.warnings.append(text)
+        elif lowered == "warningmessage" and (el.text or "").strip():
+            warning_messages.append(el.text.strip())
+    found.warnings.extend(warning_messages)  # after every <Warning>'s text, as before
     return found
+
+
+def first_texts(element: etree._Element) -> dict[str, str]:
+    """{lower-cased name: stripped text} of element's children, the first child of each name: what
+    `value(element, name)` gives for each, in one pass over the children."""
+    texts: dict[str, str] = {}
+    for child_el in element:
+        lowered = _lower_name(child_el)
+        if lowered not in texts:
+            texts[lowered] = (child_el.text or "").strip()
+    return texts
 
 
 def status_failed(item: etree._Element) -> bool:

@@ -132,3 +132,64 @@ def test_lines_json_is_what_asdict_gives():
     assert json.dumps(plan.lines_json(), sort_keys=True) == json.dumps(expected, sort_keys=True)
     plan.lines_json()[0]["stock_code"] = "changed"
     assert lines[0].stock_code == "STK1"
+
+
+def _messages_walk_per_kind(element):
+    """xmlout.messages as it was before the single walk: one walk per kind of element."""
+    from desktop_app.syspro import xmlout
+
+    found = xmlout.Messages()
+    for description in xmlout.descendants(element, "ErrorDescription"):
+        holder = description.getparent()
+        if xmlout._lower_name(holder) in ("warning", "warnings"):
+            continue
+        found.errors.append(xmlout.FieldError(field=xmlout.name(holder), value=xmlout.value(holder, "Value"),
+                                              number=xmlout.value(holder, "ErrorNumber"),
+                                              description=(description.text or "").strip()))
+    for warning in xmlout.descendants(element, "Warning"):
+        text = (xmlout.value(warning, "Description") or xmlout.value(warning, "ErrorDescription")
+                or (warning.text or "").strip())
+        if text:
+            found.warnings.append(text)
+    for text_el in xmlout.descendants(element, "WarningMessage"):
+        if (text_el.text or "").strip():
+            found.warnings.append(text_el.text.strip())
+    return found
+
+
+def test_xmlout_messages_and_first_texts_agree_with_the_walks_they_replace():
+    from pathlib import Path
+
+    from lxml import etree
+
+    from desktop_app.syspro import xmlout
+
+    samples = [path.read_bytes() for path in sorted(Path(__file__).parents[2].joinpath(
+        "..", "shared", "reference", "syspro", "samples").glob("*XmlOut*.xml"))]
+    rng = random.Random(7)
+    tags = ["Item", "ErrorDescription", "ERRORDESCRIPTION", "Warning", "warnings", "WarningMessage", "Value",
+            "ErrorNumber", "Description", "Supplier", "Invoice", "Journal", "Status", "x:Supplier"]
+
+    def element(depth):
+        tag = rng.choice(tags)
+        el = etree.Element(tag.split(":")[-1] if ":" not in tag else "{urn:x}" + tag.split(":")[1])
+        el.text = rng.choice(["", " a ", "B", None, "\n 7 \n"])
+        for _ in range(rng.randint(0, 4) if depth < 4 else 0):
+            el.append(element(depth + 1))
+        if rng.random() < 0.2:
+            el.append(etree.Comment("c"))
+        return el
+
+    roots = [etree.fromstring(data) for data in samples]
+    for _ in range(400):
+        roots.append(etree.Element("postapinvoice"))
+        roots[-1].append(element(0))
+    for root in roots:
+        for el in root.iter():
+            if not isinstance(el.tag, str) or el.getparent() is None:
+                continue
+            assert xmlout.messages(el) == _messages_walk_per_kind(el)
+            texts = xmlout.first_texts(el)
+            for tag in {xmlout._lower_name(child) for child in el if isinstance(child.tag, str)}:
+                assert texts[tag] == xmlout.value(el, tag), tag
+    assert len(samples) >= 5
