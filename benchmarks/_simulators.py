@@ -42,7 +42,8 @@ def _serve_simulators(seed: int, invoices: int, lifetime_s: float, st_options: d
                 break
             st_paths = Counter(_st_group(entry["path"]) for entry in list(box.st.request_log))
             syspro_paths = Counter(_syspro_group(path) for _, path, _, _ in list(box.syspro.request_log))
-            conn.send({"st": dict(st_paths), "syspro": dict(syspro_paths)})
+            conn.send({"st": dict(st_paths), "syspro": dict(syspro_paths),
+                       "connections": {"st": box.st.connections_accepted, "syspro": box.syspro.connections_accepted}})
     finally:
         box.stop()
         conn.close()

@@ -184,15 +184,16 @@ def _row(f: dict) -> list[str]:
     st = sum(f["requests"]["st"].values())
     sy = f["requests"]["syspro"]
     per_doc = (lambda k: f"{sy.get(k, 0) / docs:.3f}") if docs else (lambda k: "-")
+    connections = f["requests"]["connections"]["syspro"]
     heap = f"{f['heap_peak']:.0f}" if f.get("heap_peak") is not None else "-"
     return [f"{n:,}", f"{docs:,}", f"{n / f['wall']:,.0f}", f"{f['cpu'] * 1000 / n:.2f}",
             f"{f['enet_transport_cpu'] * 1000 / n:.2f}", f"{f['kernel_cpu'] * 1000 / n:.2f}", f"{f['process_cpu'] * 1000 / n:.2f}", f"{st * 100 / n:.2f}", per_doc("post"), per_doc("enet_other"),
-            per_doc("odata"), f"{f['rss_peak']:.0f}", f"{f['rss_peak'] - f['rss_before']:.0f}", heap,
+            per_doc("odata"), f"{connections * 100 / max(sum(sy.values()), 1):.2f}", f"{f['rss_peak']:.0f}", f"{f['rss_peak'] - f['rss_before']:.0f}", heap,
             f"{f['idle_cpu'] * 1000:.0f}" if "idle_cpu" in f else "-"]
 
 
 HEADERS = ["invoices", "docs", "inv/s", "eng CPU ms/inv", "of which e.net HTTP", "of which kernel", "proc CPU ms/inv", "ST req/100 inv",
-           "Post/doc", "e.net other/doc", "OData/doc", "peak RSS MB", "RSS growth MB", "heap peak MB", "idle cycle CPU ms"]
+           "Post/doc", "e.net other/doc", "OData/doc", "SYSPRO conn/100 req", "peak RSS MB", "RSS growth MB", "heap peak MB", "idle cycle CPU ms"]
 
 
 def print_table(results: list[dict]) -> None:

@@ -21,13 +21,13 @@ from typing import Callable
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from desktop_app.core.redact import redact
 from desktop_app.sandbox import st_shapes as shapes
 from desktop_app.sandbox import st_validate as validate
 from desktop_app.sandbox.faults import FaultBoard, FaultSpecError, parse_fault_spec
+from desktop_app.sandbox.http_server import WsgiServer
 from desktop_app.sandbox.st_query import (
     QueryInvalid,
     export_page,
@@ -113,17 +113,6 @@ class _Dropped(ConnectionError):
     """Raised by the app to make the server hang up without answering (fault `st.drop`)."""
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_request(self, code="-", size="-"):
-        pass
-
-    def log_error(self, format, *args):  # noqa: A002 - stdlib signature
-        pass
-
-    def connection_dropped(self, error, environ=None):
-        self.close_connection = True
-
-
 class ServiceTitanSimulator:
     def __init__(
         self,
@@ -164,7 +153,7 @@ class ServiceTitanSimulator:
     def start(self) -> "ServiceTitanSimulator":
         if self._server is not None:
             return self
-        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self._server = WsgiServer(self._wsgi, self._port)
         # A short poll interval keeps stop() quick (shutdown waits for the next poll).
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="st-simulator", daemon=True)
@@ -190,6 +179,12 @@ class ServiceTitanSimulator:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections opened by clients since start (they stay open between requests)."""
+        server = self._server
+        return server.connections_accepted if server is not None else 0
 
     @property
     def port(self) -> int:

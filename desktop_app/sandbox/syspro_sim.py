@@ -16,11 +16,11 @@ import threading
 import time
 from typing import Callable
 
-from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from desktop_app.sandbox import syspro_odata, syspro_postings, syspro_queries
 from desktop_app.sandbox.faults import FaultBoard, FaultSpecError, parse_fault_spec
+from desktop_app.sandbox.http_server import SOCKET_KEY, WsgiServer
 from desktop_app.sandbox.syspro_postings import BoException, Options
 from desktop_app.sandbox.syspro_state import Session, SysproState
 from desktop_app.sandbox.syspro_xml import E, XmlInError, el, parse_xml_in, xml_out
@@ -34,13 +34,7 @@ ENET_VERSION = "8.0.0.0"
 
 
 class _DropConnection(ConnectionAbortedError):
-    """Raised after shutting the socket down: werkzeug treats it as a dropped connection."""
-
-
-class _QuietHandler(WSGIRequestHandler):
-    # The request line carries OperatorPassword: never log it.
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+    """Raised after shutting the socket down: the server hangs up without an answer."""
 
 
 def _bo_error(message: str) -> str:
@@ -82,7 +76,7 @@ class SysproSimulator:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._server = make_server("127.0.0.1", self._port, self._wsgi, threaded=True, request_handler=_QuietHandler)
+        self._server = WsgiServer(self._wsgi, self._port)
         self.port = self._server.server_port
         server = self._server
         self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="syspro-sim",
@@ -108,6 +102,12 @@ class SysproSimulator:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections opened by clients since start (they stay open between requests)."""
+        server = self._server
+        return server.connections_accepted if server is not None else 0
 
     def __enter__(self) -> SysproSimulator:
         self.start()
@@ -151,7 +151,7 @@ class SysproSimulator:
 
     def _drop(self, environ) -> None:
         self.request_log.append(environ["mlc.log_entry"])
-        sock = environ.get("werkzeug.socket")
+        sock = environ.get(SOCKET_KEY)
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)

@@ -46,6 +46,9 @@ def test_happy_path_then_second_run_posts_nothing(sandbox):
     assert counts[ledger.CONFIRMED] > 20 and counts[ledger.NEEDS_MAPPING] > 0 and counts[ledger.SKIPPED] > 0
     assert counts[ledger.FAILED] == counts[ledger.IN_DOUBT] == counts[ledger.POSTING] == 0
     assert_exactly_once(sandbox)
+    # the clients keep their connections: a few per cycle, not one per request
+    assert sandbox.syspro.connections_accepted * 10 <= len(sandbox.syspro.request_log)
+    assert sandbox.st.connections_accepted * 3 <= len(sandbox.st.request_log)
     posts = sandbox.company.syspro.counts()
     requests_before = len(sandbox.st.request_log)
     second = cycle(flow="invoices")["invoices"]
