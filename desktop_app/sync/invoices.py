@@ -5,7 +5,8 @@ the export feed (the feed token is stored in the same transaction as the page it
 re-evaluate documents waiting for a mapping, settle in-doubt documents by looking them up in
 SYSPRO, post READY documents in one e.net session, read SYSPRO back, write back to ServiceTitan.
 
-The exactly-once rule: a document is committed as POSTING before its request leaves; any
+The exactly-once rule: a document is committed as POSTING before its request leaves (a batch of
+them in one commit, see `post_documents`); any
 document that has been sent before (attempts > 0) is looked up in SYSPRO before it is sent again;
 a duplicate rejection is settled by the same look-up.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -34,6 +36,8 @@ log = logging.getLogger("desktop_app.sync.invoices")
 CURSOR = "invoices.export"
 USER_SKIP_PREFIX = "Skipped by "
 PAGE_QUERY_IDS = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
+# Documents marked POSTING in one commit. After a crash each one marked but not sent costs a look-up.
+POSTING_BATCH = 16
 
 
 @dataclass
@@ -352,8 +356,8 @@ def recover_interrupted() -> int:
     count = 0
     for doc in ApDocument.select().where(ApDocument.state == POSTING):
         ledger.transition(doc, IN_DOUBT, "interrupted",
-                          "The app stopped while this document was being posted. SYSPRO will be checked "
-                          "before it is sent again.", actor="recovery",
+                          "The app stopped while this document was marked for posting (it may have been "
+                          "sent). SYSPRO will be checked before it is sent again.", actor="recovery",
                           reason="Interrupted while posting: SYSPRO will be checked first")
         count += 1
     return count
@@ -443,28 +447,76 @@ def settle_in_doubt(ctx: SyncContext, session, summary: CycleSummary) -> None:
             summary.posted += 1
 
 
-def post_document(ctx: SyncContext, session, doc: ApDocument, summary: CycleSummary) -> None:
+def _prepare(ctx: SyncContext, session, doc: ApDocument, summary: CycleSummary) -> tuple[str, str] | None:
+    """(XmlParameters, XmlIn) to post, or None when the document is settled without a post: found
+    in SYSPRO by the look-up that precedes any second attempt, or refused by the XML builder."""
     from desktop_app.syspro import apstin
 
     if doc.attempts > 0 and settle_with_lookup(ctx, session, doc, "Before sending again"):
         summary.posted += doc.state == POSTED
         summary.failed += doc.state == FAILED
-        return
-    document = _ap_document(doc)
+        return None
     try:
-        params = apstin.build_parameters(validate_only=False)
-        xml_in = apstin.build_document([document])
+        return apstin.build_parameters(validate_only=False), apstin.build_document([_ap_document(doc)])
     except Exception as exc:  # a field rule (length, precision) the builder enforces
         ledger.transition(doc, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=ctx.actor,
                           reason=redact(str(exc)))
         summary.failed += 1
+        return None
+
+
+def post_documents(ctx: SyncContext, session, docs: list[ApDocument], summary: CycleSummary,
+                   done_one: Callable[[], None] | None = None) -> None:
+    """Post READY documents, one request each, marking them POSTING together first.
+
+    The marks of the batch are one transaction, committed to disk before the first request leaves:
+    one disk flush for the batch instead of one per document (~0.15 ms of CPU each). A crash
+    leaves every marked document POSTING, so each is looked up in SYSPRO before it is sent, as
+    the exactly-once rule wants; a batch stopped in the app (cancel, SYSPRO unreachable, an
+    error) puts the documents that were surely not sent back to READY with an event that says so.
+    """
+    batch = []
+    for doc in docs:
+        ctx.check_cancelled()
+        wire = _prepare(ctx, session, doc, summary)
+        if wire is not None:
+            batch.append((doc, *wire))
+        elif done_one is not None:
+            done_one()
+    if not batch:
         return
-    attempt = doc.attempts + 1
-    ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {attempt})", actor=ctx.actor,
-                      attempts=attempt, xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
-    # the POSTING mark is on disk: whatever is recorded from here on may wait for the next one
-    with commits_not_waiting_for_disk():
-        _send_and_record(ctx, session, doc, params, xml_in, summary)
+    with database.atomic():
+        for doc, params, xml_in in batch:
+            ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {doc.attempts + 1})",
+                              actor=ctx.actor, attempts=doc.attempts + 1,
+                              xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+    started = 0
+    try:
+        # the marks are on disk: whatever is recorded from here on may wait for the next ones
+        with commits_not_waiting_for_disk():
+            for doc, params, xml_in in batch:
+                ctx.check_cancelled()
+                started += 1
+                _send_and_record(ctx, session, doc, params, xml_in, summary)
+                if done_one is not None:
+                    done_one()
+    finally:
+        _unmark([doc for doc, _, _ in batch[started:]], ctx.actor)
+
+
+def _unmark(docs: list[ApDocument], actor: str) -> None:
+    """Back to READY for marked documents whose request never started (they stay POSTING, and so
+    are looked up later, if even this cannot be written)."""
+    if not docs:
+        return
+    try:
+        with database.atomic():
+            for doc in docs:
+                ledger.transition(doc, READY, "post_withdrawn", "Not sent: the sync stopped before its turn.",
+                                  actor=actor, attempts=doc.attempts - 1)
+    except Exception:
+        log.exception("Could not put %d unsent document(s) back to READY; they will be looked up in SYSPRO "
+                      "before they are sent", len(docs))
 
 
 def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xml_in: str,
@@ -545,16 +597,20 @@ def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None =
         if only is not None:
             ready = ready.where(ApDocument.id.in_(only))
         ids = [doc_id for (doc_id,) in ready.tuples()]
+        done = 0
+
+        def done_one() -> None:
+            nonlocal done
+            done += 1
+            ctx.progress(done, len(ids), f"Posted {done} of {len(ids)} AP document(s)")
+
         # read a page of documents at a time: memory stays flat however many are waiting
-        index = 0
         for start in range(0, len(ids), PAGE_QUERY_IDS):
             page = ApDocument.select().where(ApDocument.id.in_(ids[start:start + PAGE_QUERY_IDS]),
                                              ApDocument.state == READY).order_by(ApDocument.id)
-            for doc in list(page):
-                index += 1
-                ctx.check_cancelled()
-                post_document(ctx, session, doc, summary)
-                ctx.progress(index, len(ids), f"Posted {index} of {len(ids)} AP document(s)")
+            docs = list(page)
+            for start_batch in range(0, len(docs), POSTING_BATCH):
+                post_documents(ctx, session, docs[start_batch:start_batch + POSTING_BATCH], summary, done_one)
 
 
 def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:

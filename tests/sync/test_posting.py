@@ -45,7 +45,7 @@ def test_an_enet_exception_is_a_failure_with_syspros_words(doc):
     ctx = SyncContext(settings=Settings(), actor="test")
     session = ScriptedSession(BusinessObjectError("APSTIN", "ERROR: e.net exception 100000: Business object APSTIN is not licensed"))
     summary = invoices.CycleSummary()
-    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), summary)
+    invoices.post_documents(ctx, session, [ApDocument.get_by_id(doc.id)], summary)
     after = ApDocument.get_by_id(doc.id)
     assert after.state == ledger.FAILED and "not licensed" in after.reason
     assert summary.failed == 1 and session.posts == 1
@@ -61,7 +61,7 @@ def test_a_sent_document_is_looked_up_and_never_sent_twice(doc, monkeypatch):
 
     monkeypatch.setattr(invoices, "lookup", lambda ctx, session, d: Found())
     session = ScriptedSession("<never used/>")
-    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), invoices.CycleSummary())
+    invoices.post_documents(ctx, session, [ApDocument.get_by_id(doc.id)], invoices.CycleSummary())
     after = ApDocument.get_by_id(doc.id)
     assert session.posts == 0
     assert after.state == ledger.POSTED and after.journal == "77"
@@ -76,7 +76,7 @@ def test_a_lookup_with_another_amount_is_not_taken_as_ours(doc, monkeypatch):
 
     monkeypatch.setattr(invoices, "lookup", lambda ctx, session, d: Found())
     session = ScriptedSession("<never used/>")
-    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), invoices.CycleSummary())
+    invoices.post_documents(ctx, session, [ApDocument.get_by_id(doc.id)], invoices.CycleSummary())
     after = ApDocument.get_by_id(doc.id)
     assert session.posts == 0
     assert after.state == ledger.FAILED and "99.00" in after.reason
@@ -99,7 +99,7 @@ def test_a_number_another_st_invoice_posted_is_not_taken_as_ours(doc, monkeypatc
 
     monkeypatch.setattr(invoices, "lookup", lambda ctx, session, d: Found())
     session = ScriptedSession("<never used/>")
-    invoices.post_document(ctx, session, ApDocument.get_by_id(doc.id), invoices.CycleSummary())
+    invoices.post_documents(ctx, session, [ApDocument.get_by_id(doc.id)], invoices.CycleSummary())
     after = ApDocument.get_by_id(doc.id)
     assert session.posts == 0
     assert after.state == ledger.FAILED and "belongs to ST invoice 100" in after.reason
@@ -135,13 +135,108 @@ def test_the_posting_mark_waits_for_the_disk_and_only_the_result_does_not(doc, a
     connection.set_trace_callback(statements.append)
     try:
         with pytest.raises(ConnectError) if isinstance(answer, Exception) else contextlib.nullcontext():
-            invoices.post_document(ctx, ScriptedSession(answer), ApDocument.get_by_id(doc.id),
+            invoices.post_documents(ctx, ScriptedSession(answer), [ApDocument.get_by_id(doc.id)],
                                    invoices.CycleSummary())
     finally:
         connection.set_trace_callback(None)
     assert ApDocument.get_by_id(doc.id).state == outcome
     assert _commit_modes(statements) == [(ledger.POSTING, "FULL"), (outcome, "NORMAL")]
     assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def more_docs(doc, count):
+    """`count` READY documents like `doc` (other ST invoices), ids in order."""
+    rows = [doc]
+    for n in range(2, count + 1):
+        rows.append(ApDocument.create(doc_key=f"{n}:SUP", st_invoice_id=n, st_invoice_number=str(99 + n),
+                                      state=ledger.READY, supplier="SUP", syspro_invoice=f"ST{99 + n}",
+                                      amount=doc.amount, invoice_date=doc.invoice_date, branch="DAL", lines=doc.lines))
+    return [ApDocument.get_by_id(row.id) for row in rows]
+
+
+def test_a_batch_is_marked_in_one_commit_to_disk_before_its_first_request(doc):
+    ctx = SyncContext(settings=Settings(), actor="test")
+    statements: list[str] = []
+    connection = db.database.connection()
+    connection.set_trace_callback(statements.append)
+    session = ScriptedSession(POSTED_ANSWER)
+    marked_before_first_post = []
+    real_post = session.post
+
+    def post(*args):
+        if session.posts == 0:
+            marked_before_first_post.extend(d.state for d in ApDocument.select().order_by(ApDocument.id))
+        return real_post(*args)
+
+    session.post = post
+    try:
+        invoices.post_documents(ctx, session, more_docs(doc, 3), invoices.CycleSummary())
+    finally:
+        connection.set_trace_callback(None)
+    assert marked_before_first_post == [ledger.POSTING] * 3
+    assert _commit_modes(statements) == [(ledger.POSTING, "FULL")] + [(ledger.POSTED, "NORMAL")] * 3
+    assert session.posts == 3
+    assert [e.kind for e in ledger.trail(doc.id)][-2:] == ["post_attempt", "posted"]
+
+
+class StopAfter(ScriptedSession):
+    """Answers POSTED, then after `count` posts cancels the job or raises `error` on the next post."""
+
+    def __init__(self, count, ctx=None, error=None):
+        super().__init__(POSTED_ANSWER)
+        self.count, self.ctx, self.error = count, ctx, error
+
+    def post(self, *args):
+        if self.posts == self.count and self.error is not None:
+            self.posts += 1
+            raise self.error
+        answer = super().post(*args)
+        if self.posts == self.count and self.ctx is not None:
+            self.ctx.cancel_event.set()
+        return answer
+
+
+def test_a_cancel_puts_the_marked_documents_that_were_not_sent_back_to_ready(doc):
+    from desktop_app.sync.context import Cancelled
+
+    ctx = SyncContext(settings=Settings(), actor="test")
+    docs = more_docs(doc, 4)
+    session = StopAfter(2, ctx=ctx)
+    with pytest.raises(Cancelled):
+        invoices.post_documents(ctx, session, docs, invoices.CycleSummary())
+    after = [ApDocument.get_by_id(d.id) for d in docs]
+    assert [d.state for d in after] == [ledger.POSTED, ledger.POSTED, ledger.READY, ledger.READY]
+    assert [d.attempts for d in after] == [1, 1, 0, 0]  # not counted as sent: no look-up before the next post
+    assert [e.kind for e in ledger.trail(docs[3].id)][-2:] == ["post_attempt", "post_withdrawn"]
+    ctx.cancel_event.clear()
+    again = ScriptedSession(POSTED_ANSWER)
+    invoices.post_documents(ctx, again, [ApDocument.get_by_id(d.id) for d in docs[2:]], invoices.CycleSummary())
+    assert again.posts == 2 and {ApDocument.get_by_id(d.id).state for d in docs} == {ledger.POSTED}
+
+
+def test_an_unreachable_syspro_stops_the_batch_and_only_the_document_in_flight_is_in_doubt(doc):
+    ctx = SyncContext(settings=Settings(), actor="test")
+    docs = more_docs(doc, 3)
+    with pytest.raises(ConnectError):
+        invoices.post_documents(ctx, StopAfter(1, error=ConnectError("refused")), docs, invoices.CycleSummary())
+    assert [ApDocument.get_by_id(d.id).state for d in docs] == [ledger.POSTED, ledger.IN_DOUBT, ledger.READY]
+
+
+def test_marked_documents_a_crash_left_are_all_looked_up(doc, monkeypatch):
+    """What a kill between the batch's commit and its requests leaves: POSTING rows, none sent."""
+    ctx = SyncContext(settings=Settings(), actor="test")
+    docs = more_docs(doc, 3)
+    with db.database.atomic():
+        for d in docs:
+            ledger.transition(d, ledger.POSTING, "post_attempt", "x", actor="test", attempts=1)
+    assert invoices.recover_interrupted() == 3
+    looked_up = []
+    monkeypatch.setattr(invoices, "lookup", lambda ctx, session, d: looked_up.append(d.id))
+    session = ScriptedSession(POSTED_ANSWER)
+    summary = invoices.CycleSummary()
+    invoices.settle_in_doubt(ctx, session, summary)
+    invoices.post_documents(ctx, session, [ApDocument.get_by_id(d.id) for d in docs], summary)
+    assert looked_up[:3] == [d.id for d in docs] and session.posts == 3
 
 
 def test_durability_is_not_changed_inside_a_transaction():

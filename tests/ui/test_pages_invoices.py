@@ -248,7 +248,7 @@ def test_retry_all_failed_posts_every_rejected_document_in_the_engine_process(qt
     assert len(failed) == 2
 
     # Retry all goes to the engine process: this process must not post
-    monkeypatch.setattr(invoices, "post_document", lambda *a, **k: pytest.fail("posted in the GUI process"))
+    monkeypatch.setattr(invoices, "post_documents", lambda *a, **k: pytest.fail("posted in the GUI process"))
     page = open_page(qtbot, bridge)
     page.retry_all_button.click()
     assert not page.retry_all_button.isEnabled()  # busy while the job runs

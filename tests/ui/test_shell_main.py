@@ -306,7 +306,7 @@ def test_sync_now_against_the_sandbox_posts_and_the_dashboard_shows_it(qtbot, sa
     from desktop_app.sync import invoices
 
     # the cycle runs in the engine process: the GUI process's interpreter never posts anything
-    monkeypatch.setattr(invoices, "post_document", lambda *a, **k: pytest.fail("posted in the GUI process"))
+    monkeypatch.setattr(invoices, "post_documents", lambda *a, **k: pytest.fail("posted in the GUI process"))
     dashboard = window.pages["dashboard"]
     progress = []
     window.control.cycleProgress.connect(lambda done, total, message: progress.append((done, total)))
