@@ -70,6 +70,24 @@ _PEEWEE_FORMATS = pw.DateTimeField.formats
 _STORED_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?")
 
 
+class DateField(pw.DateField):
+    """pw.DateField that reads the "2024-05-01" it writes with date.fromisoformat (~1 us) instead of
+    strptime (~10 us; an invoice date is read with every document the post and read-back load).
+    Other text goes through peewee's formats, unchanged."""
+
+    def adapt(self, value):
+        if value.__class__ is str and _STORED_DATE.fullmatch(value) and self.formats is _PEEWEE_DATE_FORMATS:
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        return super().adapt(value)
+
+
+_PEEWEE_DATE_FORMATS = pw.DateField.formats
+_STORED_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 class JSONField(pw.TextField):
     def db_value(self, value):
         # what json.dumps(value, default=_json_default, sort_keys=True) returns, without building
@@ -172,7 +190,7 @@ class ApDocument(BaseModel):
     syspro_invoice = pw.CharField(default="")
     transaction_code = pw.CharField(default="I")
     amount = MoneyField(default=Decimal("0.00"))
-    invoice_date = pw.DateField(null=True, index=True)
+    invoice_date = DateField(null=True, index=True)
     branch = pw.CharField(default="", index=True)
     business_unit = pw.CharField(default="")
     technician = pw.CharField(default="")

@@ -89,6 +89,23 @@ def test_datetime_field_round_trips_through_the_database():
         assert db.Setting.get_by_id(f"k{moment.microsecond}").changed_at == moment
 
 
+DATE_TEXTS = ["2026-12-03", "2026-02-29", "2024-02-29", "2026-13-01", "2026-00-10", "2026-12-32", "2026-1-3",
+              "0001-01-01", "9999-12-31", "2026-12-03 01:25:28", "2026-12-03 01:25:28.123456", "2026-12-03T01:25",
+              "20261203", " 2026-12-03", "2026-12-03\n", "２０２６-12-03", "not a date", ""]
+
+
+def test_date_field_reads_exactly_what_peewee_reads():
+    ours, theirs = db.DateField(), pw.DateField()
+    rng = random.Random(7)
+    texts = DATE_TEXTS + [str(dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(80_000))) for _ in range(2000)]
+    for text in texts:
+        expected, got = theirs.python_value(text), ours.python_value(text)
+        assert got == expected and type(got) is type(expected), text
+        assert ours.db_value(text) == theirs.db_value(text), text
+    assert ours.python_value(None) is None and ours.python_value(dt.date(2026, 1, 2)) == dt.date(2026, 1, 2)
+    assert isinstance(db.ApDocument.invoice_date, db.DateField)
+
+
 def test_json_field_writes_what_json_dumps_writes():
     from decimal import Decimal
 
