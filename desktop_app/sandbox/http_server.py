@@ -193,6 +193,14 @@ class WsgiServer(ThreadingHTTPServer):
         self.connections_accepted = 0
         super().__init__(("127.0.0.1", port), _Handler)
 
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        # Closed here as well as by the owner's stop(): whoever sees the serving thread end may
+        # count on the port being closed (werkzeug's server does the same).
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self.server_close()
+
     def server_bind(self) -> None:
         # HTTPServer.server_bind would look up the host's name (a reverse DNS query): not needed.
         socketserver.TCPServer.server_bind(self)

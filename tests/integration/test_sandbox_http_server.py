@@ -80,6 +80,22 @@ def test_a_stopped_server_answers_nothing_more_on_a_kept_connection(server, sess
         session.get(url(server, "/b"), timeout=5)
 
 
+def test_when_serving_ends_the_port_and_the_kept_connections_are_closed(session):
+    import socket
+
+    srv = WsgiServer(echo_app)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    session.get(url(srv, "/a"))
+    srv.shutdown()  # what a simulator's stop() does first; server_close() comes after
+    thread.join(timeout=5)
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", srv.server_port)) != 0
+    with pytest.raises(requests.ConnectionError):
+        session.get(url(srv, "/b"), timeout=5)
+    srv.server_close()  # the owner's close after it is harmless
+
+
 def test_an_idle_connection_is_closed_and_the_client_opens_another(server, session, monkeypatch):
     monkeypatch.setattr(http_server._Handler, "timeout", 0.2)
     session.get(url(server, "/a"))
