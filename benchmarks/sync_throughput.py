@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
           "ServiceTitan rate limit raised to 1,000,000/s.")
     print("Engine CPU = time.thread_time() of the engine thread around run_cycle (simulators excluded; "
           "client HTTP included; 'of which e.net HTTP' = the part inside EnetClient._get: requests/urllib3 "
-          "and a new connection per call, as the simulator closes each one). "
+          "and the socket calls, over kept-alive connections: see 'SYSPRO conn/100 req'). "
           "Peak RSS = getrusage ru_maxrss of the engine process"
           + (" ; heap peak = tracemalloc (CPU figures inflated by tracemalloc)." if args.tracemalloc else "."))
     if args.profile:

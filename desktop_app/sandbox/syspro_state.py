@@ -82,6 +82,9 @@ class SysproState:
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
     _journals: dict[tuple[str, int, int], int] = field(default_factory=dict, repr=False)
     _last_po: int = field(default=0, repr=False)
+    # (supplier, invoice) → its rows: SYSPRO's ApInvoice key. Kept up with ap_invoices, which only grows.
+    _invoice_keys: dict[tuple[str, str], list[dict]] = field(default_factory=dict, repr=False, compare=False)
+    _keyed_rows: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.current_period is None:
@@ -269,8 +272,16 @@ class SysproState:
         return None
 
     def find_invoices(self, supplier: str, invoice: str) -> list[dict]:
+        """A keyed read, as SYSPRO's: a scan of every AP invoice made each post cost O(invoices)."""
         with self.lock:
-            return [r for r in self.ap_invoices if r["Supplier"] == supplier and r["Invoice"] == invoice]
+            rows = self.ap_invoices
+            if len(rows) < self._keyed_rows:  # the list was cut (a test, a reset): key it again
+                self._invoice_keys.clear()
+                self._keyed_rows = 0
+            for row in rows[self._keyed_rows:]:
+                self._invoice_keys.setdefault((row["Supplier"], row["Invoice"]), []).append(row)
+            self._keyed_rows = len(rows)
+            return list(self._invoice_keys.get((supplier, invoice), ()))
 
     def open_sessions(self) -> int:
         with self.lock:
