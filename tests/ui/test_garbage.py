@@ -74,25 +74,27 @@ def test_check_collects_only_a_generation_that_is_due():
 
 
 def test_freeze_when_started_collects_then_freezes_and_stop_unfreezes():
+    # Python 3.12 starts with a few hundred objects in the permanent generation already
+    frozen_at_start = gc.get_freeze_count()
     collector = GuiThreadGarbageCollector().start()
     started = []
     try:
         collector.freeze_when(lambda: bool(started))
         collector.check()
-        assert not collector.frozen and gc.get_freeze_count() == 0  # not started yet: nothing frozen
+        assert not collector.frozen and gc.get_freeze_count() == frozen_at_start  # not started yet: nothing frozen
         CycleWithQtObject.freed_in = []
         CycleWithQtObject()  # garbage at start-up: collected by the freeze, not kept forever
         long_lived = [[] for _ in range(100)]
         started.append(True)
         assert collector.check() >= 1
         assert collector.frozen and CycleWithQtObject.freed_in == [threading.current_thread().name]
-        assert gc.get_freeze_count() >= len(long_lived)
+        assert gc.get_freeze_count() >= frozen_at_start + len(long_lived)
         # a later full collection walks only what is younger than the freeze
         assert len(gc.get_objects()) < gc.get_freeze_count()
         assert_a_due_cycle_is_collected_by_check(collector)  # cycles made after the freeze too
     finally:
         collector.stop()
-    assert gc.get_freeze_count() == 0 and not collector.frozen
+    assert gc.get_freeze_count() <= frozen_at_start and not collector.frozen
 
 
 def test_while_a_job_runs_young_collections_wait_for_a_much_larger_count():

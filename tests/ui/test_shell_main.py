@@ -269,6 +269,7 @@ def test_app_starts_focuses_on_second_launch_and_quits_cleanly(qtbot):
     from desktop_app.ui.app import build_app_for_tests
     from desktop_app.ui.single_instance import ask_running_instance_to_show
 
+    frozen_at_start = gc.get_freeze_count()  # not 0 in Python 3.12: see test_garbage
     services = build_app_for_tests()
     try:
         with qtbot.waitSignal(services.ready, timeout=5000):
@@ -298,7 +299,7 @@ def test_app_starts_focuses_on_second_launch_and_quits_cleanly(qtbot):
     assert "ml-connector-worker" not in names and "ml-connector-wake-watchdog" not in names
     assert services.worker.engine.pid is None  # the engine process ended with the app
     assert not process_exists(engine_pid)
-    assert gc.get_freeze_count() == 0  # shutdown handed every object back to the collector
+    assert gc.get_freeze_count() <= frozen_at_start  # shutdown handed every object back to the collector
     InstanceLock().acquire().release()  # the lock was released
 
 
