@@ -140,6 +140,17 @@ def test_json_field_writes_what_json_dumps_writes():
     value = {"b": [1, Decimal("12.50"), dt.date(2026, 1, 2)], "a": {"z": None, "é": "ü"},
              "t": dt.datetime(2026, 1, 2, 3, 4, 5, 6)}
     assert db.JSONField().db_value(value) == json.dumps(value, default=db._json_default, sort_keys=True)
+    as_given = db.JSONField(keys_as_given=True).db_value(value)
+    assert as_given == json.dumps(value, default=db._json_default) and as_given.index('"b"') < as_given.index('"a"')
+
+
+def test_a_source_invoice_is_stored_with_its_keys_in_the_feed_order():
+    db.open_database()
+    invoice = {"id": 7, "referenceNumber": "R-7", "items": [{"skuId": 3, "cost": "1.50"}], "active": True}
+    db.SourceInvoice.create(st_invoice_id=7, payload=invoice)
+    (text,) = db.database.execute_sql("SELECT payload FROM source_invoice WHERE st_invoice_id = 7").fetchone()
+    assert text == json.dumps(invoice)
+    assert db.SourceInvoice.get_by_id(7).payload == invoice
 
 
 def test_enet_form_encoding_is_urlencode():
