@@ -1,6 +1,7 @@
 """The invoice engine against the running simulators, over real HTTP with the real clients."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
@@ -9,7 +10,7 @@ import pytest
 
 from desktop_app.core.db import ApDocument, AuditEvent, SyncCursor
 from desktop_app.sync import invoices, ledger
-from desktop_app.sync.context import SyncContext
+from desktop_app.sync.context import Cancelled, SyncContext
 from desktop_app.sync.cycle import run_cycle
 from desktop_app.sync.mappings import import_csv
 
@@ -92,6 +93,51 @@ def test_mapping_added_later_releases_blocked_invoices(sandbox, tmp_path):
     kinds = [e.kind for e in ledger.trail(released.id)]
     assert "needs_mapping" in kinds
     assert_exactly_once(sandbox)
+
+
+def test_waiting_invoices_are_evaluated_again_only_when_what_they_wait_on_changes(sandbox, monkeypatch):
+    cycle()
+    waiting = ledger.counts()[ledger.NEEDS_MAPPING]
+    assert waiting > 0
+    evaluated = []
+    plain = invoices.Evaluator.evaluate
+
+    def counted(self, invoice, **kwargs):
+        evaluated.append(invoice["id"])
+        return plain(self, invoice, **kwargs)
+
+    monkeypatch.setattr(invoices.Evaluator, "evaluate", counted)
+    assert cycle(flow="invoices")["invoices"].discovered == 0
+    assert evaluated == []  # nothing new and the same inputs: the last pass still holds
+    # reference data changes in ServiceTitan (a technician renamed): every waiting invoice again
+    next(iter(sandbox.company.st.technicians.values()))["name"] = "Renamed Technician"
+    cycle(flow="invoices")
+    assert len(set(evaluated)) >= waiting > 0
+    evaluated.clear()
+    cycle(flow="invoices")
+    assert evaluated == []
+    # a pass on new inputs stopped after its first page is not taken for a complete one
+    next(iter(sandbox.company.st.technicians.values()))["name"] = "Renamed Again"
+    ctx = SyncContext.from_database(actor="scheduler")
+    monkeypatch.setattr(ctx, "check_cancelled", _cancel)
+    try:
+        with pytest.raises(Cancelled):
+            invoices.reevaluate_waiting(ctx, invoices.Evaluator(ctx), set())
+    finally:
+        ctx.close()
+    evaluated.clear()
+    cycle(flow="invoices")
+    assert len(set(evaluated)) >= waiting
+    # and however stable the inputs, a full pass runs again once FULL_REEVALUATION_EVERY has passed
+    monkeypatch.setattr(invoices, "FULL_REEVALUATION_EVERY", dt.timedelta(0))
+    evaluated.clear()
+    cycle(flow="invoices")
+    assert len(set(evaluated)) >= waiting
+    assert ledger.counts()[ledger.NEEDS_MAPPING] == waiting
+
+
+def _cancel() -> None:
+    raise Cancelled("Cancelled by the test")
 
 
 def test_dry_run_posts_nothing_and_moves_no_cursor(sandbox):
