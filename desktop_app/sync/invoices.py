@@ -254,6 +254,11 @@ class Evaluator:
             self._reference = load_reference(self.ctx)
         return self._reference
 
+    @property
+    def has_reference(self) -> bool:
+        """Whether the reference data is loaded already (reading `reference` would fetch it)."""
+        return self._reference is not None
+
     def build(self, invoice: dict) -> BuildResult:
         return build_documents(invoice, self.mappings, self.reference, self.settings)
 
@@ -350,12 +355,19 @@ def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -
     discoveries with this cycle's inputs). So such a pass is skipped; the digest is stored only
     when a pass completes, and a full pass runs at least every FULL_REEVALUATION_EVERY anyway.
     """
+    ids = sorted({st_id for (st_id,) in ApDocument.select(ApDocument.st_invoice_id)
+                  .where(ApDocument.state == NEEDS_MAPPING).tuples()} - skip)
+    if not ids:
+        # Whatever waits was evaluated on discovery in this cycle, with these inputs. Their digest
+        # is kept when it costs no request (discovery loaded the reference data); otherwise
+        # nothing waits and nothing was discovered, and fetching the reference data would be waste.
+        if evaluator.has_reference:
+            _store_inputs(evaluation_inputs(evaluator))
+        return 0
     inputs = evaluation_inputs(evaluator)
     last = SyncCursor.get_or_none(SyncCursor.name == WAITING_INPUTS)
     if last is not None and last.value == inputs and utcnow() - last.updated_at < FULL_REEVALUATION_EVERY:
         return 0
-    ids = sorted({st_id for (st_id,) in ApDocument.select(ApDocument.st_invoice_id)
-                  .where(ApDocument.state == NEEDS_MAPPING).tuples()} - skip)
     released = 0
     for start in range(0, len(ids), PAGE_QUERY_IDS):
         chunk = ids[start:start + PAGE_QUERY_IDS]
@@ -373,10 +385,14 @@ def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -
                 for doc in evaluator.evaluate(source.payload, existing=docs_by_invoice.get(st_id, [])):
                     released += doc.state == READY
         ctx.check_cancelled()
-    SyncCursor.replace(name=WAITING_INPUTS, value=inputs, updated_at=utcnow()).execute()
+    _store_inputs(inputs)
     if released:
         log.info("%d document(s) released by new mappings", released)
     return released
+
+
+def _store_inputs(inputs: str) -> None:
+    SyncCursor.replace(name=WAITING_INPUTS, value=inputs, updated_at=utcnow()).execute()
 
 
 def recover_interrupted() -> int:

@@ -140,6 +140,21 @@ def _cancel() -> None:
     raise Cancelled("Cancelled by the test")
 
 
+def test_with_nothing_left_to_evaluate_no_reference_data_is_fetched_for_the_digest(sandbox):
+    cycle(flow="invoices")
+    waiting = {d.st_invoice_id for d in ApDocument.select().where(ApDocument.state == ledger.NEEDS_MAPPING)}
+    assert waiting
+    ctx = SyncContext.from_database(actor="scheduler")
+    try:
+        evaluator = invoices.Evaluator(ctx)
+        requests_before = len(sandbox.st.request_log)
+        # all of them seen this cycle, as discovery's would be, but no discovery loaded the reference
+        assert invoices.reevaluate_waiting(ctx, evaluator, waiting) == 0
+        assert len(sandbox.st.request_log) == requests_before and not evaluator.has_reference
+    finally:
+        ctx.close()
+
+
 def test_dry_run_posts_nothing_and_moves_no_cursor(sandbox):
     result = cycle(dry_run=True)["invoices"]
     assert result.validated > 0
