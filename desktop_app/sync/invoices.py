@@ -2,13 +2,14 @@
 
 Order of a cycle: recover documents a crash left in POSTING, load reference data, discover from
 the export feed (the feed token is stored in the same transaction as the page it covers),
-re-evaluate documents waiting for a mapping, settle in-doubt documents by looking them up in
-SYSPRO, post READY documents in one e.net session, read SYSPRO back, write back to ServiceTitan.
+re-evaluate documents waiting for a mapping (when what they depend on changed), settle in-doubt
+documents by looking them up in SYSPRO, post READY documents in one e.net session, read SYSPRO
+back, write back to ServiceTitan.
 
 The exactly-once rule: a document is committed as POSTING before its request leaves (a batch of
-them in one commit, see `post_documents`); any
-document that has been sent before (attempts > 0) is looked up in SYSPRO before it is sent again;
-a duplicate rejection is settled by the same look-up.
+them in one commit, see `post_documents`); any document that has been sent before (attempts > 0)
+is looked up in SYSPRO before it is sent again; a duplicate rejection is settled by the same
+look-up.
 """
 from __future__ import annotations
 
