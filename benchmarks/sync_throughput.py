@@ -9,7 +9,8 @@ the SYSPRO simulator, and the benchmark prints:
 - engine CPU ms per invoice. The simulators run in a separate process (multiprocessing, spawn),
   so the engine process holds only the engine: its CPU is the calling thread's time.thread_time()
   around run_cycle (the process total, time.process_time(), is printed too; they agree when no
-  other thread works). Client-side HTTP (requests/urllib3) counts as engine: the app pays it too;
+  other thread works). Client-side HTTP (http.client for plain-HTTP e.net, requests/urllib3 for the
+  rest) counts as engine: the app pays it too;
   "of which kernel" is the thread's system time (getrusage RUSAGE_THREAD): socket calls, SQLite's
   writes and fsyncs;
 - ServiceTitan requests per 100 invoices, counted by the ServiceTitan simulator (token included);
@@ -85,7 +86,7 @@ def _measure_cycle(hello: dict, options: dict, conn) -> None:
         importlib.import_module(module)
     from desktop_app.syspro import enet
 
-    # the e.net HTTP transport's share of the engine's CPU (requests/urllib3 and the socket calls)
+    # the e.net HTTP transport's share of the engine's CPU (PlainGet or requests/urllib3, and the socket calls)
     transport = [0.0]
     plain_get = enet.EnetClient._get
 
@@ -224,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     print("Invoice sync throughput: one fresh invoice-flow cycle per size; simulators in a separate process; "
           "ServiceTitan rate limit raised to 1,000,000/s.")
     print("Engine CPU = time.thread_time() of the engine thread around run_cycle (simulators excluded; "
-          "client HTTP included; 'of which e.net HTTP' = the part inside EnetClient._get: requests/urllib3 "
-          "and the socket calls, over kept-alive connections: see 'SYSPRO conn/100 req'). "
+          "client HTTP included; 'of which e.net HTTP' = the part inside EnetClient._get: http.client "
+          "(plain-HTTP e.net, as here) or requests/urllib3, and the socket calls, over kept-alive connections: see 'SYSPRO conn/100 req'). "
           "Peak RSS = getrusage ru_maxrss of the engine process"
           + (" ; heap peak = tracemalloc (CPU figures inflated by tracemalloc)." if args.tracemalloc else "."))
     if args.profile:

@@ -18,10 +18,12 @@ from typing import Callable
 from urllib.parse import urlencode
 
 import requests
-from requests.cookies import extract_cookies_to_jar
+from requests.cookies import MockRequest, MockResponse, extract_cookies_to_jar
+from requests.utils import select_proxy
 
 from desktop_app.core.errors import ConfigError
 from desktop_app.core.http import session_from_environment
+from desktop_app.core.plain_http import ConnectFailed, PlainAnswer, PlainGet
 from desktop_app.core.redact import MASK, redact, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import (
@@ -35,6 +37,13 @@ from desktop_app.syspro.errors import (
 from desktop_app.syspro.xmlout import decode_body, error_text
 
 log = logging.getLogger(__name__)
+
+# Calls go through `PlainGet` where it can carry them (see EnetClient._plain_route). Tests that mock
+# requests (the `responses` library) turn this off: they test the requests path, which https,
+# proxies and cookies still take.
+PLAIN_HTTP = True
+_UNDECIDED = object()
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _SECRET_PARAMS = {"OperatorPassword", "CompanyPassword", "UserId"}
 _DOCUMENT_PARAMS = {"XmlIn", "XmlParameters"}
@@ -187,6 +196,10 @@ class EnetClient:
         self.on_exchange = on_exchange
         self._templates: dict[str, requests.PreparedRequest] = {}
         self._send_settings: dict | None = None  # proxies, verify, cert, stream: fixed while trust_env is off
+        self._routes: dict[str, tuple[str, dict[str, str]] | None] = {}
+        self._plain: PlainGet | None = None
+        self._plain_origin = ""
+        self._plain_allowed = self._owns_http  # a session given by the caller keeps its adapters
 
     def __repr__(self) -> str:
         return f"EnetClient(base_url={self.base_url!r}, operator={self.operator!r}, company_id={self.company_id!r})"
@@ -216,10 +229,11 @@ class EnetClient:
             yield enet_session
         finally:
             self._logoff(enet_session)
-            if self._owns_http:
-                self._http.close()
+            self.close()
 
     def close(self) -> None:
+        if self._plain is not None:
+            self._plain.close()  # the next call opens a new connection
         if self._owns_http:
             self._http.close()
 
@@ -237,9 +251,16 @@ class EnetClient:
         stats.requests += 1
         if log.isEnabledFor(logging.DEBUG):
             log.debug("SYSPRO e.net GET %s", redacted_url(url, params))
+        query = _form_encode(params)
+        route = self._plain_route(url)
+        if route is not None:
+            answer = self._plain_get(url, route, query)
+            if answer is not None:
+                if answer.status >= 400:
+                    raise _HttpStatus(answer.status, answer.reason)
+                return decode_body(answer.content)
         http = self._http
         request = self._prepared(url)
-        query = _form_encode(params)
         if query:
             request.url = f"{request.url}{'&' if '?' in request.url else '?'}{query}"
         settings = self._send_settings
@@ -273,6 +294,64 @@ class EnetClient:
             response = history.pop()
             response.history = history
         return response
+
+    def _plain_route(self, url: str) -> tuple[str, dict[str, str]] | None:
+        """(target, headers) for sending `url` through `PlainGet`, or None to send it through requests.
+
+        The plain path is taken only where it sends what requests would send and nothing is lost:
+        a plain-HTTP URL reached without a proxy, on the session this client built (a session
+        given by the caller keeps its adapters), with no authentication, hooks or cookies on it.
+        Decided once per URL; a cookie set later, or a redirect, sends every later call through
+        requests (see `_plain_get`).
+        """
+        http = self._http
+        if len(http.cookies):
+            return None
+        route = self._routes.get(url, _UNDECIDED)
+        if route is _UNDECIDED:
+            route = self._routes[url] = self._decide_route(url)
+        return route
+
+    def _decide_route(self, url: str) -> tuple[str, dict[str, str]] | None:
+        http = self._http
+        if not (PLAIN_HTTP and self._plain_allowed) or http.trust_env or http.auth is not None \
+                or any(http.hooks.values()):
+            return None
+        request = self._prepared(url)
+        if not request.url.startswith("http://"):
+            return None  # TLS stays with requests and urllib3
+        settings = http.merge_environment_settings(request.url, {}, None, None, None)
+        if select_proxy(request.url, settings["proxies"]):
+            return None
+        origin_end = request.url.find("/", len("http://"))
+        origin = request.url if origin_end < 0 else request.url[:origin_end]
+        if self._plain is None:
+            self._plain = PlainGet(origin, connect_timeout=self.timeout[0], read_timeout=self.timeout[1])
+            self._plain_origin = origin
+        elif origin != self._plain_origin:
+            return None  # one kept connection per client (every URL is under base_url: not expected)
+        target = "/" if origin_end < 0 else request.url[origin_end:]
+        return target, dict(request.headers)
+
+    def _plain_get(self, url: str, route: tuple[str, dict[str, str]], query: str) -> PlainAnswer | None:
+        """The answer through `PlainGet`; None when it was a redirect, for requests to follow.
+
+        A Set-Cookie is stored in the session's jar (later calls then go through requests and carry
+        it). A redirect answer means the request was not processed where it was sent: the caller
+        sends it again through requests, which follows redirects, and so does every later call.
+        """
+        target, headers = route
+        answer = self._plain.get(f"{target}{'&' if '?' in target else '?'}{query}" if query else target, headers)
+        if "Set-Cookie" in answer.headers:
+            self._http.cookies.extract_cookies(MockResponse(answer.headers),
+                                               MockRequest(requests.Request("GET", url).prepare()))
+        if answer.status in _REDIRECTS and "Location" in answer.headers:
+            log.info("SYSPRO e.net answered with a redirect (HTTP %s); following it through requests", answer.status)
+            self._plain_allowed = False
+            self._routes.clear()
+            self._plain.close()
+            return None
+        return answer
 
     def _prepared(self, url: str) -> requests.PreparedRequest:
         """`session.prepare_request(Request("GET", url))`, made once per operation and copied.
@@ -358,7 +437,7 @@ def _describe(exc: BaseException) -> str:
 
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the request provably never reached the server (so a post was not processed)."""
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, (requests.ConnectTimeout, ConnectFailed)):
         return True
     if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
         text = repr(exc)

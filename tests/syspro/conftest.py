@@ -13,6 +13,7 @@ import pytest
 import requests
 import responses
 
+from desktop_app.syspro import enet as enet_module
 from desktop_app.syspro.enet import EnetClient
 
 ENET_URL = "http://127.0.0.1:9/SYSPROWCFService/Rest"
@@ -97,7 +98,10 @@ class FakeEnet:
 
 
 @pytest.fixture
-def rsps():
+def rsps(monkeypatch):
+    """requests mocked; e.net calls then go through requests, the path https and proxies take
+    (plain-HTTP calls are tested against real sockets in test_plain_http.py)."""
+    monkeypatch.setattr(enet_module, "PLAIN_HTTP", False)
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 
