@@ -70,6 +70,7 @@ class EngineProcess:
         self._cancel = None
         self._lock = threading.Lock()
         self.closed = False  # once closed, never started again (a late start would outlive the app)
+        self._killed = False  # by kill(): the job's failure says so
 
     @property
     def pid(self) -> int | None:
@@ -137,6 +138,18 @@ class EngineProcess:
             elif kind == "cancelled":
                 raise Cancelled()
 
+    def kill(self) -> None:
+        """End the child at once, from any thread (Quit now). The job thread waiting for it sees the
+        pipe close and fails the job with EngineStopped; the next job starts a new child."""
+        process = self._process
+        if process is None:
+            return
+        self._killed = True
+        try:
+            process.kill()
+        except (ValueError, OSError):  # closed or ended meanwhile
+            pass
+
     def close(self, timeout: float = 10.0) -> None:
         """Ask the child to end (it is between jobs: the worker waits for its job first)."""
         with self._lock:
@@ -168,10 +181,11 @@ class EngineProcess:
         process.close()
         return code
 
-    @staticmethod
-    def _stopped(code: int | None) -> EngineStopped:
+    def _stopped(self, code: int | None) -> EngineStopped:
+        how = "was stopped at once (Quit now)" if self._killed else f"stopped unexpectedly (exit code {code})"
+        self._killed = False
         return EngineStopped(
-            f"The sync engine stopped unexpectedly (exit code {code}). Nothing is lost: a document it was "
+            f"The sync engine {how}. Nothing is lost: a document it was "
             "posting is looked up in SYSPRO before anything is sent again. The next sync starts it anew.")
 
 

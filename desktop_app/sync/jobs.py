@@ -87,13 +87,25 @@ class JobWorker:
             self._thread = threading.Thread(target=self._run, name="ml-connector-worker", daemon=True)
             self._thread.start()
 
-    def stop(self, timeout: float | None = 60) -> bool:
-        """Cancel what is queued, let the current job stop after its current document, then end."""
+    def cancel_all(self) -> None:
+        """Cancel what is queued and ask the current job to stop after its current document."""
         with self._lock:
             for job in self._pending:
                 job.cancel_event.set()
             if self.current is not None:
                 self.current.cancel_event.set()
+
+    def abandon_current(self) -> None:
+        """End the engine process now, from any thread: its job fails at once instead of finishing
+        its current document (a document it was posting is looked up in SYSPRO by the next cycle,
+        as after any crash). A job on the worker's own thread cannot be ended; it stays cancelled."""
+        self.cancel_all()
+        if self.engine is not None:
+            self.engine.kill()
+
+    def stop(self, timeout: float | None = 60) -> bool:
+        """Cancel what is queued, let the current job stop after its current document, then end."""
+        self.cancel_all()
         self._queue.put(None)
         alive = False
         if self._thread is not None:

@@ -25,6 +25,7 @@ from desktop_app.ui.bridge import EngineBridge
 from desktop_app.ui.garbage import GuiThreadGarbageCollector
 from desktop_app.ui.main_window import MainWindow
 from desktop_app.ui.messages import GuiExceptHook, show_error
+from desktop_app.ui.quitting import StoppingDialog
 from desktop_app.ui.single_instance import InstanceServer, RunningMutex, ask_running_instance_to_show
 from desktop_app.ui.sync_control import SyncControl, submit_cycle
 from desktop_app.ui.tray import Tray
@@ -91,6 +92,7 @@ class ConnectorApp(QObject):
         self.instance_server: InstanceServer | None = None
         self.excepthook: GuiExceptHook | None = None
         self.garbage: GuiThreadGarbageCollector | None = None
+        self.stopping: StoppingDialog | None = None  # shown from Quit until a running job has stopped
         self.mutex = RunningMutex()
         self._watchdog_seconds = scheduler_watchdog_seconds
         self._minimized = False
@@ -177,7 +179,33 @@ class ConnectorApp(QObject):
 
     @Slot()
     def quit(self) -> None:
-        """Leave the event loop; `shutdown()` runs after it (in run_gui) or in a test's teardown."""
+        """Leave the event loop; `shutdown()` runs after it (in run_gui) or in a test's teardown.
+
+        With a job running, the job is first told to stop after its current document, and the
+        window stays responsive under a dialog that says so and offers Quit now (`quitting`)."""
+        if self.worker is not None and self.worker.busy and not self._stopped:
+            self._quit_when_idle()
+            return
+        self._leave()
+
+    def _quit_when_idle(self) -> None:
+        if self.stopping is not None:
+            self.stopping.raise_()
+            self.stopping.activateWindow()
+            return
+        if self.scheduler is not None:
+            self.scheduler.shutdown()  # no new cycle while the current one winds down
+        parent = self.window if self.window is not None and self.window.isVisible() else None
+        self.stopping = StoppingDialog(self.worker, parent)
+        if self.control is not None and self.control.progress_message:
+            self.stopping.activity.setText(self.control.progress_message)
+        self.bridge.jobEvent.connect(self.stopping.show_job_event)
+        self.stopping.stopped.connect(self._leave)
+        log.info("Quit: waiting for the sync to stop after its current document")
+        self.stopping.start()
+
+    @Slot()
+    def _leave(self) -> None:
         if self.window is not None:
             self.window.quitting = True
             self.window.save_geometry()
@@ -192,12 +220,16 @@ class ConnectorApp(QObject):
         self._stopped = True
         if self.scheduler is not None:
             self.scheduler.shutdown()
-        if self.worker is not None and not self.worker.stop(timeout=60):
-            log.warning("The sync did not stop within a minute; quitting anyway (it will be resumed next time).")
+        # after Quit now, a job on the worker's own thread (not the engine's) is not waited for long
+        wait = 5 if self.stopping is not None and self.stopping.abandoned else 60
+        if self.worker is not None and not self.worker.stop(timeout=wait):
+            log.warning("The sync did not stop within %d s; quitting anyway (it will be resumed next time).", wait)
         if self.bridge is not None:
             self.bridge.close()
         if self.wizard is not None:
             self.wizard.close()
+        if self.stopping is not None:
+            self.stopping.deleteLater()
         if self.window is not None:
             self.window.quitting = True
             self.window.close()

@@ -52,6 +52,7 @@ class SyncControl(QObject):
         self.scheduler = scheduler
         self.paused = paused
         self.running = False
+        self.progress_message = ""  # the running cycle's latest progress sentence
         self.last_outcome: tuple[str, str] | None = None
         bridge.jobEvent.connect(self._on_job_event)
         bridge.dataChanged.connect(self._on_data_changed)
@@ -91,9 +92,11 @@ class SyncControl(QObject):
             self.running = True
             self.cycleStarted.emit(event.actor)
         elif event.kind == "progress":
+            self.progress_message = event.message
             self.cycleProgress.emit(event.done, event.total, event.message)
         elif event.kind in ("finished", "failed", "cancelled"):
             self.running = False
+            self.progress_message = ""
             kind, sentence = event.kind, event.message
             if kind == "finished":
                 sentence = self._finished_sentence(event.result)
