@@ -1,10 +1,12 @@
 """Fixtures for the SYSPRO client tests: reference samples and a scripted e.net behind `responses`."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
 from collections import deque
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -139,26 +141,40 @@ class _Recorder(BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 - http.server API
         self.server.seen.append(self.path)
-        body = b"0" if "/Logoff" in self.path else USER_IDS[0].encode() if "/Logon" in self.path else b"<Ok/>"
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        send_answer(self, b"0" if "/Logoff" in self.path else USER_IDS[0].encode() if "/Logon" in self.path
+                    else b"<Ok/>")
 
     def log_message(self, *args):
         pass
 
 
+@contextlib.contextmanager
+def running_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    """`handler` serving on a free port of 127.0.0.1 until the block ends."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
+def send_answer(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200, headers: dict | None = None) -> None:
+    handler.send_response(status)
+    for name, value in (headers or {"Content-Type": "application/octet-stream"}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 @pytest.fixture
 def local_server():
     """A real HTTP server on 127.0.0.1 answering like e.net; `.seen` lists the request targets."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    httpd.daemon_threads = True
-    httpd.seen = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with running_server(_Recorder) as httpd:
+        httpd.seen = []
+        yield httpd

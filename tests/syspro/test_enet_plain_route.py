@@ -7,9 +7,8 @@ that cannot be reached at all is "not sent", one that drops the connection after
 from __future__ import annotations
 
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 import pytest
@@ -19,7 +18,13 @@ import requests.adapters
 from desktop_app.syspro.enet import EnetClient
 from desktop_app.syspro.errors import PostOutcomeUnknown, TransportError
 
-from .conftest import COMPANY_PASSWORD, OPERATOR_PASSWORD, USER_IDS
+from .conftest import (
+    COMPANY_PASSWORD,
+    OPERATOR_PASSWORD,
+    USER_IDS,
+    running_server,
+    send_answer,
+)
 
 ENVIRONMENT = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
@@ -34,31 +39,18 @@ class _Enet(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         server.seen.append((id(self.connection), self.path, dict(self.headers)))
         server.connections.add(self.connection)
-        headers = {"Content-Type": "application/octet-stream"}
         if path.endswith("/Logon"):
-            body = USER_IDS[0].encode()
-            if server.cookie:
-                headers["Set-Cookie"] = f"{server.cookie}; Path=/"
+            cookie = {"Set-Cookie": f"{server.cookie}; Path=/"} if server.cookie else {}
+            send_answer(self, USER_IDS[0].encode(), headers={"Content-Type": "application/octet-stream", **cookie})
         elif path.endswith("/Logoff"):
-            body = b"0"
+            send_answer(self, b"0")
         elif server.redirect and path.startswith("/SYSPROWCFService/Rest/Query"):
-            self.send_response(307)
-            self.send_header("Location", self.path.replace("/SYSPROWCFService/Rest/", "/Moved/"))
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
+            send_answer(self, b"", 307, {"Location": self.path.replace("/SYSPROWCFService/Rest/", "/Moved/")})
         elif path.endswith("/Transaction/Post") and server.drop_posts:
             self.close_connection = True
-            self.connection.shutdown(2)
-            return
+            self.connection.shutdown(socket.SHUT_RDWR)
         else:
-            body = b"<Ok/>"
-        self.send_response(200)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+            send_answer(self, b"<Ok/>")
 
     def log_message(self, *args):
         pass
@@ -69,16 +61,10 @@ def enet_server(monkeypatch):
     for name in ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Enet)
-    httpd.daemon_threads = True
-    httpd.seen, httpd.connections, httpd.cookie, httpd.redirect, httpd.drop_posts = [], set(), None, False, False
-    httpd.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/SYSPROWCFService/Rest"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with running_server(_Enet) as httpd:
+        httpd.seen, httpd.connections, httpd.cookie, httpd.redirect, httpd.drop_posts = [], set(), None, False, False
+        httpd.base_url = f"http://127.0.0.1:{httpd.server_address[1]}/SYSPROWCFService/Rest"
+        yield httpd
 
 
 @pytest.fixture
