@@ -6,6 +6,7 @@ changes, and every 30 seconds; the GUI thread only paints the answer.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -38,6 +39,7 @@ ATTENTION_ROWS = (
     (ledger.NEEDS_MAPPING, "waiting for a mapping", "Review"),
 )
 REFRESH_MS = 30_000
+LIVE_REFRESH_S = 2.0  # while a sync reports progress, the tiles follow it this often at most
 
 TILE_STYLE = """
 QPushButton#stateTile { background: #FFFFFF; border: 1px solid #D9DDE3; border-radius: 6px;
@@ -296,6 +298,7 @@ class DashboardPage(QWidget):
     # -- reading
     @Slot()
     def refresh(self, *_args) -> None:
+        self._refreshed_at = time.monotonic()
         if self._loading:
             self._again = True
             return
@@ -376,6 +379,8 @@ class DashboardPage(QWidget):
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
         self.progress_label.setText(message)
+        if time.monotonic() - self._refreshed_at >= LIVE_REFRESH_S:
+            self.refresh()  # a first sync of thousands of invoices takes minutes: show the counts move
 
     @Slot(str, str, object)
     def _cycle_ended(self, kind: str, sentence: str, _result) -> None:

@@ -186,6 +186,24 @@ def test_log_ring_buffer_stays_bounded(qtbot, bridge, live_logging):
     assert page.model.line(0).message == "line 070"
 
 
+def test_dashboard_tiles_follow_a_running_sync(qtbot, window, engine_db, monkeypatch):
+    from desktop_app.ui import dashboard as dashboard_module
+
+    dashboard = window.pages["dashboard"]
+    qtbot.waitUntil(lambda: dashboard.snapshot is not None, timeout=5000)
+    monkeypatch.setattr(dashboard_module, "LIVE_REFRESH_S", 3600.0)
+    window.control.cycleStarted.emit("sync-now")
+    for n in range(4):
+        make_doc(n, "POSTED")
+    window.control.cycleProgress.emit(1, 10, "Posted 1 of 10 AP document(s)")
+    qtbot.wait(300)
+    assert tile_count(dashboard, "POSTED") == 0, "progress within LIVE_REFRESH_S of the last read reads nothing"
+    monkeypatch.setattr(dashboard_module, "LIVE_REFRESH_S", 0.0)
+    window.control.cycleProgress.emit(4, 10, "Posted 4 of 10 AP document(s)")
+    qtbot.waitUntil(lambda: tile_count(dashboard, "POSTED") == 4, timeout=5000)
+    assert dashboard.progress.isVisible() and dashboard.progress.value() == 4, "still syncing"
+
+
 def test_dashboard_tiles_match_the_ledger_and_open_invoices(qtbot, window, engine_db):
     for n in range(3):
         make_doc(n, "FAILED", reason="Supplier on hold")
