@@ -185,6 +185,11 @@ class SyncCursor(BaseModel):
     updated_at = DateTimeField(default=utcnow)
 
 
+def set_cursor(name: str, value: str) -> None:
+    """Store a sync cursor (a feed token, a watermark, a digest) whole, stamped now."""
+    SyncCursor.replace(name=name, value=value, updated_at=utcnow()).execute()
+
+
 class SourceInvoice(BaseModel):
     """The latest ServiceTitan version of an invoice, kept so a replay re-maps without refetching."""
 

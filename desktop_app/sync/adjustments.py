@@ -21,7 +21,7 @@ import logging
 from decimal import Decimal
 
 from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMapping, WorklistRow, database,
-                                 utcnow)
+                                 set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
@@ -83,7 +83,7 @@ class AdjustmentSync:
                 for adjustment in page.records:
                     self.store(adjustment.raw)
                 if page.continue_from:
-                    SyncCursor.replace(name=CURSOR, value=page.continue_from, updated_at=utcnow()).execute()
+                    set_cursor(CURSOR, page.continue_from)
             self.ctx.check_cancelled()
             if not page.has_more:
                 break

@@ -23,7 +23,7 @@ from decimal import Decimal
 
 from desktop_app import __version__
 from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, commits_not_waiting_for_disk, database,
-                                 utcnow)
+                                 set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.sync import ledger
@@ -314,7 +314,7 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
             evaluator.evaluate(invoice, existing=existing)
             seen.add(st_id)
         if continue_from:
-            SyncCursor.replace(name=CURSOR, value=continue_from, updated_at=utcnow()).execute()
+            set_cursor(CURSOR, continue_from)
     return seen
 
 
@@ -363,7 +363,7 @@ def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -
         # is kept when it costs no request (discovery loaded the reference data); otherwise
         # nothing waits and nothing was discovered, and fetching the reference data would be waste.
         if evaluator.has_reference:
-            _store_inputs(evaluation_inputs(evaluator))
+            set_cursor(WAITING_INPUTS, evaluation_inputs(evaluator))
         return 0
     inputs = evaluation_inputs(evaluator)
     last = SyncCursor.get_or_none(SyncCursor.name == WAITING_INPUTS)
@@ -386,14 +386,10 @@ def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -
                 for doc in evaluator.evaluate(source.payload, existing=docs_by_invoice.get(st_id, [])):
                     released += doc.state == READY
         ctx.check_cancelled()
-    _store_inputs(inputs)
+    set_cursor(WAITING_INPUTS, inputs)
     if released:
         log.info("%d document(s) released by new mappings", released)
     return released
-
-
-def _store_inputs(inputs: str) -> None:
-    SyncCursor.replace(name=WAITING_INPUTS, value=inputs, updated_at=utcnow()).execute()
 
 
 def recover_interrupted() -> int:

@@ -26,7 +26,7 @@ from collections import Counter
 from decimal import Decimal
 
 from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLink, VendorMapping,
-                                 WarehouseMapping, database, utcnow)
+                                 WarehouseMapping, database, set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
@@ -89,7 +89,7 @@ class PoSync:
                 for po in page.records:
                     self.store_st(po.raw)
                 if page.continue_from:
-                    SyncCursor.replace(name=CURSOR, value=page.continue_from, updated_at=utcnow()).execute()
+                    set_cursor(CURSOR, page.continue_from)
             self.ctx.check_cancelled()
             if not page.has_more:
                 break

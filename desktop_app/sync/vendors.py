@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, utcnow
+from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, set_cursor, utcnow
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
@@ -129,7 +129,7 @@ class VendorSync:
         stamps = [vendor.modified_on for vendor in listed if vendor.modified_on]
         if stamps:
             # modifiedOnOrAfter is inclusive: the newest vendor is read again, compared, and left alone
-            SyncCursor.replace(name=CURSOR, value=max(stamps).isoformat(), updated_at=utcnow()).execute()
+            set_cursor(CURSOR, max(stamps).isoformat())
 
     def adopt_mappings(self) -> None:
         """Vendor mappings made by a person (grid, CSV) link their pair; they win over held look-alikes."""
