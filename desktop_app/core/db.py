@@ -347,8 +347,27 @@ def _migration_4(db: pw.SqliteDatabase) -> None:
         db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
 
 
+class PricebookSku(BaseModel):
+    """A ServiceTitan pricebook material or equipment as its export feed last gave it: what the invoice
+    flow maps through (code, name, primary vendor), kept so that a cycle reads only what changed."""
+
+    id = pw.BigIntegerField(primary_key=True)
+    kind = pw.CharField()  # material | equipment
+    code = pw.CharField(default="")
+    name = pw.CharField(default="")
+    vendor_id = pw.BigIntegerField(null=True)
+    vendor_name = pw.CharField(default="")
+    active = pw.BooleanField(default=True)
+    modified_on = pw.CharField(default="")  # as the feed sent it
+
+
+def _migration_5(db: pw.SqliteDatabase) -> None:
+    db.create_tables([PricebookSku])
+
+
 # Ordered forward migrations; index + 1 is the schema version each one produces.
-MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
+                                                         _migration_5]
 
 
 def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:

@@ -208,11 +208,13 @@ class ServiceTitanResources:
     def services(self) -> list[Sku]:
         return self.list_all("pricebook", "services", lambda d: Sku.from_api(d, "service"), {"active": "Any"})
 
-    def export_materials(self, since=None) -> Iterator[ExportPage[Sku]]:
-        return self.iter_export("pricebook", "export/materials", since, lambda d: Sku.from_api(d, "material"))
+    def export_materials(self, since=None, *, include_recent_changes: bool = False) -> Iterator[ExportPage[Sku]]:
+        return self.iter_export("pricebook", "export/materials", since, lambda d: Sku.from_api(d, "material"),
+                                include_recent_changes=include_recent_changes)
 
-    def export_equipment(self, since=None) -> Iterator[ExportPage[Sku]]:
-        return self.iter_export("pricebook", "export/equipment", since, lambda d: Sku.from_api(d, "equipment"))
+    def export_equipment(self, since=None, *, include_recent_changes: bool = False) -> Iterator[ExportPage[Sku]]:
+        return self.iter_export("pricebook", "export/equipment", since, lambda d: Sku.from_api(d, "equipment"),
+                                include_recent_changes=include_recent_changes)
 
     def export_services(self, since=None) -> Iterator[ExportPage[Sku]]:
         return self.iter_export("pricebook", "export/services", since, lambda d: Sku.from_api(d, "service"))

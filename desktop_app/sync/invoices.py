@@ -26,9 +26,9 @@ from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, commits_
                                  set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
-from desktop_app.sync import ledger
+from desktop_app.sync import ledger, pricebook
 from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
-                                    Sku, build_documents, content_hash)
+                                    build_documents, content_hash)
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, FAILED, IN_DOUBT, LOCKED, NEEDS_MAPPING, POSTED,
                                      POSTING, READY, SKIPPED)
@@ -73,14 +73,9 @@ def build_settings(ctx: SyncContext) -> BuildSettings:
 
 
 def load_reference(ctx: SyncContext) -> Reference:
-    """Pricebook SKUs with their primary vendor, technicians, business units: a few requests per cycle."""
-    reference = Reference()
-    for loader in (ctx.st.materials, ctx.st.equipment):
-        for sku in loader():
-            vendor = sku.primary_vendor
-            reference.skus[sku.id] = Sku(id=sku.id, code=sku.code or "", name=sku.display_name or "",
-                                         vendor_id=vendor.vendor_id if vendor else None,
-                                         vendor_name=(vendor.vendor_name or "") if vendor else "")
+    """Pricebook SKUs with their primary vendor (stored, plus the feeds' changes: `pricebook`),
+    technicians, business units: a few requests per cycle."""
+    reference = Reference(skus=pricebook.load_skus(ctx))
     for tech in ctx.st.technicians():
         reference.technicians[tech.id] = tech.name or ""
     for unit in ctx.st.business_units():
