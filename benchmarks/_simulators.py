@@ -30,10 +30,12 @@ def use_memory_keyring() -> None:
 
 
 # ---------------------------------------------------------------------------- simulator process
-def _serve_simulators(seed: int, invoices: int, lifetime_s: float, st_options: dict, conn) -> None:
+def _serve_simulators(seed: int, invoices: int, lifetime_s: float, st_options: dict, conn,
+                      extra_skus: int = 0) -> None:
     from desktop_app.sandbox.runner import Sandbox
 
     box = Sandbox(seed, invoices, max_lifetime_s=lifetime_s, st_options=st_options).start()
+    _pad_pricebook(box.company.st, extra_skus)
     try:
         conn.send({"settings": box.settings(), "secrets": box.secrets(),
                    "mappings": box.company.starter_mappings})
@@ -47,6 +49,16 @@ def _serve_simulators(seed: int, invoices: int, lifetime_s: float, st_options: d
     finally:
         box.stop()
         conn.close()
+
+
+def _pad_pricebook(state, count: int) -> None:
+    """`count` more materials, copies of the seeded ones under new ids and codes: a large tenant's pricebook."""
+    templates = list(state.materials.values())
+    for number in range(count):
+        template = templates[number % len(templates)]
+        sku_id = state.new_id()
+        state.materials[sku_id] = {**template, "id": sku_id, "code": f"{template['code']}-{number}",
+                                   "modifiedOn": state.stamp()}
 
 
 def _st_group(path: str) -> str:
@@ -99,8 +111,9 @@ class SimulatorProcess:
     """Both simulators with a seeded company in a spawned process; stops itself after lifetime_s."""
 
     def __init__(self, seed: int, invoices: int, *, lifetime_s: float, st_options: dict | None = None,
-                 start_timeout: float = 120):
+                 start_timeout: float = 120, extra_skus: int = 0):
         self.seed, self.invoices, self.lifetime_s = seed, invoices, lifetime_s
+        self.extra_skus = extra_skus
         self.st_options = dict(st_options or {})
         self.start_timeout = start_timeout
         self.hello: dict | None = None
@@ -113,7 +126,8 @@ class SimulatorProcess:
         spawn = mp.get_context("spawn")
         self._conn, child_end = spawn.Pipe()
         self._process = spawn.Process(target=_serve_simulators, name="bench-simulators",
-                                      args=(self.seed, self.invoices, self.lifetime_s, self.st_options, child_end))
+                                      args=(self.seed, self.invoices, self.lifetime_s, self.st_options, child_end,
+                                            self.extra_skus))
         self._process.start()
         if not self._conn.poll(self.start_timeout):
             self.stop()
