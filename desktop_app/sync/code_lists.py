@@ -10,6 +10,7 @@ import json
 import os
 
 from desktop_app.core import paths
+from desktop_app.sync import pricebook
 from desktop_app.sync.context import SyncContext
 
 FILE = "code-lists.json"
@@ -28,8 +29,8 @@ def refresh(ctx: SyncContext) -> dict[str, list[list[str]]]:
         lists["branch"] = [[b, ""] for b in lists["branch"]]
     st = ctx.st
     lists["st_vendors"] = sorted([str(v.id), v.name or ""] for v in st.vendors())
-    skus = list(st.materials()) + list(st.equipment())
-    lists["st_skus"] = sorted([str(s.id), s.code or "", s.display_name or ""] for s in skus)
+    # the stored pricebook brought up to date from its feeds: a few requests however large it is
+    lists["st_skus"] = sorted([str(s.id), s.code, s.name] for s in pricebook.load_skus(ctx).values())
     lists["st_business_units"] = sorted([str(b.id), b.name or ""] for b in st.business_units())
     save(lists)
     return lists

@@ -111,3 +111,20 @@ def test_a_feed_stopped_midway_keeps_the_pages_it_stored_and_goes_on_from_there(
     assert set(skus) == set(sim_skus(sandbox)) and PricebookSku.select().count() == len(skus)
     pages_left = -(-(materials - 20) // 10)
     assert pricebook_requests(sandbox, before)["export/materials"] in (pages_left, pages_left + 1)
+
+
+def test_the_mapping_grids_sku_list_comes_from_the_kept_pricebook(sandbox):
+    from desktop_app.sync import code_lists
+
+    ctx = SyncContext.from_database(actor="user")
+    try:
+        lists = code_lists.refresh(ctx)
+        before = len(sandbox.st.request_log)
+        again = code_lists.refresh(ctx)
+    finally:
+        ctx.close()
+    skus = sim_skus(sandbox)
+    assert sorted(lists["st_skus"]) == sorted([str(s["id"]), s["code"], s["displayName"] or ""] for s in skus.values())
+    assert again["st_skus"] == lists["st_skus"]
+    assert PricebookSku.select().count() == len(skus)
+    assert pricebook_requests(sandbox, before) == {"export/materials": 1, "export/equipment": 1}
