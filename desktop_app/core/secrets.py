@@ -136,6 +136,20 @@ def delete_secret(name: str) -> bool:
         return False
 
 
+def snapshot() -> dict[str, str]:
+    """Keyring user name → value of every secret that is set, for a process that reads this profile's
+    keyring through a copy (the sync engine's child); {} when the keyring cannot be read."""
+    copy = {}
+    for name in SECRET_NAMES:
+        try:
+            value = get_secret(name)
+        except SecretStoreError:
+            return {}  # the reader's own look-up then says what is wrong with the keyring
+        if value:
+            copy[_username(name)] = value
+    return copy
+
+
 def secrets_status() -> dict[str, bool]:
     """Which secrets are set (never their values)."""
     return {name: bool(get_secret(name)) for name in SECRET_NAMES}

@@ -104,10 +104,10 @@ class EngineProcess:
             progress: Callable[[int, int, str], None] | None = None,
             cancel_event: threading.Event | None = None) -> Any:
         """Run `func(ctx)` in the child and return its result; its exception is raised here."""
-        from desktop_app.core import paths
+        from desktop_app.core import paths, secrets
 
         spec = JobSpec(func=func, actor=actor, dry_run=dry_run, home=str(paths.data_dir()),
-                       log_level=logging.getLogger("desktop_app").getEffectiveLevel(), secrets=_secrets_copy())
+                       log_level=logging.getLogger("desktop_app").getEffectiveLevel(), secrets=secrets.snapshot())
         self.start()
         self._cancel.clear()
         try:
@@ -192,20 +192,6 @@ class EngineProcess:
 def process_id(ctx) -> int:
     """A job that only says where it ran (the packaging smoke test's check of the frozen child)."""
     return os.getpid()
-
-
-def _secrets_copy() -> dict[str, str]:
-    from desktop_app.core import secrets
-
-    copy = {}
-    for name in secrets.SECRET_NAMES:
-        try:
-            value = secrets.get_secret(name)
-        except secrets.SecretStoreError:
-            return {}  # the child's own look-up then says what is wrong with the keyring
-        if value:
-            copy[secrets._username(name)] = value
-    return copy
 
 
 def _relay_log(attributes: dict) -> None:

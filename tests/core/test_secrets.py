@@ -39,3 +39,14 @@ def test_demo_profile_falls_back_to_its_own_file():
     secrets.set_secret("servicetitan.client_secret", "demo-value")
     assert secrets.get_secret("servicetitan.client_secret") == "demo-value"
     assert (paths.data_dir() / "demo-keyring.json").exists()
+
+
+def test_a_snapshot_holds_the_secrets_that_are_set_under_their_keyring_names(memory_keyring):
+    secrets.set_secret("syspro.operator_password", "op-pass")
+    secrets.set_secret("servicetitan.client_secret", "st-secret")
+    copy = secrets.snapshot()
+    assert sorted(copy.values()) == ["op-pass", "st-secret"]
+    # the names the keyring knows them by, so a copied keyring answers the same look-ups
+    assert {memory_keyring.get_password(secrets.SERVICE, user) for user in copy} == {"op-pass", "st-secret"}
+    keyring.set_keyring(keyring.backends.fail.Keyring())
+    assert secrets.snapshot() == {}
