@@ -20,6 +20,7 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
+from typing import Self
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 log = logging.getLogger(__name__)
@@ -233,3 +234,73 @@ class WsgiServer(ThreadingHTTPServer):
         # A client that hangs up mid-request is not an error of the simulator.
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
+
+
+class ServedSimulator:
+    """What both simulators share: a `WsgiServer` serving `_wsgi` on its own thread from `start` to
+    `stop`, which ends by itself after `max_lifetime_s` (a test or benchmark that forgets a simulator
+    leaves no server behind). A subclass calls `_serve_on` in its __init__ and names its thread."""
+
+    thread_name = "simulator"
+
+    def _serve_on(self, port: int, max_lifetime_s: float | None) -> None:
+        self._port = port  # 0: a free port
+        self.max_lifetime_s = max_lifetime_s
+        self._server: WsgiServer | None = None
+        self._thread: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
+        self._lifecycle = threading.Lock()
+        self._last_port = 0
+
+    def _wsgi(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        raise NotImplementedError
+
+    def start(self) -> Self:
+        with self._lifecycle:
+            if self._server is not None:
+                return self
+            server = self._server = WsgiServer(self._wsgi, self._port)
+            self._last_port = server.server_port
+            # a short poll interval keeps stop() quick (shutdown waits for the next poll)
+            self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=self.thread_name, daemon=True)
+            self._thread.start()
+            if self.max_lifetime_s is not None:
+                self._timer = threading.Timer(self.max_lifetime_s, self.stop)
+                self._timer.daemon = True
+                self._timer.start()
+        return self
+
+    def stop(self) -> None:
+        with self._lifecycle:
+            server, self._server = self._server, None
+            timer, self._timer = self._timer, None
+        if timer is not None and timer is not threading.current_thread():
+            timer.cancel()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=10)
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The port it serves on; once stopped, the one it served on (0 before the first start)."""
+        server = self._server
+        return server.server_port if server is not None else self._last_port
+
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections opened by clients since start (they stay open between requests)."""
+        server = self._server
+        return server.connections_accepted if server is not None else 0
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

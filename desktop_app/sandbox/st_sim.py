@@ -27,7 +27,7 @@ from desktop_app.core.redact import redact
 from desktop_app.sandbox import st_shapes as shapes
 from desktop_app.sandbox import st_validate as validate
 from desktop_app.sandbox.faults import FaultBoard, FaultSpecError, parse_fault_spec
-from desktop_app.sandbox.http_server import WsgiServer
+from desktop_app.sandbox.http_server import ServedSimulator
 from desktop_app.sandbox.st_query import (
     QueryInvalid,
     export_page,
@@ -113,7 +113,9 @@ class _Dropped(ConnectionError):
     """Raised by the app to make the server hang up without answering (fault `st.drop`)."""
 
 
-class ServiceTitanSimulator:
+class ServiceTitanSimulator(ServedSimulator):
+    thread_name = "st-simulator"
+
     def __init__(
         self,
         state: StState,
@@ -124,15 +126,14 @@ class ServiceTitanSimulator:
         export_batch_size: int = 500,
         max_lifetime_s: float | None = 3600,
         sleep: Callable[[float], None] = time.sleep,
-    port: int = 0,
+        port: int = 0,
     ):
         self.state = state
-        self._port = port  # 0: a free port
+        self._serve_on(port, max_lifetime_s)
         self.token_lifetime_s = token_lifetime_s
         self.clock = clock
         self.rate_limit_per_second = rate_limit_per_second
         self.export_batch_size = export_batch_size
-        self.max_lifetime_s = max_lifetime_s
         self.faults = FaultBoard(FAULTS)
         self.request_log: collections.deque[dict] = collections.deque(maxlen=20_000)
         self._sleep = sleep
@@ -140,57 +141,11 @@ class ServiceTitanSimulator:
         self._calls: collections.deque[float] = collections.deque()
         self._guard = threading.Lock()
         self._feeds: dict[str, tuple[tuple, tuple]] = {}
-        self._server = None
-        self._thread: threading.Thread | None = None
-        self._timer: threading.Timer | None = None
         self._routes = Map(
             [Rule(f"/{module}/v2/tenant/<tenant>/{path}", endpoint=name, methods=[method])
              for method, module, path, name in ROUTES],
             strict_slashes=False,
         )
-
-    # --- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> "ServiceTitanSimulator":
-        if self._server is not None:
-            return self
-        self._server = WsgiServer(self._wsgi, self._port)
-        # A short poll interval keeps stop() quick (shutdown waits for the next poll).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="st-simulator", daemon=True)
-        self._thread.start()
-        if self.max_lifetime_s is not None:
-            self._timer = threading.Timer(self.max_lifetime_s, self.stop)
-            self._timer.daemon = True
-            self._timer.start()
-        return self
-
-    def stop(self) -> None:
-        with self._guard:
-            server, self._server = self._server, None
-            timer, self._timer = self._timer, None
-        if timer is not None and timer is not threading.current_thread():
-            timer.cancel()
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
-    def connections_accepted(self) -> int:
-        """TCP connections opened by clients since start (they stay open between requests)."""
-        server = self._server
-        return server.connections_accepted if server is not None else 0
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("simulator is not running")
-        return self._server.server_port
 
     @property
     def api_url(self) -> str:
@@ -199,12 +154,6 @@ class ServiceTitanSimulator:
     @property
     def auth_url(self) -> str:
         return f"{self.api_url}/connect/token"
-
-    def __enter__(self) -> "ServiceTitanSimulator":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     def set_faults(self, faults: dict[str, float]) -> None:
         self.faults.set({name.removeprefix("st."): value for name, value in faults.items()})

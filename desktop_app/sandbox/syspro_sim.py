@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import secrets
 import socket
-import threading
 import time
 from typing import Callable
 
@@ -20,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 
 from desktop_app.sandbox import syspro_odata, syspro_postings, syspro_queries
 from desktop_app.sandbox.faults import FaultBoard, FaultSpecError, parse_fault_spec
-from desktop_app.sandbox.http_server import SOCKET_KEY, WsgiServer
+from desktop_app.sandbox.http_server import SOCKET_KEY, ServedSimulator
 from desktop_app.sandbox.syspro_postings import BoException, Options
 from desktop_app.sandbox.syspro_state import Session, SysproState
 from desktop_app.sandbox.syspro_xml import E, XmlInError, el, parse_xml_in, xml_out
@@ -41,7 +40,9 @@ def _bo_error(message: str) -> str:
     return f"ERROR: e.net exception 100000: {message}"
 
 
-class SysproSimulator:
+class SysproSimulator(ServedSimulator):
+    thread_name = "syspro-sim"
+
     def __init__(
         self,
         state: SysproState,
@@ -53,68 +54,19 @@ class SysproSimulator:
         max_lifetime_s: float | None = 3600,
         sleep: Callable[[float], None] = time.sleep,
         max_url_bytes: int | None = 16384,
-    port: int = 0,
+        port: int = 0,
     ):
         self.state = state
-        self._port = port  # 0: a free port
+        self._serve_on(port, max_lifetime_s)
         self.session_idle_timeout_s = session_idle_timeout_s
         self.clock = clock
         self.page_size = page_size
         self.json_quoted = json_quoted
-        self.max_lifetime_s = max_lifetime_s
         self.sleep = sleep
         # HTTP.sys (which hosts the e.net REST service) refuses request lines beyond ~16 KB by default.
         self.max_url_bytes = max_url_bytes
         self.faults = FaultBoard(FAULTS)
         self.request_log: list[tuple[str, str, dict[str, str], int]] = []
-        self._server = None
-        self._thread: threading.Thread | None = None
-        self._timer: threading.Timer | None = None
-        self._stop_lock = threading.Lock()
-        self.port = 0
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> None:
-        self._server = WsgiServer(self._wsgi, self._port)
-        self.port = self._server.server_port
-        server = self._server
-        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05), name="syspro-sim",
-                                        daemon=True)
-        self._thread.start()
-        if self.max_lifetime_s is not None:
-            self._timer = threading.Timer(self.max_lifetime_s, self.stop)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def stop(self) -> None:
-        with self._stop_lock:
-            server, self._server = self._server, None
-        if server is None:
-            return
-        if self._timer is not None and self._timer is not threading.current_thread():
-            self._timer.cancel()
-        server.shutdown()
-        server.server_close()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=10)
-
-    @property
-    def running(self) -> bool:
-        return self._server is not None
-
-    @property
-    def connections_accepted(self) -> int:
-        """TCP connections opened by clients since start (they stay open between requests)."""
-        server = self._server
-        return server.connections_accepted if server is not None else 0
-
-    def __enter__(self) -> SysproSimulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
