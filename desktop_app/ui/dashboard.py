@@ -330,9 +330,12 @@ class DashboardPage(QWidget):
             dot.style().unpolish(dot)
             dot.style().polish(dot)
             when = f" ({local_time(connection.when)})" if connection.when else ""
+            sentence = connection.sentence
+            if connection.status == "unknown" and self.control.running:
+                sentence = "The sync running now will tell."  # a first sync can take minutes
             text.setText({"ok": "Connected", "failed": "Not working", "unknown": "Unknown"}[connection.status]
-                         + when + (f" — {connection.sentence}" if connection.status != "ok" else ""))
-            text.setToolTip(connection.sentence)
+                         + when + (f" — {sentence}" if connection.status != "ok" else ""))
+            text.setToolTip(sentence)
         cycle = snapshot.last_cycle
         if cycle is None:
             self.last_label.setText("Last sync: none yet.")

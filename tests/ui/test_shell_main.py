@@ -187,21 +187,27 @@ def test_log_ring_buffer_stays_bounded(qtbot, bridge, live_logging):
 
 
 def test_dashboard_tiles_follow_a_running_sync(qtbot, window, engine_db, monkeypatch):
+    from desktop_app.sync.jobs import JobEvent
     from desktop_app.ui import dashboard as dashboard_module
+
+    def job_event(kind: str, done: int = 0, message: str = "") -> None:  # as the worker reports a cycle
+        window.bridge.jobEvent.emit(JobEvent(kind, 1, "cycle", "sync-now", done, 10, message))
 
     dashboard = window.pages["dashboard"]
     qtbot.waitUntil(lambda: dashboard.snapshot is not None, timeout=5000)
     monkeypatch.setattr(dashboard_module, "LIVE_REFRESH_S", 3600.0)
-    window.control.cycleStarted.emit("sync-now")
+    job_event("started")
     for n in range(4):
         make_doc(n, "POSTED")
-    window.control.cycleProgress.emit(1, 10, "Posted 1 of 10 AP document(s)")
+    job_event("progress", 1, "Posted 1 of 10 AP document(s)")
     qtbot.wait(300)
     assert tile_count(dashboard, "POSTED") == 0, "progress within LIVE_REFRESH_S of the last read reads nothing"
     monkeypatch.setattr(dashboard_module, "LIVE_REFRESH_S", 0.0)
-    window.control.cycleProgress.emit(4, 10, "Posted 4 of 10 AP document(s)")
+    job_event("progress", 4, "Posted 4 of 10 AP document(s)")
     qtbot.waitUntil(lambda: tile_count(dashboard, "POSTED") == 4, timeout=5000)
     assert dashboard.progress.isVisible() and dashboard.progress.value() == 4, "still syncing"
+    # no sync has ended yet: the connections are unknown, and the running one will tell
+    assert dashboard.connection_labels["syspro"][1].text() == "Unknown — The sync running now will tell."
 
 
 def test_dashboard_tiles_match_the_ledger_and_open_invoices(qtbot, window, engine_db):
