@@ -56,6 +56,7 @@ class PlainGet:
         parts = urlsplit(origin)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"not a plain-HTTP origin: {parts.scheme}://{parts.hostname}")
+        self.origin = origin
         self.host = parts.hostname
         self.port = parts.port or 80
         self.connect_timeout = connect_timeout

@@ -20,8 +20,8 @@ import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
-from typing import Self
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Self
 
 log = logging.getLogger(__name__)
 

@@ -198,7 +198,6 @@ class EnetClient:
         self._send_settings: dict | None = None  # proxies, verify, cert, stream: fixed while trust_env is off
         self._routes: dict[str, tuple[str, dict[str, str]] | None] = {}
         self._plain: PlainGet | None = None
-        self._plain_origin = ""
         self._plain_allowed = self._owns_http  # a session given by the caller keeps its adapters
 
     def __repr__(self) -> str:
@@ -261,8 +260,7 @@ class EnetClient:
                 return decode_body(answer.content)
         http = self._http
         request = self._prepared(url)
-        if query:
-            request.url = f"{request.url}{'&' if '?' in request.url else '?'}{query}"
+        request.url = _with_query(request.url, query)
         settings = self._send_settings
         if settings is None or http.trust_env:
             settings = http.merge_environment_settings(request.url, {}, None, None, None)
@@ -327,8 +325,7 @@ class EnetClient:
         origin = request.url if origin_end < 0 else request.url[:origin_end]
         if self._plain is None:
             self._plain = PlainGet(origin, connect_timeout=self.timeout[0], read_timeout=self.timeout[1])
-            self._plain_origin = origin
-        elif origin != self._plain_origin:
+        elif origin != self._plain.origin:
             return None  # one kept connection per client (every URL is under base_url: not expected)
         target = "/" if origin_end < 0 else request.url[origin_end:]
         return target, dict(request.headers)
@@ -341,7 +338,7 @@ class EnetClient:
         sends it again through requests, which follows redirects, and so does every later call.
         """
         target, headers = route
-        answer = self._plain.get(f"{target}{'&' if '?' in target else '?'}{query}" if query else target, headers)
+        answer = self._plain.get(_with_query(target, query), headers)
         if "Set-Cookie" in answer.headers:
             self._http.cookies.extract_cookies(MockResponse(answer.headers),
                                                MockRequest(requests.Request("GET", url).prepare()))
@@ -414,6 +411,11 @@ class EnetClient:
             log.warning("SYSPRO logoff answered %s", redact(body.strip()[:200]))
         else:
             log.info("Logged off from SYSPRO")
+
+
+def _with_query(url: str, query: str) -> str:
+    """`url` with the encoded `query` appended to any query it already has."""
+    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
 
 
 class _HttpStatus(Exception):
