@@ -11,6 +11,7 @@ from werkzeug.wrappers import Request, Response
 
 from desktop_app.sandbox import http_server
 from desktop_app.sandbox.http_server import WsgiServer
+from tests.serving import serving
 
 
 def echo_app(environ, start_response):
@@ -25,15 +26,8 @@ def echo_app(environ, start_response):
 
 @pytest.fixture
 def server():
-    srv = WsgiServer(echo_app)
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(WsgiServer(echo_app)) as srv:
         yield srv
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

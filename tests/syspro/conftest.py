@@ -4,7 +4,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import threading
 from collections import deque
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ import responses
 
 from desktop_app.syspro import enet as enet_module
 from desktop_app.syspro.enet import EnetClient
+from tests.serving import serving
 
 ENET_URL = "http://127.0.0.1:9/SYSPROWCFService/Rest"
 ODATA_URL = "http://127.0.0.1:9/SYSPRO8Odata/SYSPROOData"
@@ -153,14 +153,8 @@ def running_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingH
     """`handler` serving on a free port of 127.0.0.1 until the block ends."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(httpd):
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def send_answer(handler: BaseHTTPRequestHandler, body: bytes, status: int = 200, headers: dict | None = None) -> None:
