@@ -287,6 +287,13 @@ def _left_out_line(item: dict, amount: Decimal, reference: Reference) -> dict:
             "location": location, "why": STOCK_LINE_WHY.format(location=location)}
 
 
+def left_out_text(left_out: list[dict]) -> str:
+    """The stock lines a document leaves out of AP, one line of text each (detail page, CLI)."""
+    return "\n".join(" ".join(f"• {line.get('sku_code') or line.get('sku_id')} {line.get('description') or ''}".split())
+                     + f" — {line.get('quantity')} × {line.get('unit_cost')} = {line.get('amount')}: {line.get('why')}"
+                     for line in left_out)
+
+
 def all_stock_reason(left_out: list[dict]) -> str:
     places = ", ".join(sorted({line["location"] for line in left_out}))
     return (f"Every material and equipment line on this invoice ({len(left_out)}) was used from your own stock "
