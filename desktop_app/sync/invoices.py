@@ -164,7 +164,8 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
             return touched
         for index, doc in enumerate(available):
             if index == 0:
-                if doc.state == target_state and doc.reason == reason and doc.missing == result.missing:
+                if (doc.state == target_state and doc.reason == reason and doc.missing == result.missing
+                        and doc.left_out == result.left_out):
                     continue
                 ledger.transition(doc, target_state, "needs_mapping" if result.missing else "skipped", reason,
                                   actor=actor, data={"missing": result.missing} if result.missing else None,
