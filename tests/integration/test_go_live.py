@@ -153,6 +153,18 @@ def test_purchase_orders_dated_before_go_live_never_cross_either_way(sandbox):
     # the ones from go-live on did cross
     assert SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == SYNCED).count() > 3
 
+    # the go-live date moved earlier: what was skipped for its date crosses now, once
+    set_start(sandbox.company.start)
+    for _ in range(2):
+        cycle("purchase-orders")
+    cpns = [po["header"]["CustomerPoNumber"] for po in sp.purchase_orders.values()]
+    crossed = [po_id for po_id in old if f"ST{st.purchase_orders[po_id]['number']}" in cpns]
+    assert crossed and all(cpns.count(f"ST{st.purchase_orders[po_id]['number']}") == 1 for po_id in crossed)
+    for po_id in old:
+        row = SyncLink.get(SyncLink.flow == "purchase-orders", SyncLink.st_id == po_id)
+        assert not date_skip(row.reason, go_live)
+    assert any(po.get("summary") == f"SYSPRO PO {old_number}" for po in st.purchase_orders.values())
+
 
 def test_adjustments_dated_before_go_live_are_never_posted_nor_listed(sandbox):
     st, sp = sandbox.company.st, sandbox.company.syspro
@@ -179,6 +191,20 @@ def test_adjustments_dated_before_go_live_are_never_posted_nor_listed(sandbox):
         assert row.state == SKIPPED and date_skip(row.reason, go_live), (row.state, row.reason)
     assert not WorklistRow.select().where(WorklistRow.syspro_reference == "OLD COUNT").exists()
     assert WorklistRow.select().count() > 0  # SYSPRO adjustments from go-live on are listed
+
+    # the go-live date moved earlier: the skipped ones are the connector's now, and posted once
+    set_start(sandbox.company.start)
+    cycle("adjustments")
+    cycle("adjustments")
+    references = [m["Reference"] for m in sp.movements]
+    for adjustment_id in old:
+        number = st.adjustments[adjustment_id]["number"]
+        assert SyncLink.get(SyncLink.flow == "adjustments", SyncLink.st_id == adjustment_id).state != SKIPPED
+        assert len({(m["Reference"], m["StockCode"], m["Warehouse"]) for m in sp.movements
+                    if m["Reference"] == f"ST-ADJ-{number}"}) == sum(
+            1 for m in sp.movements if m["Reference"] == f"ST-ADJ-{number}")
+    assert any(ref.startswith("ST-ADJ-") for ref in references)
+    assert WorklistRow.select().where(WorklistRow.syspro_reference == "OLD COUNT").exists()
 
 
 def last_31st(before: dt.date) -> dt.date:
