@@ -130,7 +130,7 @@ def cmd_invoices_show(args) -> int:
     events = [{"at": e.created_at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message,
                "data": e.data, "xml_sent": e.xml_sent, "xml_received": e.xml_received} for e in trail(doc.id)]
     if args.json:
-        _print_json({"document": {**_doc_dict(doc), "lines": doc.lines}, "audit": events})
+        _print_json({"document": {**_doc_dict(doc), "lines": doc.lines, "left_out": doc.left_out}, "audit": events})
     else:
         for key, value in _doc_dict(doc).items():
             print(f"{key:>18}: {value}")
@@ -138,6 +138,11 @@ def cmd_invoices_show(args) -> int:
         for line in doc.lines:
             print(f"  {line['sku_code'] or line['sku_id']:<14} {line['stock_code']:<14} {line['ledger_code']:<12} "
                   f"{line['quantity']} × {line['unit_cost']} = {line['amount']}")
+        if doc.left_out:
+            from desktop_app.sync.build import left_out_text
+
+            print(f"\nLeft out of AP ({len(doc.left_out)} line(s)):")
+            print("\n".join(f"  {text}" for text in left_out_text(doc.left_out).splitlines()))
         print("\nAudit trail:")
         for e in events:
             print(f"  {e['at']}  {e['kind']:<18} {e['actor']:<12} {e['message']}")

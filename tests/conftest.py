@@ -54,6 +54,21 @@ def sandbox(request, data_home):
         db.close_database()
 
 
+GO_LIVE = "2026-01-01"
+
+
+@pytest.fixture
+def go_live():
+    """A go-live date in the open database, for a test whose cycle is about something else: a sync
+    refuses to run without one (`sync.start_date`). Returns the date stored."""
+    import datetime as dt
+
+    from desktop_app.core import config
+
+    config.save_setting("sync.start_date", GO_LIVE, actor="test")
+    return dt.date.fromisoformat(GO_LIVE)
+
+
 @pytest.fixture
 def environment_lookups(monkeypatch):
     """The URLs `core.http` resolved the environment's proxies for; a look-up by requests itself for a

@@ -59,7 +59,9 @@ _SPECS = [
     SettingSpec("syspro.odata_entities", "str", "",
                 "Overrides of OData entity-set names, e.g. ApInvoice=ApInvoices,ApSupplier=Suppliers"),
     SettingSpec("sync.interval_minutes", "int", 15, "Minutes between sync cycles", minimum=1, maximum=1440),
-    SettingSpec("sync.start_date", "date", None, "Go-live date: first ServiceTitan invoices to pick up (YYYY-MM-DD)"),
+    SettingSpec("sync.start_date", "date", None,
+                "Go-live date (YYYY-MM-DD): the first invoice, purchase order and adjustment date that the "
+                "connector posts; anything dated earlier is left alone, even when edited later. Required"),
     SettingSpec("sync.timezone", "timezone", "America/Chicago",
                 "Accounting time zone (IANA name) that decides invoice dates and periods"),
     SettingSpec("sync.cost_item_types", "list", ("Material", "Equipment"),
@@ -73,6 +75,11 @@ _SPECS = [
     SettingSpec("sync.conflict_policy", "choice", "ask",
                 "When a record changed on both sides: ask, or let one side win",
                 choices=("ask", "servicetitan", "syspro", "newer")),
+    SettingSpec("sync.ap_lines", "choice", "all",
+                "Which material and equipment lines become AP invoices: all, or non_stock (parts used from "
+                "your own truck or warehouse stock were bought on a purchase order whose bill reaches AP "
+                "that way, so they are left out)",
+                choices=("all", "non_stock")),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

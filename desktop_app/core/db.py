@@ -219,6 +219,7 @@ class ApDocument(BaseModel):
     job_number = pw.CharField(default="")
     lines = JSONField(default=list)
     missing = JSONField(default=list)  # what blocks a NEEDS_MAPPING document
+    left_out = JSONField(default=list)  # the invoice's stock lines kept out of AP (sync.ap_lines), with why
     reason = pw.TextField(default="")  # why it is FAILED / SKIPPED / IN_DOUBT / CHANGED_IN_SOURCE
     content_hash = pw.CharField(default="")
     source_modified_on = pw.CharField(default="")
@@ -365,9 +366,17 @@ def _migration_5(db: pw.SqliteDatabase) -> None:
     db.create_tables([PricebookSku])
 
 
+def _migration_8(db: pw.SqliteDatabase) -> None:
+    table = ApDocument._meta.table_name
+    # a database made by _migration_1 from today's model has the column already
+    columns = {row[1] for row in db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()}
+    if "left_out" not in columns:
+        db.execute_sql(f"ALTER TABLE \"{table}\" ADD COLUMN \"left_out\" TEXT NOT NULL DEFAULT '[]'")
+
+
 # Ordered forward migrations; index + 1 is the schema version each one produces.
 MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5]
+                                                         _migration_5, _migration_8]
 
 
 def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:

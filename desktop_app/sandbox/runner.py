@@ -69,8 +69,8 @@ class Sandbox:
 
     def settings(self) -> dict[str, str]:
         c = self.company.credentials
-        dates = [str(inv["invoiceDate"])[:10] for inv in self.company.st.invoices.values() if inv.get("invoiceDate")]
-        start = min(dates) if dates else ""
+        # go-live on the seed's first day: every seeded invoice, PO and adjustment is the connector's
+        start = self.company.start.isoformat() if self.company.start else ""
         return {
             "servicetitan.environment": "custom",
             "servicetitan.auth_url": self.st.auth_url,

@@ -177,6 +177,7 @@ class Company:
     syspro: SysproState
     starter_mappings: dict[str, list[dict]]
     credentials: dict
+    start: date | None = None  # the first day with documents: the sandbox profile's go-live date
 
 
 def build_company(seed: int = 7, *, invoices: int = 120, start: date | None = None, today: date | None = None) -> Company:
@@ -209,7 +210,7 @@ def build_company(seed: int = 7, *, invoices: int = 120, start: date | None = No
         + [r["modifiedOn"] for table in (st.invoices, st.purchase_orders, st.adjustments, st.vendors) for r in table.values()]
     )
     st.invoice_factory = builder.new_invoices
-    return Company(st=st, syspro=syspro, starter_mappings=builder.mappings(), credentials=credentials)
+    return Company(st=st, syspro=syspro, starter_mappings=builder.mappings(), credentials=credentials, start=start)
 
 
 def advance(company: Company, count: int) -> list[int]:
@@ -244,6 +245,9 @@ class _Builder:
         self.next_job = 40_000 + rng.randrange(1000)
         self.cost_invoices: list[dict] = []
         self.adjustments_of_job: dict[str, int] = {}  # ST numbers a job's adjustments 43008-1, 43008-2, ...
+        # its own stream (seeded from the main one without drawing from it), so the rest of the company
+        # stays what it was: which inventory parts came off a truck or shelf, which were bought for the job
+        self.stock_rng = random.Random(repr(rng.getstate()[1][:8]))
 
     def _adjustment_number(self, job_number: str) -> str:
         count = self.adjustments_of_job[job_number] = self.adjustments_of_job.get(job_number, 0) + 1
@@ -556,18 +560,23 @@ class _Builder:
 
     def _item(self, sku: dict, quantity: Decimal, tech_id: int, bu: dict) -> dict:
         kind = sku["_type"]
+        inventory = kind != "Service" and bool(sku.get("isInventory"))
+        # most inventory parts come off the technician's truck (equipment off the branch's shelf) and were
+        # bought on a purchase order; the rest were bought for this job at the supply counter, so
+        # ServiceTitan names no inventory location for them. Non-inventory items never have one.
         location = None
-        if kind == "Material":
-            location = self.st.trucks[self.truck_of_tech[tech_id]] if tech_id in self.truck_of_tech else None
-        elif kind == "Equipment":
-            location = self.st.warehouses[self.warehouse_of_bu[bu["id"]]]
+        if inventory and self.stock_rng.random() < 0.8:
+            if kind == "Material":
+                location = self.st.trucks[self.truck_of_tech[tech_id]] if tech_id in self.truck_of_tech else None
+            else:
+                location = self.st.warehouses[self.warehouse_of_bu[bu["id"]]]
         cost_account = sku.get("costOfSaleAccount")
         item = {
             "description": sku["description"], "quantity": quantity, "cost": sku.get("cost", D("0")),
             "price": sku["price"], "type": kind, "skuId": sku["id"], "skuName": sku["code"],
             "inventoryLocationId": location["id"] if location else None,
             "inventoryLocation": location["name"] if location else None,
-            "inventory": kind != "Service" and bool(sku.get("isInventory")), "taxable": kind != "Service",
+            "inventory": inventory, "taxable": kind != "Service",
             "generalLedgerAccount": self.gl[sku.get("account") or "4000"],
             "costOfSaleAccount": self.gl[cost_account] if cost_account else None,
             "assetAccount": self.gl["1300"] if kind != "Service" and sku.get("isInventory") else None,

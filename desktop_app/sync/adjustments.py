@@ -25,7 +25,7 @@ from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMap
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
-from desktop_app.sync import links, records
+from desktop_app.sync import dates, links, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING, FlowSummary,
                                       LazySession)
@@ -75,6 +75,7 @@ class AdjustmentSync:
 
     # ------------------------------------------------------------------ reading
     def discover(self) -> None:
+        dates.reopen_skipped_for_date(self.ctx, FLOW, CURSOR)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         start = self.ctx.settings["sync.start_date"]
         since = cursor.value if cursor else (start.isoformat() if start else None)
@@ -122,7 +123,8 @@ class AdjustmentSync:
             rows = links.syspro_rows(self.ctx, self.session, "InvMovements", contract.ODATA_ENTITIES["InvMovements"],
                                      [("TrnType", "A")], limit=100000)
             self.movements = [InventoryMovementRecord.from_row(r) for r in rows]
-        self.movements = [m for m in self.movements if m.trn_type == "A"]
+        # a SYSPRO entry date is already the office's date; the worklist starts at go-live
+        self.movements = [m for m in self.movements if m.trn_type == "A" and not dates.before_start(m.entry_date, start)]
 
     # ------------------------------------------------------------------ ServiceTitan → SYSPRO
     def groups(self, raw: dict) -> tuple[dict[str, Decimal], list[str]]:
@@ -149,6 +151,10 @@ class AdjustmentSync:
                 groups[key] = groups.get(key, Decimal(0)) + Decimal(str(item.get("quantity") or 0))
         return {k: v for k, v in groups.items() if v != 0}, missing
 
+    def local_date(self, raw: dict) -> dt.date | None:
+        """The adjustment's date as the office sees it (sync.timezone)."""
+        return dates.accounting_date(raw.get("date"), self.ctx.settings["sync.timezone"])
+
     def _hold(self, link: SyncLink, state: str, reason: str) -> None:
         if link.state != state or link.reason != reason:
             records.transition(link, state, state.lower(), reason, actor=self.actor, reason=reason)
@@ -169,6 +175,12 @@ class AdjustmentSync:
                 records.record(link, "not_found", f"No movement with reference {pending['reference']} in SYSPRO: the "
                                "earlier attempt did not post. It will be posted.", actor=self.actor)
                 data.pop("pending")
+        day = self.local_date(raw)
+        start = self.ctx.settings["sync.start_date"]
+        if dates.before_start(day, start) and not (data["postings"] or data["matched"] or data.get("pending")):
+            # nothing of it is in SYSPRO: it is not ours; one posted before the date moved stays ours
+            self._hold(link, SKIPPED, dates.before_start_reason(day, start))
+            return
         wanted, missing = self.groups(raw)
         if missing:
             self._hold(link, HELD, "Needs mapping: " + "; ".join(missing))
@@ -193,10 +205,8 @@ class AdjustmentSync:
             warehouse, stock_code = key.split("|", 1)
             items.append(invtma.InventoryAdjustment(warehouse=warehouse, stock_code=stock_code, quantity=quantity,
                                                     reference=reference, notation=f"ServiceTitan adjustment {number}"[:50]))
-        date = raw.get("date")
-        transaction_date = dt.date.fromisoformat(str(date)[:10]) if date else None
         try:
-            params = invtma.build_parameters(validate_only=False, transaction_date=transaction_date)
+            params = invtma.build_parameters(validate_only=False, transaction_date=day)
             xml_in = invtma.build_document(items)
         except ValidationError as exc:
             records.transition(link, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=self.actor,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from desktop_app.sync.dates import accounting_date, before_start, before_start_reason
 
 CENT = Decimal("0.01")
 INVOICE_NUMBER_MAX = 20
@@ -68,6 +69,8 @@ class BuildSettings:
     default_supplier: str = ""
     timezone: str = "America/Chicago"
     invoice_prefix: str = "ST"
+    start_date: dt.date | None = None  # go-live: invoices dated earlier are not the connector's
+    ap_lines: str = "all"  # all | non_stock (lines used from the company's own stock are left out)
 
 
 @dataclass
@@ -100,6 +103,7 @@ class PlannedDocument:
     lines: list[PlannedLine]
     mapping_rows: list[dict]
     content_hash: str = ""
+    left_out: list[dict] = field(default_factory=list)  # the invoice's stock lines kept out of AP
 
     def lines_json(self) -> list[dict]:
         # the fields are all scalars: a copy of each line's __dict__ is what asdict() gives, without
@@ -112,6 +116,8 @@ class BuildResult:
     documents: list[PlannedDocument] = field(default_factory=list)
     missing: list[dict] = field(default_factory=list)
     skip_reason: str = ""
+    before_start: bool = False  # skipped because the invoice is dated before the go-live date
+    left_out: list[dict] = field(default_factory=list)  # stock lines kept out of AP (sync.ap_lines)
 
 
 def _int(value) -> int | None:
@@ -119,23 +125,6 @@ def _int(value) -> int | None:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
-
-
-def accounting_date(value: str | None, timezone: str) -> dt.date | None:
-    """ST sends dates as midnight UTC and timestamps as UTC; AP wants the accounting-zone date.
-
-    A bare midnight-UTC value is a calendar date (converting it would move it to the previous
-    day west of Greenwich); any other instant is converted to the accounting time zone.
-    """
-    if not value:
-        return None
-    stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    utc = stamp.astimezone(dt.timezone.utc)
-    if (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0):
-        return utc.date()
-    return utc.astimezone(zoneinfo.ZoneInfo(timezone)).date()
 
 
 def _clip(text: str, limit: int = TEXT_MAX) -> str:
@@ -148,6 +137,9 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
     number = str(invoice.get("referenceNumber") or invoice.get("number") or invoice.get("id"))
     if invoice.get("active") is False:
         return BuildResult(skip_reason="The invoice is inactive (voided) in ServiceTitan.")
+    invoice_date = accounting_date(invoice.get("invoiceDate"), settings.timezone)
+    if before_start(invoice_date, settings.start_date):
+        return BuildResult(skip_reason=before_start_reason(invoice_date, settings.start_date), before_start=True)
     bu = invoice.get("businessUnit") or {}
     bu_id = _int(bu.get("id"))
     bu_name = bu.get("name") or reference.business_units.get(bu_id or -1, "")
@@ -172,11 +164,15 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
     technician = ""
     groups: dict[str, list[PlannedLine]] = defaultdict(list)
     cost_lines = 0
+    left_out: list[dict] = []
     for item in invoice.get("items") or []:
         if item.get("type") not in settings.cost_types or item.get("active") is False:
             continue
         amount = line_amount(item.get("quantity"), item.get("cost"))
         if amount == 0:
+            continue
+        if settings.ap_lines == "non_stock" and is_stock_line(item):
+            left_out.append(_left_out_line(item, amount, reference))
             continue
         cost_lines += 1
         if not technician and item.get("technicianId"):
@@ -232,14 +228,16 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
             ledger_code=ledger or "",
         ))
 
+    if cost_lines == 0 and left_out:
+        return BuildResult(skip_reason=all_stock_reason(left_out), left_out=left_out)
     if cost_lines == 0:
         return BuildResult(skip_reason="No material or equipment cost on this invoice (nothing owed to a supplier).")
     if missing:
-        return BuildResult(missing=sorted(missing.values(), key=lambda m: (m["kind"], str(m["key"]))))
+        return BuildResult(missing=sorted(missing.values(), key=lambda m: (m["kind"], str(m["key"]))),
+                           left_out=left_out)
 
     if not technician:
         technician = (invoice.get("employeeInfo") or {}).get("name") or ""
-    invoice_date = accounting_date(invoice.get("invoiceDate"), settings.timezone)
     is_adjustment = bool(invoice.get("adjustmentToId"))
     syspro_invoice = f"{settings.invoice_prefix}{number}"[:INVOICE_NUMBER_MAX]
     documents = []
@@ -258,12 +256,49 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
             lines=lines,
             mapping_rows=[row for key, row in used.items()
                           if key[0] != "vendors" or row["syspro_supplier"] == supplier],
+            left_out=left_out,
         )
         doc.content_hash = content_hash(doc)
         documents.append(doc)
     if not documents:
-        return BuildResult(skip_reason="The material and equipment costs on this invoice add up to zero per supplier.")
-    return BuildResult(documents=documents)
+        return BuildResult(skip_reason="The material and equipment costs on this invoice add up to zero per supplier.",
+                           left_out=left_out)
+    return BuildResult(documents=documents, left_out=left_out)
+
+
+STOCK_LINE_WHY = ("used from your own stock ({location}): bought on a purchase order, whose bill reaches AP "
+                  "that way (sync.ap_lines = non_stock)")
+
+
+def is_stock_line(item: dict) -> bool:
+    """A part used from the company's own truck or warehouse stock: an inventory item that ServiceTitan
+    took out of an inventory location. An inventory item with no location was bought for the job."""
+    return item.get("inventory") is True and bool(item.get("inventoryLocationId") or item.get("inventoryLocation"))
+
+
+def _left_out_line(item: dict, amount: Decimal, reference: Reference) -> dict:
+    sku_id = _int(item.get("skuId"))
+    sku = reference.skus.get(sku_id) if sku_id is not None else None
+    location = str(item.get("inventoryLocation") or f"inventory location {item.get('inventoryLocationId')}")
+    return {"st_item_id": _int(item.get("id")), "sku_id": sku_id,
+            "sku_code": sku.code if sku else str(item.get("skuName") or ""),
+            "description": _clip(item.get("description") or (sku.name if sku else ""), 50),
+            "quantity": str(item.get("quantity")), "unit_cost": str(item.get("cost")), "amount": format(amount, "f"),
+            "location": location, "why": STOCK_LINE_WHY.format(location=location)}
+
+
+def left_out_text(left_out: list[dict]) -> str:
+    """The stock lines a document leaves out of AP, one line of text each (detail page, CLI)."""
+    return "\n".join(" ".join(f"• {line.get('sku_code') or line.get('sku_id')} {line.get('description') or ''}".split())
+                     + f" — {line.get('quantity')} × {line.get('unit_cost')} = {line.get('amount')}: {line.get('why')}"
+                     for line in left_out)
+
+
+def all_stock_reason(left_out: list[dict]) -> str:
+    places = ", ".join(sorted({line["location"] for line in left_out}))
+    return (f"Every material and equipment line on this invoice ({len(left_out)}) was used from your own stock "
+            f"({places}): those parts were bought on purchase orders, whose bills reach AP that way, so nothing "
+            "is posted for them (sync.ap_lines = non_stock).")
 
 
 def content_hash(doc: PlannedDocument) -> str:

@@ -9,7 +9,7 @@ import peewee as pw
 
 from desktop_app.core import paths
 from desktop_app.core.errors import ConnectError, ConnectorError
-from desktop_app.sync import adjustments, invoices, purchase_orders, vendors
+from desktop_app.sync import adjustments, dates, invoices, purchase_orders, vendors
 from desktop_app.sync.context import Cancelled, SyncContext
 
 log = logging.getLogger("desktop_app.sync")
@@ -56,6 +56,7 @@ class CycleResult(dict):
 
 
 def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
+    dates.require_start_date(ctx.settings)  # CLI (exit 2), scheduler and Sync now alike: a failed cycle
     names = [flow] if flow else list(FLOWS)
     result = CycleResult()
     for name in names:

@@ -13,8 +13,10 @@ look-up.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
+import json
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -26,7 +28,7 @@ from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, commits_
                                  set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
-from desktop_app.sync import ledger, pricebook
+from desktop_app.sync import dates, ledger, pricebook
 from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
                                     build_documents, content_hash)
 from desktop_app.sync.context import SyncContext
@@ -69,7 +71,8 @@ class CycleSummary:
 def build_settings(ctx: SyncContext) -> BuildSettings:
     s = ctx.settings
     return BuildSettings(cost_types=tuple(s["sync.cost_item_types"]), default_supplier=s["sync.default_supplier"],
-                         timezone=s["sync.timezone"], invoice_prefix="ST")
+                         timezone=s["sync.timezone"], invoice_prefix="ST", start_date=s["sync.start_date"],
+                         ap_lines=s["sync.ap_lines"])
 
 
 def load_reference(ctx: SyncContext) -> Reference:
@@ -92,6 +95,7 @@ def _doc_fields(plan: PlannedDocument, invoice: dict, lines: list[dict] | None =
         technician=plan.technician, job_number=plan.job_number,
         lines=plan.lines_json() if lines is None else lines, missing=[],
         content_hash=plan.content_hash, source_modified_on=str(invoice.get("modifiedOn") or ""),
+        left_out=plan.left_out,
     )
 
 
@@ -156,15 +160,17 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
                 discovered=f"ServiceTitan invoice {number} found", discovered_data={"modifiedOn": modified},
                 data={"missing": result.missing} if result.missing else None,
                 doc_key=f"{st_id}:*", st_invoice_id=st_id, st_invoice_number=number, missing=result.missing,
-                reason=reason, source_modified_on=modified))
+                reason=reason, source_modified_on=modified, left_out=result.left_out))
             return touched
         for index, doc in enumerate(available):
             if index == 0:
-                if doc.state == target_state and doc.reason == reason and doc.missing == result.missing:
+                if (doc.state == target_state and doc.reason == reason and doc.missing == result.missing
+                        and doc.left_out == result.left_out):
                     continue
                 ledger.transition(doc, target_state, "needs_mapping" if result.missing else "skipped", reason,
                                   actor=actor, data={"missing": result.missing} if result.missing else None,
-                                  missing=result.missing, reason=reason, source_modified_on=modified)
+                                  missing=result.missing, reason=reason, source_modified_on=modified,
+                                  left_out=result.left_out)
             elif doc.state != SKIPPED:
                 ledger.transition(doc, SKIPPED, "withdrawn", "No longer a separate document: the invoice is "
                                   "held as a whole until it can be mapped.", actor=actor,
@@ -181,6 +187,8 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         fields = _doc_fields(plan, invoice, lines)
         message = (f"Mapped to supplier {supplier}: {len(plan.lines)} line(s), {plan.amount} "
                    f"({'credit note' if plan.transaction_code == 'C' else 'invoice'} {plan.syspro_invoice})")
+        if plan.left_out:
+            message += f". {left_out_sentence(plan.left_out)}"
         if supplier in renumbered:
             message += (f". Invoice number {renumbered[supplier]} is already used for this supplier by another "
                         f"ServiceTitan invoice, so this one goes to SYSPRO as {plan.syspro_invoice}")
@@ -202,6 +210,14 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
                               actor=actor, reason="Withdrawn: nothing owed to this supplier any more")
             touched.append(doc)
     return touched
+
+
+def left_out_sentence(left_out: list[dict]) -> str:
+    """Which stock lines the document leaves out, for the audit trail."""
+    named = "; ".join(f"{line['sku_code'] or line['sku_id']} × {line['quantity']} ({line['amount']}) from "
+                      f"{line['location']}" for line in left_out)
+    return (f"Left out {len(left_out)} line(s) used from your own stock, bought on purchase orders whose bills "
+            f"reach AP that way (sync.ap_lines = non_stock): {named}")
 
 
 def alternate_invoice_number(st_id: int, prefix: str = "ST") -> str:
@@ -260,7 +276,16 @@ class Evaluator:
 
     def evaluate(self, invoice: dict, *, retry: bool = False,
                  existing: list[ApDocument] | None = None) -> list[ApDocument]:
-        return evaluate_invoice(invoice, self.build(invoice), actor=self.ctx.actor, retry=retry, existing=existing)
+        result = self.build(invoice)
+        if result.before_start:
+            if existing is None:
+                existing = list(ApDocument.select().where(ApDocument.st_invoice_id == int(invoice["id"]))
+                                .order_by(ApDocument.id))
+            if any(doc.state in LOCKED for doc in existing):
+                # posted before the go-live date was moved later: it stays the connector's, edits and all
+                result = build_documents(invoice, self.mappings, self.reference,
+                                         dataclasses.replace(self.settings, start_date=None))
+        return evaluate_invoice(invoice, result, actor=self.ctx.actor, retry=retry, existing=existing)
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -385,6 +410,44 @@ def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -
     if released:
         log.info("%d document(s) released by new mappings", released)
     return released
+
+
+SCOPE = "invoices.scope"
+
+
+def apply_scope_change(ctx: SyncContext, evaluator: Evaluator) -> int:
+    """The go-live date or `sync.ap_lines` changed: the documents not in SYSPRO are evaluated again.
+
+    What SYSPRO may hold (LOCKED) is never touched, and a person's Skip stays. A go-live date
+    moved earlier also reads the export feed again from the new date: invoices dated between the
+    two dates but last modified before the old one were never in the feed this profile read.
+    Returns how many invoices were evaluated again.
+    """
+    start = ctx.settings["sync.start_date"]
+    scope = json.dumps({"start_date": start.isoformat() if start else None,
+                        "ap_lines": ctx.settings["sync.ap_lines"]}, sort_keys=True)
+    last = SyncCursor.get_or_none(SyncCursor.name == SCOPE)
+    if last is not None and last.value == scope:
+        return 0
+    if dates.moved_earlier("invoices", start):
+        SyncCursor.delete().where(SyncCursor.name == CURSOR).execute()
+        log.info("The go-live date moved earlier to %s: the invoice feed is read again from there", start)
+    open_ids = sorted({st_id for st_id, state, reason in ApDocument.select(
+        ApDocument.st_invoice_id, ApDocument.state, ApDocument.reason).where(
+        ApDocument.state.in_([READY, NEEDS_MAPPING, SKIPPED])).tuples()
+        if state != SKIPPED or not reason.startswith(USER_SKIP_PREFIX)})
+    for start_at in range(0, len(open_ids), PAGE_QUERY_IDS):
+        chunk = open_ids[start_at:start_at + PAGE_QUERY_IDS]
+        sources = {row.st_invoice_id: row for row in SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(chunk))}
+        for st_id in chunk:
+            if st_id in sources:
+                with database.atomic():
+                    evaluator.evaluate(sources[st_id].payload)
+        ctx.check_cancelled()
+    with database.atomic():
+        dates.remember_start("invoices", start)
+        set_cursor(SCOPE, scope)
+    return len(open_ids)
 
 
 def recover_interrupted() -> int:
@@ -796,6 +859,8 @@ def run_cycle(ctx: SyncContext) -> CycleSummary:
         if recovered:
             log.warning("%d document(s) were interrupted while posting; SYSPRO will be checked", recovered)
     evaluator = Evaluator(ctx)
+    if not ctx.dry_run:
+        apply_scope_change(ctx, evaluator)
     seen = discover(ctx, evaluator, summary)
     if ctx.dry_run:
         validate_ready(ctx, summary)

@@ -30,7 +30,7 @@ from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLin
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
-from desktop_app.sync import links, records
+from desktop_app.sync import dates, links, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
                                       FlowSummary, LazySession)
@@ -66,12 +66,6 @@ def syspro_view(header: PoHeaderRecord, details: list[PoDetailRecord]) -> dict:
                        "price": links.number(d.price)} for d in sorted(details, key=lambda d: d.line or 0)]}
 
 
-def _date(value) -> dt.date | None:
-    if not value:
-        return None
-    return dt.date.fromisoformat(str(value)[:10])
-
-
 class PoSync:
     def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
         self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
@@ -79,8 +73,13 @@ class PoSync:
         self.details: dict[str, list[PoDetailRecord]] = {}
         self._warehouses = None
 
+    def local_date(self, value) -> dt.date | None:
+        """A ServiceTitan timestamp as the office's date (sync.timezone)."""
+        return dates.accounting_date(value, self.ctx.settings["sync.timezone"])
+
     # ------------------------------------------------------------------ reading
     def discover(self) -> None:
+        dates.reopen_skipped_for_date(self.ctx, FLOW, CURSOR)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         start = self.ctx.settings["sync.start_date"]
         since = cursor.value if cursor else (start.isoformat() if start else None)
@@ -176,9 +175,14 @@ class PoSync:
                 continue
             if header.customer_po_number and header.customer_po_number in ours:
                 continue  # one of ours whose link is being settled by the ServiceTitan pass
-            if link is None and (header.order_status == "*" or (start and header.order_entry_date
-                                                                 and header.order_entry_date < start)):
-                continue  # cancelled or older than the go-live date: not brought over
+            if link is None and (header.order_status == "*" or dates.before_start(header.order_entry_date, start)):
+                # cancelled, or SYSPRO's history before go-live: not brought over, and not listed either
+                # (a SYSPRO of some years holds thousands of such POs)
+                continue
+            if dates.before_start(header.order_entry_date, start) and link.state not in (IN_DOUBT, SYNCING):
+                # found while the go-live date was earlier and never created in ServiceTitan
+                self._hold(link, SKIPPED, dates.before_start_reason(header.order_entry_date, start))
+                continue
             self.ctx.check_cancelled()
             self.new_syspro_po(header, link)
 
@@ -248,6 +252,12 @@ class PoSync:
                              data={"lines": lines})
                 self.summary.settled += 1
                 return
+        order_date = self.local_date(raw.get("date"))
+        start = self.ctx.settings["sync.start_date"]
+        if dates.before_start(order_date, start):
+            self._hold(link, SKIPPED, dates.before_start_reason(order_date, start),
+                       st_hash=links.view_hash(st_view(raw)))
+            return
         if raw.get("status") == "Canceled":
             self._hold(link, SKIPPED, "Canceled in ServiceTitan before it reached SYSPRO: not sent",
                        st_hash=links.view_hash(st_view(raw)))
@@ -270,14 +280,15 @@ class PoSync:
             po_lines.append(portoi.PoStockLine(stock_code=code, quantity=Decimal(str(item["quantity"])),
                                                price=Decimal(str(item.get("cost") or 0)),
                                                warehouse=location.syspro_warehouse if location else None,
-                                               due_date=_date(raw.get("requiredOn"))))
+                                               due_date=self.local_date(raw.get("requiredOn"))))
         if not items:
             missing.append("the PO has no active lines")
         if missing:
             self._hold(link, HELD, "Needs mapping: " + "; ".join(missing), st_hash=links.view_hash(st_view(raw)))
             return
-        doc = portoi.PurchaseOrderDocument(supplier=vendor.syspro_supplier, order_date=_date(raw.get("date")),
-                                           due_date=_date(raw.get("requiredOn")), warehouse=location.syspro_warehouse,
+        doc = portoi.PurchaseOrderDocument(supplier=vendor.syspro_supplier, order_date=order_date,
+                                           due_date=self.local_date(raw.get("requiredOn")),
+                                           warehouse=location.syspro_warehouse,
                                            customer_po_number=reference, lines=po_lines)
         sent = self._post(link, doc, f"Adding ServiceTitan PO {number} to SYSPRO (supplier {vendor.syspro_supplier}, "
                           f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), CustomerPoNumber {reference})")

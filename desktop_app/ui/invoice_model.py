@@ -341,6 +341,7 @@ class DocumentDetail:
     lines: list[dict] = field(default_factory=list)
     missing: list[dict] = field(default_factory=list)
     trail: list[TrailEntry] = field(default_factory=list)
+    left_out: list[dict] = field(default_factory=list)  # the invoice's stock lines kept out of AP, with why
 
     @property
     def title(self) -> str:
@@ -359,7 +360,9 @@ def load_detail(doc_id: int) -> DocumentDetail | None:
         invoice_date=doc.invoice_date, branch=doc.branch, business_unit=doc.business_unit,
         technician=doc.technician, job_number=doc.job_number, journal=doc.journal, reason=doc.reason,
         attempts=doc.attempts, posted_at=doc.posted_at, confirmed_at=doc.confirmed_at,
-        syspro_amount=doc.syspro_amount, lines=list(doc.lines or []), missing=list(doc.missing or []), trail=events)
+        syspro_amount=doc.syspro_amount, lines=list(doc.lines or []), missing=list(doc.missing or []), trail=events,
+        left_out=list(doc.left_out or []))
+
 
 
 class LinesModel(ListTableModel):

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog,
                                QWidget)
 
 from desktop_app.sync import invoices, ledger
+from desktop_app.sync.build import left_out_text
 from desktop_app.ui.invoice_model import (ATTENTION, DocumentDetail, InvoiceQuery,
                                           InvoiceTableModel, LinesModel, TrailModel, filter_choices, load_detail)
 from desktop_app.ui.master_detail import MasterDetailMixin
@@ -193,6 +194,13 @@ class DetailPane(HistoryTabMixin, QWidget):
         self.total_label.setStyleSheet("font-weight: 600;")
         lines_layout.addWidget(self.lines_view)
         lines_layout.addWidget(self.total_label)
+        self.left_out_label = QLabel("", lines_page)
+        self.left_out_label.setObjectName("leftOut")
+        self.left_out_label.setWordWrap(True)
+        self.left_out_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.left_out_label.setStyleSheet("color: #4B5563;")
+        self.left_out_label.hide()
+        lines_layout.addWidget(self.left_out_label)
         self.tabs.addTab(lines_page, "AP document")
 
         self.tabs.addTab(self._history_tab(), "History")
@@ -223,6 +231,7 @@ class DetailPane(HistoryTabMixin, QWidget):
             self.lines_model.set_lines([])
             self.trail_model.set_events([])
             self.total_label.setText("")
+            self.left_out_label.hide()
             self.set_actions_enabled(False)
             return
         self.badge.show()
@@ -278,6 +287,10 @@ class DetailPane(HistoryTabMixin, QWidget):
             self.total_label.setText(f"Total  {format_money(self.lines_model.total())}")
         else:
             self.total_label.setText("No cost lines.")
+        if detail.left_out:
+            self.left_out_label.setText(f"Left out of AP ({len(detail.left_out)} line(s)):\n"
+                                        + left_out_text(detail.left_out))
+        self.left_out_label.setVisible(bool(detail.left_out))
         self._show_trail(detail.trail)
         self.xml_button.setEnabled(False)
         self.set_actions_enabled(True)

@@ -14,9 +14,9 @@ import zoneinfo
 from collections.abc import Callable
 
 from PySide6.QtCore import QDate, Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateEdit, QFormLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget, QWizard, QWizardPage)
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QCompleter, QDateEdit, QFormLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
+                               QRadioButton, QSpinBox, QVBoxLayout, QWidget, QWizard, QWizardPage)
 
 from desktop_app.core import config, secrets
 from desktop_app.core.config import SPECS, SettingsError
@@ -351,6 +351,11 @@ class SysproPage(ConnectionPage):
             self.fields[key].setPlaceholderText("http://…")
 
 
+def suggested_start_date(today: dt.date | None = None) -> dt.date:
+    """The first day of the current month: books usually start a month clean."""
+    return (today or dt.date.today()).replace(day=1)
+
+
 class SyncPage(SetupPage):
     def __init__(self, parent: QWidget | None = None):
         super().__init__("How to sync", "These can be changed later on the Settings page.", parent)
@@ -359,11 +364,24 @@ class SyncPage(SetupPage):
         self.interval.setSuffix(" minutes")
         self.interval.setValue(SPECS["sync.interval_minutes"].default)
         self.add_field("sync.interval_minutes", "Sync every", self.interval)
-        self.start_date = QDateEdit(QDate.currentDate())
+        start = QWidget()
+        start_column = QVBoxLayout(start)
+        start_column.setContentsMargins(0, 0, 0, 0)
+        self.start_date = QDateEdit(QDate.fromString(suggested_start_date().isoformat(), "yyyy-MM-dd"))
+        self.start_date.setObjectName("sync.start_date")
         self.start_date.setCalendarPopup(True)
         self.start_date.setDisplayFormat("yyyy-MM-dd")
-        self.add_field("sync.start_date", "Go-live date", self.start_date,
-                       "ServiceTitan invoices from this date on are sent to SYSPRO AP.")
+        self.start_confirmed = QCheckBox("Yes, the connector posts what is dated from this day on")
+        self.start_confirmed.setObjectName("startConfirmed")
+        self.start_confirmed.toggled.connect(lambda _on: self.check_field("sync.start_date"))
+        self.start_date.dateChanged.connect(lambda _day: self.check_field("sync.start_date"))
+        start_column.addWidget(self.start_date, 0, Qt.AlignmentFlag.AlignLeft)
+        start_column.addWidget(self.start_confirmed)
+        self.add_field("sync.start_date", "Go-live date", start,
+                       "ServiceTitan invoices, purchase orders and adjustments dated from this day on (in the "
+                       "time zone below) go to SYSPRO; anything dated earlier is never posted, even when it is "
+                       "edited later. Usually the first day of the first month SYSPRO should get from here; "
+                       "the first day of this month is only a suggestion.", required=True)
         self.timezone = QComboBox()
         self.timezone.setEditable(True)
         self.timezone.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -395,10 +413,34 @@ class SyncPage(SetupPage):
         self.write_back = QCheckBox("Mark posted invoices as exported in ServiceTitan")
         self.write_back.setChecked(SPECS["sync.write_back"].default)
         self.add_field("sync.write_back", "Write back", self.write_back)
+        stock = QWidget()
+        stock_column = QVBoxLayout(stock)
+        stock_column.setContentsMargins(0, 0, 0, 0)
+        question = QLabel("Do your technicians use parts from your own warehouse or truck stock?")
+        question.setWordWrap(True)
+        self.stock_all = QRadioButton("No: post the cost of every material and equipment line")
+        self.stock_non_stock = QRadioButton("Yes: leave parts from our own stock out; post only parts bought "
+                                            "for the job")
+        self.ap_lines_group = QButtonGroup(self)
+        self.ap_lines_group.addButton(self.stock_all)
+        self.ap_lines_group.addButton(self.stock_non_stock)
+        self.stock_all.setChecked(SPECS["sync.ap_lines"].default == "all")
+        self.stock_non_stock.setChecked(SPECS["sync.ap_lines"].default == "non_stock")
+        for widget in (question, self.stock_all, self.stock_non_stock):
+            stock_column.addWidget(widget)
+        self.add_field("sync.ap_lines", "Parts from stock", stock,
+                       "Parts from your own stock were bought on purchase orders, and those suppliers' bills "
+                       "reach AP that way: posting them again from the job's invoice would put their cost in "
+                       "AP twice. Parts bought for the job (e.g. at the supply counter) are posted either way. "
+                       "An invoice's detail shows which lines were left out and why.")
 
     def field_problem(self, key: str, *, strict: bool) -> str:
         if key in self.fields:
             return super().field_problem(key, strict=strict)
+        if key == "sync.start_date" and not self.start_confirmed.isChecked():
+            return ("Required: choose the go-live date and tick the box to confirm it. Without it the "
+                    "connector cannot tell which documents are its own, and it does not sync."
+                    if strict else "")
         try:
             config.parse_value(key, self.values()[key])
         except SettingsError as exc:
@@ -411,22 +453,28 @@ class SyncPage(SetupPage):
     def values(self) -> dict[str, str]:
         return {
             "sync.interval_minutes": str(self.interval.value()),
-            "sync.start_date": self.start_date.date().toString("yyyy-MM-dd"),
+            "sync.start_date": (self.start_date.date().toString("yyyy-MM-dd")
+                                if self.start_confirmed.isChecked() else ""),
             "sync.timezone": self.timezone.currentText().strip(),
             "sync.cost_item_types": ",".join(name for name, box in self.cost_types.items() if box.isChecked()),
             "sync.write_back": "true" if self.write_back.isChecked() else "false",
+            "sync.ap_lines": "non_stock" if self.stock_non_stock.isChecked() else "all",
             **super().values(),
         }
 
     def fill(self, settings, stored) -> None:
         super().fill(settings, stored)
         self.interval.setValue(settings["sync.interval_minutes"])
-        start = settings["sync.start_date"] or dt.date.today()
+        start = settings["sync.start_date"] or suggested_start_date()
         self.start_date.setDate(QDate(start.year, start.month, start.day))
+        # a date stored before was confirmed then; a suggestion waits for the person's tick
+        self.start_confirmed.setChecked(settings["sync.start_date"] is not None)
         self.timezone.setCurrentText(settings["sync.timezone"])
         for name, box in self.cost_types.items():
             box.setChecked(name in settings["sync.cost_item_types"])
         self.write_back.setChecked(bool(settings["sync.write_back"]))
+        self.stock_non_stock.setChecked(settings["sync.ap_lines"] == "non_stock")
+        self.stock_all.setChecked(settings["sync.ap_lines"] != "non_stock")
 
 
 class FinishPage(QWizardPage):

@@ -73,3 +73,15 @@ def test_second_instance_gets_a_clear_message_and_exit_2():
         result = run_cli("sync", "--once")
     assert result.returncode == 2
     assert "already running" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sync_without_a_go_live_date_exits_2_and_says_how_to_set_it():
+    result = run_cli("sync", "--once")
+    assert result.returncode == 2, result.stderr
+    assert "No go-live date is set" in result.stderr
+    assert "ml-connector config set sync.start_date YYYY-MM-DD" in result.stderr
+    assert "wizard" in result.stderr and "Traceback" not in result.stderr
+    # once set, the same command gets past that check (and on to the unconfigured ServiceTitan)
+    assert run_cli("config", "set", "sync.start_date", "2026-04-01").returncode == 0
+    again = run_cli("sync", "--once")
+    assert "go-live" not in again.stderr + again.stdout

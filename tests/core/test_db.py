@@ -163,3 +163,19 @@ def test_indexes_no_query_uses_are_dropped_and_the_pages_filters_keep_theirs(mon
         return str(database.execute_sql(f"EXPLAIN QUERY PLAN {sql}", ("x",)).fetchall())
     for column in ("state", "supplier", "st_invoice_number", "branch", "invoice_date"):  # the Invoices page's
         assert "USING" in plan(f"SELECT id FROM ap_document WHERE {column} = ? ORDER BY {column} LIMIT 200"), column
+
+
+def test_a_ledger_from_before_left_out_gains_the_column_empty(monkeypatch):
+    with monkeypatch.context() as older:
+        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[:5])
+        database = db.open_database()
+        database.execute_sql('ALTER TABLE "ap_document" DROP COLUMN "left_out"')  # as release 5's model made it
+        database.execute_sql("INSERT INTO ap_document (doc_key, st_invoice_id, st_invoice_number, state, supplier, "
+                             "syspro_invoice, transaction_code, amount, branch, business_unit, technician, job_number, "
+                             "lines, missing, reason, content_hash, source_modified_on, journal, attempts, write_back, "
+                             "created_at, updated_at) VALUES ('1:A', 1, '', 'READY', 'A', '', 'I', '1.00', '', '', '', "
+                             "'', '[]', '[]', '', '', '', '', 0, '', '2026-01-01', '2026-01-01')")
+        db.close_database()
+    db.open_database()
+    assert db.ApDocument.get(db.ApDocument.doc_key == "1:A").left_out == []
+    assert db.database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()

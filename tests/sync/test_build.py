@@ -157,3 +157,56 @@ def test_long_and_non_ascii_texts_are_clipped_not_broken():
     doc = build_documents(inv, mappings(), reference(), SETTINGS).documents[0]
     assert len(doc.notation) <= 50 and len(doc.lines[0].description) <= 50
     assert doc.notation.startswith("Ünïcödé & 'quotes'")
+
+
+# ---------------------------------------------------------------------------- go-live date, stock lines
+def test_an_invoice_dated_before_the_go_live_date_is_skipped_with_the_reason():
+    settings = BuildSettings(timezone="America/Chicago", start_date=dt.date(2026, 4, 1))
+    old = invoice([item(1, 1, "1", "10")], invoiceDate="2026-03-28T00:00:00Z", modifiedOn="2026-04-15T10:00:00Z")
+    result = build_documents(old, mappings(), reference(), settings)
+    assert result.before_start and not result.documents and not result.missing
+    assert result.skip_reason == "Dated 2026-03-28, before the go-live date 2026-04-01: not the connector's to post."
+    # checked before the mappings: an old invoice never asks for one
+    unmapped = invoice([item(1, 3, "1", "10")], invoiceDate="2026-03-31T00:00:00Z")
+    assert build_documents(unmapped, mappings(), reference(), settings).before_start
+    on_the_day = invoice([item(1, 1, "1", "10")], invoiceDate="2026-04-01T00:00:00Z")
+    assert build_documents(on_the_day, mappings(), reference(), settings).documents
+
+
+def stock_item(item_id, sku, qty, cost, location=(31, "Truck 12 - José"), **extra):
+    return item(item_id, sku, qty, cost, inventory=True, inventoryLocationId=location[0],
+                inventoryLocation=location[1], **extra)
+
+
+def test_non_stock_leaves_lines_from_own_stock_out_and_names_them():
+    inv = invoice([stock_item(1, 1, "2", "5.50"), item(2, 1, "1", "7", inventory=True),  # bought for the job
+                   item(3, 2, "1", "9", inventory=False), stock_item(4, 2, "3", "1.10")])
+    everything = build_documents(inv, mappings(), reference(), SETTINGS)
+    assert sum(len(d.lines) for d in everything.documents) == 4 and not everything.left_out
+
+    result = build_documents(inv, mappings(), reference(), BuildSettings(timezone="America/Chicago",
+                                                                         ap_lines="non_stock"))
+    by_supplier = {d.supplier: d for d in result.documents}
+    assert [line.st_item_id for line in by_supplier["FERG01"].lines] == [2]
+    assert [line.st_item_id for line in by_supplier["JOHN01"].lines] == [3]
+    assert by_supplier["FERG01"].amount == Decimal("7.00") and by_supplier["JOHN01"].amount == Decimal("9.00")
+    assert [line["st_item_id"] for line in result.left_out] == [1, 4]
+    first = result.left_out[0]
+    assert (first["sku_code"], first["quantity"], first["unit_cost"], first["amount"]) == ("CU-12", "2", "5.50", "11.00")
+    assert first["location"] == "Truck 12 - José" and "own stock (Truck 12 - José)" in first["why"]
+    assert all(doc.left_out == result.left_out for doc in result.documents)
+
+
+def test_an_invoice_of_stock_lines_only_is_skipped_under_non_stock():
+    inv = invoice([stock_item(1, 1, "2", "5.50"), stock_item(2, 2, "1", "9", location=(40, "Dallas warehouse"))])
+    result = build_documents(inv, mappings(), reference(), BuildSettings(timezone="America/Chicago",
+                                                                         ap_lines="non_stock"))
+    assert not result.documents and len(result.left_out) == 2
+    assert result.skip_reason.startswith("Every material and equipment line on this invoice (2) was used from your "
+                                         "own stock (Dallas warehouse, Truck 12 - José)")
+
+
+def test_evening_in_chicago_on_the_31st_is_the_31st():
+    # 8 pm CDT on 31 March is 01:00 UTC on 1 April; 8 pm CST on 31 December is 02:00 UTC on 1 January
+    assert accounting_date("2026-04-01T01:00:00Z", "America/Chicago") == dt.date(2026, 3, 31)
+    assert accounting_date("2027-01-01T02:00:00Z", "America/Chicago") == dt.date(2026, 12, 31)

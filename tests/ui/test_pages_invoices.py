@@ -325,3 +325,30 @@ def test_repainting_the_grid_enters_python_once_per_cell(qtbot, bridge):
         sys.setprofile(None)
     cells = page.model.rowCount() * page.model.columnCount()
     assert calls == {"data": 0, "multiData": cells}
+
+
+def test_the_detail_names_the_stock_lines_left_out_and_why(qtbot, sandbox, bridge):
+    from desktop_app.core import config
+    from tests.integration.two_way_helpers import cycle
+
+    config.save_setting("sync.ap_lines", "non_stock", actor="test")
+    cycle("invoices")
+    posted = next(d for d in ApDocument.select().where(ApDocument.state == ledger.CONFIRMED) if d.left_out)
+    skipped = next(d for d in ApDocument.select().where(ApDocument.state == ledger.SKIPPED) if d.left_out)
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, posted.id)
+    pane = page.detail_pane
+    assert pane.left_out_label.isVisibleTo(pane)
+    text = pane.left_out_label.text()
+    assert text.startswith(f"Left out of AP ({len(posted.left_out)} line(s))")
+    for line in posted.left_out:
+        assert line["sku_code"] in text and f"used from your own stock ({line['location']})" in text
+    assert pane.lines_model.rowCount() == len(posted.lines)  # the AP lines are the others
+    assert any("Left out" in event.message for event in pane.trail_model.events)
+
+    select(qtbot, page, skipped.id)
+    assert pane.reason.isVisibleTo(pane) and "own stock" in pane.reason.text()
+    assert pane.left_out_label.isVisibleTo(pane) and pane.total_label.text() == "No cost lines."
+
+    select(qtbot, page, next(d.id for d in ApDocument.select() if not d.left_out))
+    assert not pane.left_out_label.isVisibleTo(pane)

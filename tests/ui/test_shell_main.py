@@ -17,7 +17,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from desktop_app.core import config, logs
-from desktop_app.core.db import ApDocument, JobRun
+from desktop_app.core.db import ApDocument, JobRun, SyncCursor
 from desktop_app.core.instance_lock import AlreadyRunning, InstanceLock
 from desktop_app.sync.jobs import CycleScheduler
 from desktop_app.ui.dashboard import DashboardPage
@@ -114,7 +114,7 @@ def test_shortcuts(qtbot, window):
         qtbot.keyClick(window, Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
 
 
-def test_sync_now_runs_a_real_cycle_that_fails_with_a_sentence(qtbot, window, engine_db):
+def test_sync_now_runs_a_real_cycle_that_fails_with_a_sentence(qtbot, window, engine_db, go_live):
     dashboard = window.pages["dashboard"]
     with qtbot.waitSignal(window.control.cycleEnded, timeout=15000) as ended:
         qtbot.mouseClick(dashboard.sync_button, Qt.MouseButton.LeftButton)
@@ -133,6 +133,19 @@ def test_sync_now_runs_a_real_cycle_that_fails_with_a_sentence(qtbot, window, en
     assert run.actor == "sync-now" and "not fully set up" in run.summary["errors"]["invoices"]
     # the failure names ServiceTitan, so the dashboard says which side is not working
     assert dashboard.snapshot.connections["servicetitan"].status == "failed"
+
+
+def test_sync_now_without_a_go_live_date_fails_and_says_how_to_set_it(qtbot, window, engine_db):
+    dashboard = window.pages["dashboard"]
+    with qtbot.waitSignal(window.control.cycleEnded, timeout=15000) as ended:
+        qtbot.mouseClick(dashboard.sync_button, Qt.MouseButton.LeftButton)
+    kind, sentence, _ = ended.args
+    assert kind == "failed"
+    assert "No go-live date is set" in sentence and "config set sync.start_date YYYY-MM-DD" in sentence
+    assert "Traceback" not in sentence and dashboard.sync_button.isEnabled()
+    run = JobRun.select().where(JobRun.kind == "cycle").get()
+    assert run.state == "failed" and "No go-live date" in run.error
+    assert not SyncCursor.select().exists()  # no flow ran: nothing was read or posted
 
 
 def test_pause_and_resume_persist(qtbot, window, scheduler, engine_db):

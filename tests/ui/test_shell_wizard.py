@@ -6,7 +6,7 @@ import socket
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLineEdit, QWizard
+from PySide6.QtWidgets import QLabel, QLineEdit, QWizard
 
 from desktop_app.core import config, secrets
 from desktop_app.ui.settings_page import SettingsPage
@@ -115,6 +115,7 @@ def test_finishing_stores_settings_and_secrets_and_never_shows_them_again(qtbot,
     sync.cost_types["Service"].setChecked(True)
     type_into(qtbot, sync.fields["sync.default_supplier"], "GEN001")
     sync.write_back.setChecked(False)
+    qtbot.mouseClick(sync.start_confirmed, Qt.MouseButton.LeftButton)
     qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton)
     assert wizard.currentPage() is wizard.finish_page
     with qtbot.waitSignal(wizard.finished, timeout=5000) as finished:
@@ -189,3 +190,63 @@ def test_settings_page_saves_and_explains_refusals(qtbot, bridge, engine_db):
     settings = config.load_settings()
     assert settings["sync.interval_minutes"] == 30 and settings["syspro.enet_url"] == ""
     assert not settings.is_set("sync.timezone")  # untouched defaults stay defaults
+
+
+def to_sync_page(qtbot, wizard) -> None:
+    port = closed_port()
+    fill_servicetitan(qtbot, wizard.servicetitan_page, port)
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton)
+    fill_syspro(qtbot, wizard.syspro_page, port)
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton)
+    assert wizard.currentPage() is wizard.sync_page
+
+
+def finish(qtbot, wizard) -> None:
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton)
+    assert wizard.currentPage() is wizard.finish_page
+    with qtbot.waitSignal(wizard.finished, timeout=5000) as finished:
+        qtbot.mouseClick(wizard.button(QWizard.WizardButton.FinishButton), Qt.MouseButton.LeftButton)
+    assert finished.args == [QWizard.DialogCode.Accepted.value]
+
+
+def test_the_wizard_cannot_finish_without_a_confirmed_go_live_date(qtbot, wizard, engine_db):
+    import datetime as dt
+
+    to_sync_page(qtbot, wizard)
+    sync = wizard.sync_page
+    # a suggestion (the first day of this month) is shown, but it is the person's to confirm
+    assert sync.start_date.date().toString("yyyy-MM-dd") == dt.date.today().replace(day=1).isoformat()
+    assert not sync.start_confirmed.isChecked()
+    qtbot.mouseClick(wizard.button(QWizard.WizardButton.NextButton), Qt.MouseButton.LeftButton)
+    assert wizard.currentPage() is sync  # Next refuses: Finish is on the next page, out of reach
+    error = sync.errors["sync.start_date"]
+    assert error.isVisibleTo(sync) and "go-live date" in error.text()
+    assert config.load_settings()["sync.start_date"] is None
+
+    sync.start_date.setFocus()
+    sync.start_date.setDate(sync.start_date.date().addMonths(-2))  # the person picks another date...
+    qtbot.mouseClick(sync.start_confirmed, Qt.MouseButton.LeftButton)  # ...and confirms it
+    assert not error.isVisibleTo(sync)
+    finish(qtbot, wizard)
+    expected = dt.date.today().replace(day=1)
+    expected = (expected - dt.timedelta(days=1)).replace(day=1)
+    expected = (expected - dt.timedelta(days=1)).replace(day=1)
+    assert config.load_settings()["sync.start_date"] == expected
+
+
+def test_the_stock_question_sets_which_lines_go_to_ap(qtbot, bridge, wizard, engine_db):
+    to_sync_page(qtbot, wizard)
+    sync = wizard.sync_page
+    assert any("use parts from your own warehouse or truck stock?" in label.text()
+               for label in sync.findChildren(QLabel))  # asked in plain words
+    assert sync.stock_all.isChecked()  # the default: every line, as before the question existed
+    qtbot.mouseClick(sync.stock_non_stock, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(sync.start_confirmed, Qt.MouseButton.LeftButton)
+    finish(qtbot, wizard)
+    assert config.load_settings()["sync.ap_lines"] == "non_stock"
+
+    again = SetupWizard(bridge)  # shown again, the wizard keeps the answer
+    qtbot.addWidget(again)
+    with qtbot.waitSignal(again.loaded, timeout=5000):
+        again.show()
+    assert again.sync_page.stock_non_stock.isChecked() and again.sync_page.start_confirmed.isChecked()
