@@ -5,6 +5,10 @@ behaviours a real integration must survive: tokens that expire, 401 without the 
 another tenant, 60 requests per second per tenant (429 + Retry-After), RFC 7807 errors, and
 switchable faults (`st.*` in `desktop_app.sandbox.faults`). AP bills are read-only here as they
 are on ServiceTitan: there is no route that writes them.
+
+`st.export_delay=900` (seconds, not counted) turns on the export feeds' documented 15-minute
+latency. It is off by default because the demo and the tests make records on the wall clock and
+expect the next cycle to see them; tests/integration/test_sandbox_fidelity.py runs the engine with it on.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -42,7 +46,7 @@ from desktop_app.sandbox.st_wire import dumps, loads
 
 FAULTS = {
     "rate_limit_storm", "rate_limit_storm_nohdr", "http_500", "slow", "drop", "malformed",
-    "token_expire", "maintenance_409",
+    "token_expire", "maintenance_409", "export_delay",
 }
 SCOPES = (
     "tn.acc.invoices:r tn.acc.invoices:w tn.acc.invoiceitems:r tn.acc.apbills:r tn.acc.glaccounts:r "
@@ -350,12 +354,12 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_invoices(self, request):
         return 200, export_page(self._feed("invoices"), request.args, shapes.invoice,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _export_invoice_items(self, request):
         return 200, export_page(self._feed("invoice_items"), request.args,
                                 lambda p: shapes.invoice_item(p[0], p[1], export=True),
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _gl_accounts_list(self, request):
         extra = []
@@ -429,7 +433,7 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_purchase_orders(self, request):
         return 200, export_page(self._feed("purchase_orders"), request.args, shapes.purchase_order,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _receipts_list(self, request):
         extra = []
@@ -452,7 +456,7 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_adjustments(self, request):
         return 200, export_page(self._feed("adjustments"), request.args, shapes.adjustment,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _warehouses_list(self, request):
         guid, extra = self._external_filter(request.args)
@@ -484,15 +488,16 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_materials(self, request):
         return 200, export_page(self._feed("materials"), request.args, shapes.material,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _export_equipment(self, request):
         return 200, export_page(self._feed("equipment"), request.args, shapes.equipment,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _export_services(self, request):
         return 200, export_page(self._feed("services"), request.args,
-                                lambda s: shapes.service(s, export=True), batch_size=self.export_batch_size)
+                                lambda s: shapes.service(s, export=True), batch_size=self.export_batch_size,
+                                settled_until=self._settled_until())
 
     # --- handlers: settings ------------------------------------------------------------------
     def _tenant_ref(self) -> dict:
@@ -511,7 +516,8 @@ class ServiceTitanSimulator(ServedSimulator):
     def _export_business_units(self, request):
         tenant = self._tenant_ref()
         return 200, export_page(self._feed("business_units"), request.args,
-                                lambda b: shapes.business_unit(b, tenant), batch_size=self.export_batch_size)
+                                lambda b: shapes.business_unit(b, tenant), batch_size=self.export_batch_size,
+                                settled_until=self._settled_until())
 
     def _technicians_list(self, request):
         return 200, list_page(self.state.technicians.values(), request.args, shapes.technician)
@@ -521,7 +527,17 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_technicians(self, request):
         return 200, export_page(self._feed("technicians"), request.args, shapes.technician,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
+
+    def _settled_until(self) -> datetime | None:
+        """Export feeds show a change only `export_delay` seconds after it (ServiceTitan: 15 minutes)."""
+        delay = self.faults.value("export_delay")
+        if delay <= 0:
+            return None
+        now = self.state.clock()
+        if now.tzinfo is not None:
+            now = now.astimezone(timezone.utc).replace(tzinfo=None)
+        return now - timedelta(seconds=delay)
 
     def _feed(self, name: str):
         """Sorted once per change: re-sorting 20,000 invoices on every call would dominate a full export."""

@@ -210,7 +210,8 @@ def combrw(state: SysproState, browse: etree._Element | None) -> bytes:
     page = rows[:limit]
     root = E(table.name).add(el("Title", table.name))
     for row in page:
-        root.add(el("Row", *[el(c, el("Value", _cell(row[c], kind)), el("DataType", DATA_TYPES.get(kind, "AlphaNumeric")))
+        root.add(el("Row", *[el(c, el("Value", _cell(row[c], kind)),
+                                el("DataType", DATA_TYPES.get(kind, "AlphaNumeric")))
                              for c, kind in table.columns.items()]))
     root.add(el("NextPrevKey", el("PrevKey", key_of(page[0]) if page else ""),
                 el("NextKey", key_of(page[-1]) if page else ""),

@@ -1,0 +1,56 @@
+"""The engine against simulators switched to behaviours the reference documents but the default sandbox
+leaves off (docs/sandbox-fidelity.md): nothing is lost or posted twice when they are on."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from desktop_app.core.db import ApDocument
+from desktop_app.sandbox.syspro_sim import SysproSimulator
+from desktop_app.syspro.enet import EnetClient
+
+from .test_invoice_sync import assert_exactly_once, cycle
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("sandbox", [{"faults": "st.export_delay=900"}], indirect=True)
+def test_st_export_latency_delays_a_new_invoice_but_never_loses_it(sandbox):
+    """ServiceTitan's export feeds show a change 15 minutes after it: an invoice closed just now is not in
+    this cycle's feed, and the feed position stored by the cycle must not skip it once it settles."""
+    first = cycle(flow="invoices")["invoices"]
+    assert first.discovered > 0
+    fresh = set(sandbox.company.st.advance(6))
+    cycle(flow="invoices")
+    assert not ApDocument.select().where(ApDocument.st_invoice_id.in_(fresh)).exists()
+
+    sandbox.company.st.clock = lambda: utcnow() + timedelta(minutes=16)
+    cycle(flow="invoices")
+    seen = {d.st_invoice_id for d in ApDocument.select().where(ApDocument.st_invoice_id.in_(fresh))}
+    with_costs = {i for i in fresh if any(item["type"] in ("Material", "Equipment")
+                                          for item in sandbox.company.st.invoices[i]["items"])}
+    assert with_costs and with_costs <= seen
+    assert_exactly_once(sandbox)
+
+
+def test_engine_logs_on_again_whatever_text_syspro_gives_an_expired_session(sandbox):
+    """SYSPRO does not publish its answer for an expired UserId: a query on a session that another text
+    calls expired is repeated on a new session, not failed."""
+    c = sandbox.company.credentials
+    with SysproSimulator(sandbox.company.syspro, max_lifetime_s=60,
+                         invalid_session_message="ERROR: The session has timed out. Please log on again") as sim:
+        client = EnetClient(base_url=sim.enet_url, operator=c["syspro_operator"],
+                            operator_password=c["syspro_operator_password"], company_id=c["syspro_company"],
+                            company_password="", connect_timeout=5, read_timeout=5)
+        try:
+            with client.session() as session:
+                sim.set_faults({"session_expire": 1})
+                answer = session.query("COMFND", "<Query><TableName>ApSupplier</TableName>"
+                                                 "<ReturnRows>1</ReturnRows></Query>")
+                assert "<ApSupplier" in answer
+                assert session.stats.relogons == 1
+        finally:
+            client.close()
