@@ -46,7 +46,7 @@ from desktop_app.sandbox.st_wire import dumps, loads
 
 FAULTS = {
     "rate_limit_storm", "rate_limit_storm_nohdr", "http_500", "slow", "drop", "malformed",
-    "token_expire", "maintenance_409", "export_delay",
+    "token_expire", "maintenance_409", "export_delay", "token_throttle",
 }
 SCOPES = (
     "tn.acc.invoices:r tn.acc.invoices:w tn.acc.invoiceitems:r tn.acc.apbills:r tn.acc.glaccounts:r "
@@ -143,6 +143,7 @@ class ServiceTitanSimulator(ServedSimulator):
         self._sleep = sleep
         self._tokens: dict[str, float] = {}
         self._calls: collections.deque[float] = collections.deque()
+        self._token_calls: collections.deque[float] = collections.deque()
         self._guard = threading.Lock()
         self._feeds: dict[str, tuple[tuple, tuple]] = {}
         self._routes = Map(
@@ -197,11 +198,32 @@ class ServiceTitanSimulator(ServedSimulator):
                 and secrets.compare_digest(form.get("client_secret", ""), self.state.client_secret)):
             return _json({"error": "invalid_client"}, 400)
         now = self.clock()
+        throttled = self._token_throttled(now)
+        if throttled:
+            response = _json({"error": "too_many_requests"}, 429)
+            response.headers["Retry-After"] = str(throttled)
+            return response
         token = self._issue_token(now)
         with self._guard:
             self._tokens[token] = now + self.token_lifetime_s
         return _json({"access_token": token, "expires_in": int(self.token_lifetime_s), "token_type": "Bearer",
                       "scope": SCOPES}, 200, cache=False)
+
+    def _token_throttled(self, now: float) -> int:
+        """Seconds to wait when `st.token_throttle=N` tokens were issued in the last minute, else 0.
+
+        ServiceTitan says it throttles requests for new tokens but not at what rate: the limit is a
+        switch, so a test can prove a client reuses its token instead of asking for one per call."""
+        limit = int(self.faults.value("token_throttle"))
+        if limit <= 0:
+            return 0
+        with self._guard:
+            while self._token_calls and self._token_calls[0] <= now - 60.0:
+                self._token_calls.popleft()
+            if len(self._token_calls) >= limit:
+                return max(1, math.ceil(self._token_calls[0] + 60.0 - now))
+            self._token_calls.append(now)
+        return 0
 
     def _issue_token(self, now: float) -> str:
         def part(obj: dict) -> str:

@@ -54,3 +54,12 @@ def test_engine_logs_on_again_whatever_text_syspro_gives_an_expired_session(sand
                 assert session.stats.relogons == 1
         finally:
             client.close()
+
+
+@pytest.mark.parametrize("sandbox", [{"faults": "st.token_throttle=1"}], indirect=True)
+def test_a_whole_cycle_signs_in_to_servicetitan_once(sandbox):
+    """ServiceTitan throttles token requests: every flow of a cycle reuses one token."""
+    result = cycle()
+    assert not result.errors, result.errors
+    tokens = [e for e in sandbox.st.request_log if e["path"] == "/connect/token"]
+    assert [e["status"] for e in tokens] == [200]

@@ -85,3 +85,17 @@ def test_st_seed_modifies_nothing_after_its_today(company):
     for table in ("invoices", "purchase_orders", "receipts", "adjustments", "vendors", "ap_bills", "materials"):
         late = [r["id"] for r in getattr(company.st, table).values() if r.get("modifiedOn") and r["modifiedOn"] >= midnight]
         assert late == [], table
+
+
+def test_st_token_requests_can_be_throttled(client, sim, clock):
+    """The token endpoint is throttled separately (rate unpublished: switched on by st.token_throttle)."""
+    sim.set_faults({"token_throttle": 2})
+    assert client.fetch_token().status_code == 200
+    assert client.fetch_token().status_code == 200
+    refused = client.fetch_token()
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+    clock.advance(30)
+    assert client.get("settings", "business-units").status_code == 200  # the token issued still works
+    assert client.fetch_token().headers["Retry-After"] == "30"
+    clock.advance(30.5)
+    assert client.fetch_token().status_code == 200
