@@ -145,3 +145,16 @@ def test_other_bos_invqry_unknown_stock_code_is_an_exception(enet):
     answer = enet.get("Query/Query", UserId=enet.logon(), BusinessObject="INVQRY",
                       XmlIn="<Query><Key><StockCode>NOPE</StockCode></Key></Query>").text
     assert answer == "ERROR: e.net exception 100000: Stock code 'NOPE' not found"
+
+
+def test_rule_17_journal_numbers_run_per_period_and_the_invoice_is_readable_at_once(enet, state):
+    current = items(enet.post("APSTIN", apstin_doc(apstin_item(invoice="C-1")), apstin_params()))[0]
+    previous = items(enet.post("APSTIN", apstin_doc(apstin_item(invoice="P-1", invoice_date="2026-02-20")),
+                               apstin_params(period="P")))[0]
+    current_again = items(enet.post("APSTIN", apstin_doc(apstin_item(invoice="C-2")), apstin_params()))[0]
+    assert [(i.findtext("Journal"), i.findtext("TrnYear"), i.findtext("TrnMonth"))
+            for i in (current, previous, current_again)] == [("1", "2026", "3"), ("1", "2026", "2"),
+                                                             ("2", "2026", "3")]
+    found = enet.query("APSQRY", "<Query><Key><Supplier>FERGUSON</Supplier></Key>"
+                                 "<Option><IncludeInvoices>Y</IncludeInvoices></Option></Query>")
+    assert [i.findtext("Invoice") for i in found.findall("InvoiceItem")] == ["C-1", "P-1", "C-2"]
