@@ -5,7 +5,8 @@ or an XmlOut document; sessions are 34 upper-hex characters plus two spaces, one
 expiring after `session_idle_timeout_s` of inactivity on the injected clock.
 
 Faults (see desktop_app.sandbox.faults; counted ones fire N times): http_500, slow (seconds),
-drop, drop_after_post, session_expire, malformed, reject_post.
+drop, drop_after_post, slow_after_post (the post commits, the answer waits `slow_after_post_s`),
+session_expire, malformed, reject_post.
 
 What SYSPRO answers for an expired or evicted UserId is not published; `invalid_session_message`
 switches the text so a client can be held to any `ERROR:` answer, not just ours.
@@ -28,7 +29,8 @@ from desktop_app.sandbox.syspro_postings import BoException, Options
 from desktop_app.sandbox.syspro_state import Session, SysproState
 from desktop_app.sandbox.syspro_xml import E, XmlInError, el, parse_xml_in, xml_out
 
-FAULTS = {"http_500", "slow", "drop", "drop_after_post", "session_expire", "malformed", "reject_post"}
+FAULTS = {"http_500", "slow", "drop", "drop_after_post", "slow_after_post", "session_expire", "malformed",
+          "reject_post"}
 ENET_ROOT = "/sysprowcfservice/rest/"
 ODATA_ROOT = "/syspro8odata/sysproodata"
 SECRET_PARAMS = {"operatorpassword", "companypassword"}
@@ -60,6 +62,7 @@ class SysproSimulator(ServedSimulator):
         max_url_bytes: int | None = 16384,
         port: int = 0,
         invalid_session_message: str = INVALID_SESSION,
+        slow_after_post_s: float = 130,
     ):
         self.state = state
         self._serve_on(port, max_lifetime_s)
@@ -67,6 +70,8 @@ class SysproSimulator(ServedSimulator):
         if not invalid_session_message.startswith("ERROR"):
             raise ValueError("invalid_session_message must start with 'ERROR', as every e.net error text does")
         self.invalid_session_message = invalid_session_message
+        # longer than a client's usual read timeout: the post is in SYSPRO, the client never hears so
+        self.slow_after_post_s = slow_after_post_s
         self.clock = clock
         self.page_size = page_size
         self.json_quoted = json_quoted
@@ -196,6 +201,8 @@ class SysproSimulator(ServedSimulator):
             body = self._business_object(op, params)
         if op == "transaction/post" and self.faults.take("drop_after_post"):
             self._drop(environ)
+        if op == "transaction/post" and self.faults.take("slow_after_post"):
+            self.sleep(self.slow_after_post_s)
         if isinstance(body, bytes) and self.faults.take("malformed"):
             body = body[: len(body) // 2] + b"\x00<<garbled"
         return self._answer(body)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.db import ApDocument, AuditEvent
 from desktop_app.sandbox.syspro_sim import SysproSimulator
 from desktop_app.syspro.enet import EnetClient
 
@@ -63,3 +63,19 @@ def test_a_whole_cycle_signs_in_to_servicetitan_once(sandbox):
     assert not result.errors, result.errors
     tokens = [e for e in sandbox.st.request_log if e["path"] == "/connect/token"]
     assert [e["status"] for e in tokens] == [200]
+
+
+@pytest.mark.parametrize("sandbox", [{"faults": "syspro.slow_after_post=1",
+                                      "syspro_options": {"slow_after_post_s": 2.5}}], indirect=True)
+def test_a_post_answered_after_the_read_timeout_is_posted_exactly_once(sandbox):
+    """SYSPRO commits a post whose answer the engine stops waiting for: the engine must find it, not
+    post it again."""
+    from desktop_app.core import config
+    from desktop_app.sync import ledger
+
+    config.save_setting("http.read_timeout", "1", actor="test")
+    cycle(flow="invoices")
+    cycle(flow="invoices")
+    assert_exactly_once(sandbox)
+    assert ApDocument.select().where(ApDocument.state.in_([ledger.POSTING, ledger.IN_DOUBT])).count() == 0
+    assert "found_in_syspro" in {e.kind for e in AuditEvent.select()}  # the late post was looked up

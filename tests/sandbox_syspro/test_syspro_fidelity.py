@@ -158,3 +158,16 @@ def test_rule_17_journal_numbers_run_per_period_and_the_invoice_is_readable_at_o
     found = enet.query("APSQRY", "<Query><Key><Supplier>FERGUSON</Supplier></Key>"
                                  "<Option><IncludeInvoices>Y</IncludeInvoices></Option></Query>")
     assert [i.findtext("Invoice") for i in found.findall("InvoiceItem")] == ["C-1", "P-1", "C-2"]
+
+
+def test_fault_slow_after_post_commits_before_the_late_answer(enet, sim, state, sleeps):
+    """Fault injection: a post whose answer comes too late for the client is in SYSPRO all the same."""
+    enet.logon()
+    sim.set_faults({"slow_after_post": 1})
+    committed_before_the_wait = []
+    sim.sleep = lambda seconds: committed_before_the_wait.append((seconds, len(state.ap_invoices)))
+    root = enet.post("APSTIN", apstin_doc(apstin_item()), apstin_params())
+    assert items(root)[0].findtext("Journal") == "1"
+    assert committed_before_the_wait == [(130, 1)]
+    enet.post("APSTIN", apstin_doc(apstin_item(invoice="INV-2")), apstin_params())
+    assert len(committed_before_the_wait) == 1  # counted: only the next post
