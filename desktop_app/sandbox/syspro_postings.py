@@ -57,6 +57,9 @@ PO_LINE_NOT_FOUND = 260004
 
 KEY_LENGTHS = {"Supplier": 15, "Invoice": 20, "StockCode": 30, "LedgerCode": 35, "Warehouse": 10,
                "PurchaseOrder": 20, "Branch": 10}
+# Column sizes reported for SYSPRO 8 (not published as limits): longer text is refused, not cut.
+TEXT_LENGTHS = {"SupplierName": 50, "SupShortName": 20, "SupAddr1": 40, "SupAddr2": 40, "SupAddr3": 40,
+                "SupAddr4": 40, "SupAddr5": 40, "SupPostalCode": 15, "CustomerPoNumber": 30}
 TAX_CODES = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -316,6 +319,10 @@ def setup_supplier(state: SysproState, action: str, params: etree._Element | Non
             out.error("suppliername", "", FIELD_REQUIRED, "Supplier name must be supplied")
         if action == "update" and "SupplierName" in changes and not changes["SupplierName"]:
             out.error("suppliername", "", FIELD_REQUIRED, "Supplier name may not be blank")
+        for column, value in changes.items():
+            if len(value) > TEXT_LENGTHS.get(column, len(value)):
+                out.error(column.lower(), value, FIELD_TOO_LONG,
+                          f"{column} '{value}' is longer than {TEXT_LENGTHS[column]} characters")
         if "OnHold" in changes:
             changes["OnHold"] = changes["OnHold"].upper() or "N"
             if changes["OnHold"] not in ("Y", "N"):
@@ -535,6 +542,7 @@ def _check_po_add(state: SysproState, order: etree._Element, po_number: str, out
     lines = [_po_line(state, line, warehouse, out, require_all=True)
              for line in children(child(order, "OrderDetails"), "StockLine")]
     customer_po = text(header, "CustomerPoNumber")
+    _check_customer_po(customer_po, out)
 
     def commit(status: str) -> str:
         number = state.add_purchase_order(
@@ -554,6 +562,12 @@ def _check_po_add(state: SysproState, order: etree._Element, po_number: str, out
         return number
 
     return commit
+
+
+def _check_customer_po(value: str, out: Outcome) -> None:
+    if len(value) > TEXT_LENGTHS["CustomerPoNumber"]:
+        out.error("customerponumber", value, FIELD_TOO_LONG,
+                  f"Customer PO number '{value}' is longer than {TEXT_LENGTHS['CustomerPoNumber']} characters")
 
 
 def _new_line(number: str, index: int, values: dict, header: dict) -> dict:
@@ -589,6 +603,7 @@ def _check_po_change(state: SysproState, order: etree._Element, po_number: str, 
         header_changes["Warehouse"] = warehouse
     if has(header, "CustomerPoNumber"):
         header_changes["CustomerPoNumber"] = db_text(text(header, "CustomerPoNumber"))
+        _check_customer_po(header_changes["CustomerPoNumber"], out)
     existing = {line["Line"]: line for line in po["lines"]}
     line_actions = []
     for line in children(child(order, "OrderDetails"), "StockLine"):

@@ -171,3 +171,18 @@ def test_fault_slow_after_post_commits_before_the_late_answer(enet, sim, state, 
     assert committed_before_the_wait == [(130, 1)]
     enet.post("APSTIN", apstin_doc(apstin_item(invoice="INV-2")), apstin_params())
     assert len(committed_before_the_wait) == 1  # counted: only the next post
+
+
+def test_other_bos_text_longer_than_its_column_is_refused(enet, state):
+    """APSSSP names and address lines, PORTOI customer PO numbers: the reported SYSPRO 8 column sizes."""
+    root = enet.post("APSSSP", supplier_doc("LONGCO", SupplierName="N" * 51, SupAddr1="A" * 41,
+                                            SupPostalCode="12345-6789-0000"),
+                     APSSSP_PARAMS.format(v="N"), op="Setup/Add")
+    assert set(errors(root.find("item"))) == {"suppliername", "supaddr1"}
+    assert "LONGCO" not in state.suppliers
+    fits = enet.post("APSSSP", supplier_doc("LONGCO", SupplierName="N" * 50, SupAddr1="A" * 40),
+                     APSSSP_PARAMS.format(v="N"), op="Setup/Add")
+    assert errors(fits.find("item")) == {}
+    po = po_add().replace("ST-PO-55", "P" * 31)
+    assert set(errors(enet.post("PORTOI", po, PORTOI_PARAMS).find("item"))) == {"customerponumber"}
+    assert state.purchase_orders == {}
