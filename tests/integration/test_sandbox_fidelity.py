@@ -79,3 +79,12 @@ def test_a_post_answered_after_the_read_timeout_is_posted_exactly_once(sandbox):
     assert_exactly_once(sandbox)
     assert ApDocument.select().where(ApDocument.state.in_([ledger.POSTING, ledger.IN_DOUBT])).count() == 0
     assert "found_in_syspro" in {e.kind for e in AuditEvent.select()}  # the late post was looked up
+
+
+@pytest.mark.parametrize("sandbox", [{"syspro_options": {"json_quoted": True}}], indirect=True)
+def test_a_syspro_8_server_that_json_quotes_every_answer_is_synced_all_the_same(sandbox):
+    """Some SYSPRO 8 e.net versions answer every body as a JSON-quoted string."""
+    result = cycle()
+    assert not result.errors, result.errors
+    assert len(sandbox.company.syspro.ap_invoices) > 20
+    assert_exactly_once(sandbox)

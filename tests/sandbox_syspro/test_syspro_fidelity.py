@@ -34,6 +34,9 @@ def test_rule_01_browse_fetch_and_setup_delete_are_served(enet, state):
     assert browse.findtext("NextPrevKey/Fwd") == "True"
     assert browse.findtext("HeaderDetails/Table") == "ApSupplier"
 
+    lower_case_names = parse(enet.get("Query/Query", userid=user_id, businessobject="COMFND", xmlin=COMFND))
+    assert lower_case_names.tag == "ApSupplier"
+
     delete = enet.post("APSSSP", supplier_doc("JOHNSTONE"), APSSSP_PARAMS.format(v="N"), op="Setup/Delete")
     assert errors(delete.find("item")) == {} and "JOHNSTONE" not in state.suppliers
     again = enet.post("APSSSP", supplier_doc("JOHNSTONE"), APSSSP_PARAMS.format(v="N"), op="Setup/Delete")
