@@ -83,7 +83,8 @@ def test_st_seed_modifies_nothing_after_its_today(company):
 
     midnight = datetime.combine(TODAY, time(0))
     for table in ("invoices", "purchase_orders", "receipts", "adjustments", "vendors", "ap_bills", "materials"):
-        late = [r["id"] for r in getattr(company.st, table).values() if r.get("modifiedOn") and r["modifiedOn"] >= midnight]
+        late = [r["id"] for r in getattr(company.st, table).values()
+                if r.get("modifiedOn") and r["modifiedOn"] >= midnight]
         assert late == [], table
 
 
