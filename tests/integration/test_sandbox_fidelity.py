@@ -88,3 +88,23 @@ def test_a_syspro_8_server_that_json_quotes_every_answer_is_synced_all_the_same(
     assert not result.errors, result.errors
     assert len(sandbox.company.syspro.ap_invoices) > 20
     assert_exactly_once(sandbox)
+
+
+def test_an_adjustment_of_a_lot_traceable_item_fails_with_syspros_reason(sandbox):
+    """INVTMA needs a lot for a lot-traceable item, which a ServiceTitan adjustment cannot name: the
+    adjustment fails with SYSPRO's reason for a person, and its other items are not half-posted."""
+    from desktop_app.core.db import SyncLink
+    from desktop_app.sync.records import FAILED
+
+    from .two_way_helpers import cycle as flow_cycle
+
+    syspro = sandbox.company.syspro
+    stock_codes = {m["StockCode"] for m in syspro.movements}
+    for code in set(syspro.stock_codes) - stock_codes:
+        syspro.stock_codes[code]["TraceableType"] = "T"
+    before = len(syspro.movements)
+    flow_cycle("adjustments")
+    failed = list(SyncLink.select().where(SyncLink.flow == "adjustments", SyncLink.state == FAILED))
+    assert failed and all("lot" in link.reason.lower() for link in failed), [f.reason for f in failed]
+    posted_refs = {m["Reference"] for m in syspro.movements[before:]}
+    assert not any(link.label in ref for link in failed for ref in posted_refs)
