@@ -596,6 +596,8 @@ class _Builder:
             bu_id = self.bu_ids[index % len(self.bu_ids)]
             location = self.warehouse_of_bu[bu_id]
             moment = datetime.combine(self.start + timedelta(days=rng.randrange(days)), time(9, rng.randrange(60)))
+            # sent/received two days after the order, and still before today: no record modified in the future
+            moment = min(moment, datetime.combine(self.today, time(0)) - timedelta(days=2, minutes=1))
             po_id = st.new_id()
             items = []
             for sku in rng.sample([s for s in self.materials_by_vendor[vendor] if s["active"]],

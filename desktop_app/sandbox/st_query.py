@@ -3,7 +3,8 @@
 List routes page by number (`page` from 1, `pageSize` default 50) and filter by `ids` (at most
 50), `active` (True by default, Any, False) and created/modified windows; unknown parameters are
 ignored like the live API does. Export feeds hand out records ordered by (modifiedOn, id) after
-the position carried by the `from` token, or from a date when `from` is a date.
+the position carried by the `from` token, or from a date when `from` is a date; records changed in
+the last `export_delay` seconds (fault `st.export_delay`) wait, as ServiceTitan documents.
 """
 from __future__ import annotations
 
@@ -173,9 +174,16 @@ def export_page(
     render: Callable[[T], dict],
     *,
     batch_size: int,
+    settled_until: datetime | None = None,
 ) -> dict:
-    """One call of an export feed: up to `batch_size` records after the `from` position."""
+    """One call of an export feed: up to `batch_size` records after the `from` position.
+
+    `settled_until` models the documented export latency: records modified after it are not in the
+    feed yet, unless `includeRecentChanges=true`; then they are, but the last page's token stays
+    before them, so the next call hands them out again (the documented "same results may appear
+    multiple times on consecutive requests")."""
     keys, records = feed
+    include_recent = parse_bool(args, "includeRecentChanges")
     raw = (args.get("from") or "").strip()
     if not raw:
         cursor = _BEGINNING
@@ -188,10 +196,16 @@ def export_page(
             except ValueError:
                 raise QueryInvalid({"from": [f"'{raw}' is neither a continuation token nor a date."]}) from None
     start = bisect.bisect_right(keys, cursor)
-    chunk = records[start:start + batch_size]
+    settled = len(records) if settled_until is None else bisect.bisect_right(keys, (settled_until, 2**63))
+    visible = len(records) if include_recent else settled
+    chunk = records[start:max(start, min(start + batch_size, visible))]
     last = keys[start + len(chunk) - 1] if chunk else cursor
+    has_more = start + batch_size < visible
+    if not has_more and start + len(chunk) > settled:
+        # A token on a middle page must move on, or a client would be handed the same page forever.
+        last = max(cursor, keys[settled - 1]) if settled else cursor
     return {
-        "hasMore": start + batch_size < len(records),
+        "hasMore": has_more,
         "continueFrom": encode_cursor(*last),
         "data": [render(entry) for entry in chunk],
     }

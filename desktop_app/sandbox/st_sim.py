@@ -5,6 +5,10 @@ behaviours a real integration must survive: tokens that expire, 401 without the 
 another tenant, 60 requests per second per tenant (429 + Retry-After), RFC 7807 errors, and
 switchable faults (`st.*` in `desktop_app.sandbox.faults`). AP bills are read-only here as they
 are on ServiceTitan: there is no route that writes them.
+
+`st.export_delay=900` (seconds, not counted) turns on the export feeds' documented 15-minute
+latency. It is off by default because the demo and the tests make records on the wall clock and
+expect the next cycle to see them; tests/integration/test_sandbox_fidelity.py runs the engine with it on.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
@@ -42,7 +46,7 @@ from desktop_app.sandbox.st_wire import dumps, loads
 
 FAULTS = {
     "rate_limit_storm", "rate_limit_storm_nohdr", "http_500", "slow", "drop", "malformed",
-    "token_expire", "maintenance_409",
+    "token_expire", "maintenance_409", "export_delay", "token_throttle",
 }
 SCOPES = (
     "tn.acc.invoices:r tn.acc.invoices:w tn.acc.invoiceitems:r tn.acc.apbills:r tn.acc.glaccounts:r "
@@ -139,6 +143,7 @@ class ServiceTitanSimulator(ServedSimulator):
         self._sleep = sleep
         self._tokens: dict[str, float] = {}
         self._calls: collections.deque[float] = collections.deque()
+        self._token_calls: collections.deque[float] = collections.deque()
         self._guard = threading.Lock()
         self._feeds: dict[str, tuple[tuple, tuple]] = {}
         self._routes = Map(
@@ -193,11 +198,32 @@ class ServiceTitanSimulator(ServedSimulator):
                 and secrets.compare_digest(form.get("client_secret", ""), self.state.client_secret)):
             return _json({"error": "invalid_client"}, 400)
         now = self.clock()
+        throttled = self._token_throttled(now)
+        if throttled:
+            response = _json({"error": "too_many_requests"}, 429)
+            response.headers["Retry-After"] = str(throttled)
+            return response
         token = self._issue_token(now)
         with self._guard:
             self._tokens[token] = now + self.token_lifetime_s
         return _json({"access_token": token, "expires_in": int(self.token_lifetime_s), "token_type": "Bearer",
                       "scope": SCOPES}, 200, cache=False)
+
+    def _token_throttled(self, now: float) -> int:
+        """Seconds to wait when `st.token_throttle=N` tokens were issued in the last minute, else 0.
+
+        ServiceTitan says it throttles requests for new tokens but not at what rate: the limit is a
+        switch, so a test can prove a client reuses its token instead of asking for one per call."""
+        limit = int(self.faults.value("token_throttle"))
+        if limit <= 0:
+            return 0
+        with self._guard:
+            while self._token_calls and self._token_calls[0] <= now - 60.0:
+                self._token_calls.popleft()
+            if len(self._token_calls) >= limit:
+                return max(1, math.ceil(self._token_calls[0] + 60.0 - now))
+            self._token_calls.append(now)
+        return 0
 
     def _issue_token(self, now: float) -> str:
         def part(obj: dict) -> str:
@@ -350,12 +376,12 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_invoices(self, request):
         return 200, export_page(self._feed("invoices"), request.args, shapes.invoice,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _export_invoice_items(self, request):
         return 200, export_page(self._feed("invoice_items"), request.args,
                                 lambda p: shapes.invoice_item(p[0], p[1], export=True),
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _gl_accounts_list(self, request):
         extra = []
@@ -429,7 +455,7 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_purchase_orders(self, request):
         return 200, export_page(self._feed("purchase_orders"), request.args, shapes.purchase_order,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _receipts_list(self, request):
         extra = []
@@ -452,7 +478,7 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_adjustments(self, request):
         return 200, export_page(self._feed("adjustments"), request.args, shapes.adjustment,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _warehouses_list(self, request):
         guid, extra = self._external_filter(request.args)
@@ -484,15 +510,16 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_materials(self, request):
         return 200, export_page(self._feed("materials"), request.args, shapes.material,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _export_equipment(self, request):
         return 200, export_page(self._feed("equipment"), request.args, shapes.equipment,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _export_services(self, request):
         return 200, export_page(self._feed("services"), request.args,
-                                lambda s: shapes.service(s, export=True), batch_size=self.export_batch_size)
+                                lambda s: shapes.service(s, export=True), batch_size=self.export_batch_size,
+                                settled_until=self._settled_until())
 
     # --- handlers: settings ------------------------------------------------------------------
     def _tenant_ref(self) -> dict:
@@ -511,7 +538,8 @@ class ServiceTitanSimulator(ServedSimulator):
     def _export_business_units(self, request):
         tenant = self._tenant_ref()
         return 200, export_page(self._feed("business_units"), request.args,
-                                lambda b: shapes.business_unit(b, tenant), batch_size=self.export_batch_size)
+                                lambda b: shapes.business_unit(b, tenant), batch_size=self.export_batch_size,
+                                settled_until=self._settled_until())
 
     def _technicians_list(self, request):
         return 200, list_page(self.state.technicians.values(), request.args, shapes.technician)
@@ -521,7 +549,17 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _export_technicians(self, request):
         return 200, export_page(self._feed("technicians"), request.args, shapes.technician,
-                                batch_size=self.export_batch_size)
+                                batch_size=self.export_batch_size, settled_until=self._settled_until())
+
+    def _settled_until(self) -> datetime | None:
+        """Export feeds show a change only `export_delay` seconds after it (ServiceTitan: 15 minutes)."""
+        delay = self.faults.value("export_delay")
+        if delay <= 0:
+            return None
+        now = self.state.clock()
+        if now.tzinfo is not None:
+            now = now.astimezone(timezone.utc).replace(tzinfo=None)
+        return now - timedelta(seconds=delay)
 
     def _feed(self, name: str):
         """Sorted once per change: re-sorting 20,000 invoices on every call would dominate a full export."""

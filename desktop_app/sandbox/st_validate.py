@@ -26,17 +26,18 @@ _VENDOR_COMMON: Spec = {
     "email": ("str", False), "fax": ("str", False), "deliveryOption": (DELIVERY, False),
     "vendorQuickbooksItem": ("str", False), "paymentTermId": ("int", False), "remittanceVendorId": ("int", False),
     "tags": ([{"tagTypeId": ("int", True)}], False),
-    "vendorContacts": ([{"id": ("int", False), "name": ("str", True), "email": ("str", True)}], False),
 }
 CREATE_VENDOR: Spec = {
     "name": ("str", True), "active": ("bool", True), "isTruckReplenishment": ("bool", True),
     "taxRate": ("num", True), "restrictedMobileCreation": ("bool", True), "address": (ADDRESS, True),
     "externalData": (EXTERNAL_CREATE, False), **_VENDOR_COMMON,
+    "vendorContacts": ([{"name": ("str", True), "email": ("str", True)}], False),
 }
 UPDATE_VENDOR: Spec = {
     "name": ("str", False), "active": ("bool", False), "isTruckReplenishment": ("bool", False),
     "taxRate": ("num", False), "restrictedMobileCreation": ("bool", False), "address": (ADDRESS, False),
     "externalData": (EXTERNAL_UPDATE, False), **_VENDOR_COMMON,
+    "vendorContacts": ([{"id": ("int", False), "name": ("str", True), "email": ("str", True)}], False),
 }
 _PO_ITEM: Spec = {
     "skuId": ("int", True), "description": ("str", True), "vendorPartNumber": ("str", True),

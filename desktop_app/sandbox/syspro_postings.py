@@ -33,6 +33,7 @@ DUPLICATE_INVOICE = 110402
 INVOICE_REQUIRED = 110403
 INVOICE_NOT_FOUND = 110405
 LEDGER_NOT_FOUND = 110406
+LEDGER_ON_HOLD = 110413
 TAX_CODE_INVALID = 110407
 PERIOD_CLOSED = 110408
 DISTRIBUTION_MISMATCH = 110409
@@ -40,12 +41,15 @@ VALUE_INVALID = 110410
 BRANCH_NOT_FOUND = 110411
 TRANSACTION_CODE_INVALID = 110412
 SUPPLIER_EXISTS = 120401
+SUPPLIER_HAS_DOCUMENTS = 120404
 FIELD_REQUIRED = 120402
 FIELD_TOO_LONG = 120403
 STOCK_CODE_NOT_FOUND = 240004  # the number in the recorded INVSWS answer
 WAREHOUSE_NOT_FOUND = 240005
 NOT_STOCKED_IN_WAREHOUSE = 240006
 QUANTITY_INVALID = 240007
+LOT_REQUIRED = 240008
+BIN_REQUIRED = 240009
 PO_NOT_FOUND = 260001
 PO_EXISTS = 260002
 PO_CANCELLED = 260003
@@ -53,6 +57,9 @@ PO_LINE_NOT_FOUND = 260004
 
 KEY_LENGTHS = {"Supplier": 15, "Invoice": 20, "StockCode": 30, "LedgerCode": 35, "Warehouse": 10,
                "PurchaseOrder": 20, "Branch": 10}
+# Column sizes reported for SYSPRO 8 (not published as limits): longer text is refused, not cut.
+TEXT_LENGTHS = {"SupplierName": 50, "SupShortName": 20, "SupAddr1": 40, "SupAddr2": 40, "SupAddr3": 40,
+                "SupAddr4": 40, "SupAddr5": 40, "SupPostalCode": 15, "CustomerPoNumber": 30}
 TAX_CODES = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
@@ -234,6 +241,8 @@ def _check_ap_item(state: SysproState, item: etree._Element, posting_period: str
         ledger = text(line, "LedgerCode")
         if ledger not in state.gl_codes:
             out.error("LedgerCode", ledger, LEDGER_NOT_FOUND, f"Ledger code '{ledger}' not found")
+        elif state.gl_codes[ledger].get("OnHold") == "Y":
+            out.error("LedgerCode", ledger, LEDGER_ON_HOLD, f"Ledger code '{ledger}' is on hold")
         line_tax = text(line, "LedgerTaxCode").upper()
         if line_tax and line_tax not in TAX_CODES:
             out.error("LedgerTaxCode", line_tax, TAX_CODE_INVALID, f"Tax code '{line_tax}' is invalid")
@@ -274,7 +283,11 @@ def _check_ap_item(state: SysproState, item: etree._Element, posting_period: str
 
 def setup_supplier(state: SysproState, action: str, params: etree._Element | None,
                    doc: etree._Element | None) -> bytes:
-    """Setup/Add or Setup/Update of ApSupplier rows."""
+    """Setup/Add, Setup/Update or Setup/Delete of ApSupplier rows.
+
+    Add of an existing key and Update or Delete of a missing one are item errors (the reference
+    infers it from the Add-then-Update pattern of real clients; the texts are ours). A supplier
+    with AP documents cannot be deleted: its invoices would lose their supplier."""
     opts = Options(params)
     apply_all = opts.yes("ApplyIfEntireDocumentValid", False)
     validate_only = opts.yes("ValidateOnly", False)
@@ -289,8 +302,14 @@ def setup_supplier(state: SysproState, action: str, params: etree._Element | Non
             out.error("supplier", supplier, FIELD_TOO_LONG, f"Supplier '{supplier}' is longer than 15 characters")
         elif action == "add" and supplier in state.suppliers:
             out.error("supplier", supplier, SUPPLIER_EXISTS, f"Supplier '{supplier}' already exists")
-        elif action == "update" and supplier not in state.suppliers:
+        elif action in ("update", "delete") and supplier not in state.suppliers:
             out.error("supplier", supplier, SUPPLIER_NOT_FOUND, f"Supplier '{supplier}' not found")
+        elif action == "delete" and any(row["Supplier"] == supplier for row in state.ap_invoices):
+            out.error("supplier", supplier, SUPPLIER_HAS_DOCUMENTS,
+                      f"Supplier '{supplier}' has AP documents and cannot be deleted")
+        if action == "delete":
+            results.append((supplier, out))
+            continue
         changes = {}
         for column in SUPPLIER_DEFAULTS:
             node = child(item, column)
@@ -300,6 +319,10 @@ def setup_supplier(state: SysproState, action: str, params: etree._Element | Non
             out.error("suppliername", "", FIELD_REQUIRED, "Supplier name must be supplied")
         if action == "update" and "SupplierName" in changes and not changes["SupplierName"]:
             out.error("suppliername", "", FIELD_REQUIRED, "Supplier name may not be blank")
+        for column, value in changes.items():
+            if len(value) > TEXT_LENGTHS.get(column, len(value)):
+                out.error(column.lower(), value, FIELD_TOO_LONG,
+                          f"{column} '{value}' is longer than {TEXT_LENGTHS[column]} characters")
         if "OnHold" in changes:
             changes["OnHold"] = changes["OnHold"].upper() or "N"
             if changes["OnHold"] not in ("Y", "N"):
@@ -317,6 +340,8 @@ def setup_supplier(state: SysproState, action: str, params: etree._Element | Non
                 continue
             if action == "add":
                 state.add_supplier(supplier, **out.row)
+            elif action == "delete":
+                del state.suppliers[supplier]
             else:
                 state.suppliers[supplier].update(out.row)
 
@@ -368,9 +393,18 @@ def post_inventory_adjustments(state: SysproState, params: etree._Element | None
             out.error("quantity", raw_qty, QUANTITY_INVALID, "A physical count may not be negative")
         elif not physical_count and quantity == 0:
             out.error("quantity", raw_qty, QUANTITY_INVALID, "The adjustment quantity may not be zero")
+        if stock_code in state.stock_codes and state.stock_codes[stock_code].get("TraceableType") == "T" \
+                and not text(item, "Lot"):
+            out.error("lot", "", LOT_REQUIRED, f"Stock code '{stock_code}' is lot traceable: a lot must be supplied")
+        if warehouse in state.warehouses and state.warehouses[warehouse].get("MultipleBins") == "Y" \
+                and not text(item, "BinLocation"):
+            out.error("binlocation", "", BIN_REQUIRED,
+                      f"Warehouse '{warehouse}' uses multiple bins: a bin location must be supplied")
         ledger = text(item, "LedgerCode")
         if ledger and ledger not in state.gl_codes:
             out.error("ledgercode", ledger, LEDGER_NOT_FOUND, f"Ledger code '{ledger}' not found")
+        elif ledger and state.gl_codes[ledger].get("OnHold") == "Y":
+            out.error("ledgercode", ledger, LEDGER_ON_HOLD, f"Ledger code '{ledger}' is on hold")
         out.row.update(Quantity=quantity, Reference=text(item, "Reference"), Notation=text(item, "Notation"))
         outcomes.append(out)
 
@@ -508,6 +542,7 @@ def _check_po_add(state: SysproState, order: etree._Element, po_number: str, out
     lines = [_po_line(state, line, warehouse, out, require_all=True)
              for line in children(child(order, "OrderDetails"), "StockLine")]
     customer_po = text(header, "CustomerPoNumber")
+    _check_customer_po(customer_po, out)
 
     def commit(status: str) -> str:
         number = state.add_purchase_order(
@@ -527,6 +562,12 @@ def _check_po_add(state: SysproState, order: etree._Element, po_number: str, out
         return number
 
     return commit
+
+
+def _check_customer_po(value: str, out: Outcome) -> None:
+    if len(value) > TEXT_LENGTHS["CustomerPoNumber"]:
+        out.error("customerponumber", value, FIELD_TOO_LONG,
+                  f"Customer PO number '{value}' is longer than {TEXT_LENGTHS['CustomerPoNumber']} characters")
 
 
 def _new_line(number: str, index: int, values: dict, header: dict) -> dict:
@@ -562,6 +603,7 @@ def _check_po_change(state: SysproState, order: etree._Element, po_number: str, 
         header_changes["Warehouse"] = warehouse
     if has(header, "CustomerPoNumber"):
         header_changes["CustomerPoNumber"] = db_text(text(header, "CustomerPoNumber"))
+        _check_customer_po(header_changes["CustomerPoNumber"], out)
     existing = {line["Line"]: line for line in po["lines"]}
     line_actions = []
     for line in children(child(order, "OrderDetails"), "StockLine"):

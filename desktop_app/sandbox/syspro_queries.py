@@ -1,4 +1,4 @@
-"""Query business objects: COMFND, INVQRY, PORQRY, APSQRY.
+"""Query business objects: COMFND, INVQRY, PORQRY, APSQRY, and Query/Browse (COMBRW), Query/Fetch (COMFCH).
 
 Shapes imitate the recorded answers in reference/syspro/samples (COMFND-, INVQRY-, PORQRY-XmlOut):
 mixed-case element names, raw numbers space-padded, `Edited_`/`Unedited_` twins.
@@ -154,6 +154,71 @@ def _comparison(table, col: str, condition: str, raw: str) -> Callable[[dict], b
         return compare(cell.rstrip() if isinstance(cell, str) else cell, value)
 
     return test
+
+
+# -- COMFCH and COMBRW (Query/Fetch, Query/Browse) --------------------------------------------
+
+DATA_TYPES = {DEC: "Numeric", INT: "Numeric", DATE: "Date"}
+
+
+def _table_named(name: str):
+    table = next((t for t in TABLES.values() if t.name.lower() == name.strip().lower()), None)
+    if table is None:
+        raise BoException(f"Table '{name.strip()}' is not available")
+    return table
+
+
+def _cell(value: object, kind: str) -> object:
+    if kind == DEC:
+        return padded(value)  # type: ignore[arg-type]
+    if kind == INT:
+        return f"{value:>10d}"
+    return value if value is not None else "0000-00-00"  # type: ignore[return-value]
+
+
+def comfch(state: SysproState, fetch: etree._Element | None) -> bytes:
+    """One row by its key, every column as a child of a root named after the table (the recorded
+    InvMaster fetch); a table keyed on several columns takes them joined, as SYSPRO's index key is."""
+    table = _table_named(text(fetch, "TableName"))
+    raw = child(fetch, "Key").text if child(fetch, "Key") is not None else ""
+    key = (raw or "").strip()
+    if not key:
+        raise BoException("The key must be supplied")
+    row = next((r for r in table_rows(state, table.name)
+                if "".join(str(r[k]).strip() for k in table.key) == key), None)
+    if row is None:
+        raise BoException(f"Key '{key}' not found in table '{table.name}'")
+    root = E(table.name)
+    for column, kind in table.columns.items():
+        root.add(el(column, _cell(row[column], kind)))
+    return xml_out(root)
+
+
+def combrw(state: SysproState, browse: etree._Element | None) -> bytes:
+    """Rows of a browse from `StartAtKey`, `ReturnRows` at a time, each column as Value/DataType.
+    A site names its browses; here the name is the table's, or ends with it ("LabbeeInvWhControl")."""
+    name = text(browse, "BrowseName")
+    table = next((t for t in TABLES.values() if name.lower().endswith(t.name.lower())), None) if name else None
+    if table is None:
+        raise BoException(f"Browse '{name}' is not defined")
+    key_of = lambda r: "".join(str(r[k]).strip() for k in table.key)  # noqa: E731
+    rows = sorted(table_rows(state, table.name), key=key_of)
+    start = text(browse, "StartAtKey")
+    if start:
+        rows = [r for r in rows if key_of(r) >= start]
+    limit = int(parse_decimal(text(browse, "ReturnRows", "30")) or 30)
+    page = rows[:limit]
+    root = E(table.name).add(el("Title", table.name))
+    for row in page:
+        root.add(el("Row", *[el(c, el("Value", _cell(row[c], kind)),
+                                el("DataType", DATA_TYPES.get(kind, "AlphaNumeric")))
+                             for c, kind in table.columns.items()]))
+    root.add(el("NextPrevKey", el("PrevKey", key_of(page[0]) if page else ""),
+                el("NextKey", key_of(page[-1]) if page else ""),
+                el("Fwd", "True" if len(rows) > limit else "False"), el("Back", "True" if start else "False")))
+    root.add(el("HeaderDetails", *[el("Header", c) for c in table.columns], el("Key", "".join(table.key)),
+                el("Table", table.name)))
+    return xml_out(root)
 
 
 # -- INVQRY ----------------------------------------------------------------------------------

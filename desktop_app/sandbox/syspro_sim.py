@@ -5,7 +5,12 @@ or an XmlOut document; sessions are 34 upper-hex characters plus two spaces, one
 expiring after `session_idle_timeout_s` of inactivity on the injected clock.
 
 Faults (see desktop_app.sandbox.faults; counted ones fire N times): http_500, slow (seconds),
-drop, drop_after_post, session_expire, malformed, reject_post.
+drop, drop_after_post, slow_after_post (the post commits, the answer waits `slow_after_post_s`),
+session_expire, malformed, reject_post.
+
+What SYSPRO answers for an expired or evicted UserId is not published; `invalid_session_message`
+switches the text so a client can be held to any `ERROR:` answer, not just ours.
+docs/sandbox-fidelity.md lists which rule of the reference each part of this module enforces.
 """
 from __future__ import annotations
 
@@ -24,7 +29,8 @@ from desktop_app.sandbox.syspro_postings import BoException, Options
 from desktop_app.sandbox.syspro_state import Session, SysproState
 from desktop_app.sandbox.syspro_xml import E, XmlInError, el, parse_xml_in, xml_out
 
-FAULTS = {"http_500", "slow", "drop", "drop_after_post", "session_expire", "malformed", "reject_post"}
+FAULTS = {"http_500", "slow", "drop", "drop_after_post", "slow_after_post", "session_expire", "malformed",
+          "reject_post"}
 ENET_ROOT = "/sysprowcfservice/rest/"
 ODATA_ROOT = "/syspro8odata/sysproodata"
 SECRET_PARAMS = {"operatorpassword", "companypassword"}
@@ -55,10 +61,17 @@ class SysproSimulator(ServedSimulator):
         sleep: Callable[[float], None] = time.sleep,
         max_url_bytes: int | None = 16384,
         port: int = 0,
+        invalid_session_message: str = INVALID_SESSION,
+        slow_after_post_s: float = 130,
     ):
         self.state = state
         self._serve_on(port, max_lifetime_s)
         self.session_idle_timeout_s = session_idle_timeout_s
+        if not invalid_session_message.startswith("ERROR"):
+            raise ValueError("invalid_session_message must start with 'ERROR', as every e.net error text does")
+        self.invalid_session_message = invalid_session_message
+        # longer than a client's usual read timeout: the post is in SYSPRO, the client never hears so
+        self.slow_after_post_s = slow_after_post_s
         self.clock = clock
         self.page_size = page_size
         self.json_quoted = json_quoted
@@ -175,15 +188,21 @@ class SysproSimulator(ServedSimulator):
                 return self._answer("0")
             if op == "getlogonprofile":
                 return self._answer(self._logon_profile(session_or_error))
-            if op not in ("query/query", "setup/add", "setup/update", "transaction/post"):
+            if op not in ("query/query", "query/browse", "query/fetch", "setup/add", "setup/update",
+                          "setup/delete", "transaction/post"):
                 return self._answer(_bo_error(f"The method '{op}' is not supported by this server"))
-            required = ["BusinessObject", "XmlIn"] + (["XmlParameters"] if op != "query/query" else [])
+            # Browse and Fetch take a COMBRW/COMFCH document and no BusinessObject.
+            required = ["XmlIn"] if op in ("query/browse", "query/fetch") else ["BusinessObject", "XmlIn"]
+            if op.startswith(("setup/", "transaction/")):
+                required.append("XmlParameters")
             missing = [name for name in required if name.lower() not in params]
             if missing:
                 return self._answer(f"ERROR: Parameter '{missing[0]}' is missing")
             body = self._business_object(op, params)
         if op == "transaction/post" and self.faults.take("drop_after_post"):
             self._drop(environ)
+        if op == "transaction/post" and self.faults.take("slow_after_post"):
+            self.sleep(self.slow_after_post_s)
         if isinstance(body, bytes) and self.faults.take("malformed"):
             body = body[: len(body) // 2] + b"\x00<<garbled"
         return self._answer(body)
@@ -222,10 +241,10 @@ class SysproSimulator(ServedSimulator):
         self._expire_idle_sessions()
         if self.faults.take("session_expire"):
             self.state.sessions.pop(user_id, None)
-            return INVALID_SESSION
+            return self.invalid_session_message
         session = self.state.sessions.get(user_id)
         if session is None:
-            return INVALID_SESSION
+            return self.invalid_session_message
         session.last_used = self.clock()
         return session
 
@@ -246,17 +265,21 @@ class SysproSimulator(ServedSimulator):
         bo = params.get("businessobject", "").strip().upper()
         try:
             xml_in = parse_xml_in(params.get("xmlin"))
-            xml_params = parse_xml_in(params.get("xmlparameters")) if op != "query/query" else None
+            xml_params = parse_xml_in(params.get("xmlparameters")) if not op.startswith("query/") else None
         except XmlInError as exc:
             return _bo_error(f"The XML document is not well-formed: {exc}")
         state = self.state
         try:
+            if op == "query/browse":
+                return syspro_queries.combrw(state, xml_in)
+            if op == "query/fetch":
+                return syspro_queries.comfch(state, xml_in)
             if op == "query/query":
                 handler = {"COMFND": syspro_queries.comfnd, "INVQRY": syspro_queries.invqry,
                            "PORQRY": syspro_queries.porqry, "APSQRY": syspro_queries.apsqry}.get(bo)
                 if handler is not None:
                     return handler(state, xml_in)
-            elif op in ("setup/add", "setup/update") and bo == "APSSSP":
+            elif op in ("setup/add", "setup/update", "setup/delete") and bo == "APSSSP":
                 return syspro_postings.setup_supplier(state, op.split("/")[1], xml_params, xml_in)
             elif op == "transaction/post" and bo == "APSTIN":
                 posting = not Options(xml_params).yes("ValidateOnly", False)

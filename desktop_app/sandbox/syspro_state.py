@@ -37,9 +37,12 @@ STOCK_DEFAULTS: dict[str, object] = {
     "Decimals": 0,
     "ProductClass": "",
     "Supplier": "",
+    # T: lot traceable, so INVTMA needs a Lot. Not an OData/COMFND column of the simulator.
+    "TraceableType": "N",
 }
 
-WAREHOUSE_DEFAULTS: dict[str, str] = {"Description": "", "Branch": ""}
+# MultipleBins Y: INVTMA needs a BinLocation. Not an OData/COMFND column of the simulator.
+WAREHOUSE_DEFAULTS: dict[str, str] = {"Description": "", "Branch": "", "MultipleBins": "N"}
 
 
 def db_text(value: object) -> str:
@@ -154,8 +157,9 @@ class SysproState:
             self.warehouses[code] = row
         return row
 
-    def add_gl_code(self, code: str, description: str = "", account_type: str = "E") -> dict:
-        row = {"Description": db_text(description), "AccountType": account_type}
+    def add_gl_code(self, code: str, description: str = "", account_type: str = "E", *, on_hold: bool = False) -> dict:
+        """A GenMaster row; a code on hold refuses postings (APSTIN rejects it, as SYSPRO's help says)."""
+        row = {"Description": db_text(description), "AccountType": account_type, "OnHold": "Y" if on_hold else "N"}
         with self.lock:
             self.gl_codes[code] = row
         return row

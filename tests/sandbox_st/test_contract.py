@@ -163,3 +163,70 @@ def test_token_response_has_the_documented_fields(sim, company):
     data = response.json()
     assert set(k for k in sample if not k.startswith("_")) == set(data)
     assert data["token_type"] == "Bearer" and data["expires_in"] == 900
+
+
+REQUEST_CHECKS = [
+    # (module, spec path, method, the simulator's check)
+    ("inventory", "vendors", "post", "CREATE_VENDOR"),
+    ("inventory", "vendors/{id}", "patch", "UPDATE_VENDOR"),
+    ("inventory", "purchase-orders", "post", "CREATE_PURCHASE_ORDER"),
+    ("inventory", "purchase-orders/{id}", "patch", "UPDATE_PURCHASE_ORDER"),
+    ("inventory", "adjustments/{id}", "patch", "UPDATE_ADJUSTMENT"),
+    ("accounting", "invoices/markasexported", "post", "MARK_INVOICE_EXPORTED"),
+]
+KINDS = {"str": {"string"}, "guid": {"string"}, "datetime": {"string"}, "bool": {"boolean"}, "int": {"integer"},
+         "num": {"number"}}
+
+
+def _resolve(module: str, schema: dict) -> dict:
+    """Follow $ref and the one-member oneOf/allOf wrappers (with or without a null) the documents use."""
+    while True:
+        if "$ref" in schema:
+            schema = spec(module)["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            continue
+        wrapped = schema.get("oneOf") or schema.get("anyOf") or schema.get("allOf")
+        if wrapped:
+            members = [m for m in wrapped if m.get("type") != "null"]
+            if len(members) == 1:
+                schema = members[0]
+                continue
+        return schema
+
+
+def _compare(module: str, schema: dict, check: dict, where: str, problems: list[str]) -> None:
+    schema = _resolve(module, schema)
+    if "items" in schema:
+        schema = _resolve(module, schema["items"])
+    properties, required = schema.get("properties", {}), set(schema.get("required", []))
+    for name in required - set(check):
+        problems.append(f"{where}{name}: required by the document, not checked by the simulator")
+    for name, (kind, needed) in check.items():
+        if name not in properties:
+            problems.append(f"{where}{name}: not in the document")
+            continue
+        if needed != (name in required):
+            problems.append(f"{where}{name}: required={needed} in the simulator, {name in required} in the document")
+        field = _resolve(module, properties[name])
+        types = set(field["type"] if isinstance(field.get("type"), list) else [field.get("type")]) - {"null", None}
+        if isinstance(kind, dict):
+            _compare(module, field, kind, f"{where}{name}.", problems)
+        elif isinstance(kind, list):
+            _compare(module, field, kind[0], f"{where}{name}[].", problems)
+        elif isinstance(kind, tuple):
+            if set(kind) != set(field.get("enum", [])):
+                problems.append(f"{where}{name}: values {sorted(kind)} vs {sorted(field.get('enum', []))}")
+        elif types != KINDS[kind]:
+            problems.append(f"{where}{name}: {kind} in the simulator, {sorted(types)} in the document")
+
+
+def test_request_checks_follow_the_openapi_request_schemas():
+    """Vendor create/update, PO create/update, adjustment externalData and markasexported bodies are
+    refused or accepted as ServiceTitan's request schemas say: same required fields, same types."""
+    from desktop_app.sandbox import st_validate
+
+    problems: list[str] = []
+    for module, path, method, name in REQUEST_CHECKS:
+        content = spec(module)["paths"][f"/tenant/{{tenant}}/{path}"][method]["requestBody"]["content"]
+        schema = (content.get("application/json") or next(iter(content.values())))["schema"]
+        _compare(module, schema, getattr(st_validate, name), f"{name}: ", problems)
+    assert problems == []
