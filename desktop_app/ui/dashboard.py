@@ -122,6 +122,29 @@ def local_time(value: dt.datetime | None) -> str:
     return value.strftime("%d %b %Y %H:%M")
 
 
+FLOW_NAMES = {"vendors": "Vendors", "invoices": "Invoices", "purchase-orders": "Purchase orders",
+              "adjustments": "Inventory adjustments"}
+
+
+def flow_name(flow: str) -> str:
+    return FLOW_NAMES.get(flow, flow.replace("-", " ").capitalize())
+
+
+def flow_lines(cycle: dict | None) -> list[tuple[str, bool, str]]:
+    """(flow, ran, sentence) for each flow of the last cycle: which ran and which failed, and why."""
+    if cycle is None or cycle["state"] != "completed":
+        return []
+    summary = cycle["summary"] or {}
+    errors = summary.get("errors") or {}
+    lines = []
+    for flow in [f for f in summary if f not in ("errors", "error_kinds")] + [f for f in errors if f not in summary]:
+        if flow in errors:
+            lines.append((flow, False, f"{flow_name(flow)}: failed — {errors[flow]}"))
+        else:
+            lines.append((flow, True, f"{flow_name(flow)}: ran."))
+    return lines
+
+
 def summary_sentence(cycle: dict) -> str:
     if cycle["state"] == "failed":
         return f"It failed: {cycle['error']}"
@@ -129,7 +152,14 @@ def summary_sentence(cycle: dict) -> str:
         return f"It was {cycle['state']} before it finished."
     errors = cycle["summary"].get("errors") or {}
     if errors:
-        return "It did not complete: " + " ".join(errors.values())
+        reasons = list(dict.fromkeys(errors.values()))
+        if len(reasons) == 1 and len(errors) > 1:
+            return "It did not complete: " + reasons[0]
+        if len(errors) == 1:
+            (flow, message), = errors.items()
+            return f"It did not complete: {flow_name(flow)} failed: {message}"
+        return "It did not complete: " + " ".join(f"{flow_name(flow)} failed: {message}"
+                                                  for flow, message in errors.items())
     invoices = cycle["summary"].get("invoices") or {}
     if not invoices:
         return "It finished."
@@ -227,7 +257,15 @@ class DashboardPage(QWidget):
         self.progress_label = QLabel()
         self.progress_label.setObjectName("hint")
         self.progress_label.hide()
+        # one line per flow that failed in the last cycle, with its reason: the others did run
+        self.flows_label = QLabel()
+        self.flows_label.setObjectName("failedFlows")
+        self.flows_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.flows_label.setWordWrap(True)
+        self.flows_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.flows_label.hide()
         cycle_layout.addWidget(self.last_label)
+        cycle_layout.addWidget(self.flows_label)
         cycle_layout.addWidget(self.next_label)
         cycle_layout.addWidget(self.progress)
         cycle_layout.addWidget(self.progress_label)
@@ -342,6 +380,10 @@ class DashboardPage(QWidget):
         else:
             self.last_label.setText(f"Last sync: {local_time(cycle['finished_at'] or cycle['started_at'])} "
                                     f"(started by {cycle['actor']}). {summary_sentence(cycle)}")
+        lines = flow_lines(cycle)
+        failed = [sentence for _, ran, sentence in lines if not ran]
+        self.flows_label.setText("\n".join(sentence for _, _, sentence in lines) if failed else "")
+        self.flows_label.setVisible(bool(failed))
         self._show_next_run()
         self.countsChanged.emit(dict(snapshot.counts))
         if self._again:
