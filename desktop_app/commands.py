@@ -256,7 +256,10 @@ def cmd_test_connection(args) -> int:
         print(f"{result.system}: {'OK' if result.ok else 'FAILED'} — {result.message}")
         for detail in result.details:
             print(f"    {detail}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_CONNECT
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return EXIT_OK
+    return errors.EXIT_USAGE if all(r.configuration_only for r in failed) else EXIT_CONNECT
 
 
 @command("gui")

@@ -55,8 +55,11 @@ class SysproSimulator(ServedSimulator):
         sleep: Callable[[float], None] = time.sleep,
         max_url_bytes: int | None = 16384,
         port: int = 0,
+        odata_drop: str = "",
     ):
         self.state = state
+        # columns this site's OData does not expose, e.g. "ApSupplier.Email" (syspro_odata.parse_drop_spec)
+        self.odata_hidden = syspro_odata.parse_drop_spec(odata_drop)
         self._serve_on(port, max_lifetime_s)
         self.session_idle_timeout_s = session_idle_timeout_s
         self.clock = clock
@@ -129,7 +132,7 @@ class SysproSimulator(ServedSimulator):
             return self._enet(lower[len(ENET_ROOT):].strip("/"), params, environ)
         if lower == ODATA_ROOT or lower.startswith(ODATA_ROOT + "/"):
             rest = request.path[len(ODATA_ROOT):]
-            return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size)
+            return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size, self.odata_hidden)
         return Response("Not Found", status=404, content_type="text/plain")
 
     # -- admin -----------------------------------------------------------------------------
