@@ -136,8 +136,10 @@ def flow_lines(cycle: dict | None) -> list[tuple[str, bool, str]]:
         return []
     summary = cycle["summary"] or {}
     errors = summary.get("errors") or {}
+    flows = {f for f in summary if f not in ("errors", "error_kinds")} | set(errors)
+    order = list(FLOW_NAMES)  # the order they run in
     lines = []
-    for flow in [f for f in summary if f not in ("errors", "error_kinds")] + [f for f in errors if f not in summary]:
+    for flow in sorted(flows, key=lambda f: (order.index(f) if f in order else len(order), f)):
         if flow in errors:
             lines.append((flow, False, f"{flow_name(flow)}: failed — {errors[flow]}"))
         else:
