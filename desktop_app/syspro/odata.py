@@ -284,12 +284,12 @@ class ODataReader:
         """The columns this site's entity set has; None when $metadata cannot say (no $metadata
         document, or the set is not listed in it): everything is then asked for, as named."""
         if not self._schema_read:
-            self._schema_read = True
             try:
                 self._entity_sets()
             except (ConfigError, MalformedXmlOut) as exc:
                 # no usable $metadata (404, not CSDL): the reads themselves say what is wrong, if anything
                 log.warning("SYSPRO OData $metadata could not be read (%s); every column is asked for by name", exc)
+            self._schema_read = True  # not after a connection failure: the next read asks again
         if self._schema is None:
             return None
         return self._schema.get(self.entity(default_name))

@@ -147,6 +147,10 @@ def flow_lines(cycle: dict | None) -> list[tuple[str, bool, str]]:
     return lines
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def summary_sentence(cycle: dict) -> str:
     if cycle["state"] == "failed":
         return f"It failed: {cycle['error']}"
@@ -154,14 +158,16 @@ def summary_sentence(cycle: dict) -> str:
         return f"It was {cycle['state']} before it finished."
     errors = cycle["summary"].get("errors") or {}
     if errors:
-        reasons = list(dict.fromkeys(errors.values()))
-        if len(reasons) == 1 and len(errors) > 1:
-            return "It did not complete: " + reasons[0]
-        if len(errors) == 1:
-            (flow, message), = errors.items()
-            return f"It did not complete: {flow_name(flow)} failed: {message}"
-        return "It did not complete: " + " ".join(f"{flow_name(flow)} failed: {message}"
-                                                  for flow, message in errors.items())
+        # each reason once, naming the flows it stopped; the one that stopped the most first
+        order = list(FLOW_NAMES)
+        by_reason: dict[str, list[str]] = {}
+        for flow in sorted(errors, key=lambda f: (order.index(f) if f in order else len(order), f)):
+            by_reason.setdefault(errors[flow], []).append(flow)
+        if len(by_reason) == 1 and len(errors) > 1:
+            return "It did not complete: " + next(iter(by_reason))
+        groups = sorted(by_reason.items(), key=lambda item: -len(item[1]))
+        return "It did not complete: " + " ".join(
+            f"{reason.rstrip()} ({_and([flow_name(f) for f in flows])} failed.)" for reason, flows in groups)
     invoices = cycle["summary"].get("invoices") or {}
     if not invoices:
         return "It finished."

@@ -37,8 +37,9 @@ def test_sync_now_with_vendors_failing_on_a_column_shows_that_flow_and_why(qtbot
     assert lines[0].startswith("Vendors: failed — SYSPRO OData: ApSupplier lacks required column SupplierName: "
                                "the vendor sync cannot run.")
     assert lines[1:] == ["Invoices: ran.", "Purchase orders: ran.", "Inventory adjustments: ran."]
-    assert "did not complete: Vendors failed: SYSPRO OData: ApSupplier lacks required column" \
+    assert "did not complete: SYSPRO OData: ApSupplier lacks required column SupplierName" \
         in dashboard.last_label.text()
+    assert dashboard.last_label.text().endswith("(Vendors failed.)")
     posted = ApDocument.select().where(ApDocument.state.in_([ledger.POSTED, ledger.CONFIRMED])).count()
     assert dashboard.tiles[ledger.CONFIRMED].count + dashboard.tiles[ledger.POSTED].count == posted > 5
 
@@ -57,3 +58,11 @@ def test_one_reason_shared_by_every_flow_is_said_once():
              "summary": {"errors": {f: reason for f in ("vendors", "invoices", "purchase-orders", "adjustments")}}}
     assert summary_sentence(cycle) == f"It did not complete: {reason}"
     assert [line for _, _, line in flow_lines(cycle)][2] == f"Purchase orders: failed — {reason}"
+
+
+def test_reasons_are_grouped_with_the_flows_they_stopped():
+    cycle = {"state": "completed", "error": "",
+             "summary": {"errors": {"adjustments": "ServiceTitan is not set up.", "invoices": "ServiceTitan is not set up.",
+                                    "vendors": "The SYSPRO e.net address is not set."}}}
+    assert summary_sentence(cycle) == ("It did not complete: ServiceTitan is not set up. (Invoices and Inventory "
+                                       "adjustments failed.) The SYSPRO e.net address is not set. (Vendors failed.)")
