@@ -282,7 +282,8 @@ def cmd_sandbox_serve(args) -> int:
     from desktop_app.sandbox.runner import serve_forever
 
     return serve_forever(st_port=args.st_port, syspro_port=args.syspro_port, seed=args.seed,
-                         invoices=args.invoices, faults=args.faults, minutes=args.minutes, out=sys.stdout)
+                         invoices=args.invoices, faults=args.faults, minutes=args.minutes, out=sys.stdout,
+                         odata_drop=args.odata_drop)
 
 
 # ---------------------------------------------------------------- two-way flows (vendors, POs, adjustments)
