@@ -286,10 +286,13 @@ class ODataReader:
         if not self._schema_read:
             try:
                 self._entity_sets()
-            except (ConfigError, MalformedXmlOut) as exc:
-                # no usable $metadata (404, not CSDL): the reads themselves say what is wrong, if anything
+            except AuthenticationError:
+                raise  # every read would be refused the same way
+            except (ConfigError, ConnectError, MalformedXmlOut) as exc:
+                # no usable $metadata (404, a server error, not CSDL): the reads themselves say what
+                # is wrong, if anything
                 log.warning("SYSPRO OData $metadata could not be read (%s); every column is asked for by name", exc)
-            self._schema_read = True  # not after a connection failure: the next read asks again
+            self._schema_read = True
         if self._schema is None:
             return None
         return self._schema.get(self.entity(default_name))

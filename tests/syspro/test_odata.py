@@ -237,12 +237,20 @@ def test_an_overridden_entity_name_is_named_with_its_default(rsps, memory_keyrin
     assert "Suppliers (for ApSupplier) lacks required column SupplierName: the vendor sync cannot run" in str(caught.value)
 
 
-def test_without_metadata_every_column_is_asked_for_by_name(rsps, reader):
-    rsps.replace(responses.GET, f"{COMPANY_URL}/$metadata", status=404)
+@pytest.mark.parametrize("answer", [{"status": 404}, {"status": 500}, {"body": "not xml"}])
+def test_without_metadata_every_column_is_asked_for_by_name(rsps, reader, answer):
+    rsps.replace(responses.GET, f"{COMPANY_URL}/$metadata", **answer)
     rsps.add(responses.GET, f"{COMPANY_URL}/ApSupplier", body=page([{"Supplier": "S1"}]))
     assert [s.supplier for s in reader.suppliers()] == ["S1"]
     assert params_of(data_calls(rsps)[0])["$select"].split(",") == list(contract.ODATA_ENTITIES["ApSupplier"])
     assert reader.missing_columns("ApSupplier") == ([], [])
+
+
+def test_metadata_refusing_the_credentials_stops_the_read(rsps, reader):
+    rsps.replace(responses.GET, f"{COMPANY_URL}/$metadata", status=401)
+    with pytest.raises(AuthenticationError):
+        list(reader.suppliers())
+    assert data_calls(rsps) == []
 
 
 def test_columns_come_from_the_entity_type_by_namespace_or_alias_with_its_base_types():
