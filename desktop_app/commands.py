@@ -43,6 +43,8 @@ def cmd_sync(args) -> int:
                 for name, message in flow_summary.items():
                     print(f"{name}: FAILED — {message}")
                 continue
+            if flow == "error_kinds":
+                continue
             shown = {k: v for k, v in flow_summary.items() if v and k not in ("dry_run_results", "problems")}
             print(f"{flow}: " + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in shown.items()) or "nothing to do"))
             for problem in flow_summary.get("problems", []):
@@ -50,9 +52,8 @@ def cmd_sync(args) -> int:
             for entry in flow_summary.get("dry_run_results", []):
                 print("  dry run: " + json.dumps(entry, default=str))
         print("ledger: " + ", ".join(f"{state} {n}" for state, n in counts.items() if n))
-    if result.errors:
-        return EXIT_RECORDS_NEED_ATTENTION
-    return _exit_for(counts)
+    failed = result.exit_code()
+    return failed if failed is not None else _exit_for(counts)
 
 
 @command("status")
@@ -71,7 +72,8 @@ def cmd_status(args) -> int:
     data = {
         "counts": {"invoices": ledger.counts(), **two_way_counts()},
         "last_cycle": None if last is None else {"started_at": last.started_at.isoformat(), "state": last.state,
-                                                 "error": last.error or None},
+                                                 "error": last.error or None,
+                                                 "failed_flows": (last.summary or {}).get("errors") or {}},
         "last_good_cycle": last_good.finished_at.isoformat() if last_good and last_good.finished_at else None,
         "next_cycle": next_cycle.isoformat() if next_cycle else None,
         "paused": settings["sync.paused"],
@@ -81,7 +83,16 @@ def cmd_status(args) -> int:
         _print_json(data)
     else:
         print("Invoices: " + ", ".join(f"{k} {v}" for k, v in data["counts"]["invoices"].items()))
-        print(f"Last cycle: {data['last_cycle'] or 'never'}")
+        last_cycle = data["last_cycle"]
+        if last_cycle is None:
+            print("Last cycle: never")
+        else:
+            flows = last_cycle["failed_flows"]
+            outcome = last_cycle["state"] + (" with errors" if flows and last_cycle["state"] == "completed" else "")
+            print(f"Last cycle: {last_cycle['started_at']} {outcome}"
+                  + (f": {last_cycle['error']}" if last_cycle["error"] else ""))
+            for flow, message in flows.items():
+                print(f"  {flow}: FAILED — {message}")
         print(f"Next cycle: {data['next_cycle'] or ('paused' if data['paused'] else 'when the app runs')}")
     return EXIT_OK
 
@@ -250,7 +261,10 @@ def cmd_test_connection(args) -> int:
         print(f"{result.system}: {'OK' if result.ok else 'FAILED'} — {result.message}")
         for detail in result.details:
             print(f"    {detail}")
-    return EXIT_OK if all(r.ok for r in results) else EXIT_CONNECT
+    failed = [r for r in results if not r.ok]
+    if not failed:
+        return EXIT_OK
+    return errors.EXIT_USAGE if all(r.configuration_only for r in failed) else EXIT_CONNECT
 
 
 @command("gui")
@@ -273,7 +287,8 @@ def cmd_sandbox_serve(args) -> int:
     from desktop_app.sandbox.runner import serve_forever
 
     return serve_forever(st_port=args.st_port, syspro_port=args.syspro_port, seed=args.seed,
-                         invoices=args.invoices, faults=args.faults, minutes=args.minutes, out=sys.stdout)
+                         invoices=args.invoices, faults=args.faults, minutes=args.minutes, out=sys.stdout,
+                         odata_drop=args.odata_drop)
 
 
 # ---------------------------------------------------------------- two-way flows (vendors, POs, adjustments)

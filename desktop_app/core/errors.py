@@ -52,3 +52,6 @@ class ConnectionResult:
     ok: bool
     message: str
     details: list[str] = field(default_factory=list)
+    # not ok, yet everything answered: what failed is the set-up (a setting, a column the site
+    # lacks), which `test-connection` reports with exit 2 rather than 3
+    configuration_only: bool = False

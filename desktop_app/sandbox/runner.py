@@ -6,6 +6,7 @@ import threading
 import time
 from typing import TextIO
 
+from desktop_app.core.errors import ConfigError
 from desktop_app.sandbox.faults import parse_fault_spec
 from desktop_app.sandbox.seed import Company, advance, build_company
 
@@ -119,14 +120,21 @@ class Sandbox:
 
 
 def serve_forever(*, st_port: int = 0, syspro_port: int = 0, seed: int = 7, invoices: int = 120, faults: str = "",
-                  minutes: float = 240, out: TextIO) -> int:
-    sandbox = Sandbox(seed, invoices, faults=faults, max_lifetime_s=minutes * 60,
-                      st_options={"port": st_port}, syspro_options={"port": syspro_port}).start()
+                  minutes: float = 240, out: TextIO, odata_drop: str = "") -> int:
+    try:
+        from desktop_app.sandbox.syspro_odata import parse_drop_spec
+
+        parse_drop_spec(odata_drop)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    sandbox = Sandbox(seed, invoices, faults=faults, max_lifetime_s=minutes * 60, st_options={"port": st_port},
+                      syspro_options={"port": syspro_port, "odata_drop": odata_drop}).start()
     c = sandbox.company.credentials
     print(f"ServiceTitan simulator: {sandbox.st.api_url}  (token URL {sandbox.st.auth_url}, tenant {c['tenant']})",
           file=out)
     print(f"SYSPRO e.net simulator: {sandbox.syspro.enet_url}", file=out)
-    print(f"SYSPRO OData simulator: {sandbox.syspro.odata_url}/{c['syspro_company']}", file=out)
+    print(f"SYSPRO OData simulator: {sandbox.syspro.odata_url}/{c['syspro_company']}"
+          + (f" (without {odata_drop})" if odata_drop else ""), file=out)
     print(f"Demo credentials: client id {c['client_id']}, operator {c['syspro_operator']} "
           "(secrets: see desktop_app/sandbox/seed.py; they are throwaway values)", file=out)
     print(f"Stops by itself after {minutes:g} minutes; Ctrl+C to stop now.", file=out, flush=True)

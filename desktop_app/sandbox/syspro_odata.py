@@ -3,6 +3,10 @@
 `$filter` accepts exactly the contract's grammar (eq ne ge gt le lt, and/or, parentheses,
 'quoted strings' with '' escaping, numbers, unquoted dates) through a small tokenizer and
 recursive-descent parser; anything else is a 400, as a strict server would answer.
+
+Sites expose different columns: a simulator given `odata_drop` (e.g. `ApSupplier.Email`) serves a
+site without them, everywhere a real one would show it: $metadata does not list them, rows do not
+carry them, and $select, $filter or $orderby naming one is a 400.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ import json
 import re
 from datetime import date
 from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -36,6 +42,37 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<paren>[()])|(?P<string>'(?:[^']|'')*')|(?P<date>\d{4}-\d{2}-\d{2})(?![\w.:-])"
     r"|(?P<number>-?\d+(?:\.\d+)?)(?![\w.:-])|(?P<word>[A-Za-z_]\w*))"
 )
+
+
+Hidden = Mapping[str, frozenset[str]]  # entity set → the columns this site does not expose
+
+
+def parse_drop_spec(spec: str | None) -> dict[str, frozenset[str]]:
+    """`"ApSupplier.Email,ApInvoice.Notation"` → `{"ApSupplier": {"Email"}, "ApInvoice": {"Notation"}}`."""
+    hidden: dict[str, set[str]] = {}
+    for part in (spec or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        entity, _, column = part.partition(".")
+        table = TABLES.get(entity)
+        if table is None or column not in table.columns:
+            raise ValueError(f"odata_drop {part!r}: expected ENTITY.COLUMN of the simulator's tables "
+                             f"(entity sets: {', '.join(TABLES)})")
+        hidden.setdefault(entity, set()).add(column)
+    for entity, columns in hidden.items():
+        if set(TABLES[entity].key) <= columns:
+            raise ValueError(f"odata_drop: {entity} needs at least one of its key columns")
+    return {entity: frozenset(columns) for entity, columns in hidden.items()}
+
+
+def site_table(table: Table, hidden: Hidden | None) -> Table:
+    """The table as this site's OData shows it: without the columns it does not expose."""
+    gone = (hidden or {}).get(table.name)
+    if not gone:
+        return table
+    return replace(table, key=tuple(k for k in table.key if k not in gone),
+                   columns={c: t for c, t in table.columns.items() if c not in gone})
 
 
 class ODataError(Exception):
@@ -183,8 +220,10 @@ def authorized(state: SysproState, request: Request) -> bool:
         return bool(sep) and user in state.operators and state.operators[user] == password
 
 
-def handle(state: SysproState, request: Request, odata_url: str, rest: str, page_size: int) -> Response:
-    """`rest` is the path below the OData root, e.g. `EDU1/ApInvoice`."""
+def handle(state: SysproState, request: Request, odata_url: str, rest: str, page_size: int,
+           hidden: Hidden | None = None) -> Response:
+    """`rest` is the path below the OData root, e.g. `EDU1/ApInvoice`; `hidden` the columns this
+    site does not expose."""
     if not authorized(state, request):
         return error_response(401, "Authorization has been denied for this request.",
                               {"WWW-Authenticate": 'Basic realm="SYSPRO OData"'})
@@ -193,7 +232,7 @@ def handle(state: SysproState, request: Request, odata_url: str, rest: str, page
         return error_response(404, f"Company '{company}' not found.")
     base = f"{odata_url}/{company}"
     if entity == "$metadata":
-        return Response(metadata(), content_type="application/xml; charset=utf-8",
+        return Response(metadata(hidden), content_type="application/xml; charset=utf-8",
                         headers={"OData-Version": "4.0"})
     if entity == "":
         sets = [{"name": n, "kind": "EntitySet", "url": n} for n in TABLES]
@@ -201,6 +240,7 @@ def handle(state: SysproState, request: Request, odata_url: str, rest: str, page
     table = TABLES.get(entity)
     if table is None:
         return error_response(404, f"Resource not found for the segment '{entity}'.")
+    table = site_table(table, hidden)
     try:
         return _json(query(state, table, request.args, f"{base}/{entity}", f"{base}/$metadata", page_size))
     except ODataError as exc:
@@ -278,12 +318,15 @@ def _select(raw: str | None, table: Table) -> list[str]:
     return names
 
 
-def metadata() -> str:
+def metadata(hidden: Hidden | None = None) -> str:
+    """The service's CSDL (OData 4.0 XML): one EntityType per table, key properties not nullable,
+    decimals with a variable scale (money and quantities keep their digits), one EntitySet each."""
     types, sets = [], []
-    for table in TABLES.values():
+    for table in (site_table(t, hidden) for t in TABLES.values()):
         keys = "".join(f'<PropertyRef Name="{k}"/>' for k in table.key)
         props = "".join(
-            f'<Property Name="{c}" Type="{EDM[t]}"' + (' Nullable="false"' if c in table.key else "") + "/>"
+            f'<Property Name="{c}" Type="{EDM[t]}"' + (' Nullable="false"' if c in table.key else "")
+            + (' Scale="variable"' if t == DEC else "") + "/>"
             for c, t in table.columns.items()
         )
         types.append(f'<EntityType Name="{table.name}"><Key>{keys}</Key>{props}</EntityType>')

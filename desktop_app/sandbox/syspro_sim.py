@@ -63,8 +63,11 @@ class SysproSimulator(ServedSimulator):
         port: int = 0,
         invalid_session_message: str = INVALID_SESSION,
         slow_after_post_s: float = 130,
+        odata_drop: str = "",
     ):
         self.state = state
+        # columns this site's OData does not expose, e.g. "ApSupplier.Email" (syspro_odata.parse_drop_spec)
+        self.odata_hidden = syspro_odata.parse_drop_spec(odata_drop)
         self._serve_on(port, max_lifetime_s)
         self.session_idle_timeout_s = session_idle_timeout_s
         if not invalid_session_message.startswith("ERROR"):
@@ -142,7 +145,7 @@ class SysproSimulator(ServedSimulator):
             return self._enet(lower[len(ENET_ROOT):].strip("/"), params, environ)
         if lower == ODATA_ROOT or lower.startswith(ODATA_ROOT + "/"):
             rest = request.path[len(ODATA_ROOT):]
-            return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size)
+            return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size, self.odata_hidden)
         return Response("Not Found", status=404, content_type="text/plain")
 
     # -- admin -----------------------------------------------------------------------------

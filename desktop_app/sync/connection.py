@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from desktop_app.core.config import Settings
-from desktop_app.core.errors import ConnectionResult, ConnectorError
+from desktop_app.core.errors import ConfigError, ConnectionResult, ConnectorError
 from desktop_app.core.redact import redact
 
 
@@ -13,7 +13,8 @@ def test_servicetitan(settings: Settings) -> ConnectionResult:
     try:
         client = ServiceTitanClient.from_settings(settings)
     except ConnectorError as exc:
-        return ConnectionResult("ServiceTitan", False, redact(str(exc)))
+        return ConnectionResult("ServiceTitan", False, redact(str(exc)),
+                                configuration_only=isinstance(exc, ConfigError))
     try:
         return check_connection(client)
     finally:
@@ -26,7 +27,7 @@ def test_syspro(settings: Settings) -> ConnectionResult:
     try:
         return check_connection(settings)
     except ConnectorError as exc:
-        return ConnectionResult("SYSPRO", False, redact(str(exc)))
+        return ConnectionResult("SYSPRO", False, redact(str(exc)), configuration_only=isinstance(exc, ConfigError))
 
 
 def test_connections(settings: Settings, *, servicetitan: bool = True, syspro: bool = True) -> list[ConnectionResult]:

@@ -2,15 +2,24 @@
 
 Clients are created on first use, so a job that only touches the database (a replay of a
 document that needs mapping) never logs on anywhere. Factories are injectable for tests.
+
+SYSPRO allows one live e.net session per operator and a second Logon evicts the first, so a job
+holds one session for all its flows (DESIGN §2): `enet_session()` logs on at the first flow that
+needs SYSPRO e.net, and `end_enet_session()` (run by the cycle and by `close()`) logs off.
 """
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from desktop_app.core.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from desktop_app.syspro.enet import EnetSession
 
 log = logging.getLogger("desktop_app.sync")
 
@@ -35,6 +44,9 @@ class SyncContext:
     _enet: object | None = None
     _odata: object | None = None
     _odata_made: bool = False
+    _enet_logon: AbstractContextManager | None = None
+    _enet_session: "EnetSession | None" = None
+    _enet_logon_failed: Exception | None = None
 
     @classmethod
     def from_database(cls, **kwargs) -> "SyncContext":
@@ -62,6 +74,44 @@ class SyncContext:
                 self._enet = EnetClient.from_settings(self.settings)
         return self._enet
 
+    def enet_session(self) -> "EnetSession":
+        """The job's one e.net session, logged on at the first call and shared by every flow.
+
+        A session SYSPRO has dropped meanwhile is logged on again by the session itself, call by
+        call (a write answered "Invalid UserId" is re-sent once; any other loss is looked up first).
+        A refused logon is not tried again in the same job: each try could count towards locking
+        the operator out.
+        """
+        if self._enet_session is None:
+            if self._enet_logon_failed is not None:
+                raise self._enet_logon_failed
+            logon = self.enet.session()
+            try:
+                self._enet_session = logon.__enter__()
+            except Exception as exc:
+                from desktop_app.syspro.errors import LogonFailed
+
+                if isinstance(exc, LogonFailed):
+                    self._enet_logon_failed = exc
+                raise
+            self._enet_logon = logon
+        return self._enet_session
+
+    @contextmanager
+    def shared_enet_session(self) -> Iterator["EnetSession"]:
+        """`with ctx.shared_enet_session() as session:` - the job's session; leaving the block does
+        not log off (the cycle does, once, at its end)."""
+        yield self.enet_session()
+
+    def end_enet_session(self) -> None:
+        """Log off, if logged on; the next `enet_session()` logs on again."""
+        logon, self._enet_logon, self._enet_session = self._enet_logon, None, None
+        if logon is not None:
+            try:
+                logon.__exit__(None, None, None)
+            except Exception:  # a failed logoff must not hide the job's own outcome; the session times out
+                log.warning("Logging off from SYSPRO failed", exc_info=True)
+
     @property
     def odata(self):
         """None when no OData URL is configured: look-ups then fall back to e.net queries."""
@@ -84,6 +134,7 @@ class SyncContext:
             raise Cancelled("stopped at the user's request")
 
     def close(self) -> None:
+        self.end_enet_session()
         for client in (self._st, self._enet, self._odata):
             close = getattr(client, "close", None)
             if close is not None:

@@ -1,4 +1,4 @@
-"""A sync cycle: every flow in turn (or one), each failure contained to its flow."""
+"""A sync cycle: every flow in turn (or one), each failure contained to its flow, one e.net session."""
 from __future__ import annotations
 
 import importlib
@@ -8,7 +8,9 @@ from collections.abc import Callable
 import peewee as pw
 
 from desktop_app.core import paths
-from desktop_app.core.errors import ConnectError, ConnectorError
+from desktop_app.core.errors import (EXIT_RECORDS_NEED_ATTENTION, EXIT_USAGE, ConfigError, ConnectError,
+                                     ConnectorError)
+from desktop_app.servicetitan.errors import ServiceTitanAuthError, ServiceTitanUnavailable
 from desktop_app.sync import adjustments, dates, invoices, purchase_orders, vendors
 from desktop_app.sync.context import Cancelled, SyncContext
 
@@ -41,47 +43,90 @@ def preload() -> None:
         importlib.import_module(name)
 
 
+# why a flow could not run, as `CycleResult.error_kinds` records it
+CONFIGURATION = "configuration"  # a setting, mapping or site layout to fix (ConfigError)
+CONNECTION = "connection"  # a system could not be reached or refused the credentials (ConnectError)
+OTHER = "other"
+
+
+def error_kind(exc: BaseException) -> str:
+    if isinstance(exc, ConfigError):
+        return CONFIGURATION
+    if isinstance(exc, ConnectError):
+        return CONNECTION
+    return OTHER
+
+
 class CycleResult(dict):
-    """flow name → summary; `errors` names flows that could not run."""
+    """flow name → summary; `errors` names flows that could not run and why, `error_kinds` of what kind."""
 
     def __init__(self):
         super().__init__()
         self.errors: dict[str, str] = {}
+        self.error_kinds: dict[str, str] = {}
+
+    def fail(self, flow: str, message: str, kind: str) -> None:
+        self.errors[flow] = message
+        self.error_kinds[flow] = kind
+
+    def exit_code(self) -> int | None:
+        """2 when a flow could not run for its configuration, 1 when one failed otherwise, None when
+        every flow ran (the ledger's counts then decide)."""
+        if not self.errors:
+            return None
+        if CONFIGURATION in self.error_kinds.values():
+            return EXIT_USAGE
+        return EXIT_RECORDS_NEED_ATTENTION
 
     def as_dict(self) -> dict:
         out = {name: (summary.as_dict() if hasattr(summary, "as_dict") else summary) for name, summary in self.items()}
         if self.errors:
             out["errors"] = dict(self.errors)
+            out["error_kinds"] = dict(self.error_kinds)
         return out
 
 
 def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
+    """Every flow in turn; one that fails is recorded with its reason and the others still run.
+
+    All flows share one e.net session, logged off at the end however the cycle ends. When every
+    flow failed to reach a system the cycle fails with that error, as a cycle that could not run.
+    """
     dates.require_start_date(ctx.settings)  # CLI (exit 2), scheduler and Sync now alike: a failed cycle
     names = [flow] if flow else list(FLOWS)
     result = CycleResult()
-    for name in names:
-        ctx.check_cancelled()
-        log.info("%s: %s cycle started (%s)", name, "dry-run" if ctx.dry_run else "sync", ctx.actor)
-        try:
-            result[name] = FLOWS[name](ctx)
-        except Cancelled:
-            raise
-        except ConnectError as exc:
-            # cannot reach a system: the other flows would fail the same way
-            result.errors[name] = str(exc)
-            log.error("%s: %s", name, exc)
-            raise
-        except pw.OperationalError as exc:
-            result.errors[name] = database_problem(exc)
-            log.error("%s: %s", name, result.errors[name])
-        except ConnectorError as exc:
-            # a problem the message already explains (a bad answer, a refusal): the trace is for debugging
-            result.errors[name] = str(exc)
-            log.error("%s: %s", name, exc)
-            log.debug("%s flow stopped", name, exc_info=True)
-        except Exception as exc:
-            result.errors[name] = str(exc)
-            log.exception("%s flow failed", name)
+    first_connect_error: ConnectError | None = None
+    try:
+        for position, name in enumerate(names):
+            ctx.check_cancelled()
+            log.info("%s: %s cycle started (%s)", name, "dry-run" if ctx.dry_run else "sync", ctx.actor)
+            try:
+                result[name] = FLOWS[name](ctx)
+            except Cancelled:
+                raise
+            except pw.OperationalError as exc:
+                result.fail(name, database_problem(exc), OTHER)
+                log.error("%s: %s", name, result.errors[name])
+            except ConnectorError as exc:
+                # a problem the message already explains (a bad answer, a refusal, a setting): the
+                # trace is for debugging
+                result.fail(name, str(exc), error_kind(exc))
+                log.error("%s flow failed: %s", name, exc)
+                log.debug("%s flow stopped", name, exc_info=True)
+                if isinstance(exc, ConnectError) and first_connect_error is None:
+                    first_connect_error = exc
+                if isinstance(exc, (ServiceTitanUnavailable, ServiceTitanAuthError)):
+                    # every flow starts by reading ServiceTitan: the others would wait out the same retries
+                    for later in names[position + 1:]:
+                        result.fail(later, f"Not run: {exc}", CONNECTION)
+                    break
+            except Exception as exc:
+                result.fail(name, str(exc) or type(exc).__name__, OTHER)
+                log.exception("%s flow failed", name)
+    finally:
+        ctx.end_enet_session()
+    if first_connect_error is not None and not result and set(result.error_kinds.values()) == {CONNECTION}:
+        raise first_connect_error
     return result
 
 

@@ -684,7 +684,7 @@ def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None =
         query = query.where(ApDocument.id.in_(only))
     if not query.exists():
         return
-    with ctx.enet.session() as session:
+    with ctx.shared_enet_session() as session:
         if only is None:
             settle_in_doubt(ctx, session, summary)
         else:
@@ -735,7 +735,7 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
     summary.dry_run_results = [e for e in summary.dry_run_results if "needs_mapping" in e or "skipped" in e]
     if not plans:
         return
-    with ctx.enet.session() as session:
+    with ctx.shared_enet_session() as session:
         params = apstin.build_parameters(validate_only=True)
         for key, document in plans:
             ctx.check_cancelled()

@@ -240,23 +240,17 @@ def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
 
 
 class LazySession:
-    """One e.net session per flow cycle, logged on only when SYSPRO is actually written or queried."""
+    """The job's e.net session (`SyncContext.enet_session`), logged on only when SYSPRO is actually
+    written or queried; the cycle logs off at its end, once for all flows."""
 
     def __init__(self, ctx):
         self.ctx = ctx
-        self._manager = None
-        self._session = None
 
     def get(self):
-        if self._session is None:
-            self._manager = self.ctx.enet.session()
-            self._session = self._manager.__enter__()
-        return self._session
+        return self.ctx.enet_session()
 
     def close(self) -> None:
-        if self._manager is not None:
-            manager, self._manager, self._session = self._manager, None, None
-            manager.__exit__(None, None, None)
+        pass
 
     def __enter__(self) -> "LazySession":
         return self

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from desktop_app.core.errors import ConnectionResult, ConnectorError
+from desktop_app.core.errors import ConfigError, ConnectionResult, ConnectorError
 from desktop_app.core.redact import redact
 from desktop_app.syspro import contract
 from desktop_app.syspro.enet import EnetClient
@@ -14,9 +14,15 @@ log = logging.getLogger(__name__)
 
 
 def check_connection(settings, *, http=None) -> ConnectionResult:
-    """What works and what does not, in sentences; ok only when e.net and (if set) OData both work."""
+    """What works and what does not, in sentences; ok only when e.net and (if set) OData both work.
+
+    A reachable OData service whose entity sets lack a column a flow needs is a configuration
+    problem (`configuration_only`, exit 2 for the CLI), reported with the optional columns it lacks.
+    """
     details: list[str] = []
     problems: list[str] = []
+    notes: list[str] = []  # worth knowing, not a failure: optional columns a site lacks
+    unreachable = False
 
     try:
         client = EnetClient.from_settings(settings, session=http)
@@ -27,6 +33,7 @@ def check_connection(settings, *, http=None) -> ConnectionResult:
         details.append("e.net: logged off.")
     except (ConnectorError, RuntimeError) as exc:  # RuntimeError: the keyring cannot be read
         problems.append(f"e.net: {redact(exc)}")
+        unreachable = unreachable or not isinstance(exc, ConfigError)
 
     if settings.get("syspro.odata_url"):
         try:
@@ -40,15 +47,33 @@ def check_connection(settings, *, http=None) -> ConnectionResult:
                 if missing:
                     problems.append(f"OData: entity sets not found: {', '.join(missing)}. If this SYSPRO names them "
                                     "differently, set syspro.odata_entities (e.g. ApInvoice=ApInvoices).")
-                if wanted["ApInvoice"] in present:
-                    sample = list(odata.rows("ApInvoice", select=["Supplier", "Invoice"], limit=1))
+                lacking_required = False
+                for default, name in wanted.items():
+                    if name not in present:
+                        continue
+                    required, optional = odata.missing_columns(default)
+                    shown = name if name == default else f"{name} (for {default})"
+                    notes.extend(f"OData: {shown} lacks optional column {column} (read as empty)."
+                                 for column in optional)
+                    problems.extend(f"OData: {shown} lacks required column {column}: "
+                                    f"{contract.ODATA_USED_BY[default]} cannot run." for column in required)
+                    lacking_required = lacking_required or bool(required)
+                if lacking_required:
+                    problems.append("Ask the SYSPRO administrator to expose those columns to OData; if this SYSPRO "
+                                    "names an entity set differently, set syspro.odata_entities.")
+                invoice_columns = ["Supplier", "Invoice"]
+                if wanted["ApInvoice"] in present and not odata.missing_columns("ApInvoice")[0]:
+                    sample = list(odata.rows("ApInvoice", select=invoice_columns, limit=1))
                     details.append(f"OData: read {len(sample)} AP invoice row{'s' if len(sample) != 1 else ''}.")
         except (ConnectorError, RuntimeError) as exc:
             problems.append(f"OData: {redact(exc)}")
+            unreachable = unreachable or not isinstance(exc, ConfigError)
     else:
         details.append("OData: not configured (syspro.odata_url); AP look-ups use e.net COMFND instead.")
 
     if problems:
-        return ConnectionResult("SYSPRO", False, " ".join(problems), details + problems)
-    return ConnectionResult("SYSPRO", True, "SYSPRO e.net" + (" and OData" if settings.get("syspro.odata_url")
-                                                               else "") + " connection works.", details)
+        return ConnectionResult("SYSPRO", False, " ".join(problems + notes), details + problems + notes,
+                                configuration_only=not unreachable)
+    return ConnectionResult("SYSPRO", True, " ".join(["SYSPRO e.net" + (" and OData" if settings.get("syspro.odata_url")
+                                                                       else "") + " connection works.", *notes]),
+                            details + notes)

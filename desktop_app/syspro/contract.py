@@ -61,6 +61,33 @@ ODATA_ENTITIES = {
     "InvMovements": ("StockCode", "Warehouse", "EntryDate", "MovementType", "TrnType", "TrnQty", "TrnValue",
                      "Reference", "Journal", "EntryNumber"),
 }
+# Of those columns, the ones a flow cannot run without: its keys, the columns it filters and sorts
+# on, and those whose blank would be taken for real data (a cancelled PO status, a PO price, the
+# reference that finds our own adjustments). A site whose OData lacks one gets a configuration
+# error naming it; the other columns read as empty where a site lacks them.
+ODATA_REQUIRED = {
+    "ApInvoice": ("Supplier", "Invoice", "InvoiceDate"),
+    "ApSupplier": ("Supplier", "SupplierName"),
+    "InvMaster": ("StockCode",),
+    "InvWarehouse": ("StockCode", "Warehouse"),
+    "InvWhControl": ("Warehouse",),
+    "GenMaster": ("GlCode",),
+    "PorMasterHdr": ("PurchaseOrder", "Supplier", "OrderEntryDate", "Warehouse", "OrderStatus", "CustomerPoNumber"),
+    "PorMasterDetail": ("PurchaseOrder", "Line", "MStockCode", "MOrderQty", "MPrice"),
+    "InvMovements": ("StockCode", "Warehouse", "EntryDate", "TrnType", "TrnQty", "Reference", "EntryNumber"),
+}
+# What cannot run without an entity set's required columns, for the messages.
+ODATA_USED_BY = {
+    "ApInvoice": "the invoice read-back",
+    "ApSupplier": "the vendor sync",
+    "InvMaster": "the stock-code list",
+    "InvWarehouse": "the stock-level read",
+    "InvWhControl": "the warehouse list",
+    "GenMaster": "the GL-code list",
+    "PorMasterHdr": "the purchase-order sync",
+    "PorMasterDetail": "the purchase-order sync",
+    "InvMovements": "the inventory-adjustment sync",
+}
 ODATA_PAGE_SIZE = 1000
 
 # COMFND table used to look up AP invoices when OData is not available.

@@ -4,6 +4,11 @@ Entity-set names, paging and filter syntax are not publicly confirmed (README §
 from `contract.ODATA_ENTITIES` through the `syspro.odata_entities` override, paging follows
 `@odata.nextLink` when the server gives one and `$skip` otherwise, and Test connection reports
 what `$metadata` actually lists.
+
+Sites differ in the columns they expose, so the reader asks `$metadata` once (a reader lives for
+one job) which columns each entity set has and `$select`s only those: a missing column the flow
+needs (`contract.ODATA_REQUIRED`) is a configuration error naming entity and column, any other
+missing column reads as empty.
 """
 from __future__ import annotations
 
@@ -37,6 +42,17 @@ from desktop_app.syspro.records import (
 log = logging.getLogger(__name__)
 
 _PO_NUMBERS_PER_REQUEST = 20  # keeps $filter URLs short
+
+
+class MissingColumn(ConfigError):
+    """The site's OData entity set lacks a column a flow cannot run without."""
+
+    def __init__(self, entity: str, column: str, used_by: str):
+        self.entity, self.column, self.used_by = entity, column, used_by
+        super().__init__(
+            f"SYSPRO OData: {entity} lacks required column {column}: {used_by} cannot run. Ask the SYSPRO "
+            f"administrator to expose {column} of {entity} to OData, or, if this SYSPRO names the entity set "
+            "differently, set syspro.odata_entities (e.g. ApInvoice=ApInvoices).")
 
 
 def literal(value: str | dt.date | int | Decimal) -> str:
@@ -79,6 +95,9 @@ class ODataReader:
         self._owns_http = session is None
         self.timeout = (connect_timeout, read_timeout)
         self.requests = 0
+        self._schema: dict[str, frozenset[str] | None] | None = None
+        self._schema_read = False
+        self._reported_missing: set[str] = set()
 
     def __repr__(self) -> str:
         return f"ODataReader(base_url={self.base_url!r}, company={self.company!r}, user={self.user!r})"
@@ -154,6 +173,8 @@ class ODataReader:
         if filter:
             base_params["$filter"] = filter
         if select:
+            select = self.present_columns(entity_default_name, select,
+                                          also_needed=_order_columns(orderby))
             base_params["$select"] = ",".join(select)
         if orderby:
             base_params["$orderby"] = orderby
@@ -245,15 +266,104 @@ class ODataReader:
                 return record
         return None
 
+    # --- $metadata ----------------------------------------------------------------------------------
+
     def metadata(self) -> list[str]:
         """Entity-set names listed in $metadata (CSDL XML)."""
-        response = self._get(f"{self.company_url()}/$metadata", None, "$metadata")
-        try:
-            root = etree.fromstring(response.content, etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError:
-            raise MalformedXmlOut(f"SYSPRO OData $metadata at {self.company_url()} is not XML.") from None
-        return sorted({el.get("Name") for el in root.iter()
-                       if isinstance(el.tag, str) and etree.QName(el).localname == "EntitySet" and el.get("Name")})
+        return sorted(self._entity_sets())
+
+    def _entity_sets(self) -> dict[str, frozenset[str] | None]:
+        """Entity set → the names of its properties (None: not defined there), from $metadata; read
+        once per reader."""
+        if self._schema is None:
+            response = self._get(f"{self.company_url()}/$metadata", None, "$metadata")
+            self._schema = entity_set_columns(response.content, where=self.company_url())
+        return self._schema
+
+    def site_columns(self, default_name: str) -> frozenset[str] | None:
+        """The columns this site's entity set has; None when $metadata cannot say (no $metadata
+        document, or the set is not listed in it): everything is then asked for, as named."""
+        if not self._schema_read:
+            try:
+                self._entity_sets()
+            except AuthenticationError:
+                raise  # every read would be refused the same way
+            except (ConfigError, ConnectError, MalformedXmlOut) as exc:
+                # no usable $metadata (404, a server error, not CSDL): the reads themselves say what
+                # is wrong, if anything
+                log.warning("SYSPRO OData $metadata could not be read (%s); every column is asked for by name", exc)
+            self._schema_read = True
+        if self._schema is None:
+            return None
+        return self._schema.get(self.entity(default_name))
+
+    def missing_columns(self, default_name: str) -> tuple[list[str], list[str]]:
+        """(required, optional) columns of `contract.ODATA_ENTITIES[default_name]` the site lacks."""
+        have = self.site_columns(default_name)
+        if have is None:
+            return [], []
+        required = contract.ODATA_REQUIRED.get(default_name, ())
+        missing = [c for c in contract.ODATA_ENTITIES[default_name] if c not in have]
+        return [c for c in missing if c in required], [c for c in missing if c not in required]
+
+    def present_columns(self, default_name: str, wanted: Iterable[str], *,
+                        also_needed: Iterable[str] = ()) -> list[str]:
+        """The wanted columns this site has, in order. A missing required one (or one the request
+        sorts on) raises MissingColumn; a missing optional one is left out and reads as empty."""
+        wanted, also_needed = list(wanted), list(also_needed)
+        have = self.site_columns(default_name)
+        if have is None:
+            return wanted
+        required = set(contract.ODATA_REQUIRED.get(default_name, ())) | set(also_needed)
+        name = self.entity(default_name)
+        shown = name if name == default_name else f"{name} (for {default_name})"
+        for column in [*wanted, *also_needed]:
+            if column not in have and column in required:
+                raise MissingColumn(shown, column, contract.ODATA_USED_BY.get(default_name, "this read"))
+        missing = [c for c in wanted if c not in have]
+        if missing and name not in self._reported_missing:
+            self._reported_missing.add(name)
+            log.info("SYSPRO OData: %s lacks optional column(s) %s; they read as empty", shown, ", ".join(missing))
+        return [c for c in wanted if c in have]
+
+
+def _order_columns(orderby: str | None) -> list[str]:
+    return [part.split()[0] for part in (orderby or "").split(",") if part.strip()]
+
+
+def entity_set_columns(document: bytes, *, where: str = "") -> dict[str, frozenset[str] | None]:
+    """Entity set → its property names, from an OData CSDL XML document ($metadata).
+
+    The set's EntityType is found by its qualified name (namespace or alias), with the properties
+    of its BaseType chain included, as CSDL defines inheritance.
+    """
+    try:
+        root = etree.fromstring(document, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        raise MalformedXmlOut(f"SYSPRO OData $metadata at {where} is not XML.") from None
+    types: dict[str, etree._Element] = {}
+    for schema in _children(root, "Schema", deep=True):
+        prefixes = [p for p in (schema.get("Namespace"), schema.get("Alias")) if p]
+        for entity_type in _children(schema, "EntityType"):
+            for prefix in prefixes:
+                types[f"{prefix}.{entity_type.get('Name')}"] = entity_type
+
+    def properties(qualified: str | None, seen: frozenset = frozenset()) -> set[str]:
+        entity_type = types.get(qualified or "")
+        if entity_type is None or qualified in seen:
+            return set()
+        names = {p.get("Name") for p in _children(entity_type, "Property") if p.get("Name")}
+        return names | properties(entity_type.get("BaseType"), seen | {qualified})
+
+    # a set whose type the document does not define is listed with no columns known (None)
+    return {entity_set.get("Name"): (frozenset(properties(entity_set.get("EntityType")))
+                                     if entity_set.get("EntityType") in types else None)
+            for entity_set in _children(root, "EntitySet", deep=True) if entity_set.get("Name")}
+
+
+def _children(element, localname: str, *, deep: bool = False):
+    candidates = element.iter() if deep else element
+    return [el for el in candidates if isinstance(el.tag, str) and etree.QName(el).localname == localname]
 
 
 def _parse_overrides(text: str) -> dict[str, str]:

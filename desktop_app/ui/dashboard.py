@@ -122,6 +122,35 @@ def local_time(value: dt.datetime | None) -> str:
     return value.strftime("%d %b %Y %H:%M")
 
 
+FLOW_NAMES = {"vendors": "Vendors", "invoices": "Invoices", "purchase-orders": "Purchase orders",
+              "adjustments": "Inventory adjustments"}
+
+
+def flow_name(flow: str) -> str:
+    return FLOW_NAMES.get(flow, flow.replace("-", " ").capitalize())
+
+
+def flow_lines(cycle: dict | None) -> list[tuple[str, bool, str]]:
+    """(flow, ran, sentence) for each flow of the last cycle: which ran and which failed, and why."""
+    if cycle is None or cycle["state"] != "completed":
+        return []
+    summary = cycle["summary"] or {}
+    errors = summary.get("errors") or {}
+    flows = {f for f in summary if f not in ("errors", "error_kinds")} | set(errors)
+    order = list(FLOW_NAMES)  # the order they run in
+    lines = []
+    for flow in sorted(flows, key=lambda f: (order.index(f) if f in order else len(order), f)):
+        if flow in errors:
+            lines.append((flow, False, f"{flow_name(flow)}: failed — {errors[flow]}"))
+        else:
+            lines.append((flow, True, f"{flow_name(flow)}: ran."))
+    return lines
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def summary_sentence(cycle: dict) -> str:
     if cycle["state"] == "failed":
         return f"It failed: {cycle['error']}"
@@ -129,7 +158,16 @@ def summary_sentence(cycle: dict) -> str:
         return f"It was {cycle['state']} before it finished."
     errors = cycle["summary"].get("errors") or {}
     if errors:
-        return "It did not complete: " + " ".join(errors.values())
+        # each reason once, naming the flows it stopped; the one that stopped the most first
+        order = list(FLOW_NAMES)
+        by_reason: dict[str, list[str]] = {}
+        for flow in sorted(errors, key=lambda f: (order.index(f) if f in order else len(order), f)):
+            by_reason.setdefault(errors[flow], []).append(flow)
+        if len(by_reason) == 1 and len(errors) > 1:
+            return "It did not complete: " + next(iter(by_reason))
+        groups = sorted(by_reason.items(), key=lambda item: -len(item[1]))
+        return "It did not complete: " + " ".join(
+            f"{reason.rstrip()} ({_and([flow_name(f) for f in flows])} failed.)" for reason, flows in groups)
     invoices = cycle["summary"].get("invoices") or {}
     if not invoices:
         return "It finished."
@@ -227,7 +265,15 @@ class DashboardPage(QWidget):
         self.progress_label = QLabel()
         self.progress_label.setObjectName("hint")
         self.progress_label.hide()
+        # one line per flow that failed in the last cycle, with its reason: the others did run
+        self.flows_label = QLabel()
+        self.flows_label.setObjectName("failedFlows")
+        self.flows_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.flows_label.setWordWrap(True)
+        self.flows_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.flows_label.hide()
         cycle_layout.addWidget(self.last_label)
+        cycle_layout.addWidget(self.flows_label)
         cycle_layout.addWidget(self.next_label)
         cycle_layout.addWidget(self.progress)
         cycle_layout.addWidget(self.progress_label)
@@ -342,6 +388,10 @@ class DashboardPage(QWidget):
         else:
             self.last_label.setText(f"Last sync: {local_time(cycle['finished_at'] or cycle['started_at'])} "
                                     f"(started by {cycle['actor']}). {summary_sentence(cycle)}")
+        lines = flow_lines(cycle)
+        failed = [sentence for _, ran, sentence in lines if not ran]
+        self.flows_label.setText("\n".join(sentence for _, _, sentence in lines) if failed else "")
+        self.flows_label.setVisible(bool(failed))
         self._show_next_run()
         self.countsChanged.emit(dict(snapshot.counts))
         if self._again:

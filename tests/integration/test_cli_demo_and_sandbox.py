@@ -65,3 +65,13 @@ def test_sandbox_serve_rejects_a_bad_fault_spec():
     result = subprocess.run([sys.executable, "-m", "desktop_app", "sandbox", "serve", "--faults", "st.nonsense=1",
                              "--minutes", "0.05"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2 and "nonsense" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sandbox_serve_can_leave_columns_out_of_odata_and_rejects_unknown_ones():
+    result = subprocess.run([sys.executable, "-m", "desktop_app", "sandbox", "serve", "--minutes", "0.02",
+                             "--odata-drop", "ApSupplier.Email"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "(without ApSupplier.Email)" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "desktop_app", "sandbox", "serve", "--minutes", "0.02",
+                             "--odata-drop", "ApSupplier.Nope"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "ApSupplier.Nope" in result.stderr and "Traceback" not in result.stderr

@@ -162,3 +162,82 @@ def test_master_data_entity_sets(enet):
         {"GlCode": "5000-200", "Description": "Subcontract", "AccountType": "E"}]
     levels = get(enet, "InvWarehouse", **{"$filter": "QtyOnHand gt 0"})["value"]
     assert levels == [{"StockCode": "FLT-1620", "Warehouse": "N1", "QtyOnHand": 40}]
+
+
+EDMX = "http://docs.oasis-open.org/odata/ns/edmx"
+EDM = "http://docs.oasis-open.org/odata/ns/edm"
+PRIMITIVES = {"Edm.String", "Edm.Decimal", "Edm.Int32", "Edm.Date"}
+
+
+def check_csdl(document: bytes) -> dict[str, set[str]]:
+    """The rules of OData 4.0 CSDL XML the simulator's $metadata must keep; returns set → properties."""
+    root = etree.fromstring(document)
+    assert root.tag == f"{{{EDMX}}}Edmx" and root.get("Version") == "4.0"
+    (services,) = root.findall(f"{{{EDMX}}}DataServices")
+    schemas = services.findall(f"{{{EDM}}}Schema")
+    assert schemas and all(s.get("Namespace") for s in schemas)
+    types = {f"{s.get('Namespace')}.{t.get('Name')}": t for s in schemas for t in s.findall(f"{{{EDM}}}EntityType")}
+    for entity_type in types.values():
+        props = {p.get("Name"): p for p in entity_type.findall(f"{{{EDM}}}Property")}
+        assert all(p.get("Type") in PRIMITIVES for p in props.values())
+        (key,) = entity_type.findall(f"{{{EDM}}}Key")
+        refs = [r.get("Name") for r in key.findall(f"{{{EDM}}}PropertyRef")]
+        assert refs, f"{entity_type.get('Name')} has an empty key"
+        for ref in refs:  # a key property exists, is primitive and not nullable
+            assert ref in props and props[ref].get("Nullable") == "false"
+        for prop in props.values():
+            if prop.get("Type") == "Edm.Decimal":  # without a Scale, 4.0 means scale 0: no cents
+                assert prop.get("Scale") == "variable"
+    containers = [c for s in schemas for c in s.findall(f"{{{EDM}}}EntityContainer")]
+    assert len(containers) == 1 and containers[0].get("Name")
+    sets = {}
+    for entity_set in containers[0].findall(f"{{{EDM}}}EntitySet"):
+        entity_type = types[entity_set.get("EntityType")]  # resolves to a defined type
+        sets[entity_set.get("Name")] = {p.get("Name") for p in entity_type.findall(f"{{{EDM}}}Property")}
+    return sets
+
+
+def test_metadata_is_valid_odata_4_csdl(enet):
+    response = enet.odata("$metadata")
+    assert response.headers["Content-Type"].startswith("application/xml")
+    assert response.headers["OData-Version"] == "4.0"
+    sets = check_csdl(response.content)
+    assert sets["ApSupplier"] >= {"Supplier", "SupplierName", "Email"}
+
+
+@pytest.fixture
+def site_without_columns(state, http):
+    from desktop_app.sandbox.syspro_sim import SysproSimulator
+
+    from .conftest import Enet
+
+    simulator = SysproSimulator(state, max_lifetime_s=120, odata_drop="ApSupplier.Email, ApInvoice.Notation,"
+                                                                      "ApInvoice.Invoice")
+    simulator.start()
+    yield Enet(simulator, http)
+    simulator.stop()
+
+
+def test_a_site_without_some_columns_does_not_list_serve_or_accept_them(site_without_columns, state):
+    enet = site_without_columns
+    add_invoices(state, 2)
+    sets = check_csdl(enet.odata("$metadata").content)
+    assert "Email" not in sets["ApSupplier"] and "Telephone" in sets["ApSupplier"]
+    assert not {"Notation", "Invoice"} & sets["ApInvoice"] and "Supplier" in sets["ApInvoice"]
+    suppliers = get(enet, "ApSupplier")["value"]
+    assert suppliers and all("Email" not in row and "Telephone" in row for row in suppliers)
+    assert all("Invoice" not in row for row in get(enet, "ApInvoice")["value"])
+    for params in ({"$select": "Supplier,Email"}, {"$filter": "Email eq 'a@b.c'"}, {"$orderby": "Email"}):
+        response = enet.odata("ApSupplier", **params)
+        assert response.status_code == 400, params
+        assert "Could not find a property named 'Email'" in response.json()["error"]["message"]
+    # the columns it does have work as before
+    assert get(enet, "ApSupplier", **{"$select": "Supplier,Telephone", "$filter": "Supplier eq 'FERGUSON'"})["value"]
+
+
+@pytest.mark.parametrize("spec", ["ApSupplier.Nope", "Nothing.Email", "ApSupplier", "InvWhControl.Warehouse"])
+def test_a_drop_spec_names_real_columns_and_keeps_a_key(spec):
+    from desktop_app.sandbox.syspro_odata import parse_drop_spec
+
+    with pytest.raises(ValueError, match="odata_drop"):
+        parse_drop_spec(spec)

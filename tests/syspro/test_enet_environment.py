@@ -270,9 +270,11 @@ def test_odata_reader_uses_the_environment_read_once(clean_env, rsps, environmen
     clean_env.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
     reader = ODataReader(base_url=ODATA_URL, company="L", user="ADMIN", password=OPERATOR_PASSWORD)
     clean_env.delenv("HTTP_PROXY")
+    rsps.add(responses.GET, f"{ODATA_URL}/L/$metadata", status=404)  # no $metadata: every column asked for
     rsps.add(responses.GET, f"{ODATA_URL}/L/ApSupplier", body='{"value": []}')
     assert list(reader.suppliers()) == []
     reader.close()
-    request = rsps.calls[0].request
+    assert len(rsps.calls) == 2
+    request = rsps.calls[1].request
     assert select_proxy(request.url, request.req_kwargs["proxies"]) == "http://proxy.corp.example:3128"
     assert request.req_kwargs["verify"] == str(tmp_path / "ca.pem")

@@ -17,7 +17,7 @@ from desktop_app.syspro.errors import LookupUnavailable
 from desktop_app.syspro.odata import ODataReader, find_ap_invoice
 
 from .conftest import COMPANY_PASSWORD, ENET_URL, ODATA_URL, OPERATOR_PASSWORD, xml_out
-from .test_odata import METADATA, page
+from .test_odata import CONTRACT_METADATA, METADATA, page
 
 COMPANY_URL = f"{ODATA_URL}/L"
 AP_ROW = {"Supplier": "SUPP01", "Invoice": "INV-1001", "DocumentType": "I", "InvoiceDate": "2026-01-31",
@@ -40,15 +40,17 @@ def odata():
 
 
 def test_found_via_odata(rsps, odata):
+    rsps.add(responses.GET, f"{COMPANY_URL}/$metadata", body=CONTRACT_METADATA)
     rsps.add(responses.GET, f"{COMPANY_URL}/ApInvoice", body=json.dumps({"value": [AP_ROW]}))
     record = find_ap_invoice(odata=odata, session=None, supplier="SUPP01", invoice="INV-1001")
     assert record.amount == Decimal("108.25") and record.journal == "123"
     assert record.invoice_date == dt.date(2026, 1, 31)
-    sent = parse_qs(urlsplit(rsps.calls[0].request.url).query)
+    sent = parse_qs(urlsplit(rsps.calls[1].request.url).query)
     assert sent["$filter"] == ["Supplier eq 'SUPP01' and Invoice eq 'INV-1001'"]
 
 
 def test_not_found_via_odata_is_none(rsps, odata):
+    rsps.add(responses.GET, f"{COMPANY_URL}/$metadata", body=CONTRACT_METADATA)
     rsps.add(responses.GET, f"{COMPANY_URL}/ApInvoice", body=page([]))
     assert find_ap_invoice(odata=odata, session=None, supplier="SUPP01", invoice="INV-9") is None
 
@@ -144,3 +146,35 @@ def test_check_connection_without_odata(enet, memory_keyring):
     settings = Settings({"syspro.enet_url": ENET_URL, "syspro.operator": "ADMIN", "syspro.company": "L"})
     result = check_connection(settings)
     assert result.ok and any("OData: not configured" in d for d in result.details)
+
+
+def test_check_connection_names_the_columns_a_site_lacks(rsps, enet, settings):
+    from .test_odata import site_without
+
+    enet.answer("Query/Query", xml_out("ApSupplier", "<HeaderDetails/><Row><Supplier>S1</Supplier></Row>"))
+    rsps.add(responses.GET, f"{COMPANY_URL}/$metadata", body=site_without(ApSupplier="Email"))
+    rsps.add(responses.GET, f"{COMPANY_URL}/ApInvoice", body=json.dumps({"value": [AP_ROW]}))
+    result = check_connection(settings)
+    assert result.ok, result.message
+    assert "OData: ApSupplier lacks optional column Email (read as empty)." in result.message
+    assert "OData: ApSupplier lacks optional column Email (read as empty)." in result.details
+
+
+def test_check_connection_fails_as_configuration_on_a_missing_required_column(rsps, enet, settings):
+    from .test_odata import site_without
+
+    enet.answer("Query/Query", xml_out("ApSupplier", "<HeaderDetails/><Row><Supplier>S1</Supplier></Row>"))
+    rsps.add(responses.GET, f"{COMPANY_URL}/$metadata", body=site_without(ApInvoice="Invoice", ApSupplier="Email"))
+    result = check_connection(settings)
+    assert not result.ok and result.configuration_only
+    assert "OData: ApInvoice lacks required column Invoice: the invoice read-back cannot run." in result.message
+    assert "OData: ApSupplier lacks optional column Email (read as empty)." in result.message
+    assert "syspro.odata_entities" in result.message
+    assert not [c for c in rsps.calls if "/ApInvoice" in c.request.url], "no read the site would refuse"
+
+
+def test_check_connection_refused_credentials_are_not_configuration(rsps, enet, settings):
+    enet.answer("Logon", "ERROR: Invalid operator password")
+    rsps.add(responses.GET, f"{COMPANY_URL}/$metadata", status=401)
+    result = check_connection(settings)
+    assert not result.ok and not result.configuration_only
