@@ -39,7 +39,7 @@ def enet():
 
 @pytest.fixture
 def ctx(enet):
-    context = SyncContext(settings=Settings({}), enet_factory=lambda settings: enet)
+    context = SyncContext(settings=Settings({"sync.start_date": "2026-01-01"}), enet_factory=lambda settings: enet)
     yield context
     context.close()
 
@@ -102,7 +102,7 @@ def test_a_cycle_where_every_flow_failed_to_connect_fails_as_a_whole(monkeypatch
 
 def test_a_refused_logon_is_not_tried_again_by_the_next_flow(monkeypatch):
     enet = FakeEnet(refuse=True)
-    context = SyncContext(settings=Settings({}), enet_factory=lambda settings: enet)
+    context = SyncContext(settings=Settings({"sync.start_date": "2026-01-01"}), enet_factory=lambda settings: enet)
     flows(monkeypatch, vendors="ok", invoices="ok")
     try:
         with pytest.raises(LogonFailed):
