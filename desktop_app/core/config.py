@@ -73,6 +73,10 @@ _SPECS = [
     SettingSpec("sync.conflict_policy", "choice", "ask",
                 "When a record changed on both sides: ask, or let one side win",
                 choices=("ask", "servicetitan", "syspro", "newer")),
+    SettingSpec("sync.unmatched_credits", "choice", "hold",
+                "A return (credit) with no posted ServiceTitan invoice to credit: hold it until a person picks "
+                "the SYSPRO invoice, or post it as a negative invoice (only if your SYSPRO accepts those)",
+                choices=("hold", "negative_invoice")),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 
