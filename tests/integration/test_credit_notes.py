@@ -260,3 +260,41 @@ def test_a_credit_marked_posting_but_never_sent_is_posted_once_after_the_look_up
     kinds = [e.kind for e in ledger.trail(credit.id)]
     assert "interrupted" in kinds and "lookup" in kinds
     assert len(credits_in_syspro(sandbox, credit)) == 1
+
+
+def test_cli_lists_held_credits_and_applies_one_to_the_invoice_a_person_names(sandbox, capsys):
+    import json
+
+    from desktop_app.cli import main
+
+    cycle()
+    target, returned = _negative_invoice(sandbox)
+    cycle()
+    capsys.readouterr()
+    assert main(["invoices", "list", "--state", "held", "--json"]) == 0
+    (listed,) = [d for d in json.loads(capsys.readouterr().out) if d["st_invoice_id"] == returned["id"]]
+    assert listed["type"] == "credit note" and "Pick the SYSPRO invoice" in listed["reason"]
+    assert main(["invoices", "credit", str(listed["id"]), "--against", "NOPE-1"]) == 0
+    assert "READY" in capsys.readouterr().out
+    cycle()  # SYSPRO has no such invoice for the supplier: rejected, and the person can pick again
+    failed = ApDocument.get_by_id(listed["id"])
+    assert failed.state == ledger.FAILED and "not found" in failed.reason
+    assert main(["invoices", "credit", str(listed["id"]), "--against", target.syspro_invoice]) == 0
+    cycle()
+    assert ApDocument.get_by_id(listed["id"]).state == ledger.CONFIRMED
+    assert main(["invoices", "credit", str(listed["id"]), "--against", "X"]) == 2
+    assert "SYSPRO may hold it" in capsys.readouterr().err
+
+
+def test_cli_skips_a_held_credit_with_the_reason(sandbox, capsys):
+    from desktop_app.cli import main
+
+    cycle()
+    _, returned = _negative_invoice(sandbox)
+    cycle()
+    held = ApDocument.get(ApDocument.st_invoice_id == returned["id"])
+    assert main(["invoices", "skip", str(held.id), "--reason", "credited by hand in SYSPRO"]) == 0
+    skipped = ApDocument.get_by_id(held.id)
+    assert skipped.state == ledger.SKIPPED and "credited by hand" in skipped.reason
+    cycle()
+    assert ApDocument.get_by_id(held.id).state == ledger.SKIPPED
