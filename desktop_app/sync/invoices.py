@@ -577,7 +577,8 @@ def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> 
     journal = str(getattr(found, "journal", "") or "")
     owner = (ApDocument.select().where(
         (ApDocument.supplier == doc.supplier) & (ApDocument.syspro_invoice == doc.syspro_invoice)
-        & (ApDocument.st_invoice_id != doc.st_invoice_id) & ApDocument.state.in_(LOCKED - {IN_DOUBT, POSTING}))
+        & (ApDocument.st_invoice_id != doc.st_invoice_id) & (ApDocument.transaction_code != "C")
+        & ApDocument.state.in_(LOCKED - {IN_DOUBT, POSTING}))
         .order_by(ApDocument.id).first())
     if owner is not None:
         # what SYSPRO holds is another ST invoice's bill: taking it as ours would leave this one unpaid

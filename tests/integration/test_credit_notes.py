@@ -298,3 +298,27 @@ def test_cli_skips_a_held_credit_with_the_reason(sandbox, capsys):
     assert skipped.state == ledger.SKIPPED and "credited by hand" in skipped.reason
     cycle()
     assert ApDocument.get_by_id(held.id).state == ledger.SKIPPED
+
+
+def test_a_credit_is_found_by_its_reference_over_odata_and_over_enet(sandbox):
+    from desktop_app.sync.build import credit_reference_key
+    from desktop_app.sync.context import SyncContext
+    from desktop_app.syspro.odata import find_ap_credit
+
+    cycle()
+    doc = next(d for d in ApDocument.select().where(ApDocument.state == ledger.CONFIRMED,
+                                                      ApDocument.transaction_code == "I") if d.amount > 0)
+    returned = add_return(sandbox, doc.st_invoice_id)
+    cycle()
+    credit = ApDocument.get(ApDocument.st_invoice_id == returned["id"], ApDocument.supplier == doc.supplier)
+    ctx = SyncContext.from_database(actor="test")
+    try:
+        with ctx.enet.session() as session:
+            for odata, enet in ((ctx.odata, None), (None, session)):
+                found = find_ap_credit(odata=odata, session=enet, supplier=credit.supplier,
+                                       invoice=credit.syspro_invoice, reference_key=credit_reference_key(returned["id"]))
+                assert found is not None and found.amount == credit.amount and found.trn_type == "C"
+                assert find_ap_credit(odata=odata, session=enet, supplier=credit.supplier,
+                                      invoice=credit.syspro_invoice, reference_key=credit_reference_key(1)) is None
+    finally:
+        ctx.close()

@@ -155,6 +155,18 @@ def test_rule_15_credit_note_needs_the_invoice_to_exist_for_that_supplier(enet, 
     assert state.ap_invoice_pays == [] and len(state.ap_invoices) == 1
 
 
+def test_rule_15_credits_are_listed_by_apsqry_with_invoice_payments(enet, state):
+    enet.post("APSTIN", apstin_doc(apstin_item(), credit_item()), apstin_params())
+    plain = enet.query("APSQRY", "<Query><Key><Supplier>FERGUSON</Supplier></Key>"
+                                 "<Option><IncludeInvoices>Y</IncludeInvoices></Option></Query>")
+    assert [i.findtext("Invoice") for i in plain.findall("InvoiceItem")] == ["INV-1001"]
+    assert plain.find("InvoiceItem/Payment") is None
+    root = enet.query("APSQRY", "<Query><Key><Supplier>FERGUSON</Supplier></Key><Option><IncludeInvoices>Y"
+                                "</IncludeInvoices><IncludeInvoicePayments>Y</IncludeInvoicePayments></Option></Query>")
+    (payment,) = root.findall("InvoiceItem/Payment")
+    assert (payment.findtext("TrnType"), payment.findtext("PaymentReference")) == ("C", "ST credit id 5001 inv 1001-A")
+
+
 def test_rule_15_invoice_then_credit_in_one_document(enet, state):
     root = enet.post("APSTIN", apstin_doc(apstin_item(), credit_item()), apstin_params())
     assert [errors(item) for item in items(root)] == [{}, {}]
