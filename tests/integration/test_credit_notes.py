@@ -2,6 +2,10 @@
 a credit note (C) is applied to an invoice that must already exist for the supplier."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import defaultdict
 from decimal import Decimal
 
@@ -262,38 +266,39 @@ def test_a_credit_marked_posting_but_never_sent_is_posted_once_after_the_look_up
     assert len(credits_in_syspro(sandbox, credit)) == 1
 
 
-def test_cli_lists_held_credits_and_applies_one_to_the_invoice_a_person_names(sandbox, capsys):
-    import json
+def run_cli(*args):
+    """The real command line in its own process, on this test's data directory (the database only)."""
+    return subprocess.run([sys.executable, "-m", "desktop_app", *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120)
 
-    from desktop_app.cli import main
 
+def test_cli_lists_held_credits_and_applies_one_to_the_invoice_a_person_names(sandbox):
     cycle()
     target, returned = _negative_invoice(sandbox)
     cycle()
-    capsys.readouterr()
-    assert main(["invoices", "list", "--state", "held", "--json"]) == 0
-    (listed,) = [d for d in json.loads(capsys.readouterr().out) if d["st_invoice_id"] == returned["id"]]
+    listing = run_cli("invoices", "list", "--state", "held", "--json")
+    assert listing.returncode == 0, listing.stderr
+    (listed,) = [d for d in json.loads(listing.stdout) if d["st_invoice_id"] == returned["id"]]
     assert listed["type"] == "credit note" and "Pick the SYSPRO invoice" in listed["reason"]
-    assert main(["invoices", "credit", str(listed["id"]), "--against", "NOPE-1"]) == 0
-    assert "READY" in capsys.readouterr().out
+    picked = run_cli("invoices", "credit", str(listed["id"]), "--against", "NOPE-1")
+    assert picked.returncode == 0 and "READY" in picked.stdout, picked.stderr
     cycle()  # SYSPRO has no such invoice for the supplier: rejected, and the person can pick again
     failed = ApDocument.get_by_id(listed["id"])
     assert failed.state == ledger.FAILED and "not found" in failed.reason
-    assert main(["invoices", "credit", str(listed["id"]), "--against", target.syspro_invoice]) == 0
+    assert run_cli("invoices", "credit", str(listed["id"]), "--against", target.syspro_invoice).returncode == 0
     cycle()
     assert ApDocument.get_by_id(listed["id"]).state == ledger.CONFIRMED
-    assert main(["invoices", "credit", str(listed["id"]), "--against", "X"]) == 2
-    assert "SYSPRO may hold it" in capsys.readouterr().err
+    too_late = run_cli("invoices", "credit", str(listed["id"]), "--against", "X")
+    assert too_late.returncode == 2 and "SYSPRO may hold it" in too_late.stderr
 
 
-def test_cli_skips_a_held_credit_with_the_reason(sandbox, capsys):
-    from desktop_app.cli import main
-
+def test_cli_skips_a_held_credit_with_the_reason(sandbox):
     cycle()
     _, returned = _negative_invoice(sandbox)
     cycle()
     held = ApDocument.get(ApDocument.st_invoice_id == returned["id"])
-    assert main(["invoices", "skip", str(held.id), "--reason", "credited by hand in SYSPRO"]) == 0
+    skipped = run_cli("invoices", "skip", str(held.id), "--reason", "credited by hand in SYSPRO")
+    assert skipped.returncode == 0, skipped.stderr
     skipped = ApDocument.get_by_id(held.id)
     assert skipped.state == ledger.SKIPPED and "credited by hand" in skipped.reason
     cycle()
