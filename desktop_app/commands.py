@@ -93,7 +93,9 @@ def _doc_dict(doc) -> dict:
             "syspro_invoice": doc.syspro_invoice, "type": "credit note" if doc.transaction_code == "C" else "invoice",
             "amount": format(doc.amount, "f"), "invoice_date": doc.invoice_date.isoformat() if doc.invoice_date else None,
             "branch": doc.branch, "journal": doc.journal, "reason": doc.reason, "missing": doc.missing,
-            "attempts": doc.attempts, "write_back": doc.write_back}
+            "attempts": doc.attempts, "write_back": doc.write_back,
+            # a credit note: the ServiceTitan invoice it returns, and the SYSPRO invoice a person chose for it
+            "credit_of": doc.credit_of, "credit_against": doc.credit_against or None}
 
 
 @command("invoices.list")
