@@ -189,7 +189,9 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     locked = {doc.supplier: doc for doc in existing if doc.state in LOCKED}
     open_rows = [doc for doc in existing if doc.state not in LOCKED]
     plans = {plan.supplier: plan for plan in result.documents}
-    credits = _resolve_credits(plans.values(), existing, unmatched_credits, number)
+    # a credit SYSPRO may hold already keeps what it was posted as (the locked rows below)
+    credits = _resolve_credits([plan for supplier, plan in plans.items() if supplier not in locked], existing,
+                               unmatched_credits, number)
     renumbered = _claim_invoice_numbers([plan for plan in plans.values() if plan.transaction_code == "I"], st_id,
                                         existing)
     touched: list[ApDocument] = []
