@@ -124,7 +124,7 @@ def _unmapped_vendor_invoice(sandbox):
         mapped = [i for i in cost_items(source) if supplier_of(sandbox, i)]
         if mapped:
             return doc, mapped[0]
-    pytest.skip("the seeded company has no invoice blocked by a vendor only")
+    pytest.fail("the seeded company should have an invoice blocked by a vendor mapping only")
 
 
 @pytest.mark.parametrize("sandbox", [{"invoices": 60}], indirect=True)
