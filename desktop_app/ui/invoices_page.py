@@ -270,7 +270,8 @@ class DetailPane(HistoryTabMixin, QWidget):
         facts = {
             "Supplier": detail.supplier or "—", "SYSPRO invoice": detail.syspro_invoice or "—",
             "Type": ("Credit note" if detail.transaction_code == "C"
-                     else "Negative invoice" if detail.amount < 0 else "Invoice"),
+                     else "Negative invoice" if detail.amount < 0 else "Invoice")
+                    + (f" (returns ST invoice {detail.returns})" if detail.returns else ""),
             "Amount": format_money(detail.amount),
             "Invoice date": detail.invoice_date.isoformat() if detail.invoice_date else "—",
             "Branch": detail.branch or "—", "Business unit": detail.business_unit or "—",

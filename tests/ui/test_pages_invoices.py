@@ -331,7 +331,7 @@ def test_repainting_the_grid_enters_python_once_per_cell(qtbot, bridge):
 def test_a_held_credit_is_applied_to_the_syspro_invoice_the_person_types(qtbot, bridge):
     held = make_document("2001", ledger.HELD, supplier="FERG02", amount="-42.00", code="C",
                          reason="Return 2001 credits nothing known: pick the SYSPRO invoice to credit, or skip it.")
-    held.syspro_invoice = ""
+    held.syspro_invoice, held.credit_of = "", 1001
     held.save()
     docs = demo_ledger()
     page = open_page(qtbot, bridge)
@@ -343,6 +343,7 @@ def test_a_held_credit_is_applied_to_the_syspro_invoice_the_person_types(qtbot, 
     pane = page.detail_pane
     assert not pane.credit_button.isHidden() and pane.credit_button.isEnabled()
     assert "pick the SYSPRO invoice" in pane.reason.text()
+    assert pane.fact_labels["Type"].text() == "Credit note (returns ST invoice 1001)"
 
     qtbot.mouseClick(pane.credit_button, Qt.MouseButton.LeftButton)
     dialog = page.credit_dialog
