@@ -181,6 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
     inv_show.add_argument("id", type=int)
     inv_show.add_argument("--json", action="store_true")
     inv_show.set_defaults(handler="invoices.show")
+    inv_credit = inv_sub.add_parser("credit", help="apply a held credit note (a return) to a SYSPRO invoice")
+    inv_credit.add_argument("id", type=int, help="the credit note's document id (invoices list --state HELD)")
+    inv_credit.add_argument("--against", required=True, metavar="INVOICE",
+                            help="the SYSPRO invoice number of the document's supplier to credit")
+    inv_credit.add_argument("--json", action="store_true")
+    inv_credit.set_defaults(handler="invoices.credit")
+    inv_skip = inv_sub.add_parser("skip", help="never post an AP document; the reason is kept in its history")
+    inv_skip.add_argument("id", type=int)
+    inv_skip.add_argument("--reason", required=True)
+    inv_skip.add_argument("--json", action="store_true")
+    inv_skip.set_defaults(handler="invoices.skip")
 
     replay = sub.add_parser("replay", help="retry failed / in-doubt AP documents")
     replay.add_argument("ids", nargs="*", type=int)

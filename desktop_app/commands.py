@@ -12,9 +12,10 @@ from desktop_app.core.instance_lock import InstanceLock
 
 
 def _exit_for(counts: dict[str, int]) -> int:
-    from desktop_app.sync.ledger import FAILED, IN_DOUBT, NEEDS_MAPPING
+    from desktop_app.sync.ledger import FAILED, HELD, IN_DOUBT, NEEDS_MAPPING
 
-    return EXIT_RECORDS_NEED_ATTENTION if any(counts.get(s) for s in (FAILED, IN_DOUBT, NEEDS_MAPPING)) else EXIT_OK
+    return (EXIT_RECORDS_NEED_ATTENTION if any(counts.get(s) for s in (FAILED, IN_DOUBT, NEEDS_MAPPING, HELD))
+            else EXIT_OK)
 
 
 @command("sync")
@@ -103,7 +104,9 @@ def _doc_dict(doc) -> dict:
             "syspro_invoice": doc.syspro_invoice, "type": "credit note" if doc.transaction_code == "C" else "invoice",
             "amount": format(doc.amount, "f"), "invoice_date": doc.invoice_date.isoformat() if doc.invoice_date else None,
             "branch": doc.branch, "journal": doc.journal, "reason": doc.reason, "missing": doc.missing,
-            "attempts": doc.attempts, "write_back": doc.write_back}
+            "attempts": doc.attempts, "write_back": doc.write_back,
+            # a credit note: the ServiceTitan invoice it returns, and the SYSPRO invoice a person chose for it
+            "credit_of": doc.credit_of, "credit_against": doc.credit_against or None}
 
 
 @command("invoices.list")
@@ -158,6 +161,50 @@ def cmd_invoices_show(args) -> int:
         for e in events:
             print(f"  {e['at']}  {e['kind']:<18} {e['actor']:<12} {e['message']}")
     return EXIT_OK
+
+
+def _document_action(args, action) -> int:
+    from desktop_app.core.db import database
+
+    open_engine_db()
+    try:
+        with database.atomic():
+            doc = action()
+    except ValueError as exc:
+        raise errors.ConfigError(str(exc)) from None
+    if args.json:
+        _print_json(_doc_dict(doc))
+    else:
+        print(f"Document {doc.id} is now {doc.state}"
+              + (f": {doc.transaction_code} against SYSPRO invoice {doc.syspro_invoice}" if doc.syspro_invoice else "")
+              + ". It is sent on the next sync." * (doc.state == "READY"))
+    return EXIT_OK
+
+
+@command("invoices.credit")
+def cmd_invoices_credit(args) -> int:
+    from desktop_app.sync import invoices
+
+    return _document_action(args, lambda: invoices.pick_credit_target(args.id, args.against, actor="cli"))
+
+
+@command("invoices.skip")
+def cmd_invoices_skip(args) -> int:
+    from desktop_app.core.db import ApDocument
+    from desktop_app.sync import invoices, ledger
+
+    def skip():
+        reason = " ".join(args.reason.split())
+        if not reason:
+            raise ValueError("Give a reason (--reason): it is kept in the document's history.")
+        doc = ApDocument.get_or_none(ApDocument.id == args.id)
+        if doc is None:
+            raise ValueError(f"There is no AP document {args.id}.")
+        if ledger.SKIPPED not in ledger.ALLOWED.get(doc.state, ()):
+            raise ValueError(f"Document {args.id} is {doc.state}: SYSPRO may hold it, so it cannot be skipped.")
+        return invoices.skip(args.id, reason, actor="cli")
+
+    return _document_action(args, skip)
 
 
 @command("replay")

@@ -80,6 +80,10 @@ _SPECS = [
                 "your own truck or warehouse stock were bought on a purchase order whose bill reaches AP "
                 "that way, so they are left out)",
                 choices=("all", "non_stock")),
+    SettingSpec("sync.unmatched_credits", "choice", "hold",
+                "A return (credit) with no posted ServiceTitan invoice to credit: hold it until a person picks "
+                "the SYSPRO invoice, or post it as a negative invoice (only if your SYSPRO accepts those)",
+                choices=("hold", "negative_invoice")),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

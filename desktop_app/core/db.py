@@ -227,6 +227,10 @@ class ApDocument(BaseModel):
     syspro_amount = MoneyField(null=True)
     attempts = pw.IntegerField(default=0)
     write_back = pw.CharField(default="")  # "", PENDING, DONE, FAILED
+    # a credit note: the ST invoice it returns (adjustmentToId), and the SYSPRO invoice a person chose
+    # to apply it to (their data: a sync never changes it)
+    credit_of = pw.BigIntegerField(null=True, index=True)
+    credit_against = pw.CharField(default="")
     posted_at = DateTimeField(null=True)
     confirmed_at = DateTimeField(null=True)
     created_at = DateTimeField(default=utcnow)
@@ -366,6 +370,17 @@ def _migration_5(db: pw.SqliteDatabase) -> None:
     db.create_tables([PricebookSku])
 
 
+def _migration_6(db: pw.SqliteDatabase) -> None:
+    # a database made by this version's _migration_1 has the columns already
+    table = ApDocument._meta.table_name
+    present = {column.name for column in db.get_columns(table)}
+    if "credit_of" not in present:
+        db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "credit_of" INTEGER')
+    if "credit_against" not in present:
+        db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "credit_against" VARCHAR(255) NOT NULL DEFAULT \'\'')
+    db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_credit_of" ON "{table}" ("credit_of")')
+
+
 def _migration_8(db: pw.SqliteDatabase) -> None:
     table = ApDocument._meta.table_name
     # a database made by _migration_1 from today's model has the column already
@@ -376,7 +391,7 @@ def _migration_8(db: pw.SqliteDatabase) -> None:
 
 # Ordered forward migrations; index + 1 is the schema version each one produces.
 MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5, _migration_8]
+                                                         _migration_5, _migration_6, _migration_8]
 
 
 def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:

@@ -39,7 +39,9 @@ class Outcome:
 def judge(box: Sandbox, outcome: Outcome) -> Outcome:
     """Compare the ledger with both simulators. Needs the database open."""
     posted = Counter((r["Supplier"], r["Invoice"]) for r in box.company.syspro.ap_invoices)
-    outcome.duplicated = sum(n - 1 for n in posted.values() if n > 1)
+    # a credit note applied to an invoice is one of its transactions, known by its reference
+    credits = Counter((r["Supplier"], r["Invoice"], r["Reference"]) for r in box.company.syspro.ap_invoice_pays)
+    outcome.duplicated = sum(n - 1 for n in posted.values() if n > 1) + sum(n - 1 for n in credits.values() if n > 1)
     known = {row.st_invoice_id for row in db.SourceInvoice.select()}
     outcome.invoices = len(box.company.st.invoices)
     outcome.lost = len(set(box.company.st.invoices) - known)

@@ -8,6 +8,7 @@ lets the export feeds order records and hand out continuation tokens.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -125,6 +126,32 @@ class StState:
             for item in invoice.get("items", []):
                 item["modifiedOn"] = moment
             return invoice
+
+    def add_return(self, original_id: int, keep: Callable[[Record], bool] | None = None, *,
+                   number: str | None = None, adjustment: bool = True) -> Record:
+        """What a technician's return of parts looks like: an adjustment invoice (adjustmentToId) of
+        the original with one of each kept cost item at a negative quantity. `adjustment=False`
+        makes a plain negative invoice that returns nothing known."""
+        with self.lock:
+            original = self._get(self.invoices, original_id, "Invoice")
+            invoice = copy.deepcopy({k: v for k, v in original.items() if k not in ("id", "items")})
+            invoice["items"] = []
+            for source in original.get("items", []):
+                if source["type"] == "Service" or not source["cost"] or source["quantity"] <= 0:
+                    continue
+                if keep is None or keep(source):
+                    item = copy.deepcopy({k: v for k, v in source.items() if k not in ("id", "order")})
+                    item["quantity"] = -min(Decimal(str(source["quantity"])), Decimal(1))
+                    recompute_invoice_item(item)
+                    invoice["items"].append(item)
+            if not invoice["items"]:
+                raise StStateError(f"Invoice {original_id} has no cost item to return")
+            invoice["referenceNumber"] = number or f"{original.get('referenceNumber')}-R"
+            invoice["adjustmentToId"] = original_id if adjustment else None
+            invoice["createdOn"] = invoice["modifiedOn"] = self.stamp()
+            invoice["active"] = True
+            recompute_invoice_totals(invoice)
+            return self.add_invoice(invoice)
 
     def mark_invoices_exported(self, rows: list[dict]) -> list[dict]:
         with self.lock:

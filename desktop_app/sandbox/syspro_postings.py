@@ -157,7 +157,11 @@ def post_ap_invoice(state: SysproState, params: etree._Element | None, doc: etre
             if period not in journals:
                 journals[period] = state.next_journal("AP", period)
             outcome.row.update(Journal=journals[period], PostDate=state.today())
-            state.ap_invoices.append(outcome.row)
+            if outcome.row["DocumentType"] == "I":
+                outcome.row["MthInvBal1"] = outcome.row["OrigInvValue"]
+                state.ap_invoices.append(outcome.row)
+            else:
+                _apply_to_invoice(state, outcome.row)
         if journals:
             state.post_count += 1
 
@@ -200,11 +204,12 @@ def _check_ap_item(state: SysproState, item: etree._Element, posting_period: str
     else:
         existing = {r["DocumentType"] for r in state.find_invoices(supplier, invoice)}
         existing |= {t for (s, i, t) in seen if (s, i) == (supplier, invoice)}
-        # Invoices may not exist in any form; a credit note number may not repeat a credit note.
-        if (code == "I" and existing) or (code == "C" and "C" in existing):
+        # Rule 15 (APSTINDOC, Invoice): an invoice (I) must not exist yet; an adjustment, credit note
+        # or debit note (A/C/D) is applied to an invoice that must exist, as often as it is posted.
+        if code == "I" and existing:
             out.error("Invoice", invoice, DUPLICATE_INVOICE,
                       f"Invoice '{invoice}' already exists for supplier '{supplier}'")
-        elif code in ("A", "D") and "I" not in existing:
+        elif code in ("A", "C", "D") and "I" not in existing:
             out.error("Invoice", invoice, INVOICE_NOT_FOUND,
                       f"Invoice '{invoice}' not found for supplier '{supplier}'")
 
@@ -276,6 +281,24 @@ def _check_ap_item(state: SysproState, item: etree._Element, posting_period: str
             Notation=db_text(text(item, "Notation")),
         )
     return out
+
+
+def _apply_to_invoice(state: SysproState, row: dict) -> None:
+    """An A/C/D posted against an invoice: a transaction of that invoice (ApInvoicePay) that moves its
+    balance; the invoice keeps its one ApInvoice row (docs/syspro-contract.md, "Credit notes")."""
+    code = row["DocumentType"]
+    value = row["OrigInvValue"]
+    value = -abs(value) if code == "C" else abs(value) if code == "D" else value
+    invoice_row = next(r for r in state.find_invoices(row["Supplier"], row["Invoice"]) if r["DocumentType"] == "I")
+    invoice_row["MthInvBal1"] = invoice_row.get("MthInvBal1", invoice_row["OrigInvValue"]) + value
+    entry = 1 + sum(1 for t in state.ap_invoice_pays if t["Journal"] == row["Journal"]
+                    and (t["TrnYear"], t["TrnMonth"]) == (row["TrnYear"], row["TrnMonth"]))
+    state.ap_invoice_pays.append({
+        "Supplier": row["Supplier"], "Invoice": row["Invoice"], "TrnType": code, "TrnDate": row["InvoiceDate"],
+        "PostDate": row["PostDate"], "TrnValue": value, "Journal": row["Journal"], "EntryNumber": entry,
+        "TrnYear": row["TrnYear"], "TrnMonth": row["TrnMonth"], "Reference": row["Reference"],
+        "Notation": row["Notation"],
+    })
 
 
 # -- APSSSP ----------------------------------------------------------------------------------

@@ -326,12 +326,13 @@ def apsqry(state: SysproState, query: etree._Element | None) -> bytes:
         raise BoException(f"Supplier '{supplier}' not found")
     option = child(query, "Option")
     include = (text(option, "IncludeInvoices") or text(child(query, "Key"), "IncludeInvoices") or "Y").upper()
+    payments = (text(option, "IncludeInvoicePayments") or "N").upper() == "Y"
     root = E("SupplierQuery").add(el("Supplier", supplier), *[el(k, v) for k, v in row.items()])
     if include == "Y":
         for invoice in state.ap_invoices:
             if invoice["Supplier"] != supplier:
                 continue
-            root.add(el(
+            item = el(
                 "InvoiceItem",
                 el("Invoice", invoice["Invoice"]),
                 el("DocumentType", invoice["DocumentType"]),
@@ -341,5 +342,12 @@ def apsqry(state: SysproState, query: etree._Element | None) -> bytes:
                 el("OrigInvValue", edited(invoice["OrigInvValue"], 2)),
                 el("Unedited_OrigInvValue", padded(invoice["OrigInvValue"], 2, 16)),
                 el("Reference", invoice.get("Reference", "")),
-            ))
+            )
+            if payments:  # the invoice's ApInvoicePay transactions: payments, credit notes applied to it
+                for trn in state.ap_invoice_pays:
+                    if (trn["Supplier"], trn["Invoice"]) == (supplier, invoice["Invoice"]):
+                        item.add(el("Payment", el("TrnType", trn["TrnType"]), el("TrnDate", trn["TrnDate"]),
+                                    el("TrnValue", edited(trn["TrnValue"], 2)), el("Journal", trn["Journal"]),
+                                    el("PaymentReference", trn["Reference"])))
+            root.add(item)
     return xml_out(root)

@@ -77,6 +77,9 @@ class SysproState:
     # None → the month of today(); open periods are this one and the one before.
     current_period: tuple[int, int] | None = None
     ap_invoices: list[dict] = field(default_factory=list)
+    # ApInvoicePay: transactions against an AP invoice; a credit note (C), adjustment (A) or debit note
+    # (D) applied to an invoice is kept here, not as an ApInvoice row of its own
+    ap_invoice_pays: list[dict] = field(default_factory=list)
     purchase_orders: dict[str, dict] = field(default_factory=dict)
     movements: list[dict] = field(default_factory=list)
     today: Callable[[], date] = date.today
@@ -301,6 +304,7 @@ class SysproState:
                 "stock_levels": len(self.stock_levels),
                 "gl_codes": len(self.gl_codes),
                 "ap_invoices": len(self.ap_invoices),
+                "ap_invoice_pays": len(self.ap_invoice_pays),
                 "purchase_orders": len(self.purchase_orders),
                 "movements": len(self.movements),
                 "open_sessions": len(self.sessions),

@@ -32,9 +32,17 @@ TABLES: dict[str, Table] = {
             "ApInvoice",
             ("Supplier", "Invoice", "DocumentType"),
             "Supplier Invoice DocumentType InvoiceDate PostDate DueDate Branch OrigInvValue OrigTaxValue "
-            "Journal TrnYear TrnMonth Reference Notation",
+            "Journal TrnYear TrnMonth Reference Notation MthInvBal1",
             {"InvoiceDate": DATE, "PostDate": DATE, "DueDate": DATE, "OrigInvValue": DEC,
-             "OrigTaxValue": DEC, "Journal": INT, "TrnYear": INT, "TrnMonth": INT},
+             "OrigTaxValue": DEC, "Journal": INT, "TrnYear": INT, "TrnMonth": INT, "MthInvBal1": DEC},
+        ),
+        _table(
+            "ApInvoicePay",
+            ("Supplier", "Invoice", "Journal", "EntryNumber"),
+            "Supplier Invoice TrnType TrnDate PostDate TrnValue Journal EntryNumber TrnYear TrnMonth Reference "
+            "Notation",
+            {"TrnDate": DATE, "PostDate": DATE, "TrnValue": DEC, "Journal": INT, "EntryNumber": INT, "TrnYear": INT,
+             "TrnMonth": INT},
         ),
         _table(
             "ApSupplier",
@@ -76,6 +84,8 @@ def table_rows(state: SysproState, name: str) -> list[dict]:
     with state.lock:
         if name == "ApInvoice":
             raw = list(state.ap_invoices)
+        elif name == "ApInvoicePay":
+            raw = list(state.ap_invoice_pays)
         elif name == "ApSupplier":
             raw = [{"Supplier": code, **row} for code, row in state.suppliers.items()]
         elif name == "InvMaster":

@@ -104,6 +104,10 @@ class PlannedDocument:
     mapping_rows: list[dict]
     content_hash: str = ""
     left_out: list[dict] = field(default_factory=list)  # the invoice's stock lines kept out of AP
+    # a credit note: the ST invoice it returns (adjustmentToId), None when it returns nothing known.
+    # The evaluation (invoices.py) finds the SYSPRO invoice it applies to; until then `syspro_invoice`
+    # is the adjustment's own number.
+    credit_of: int | None = None
 
     def lines_json(self) -> list[dict]:
         # the fields are all scalars: a copy of each line's __dict__ is what asdict() gives, without
@@ -238,25 +242,26 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
 
     if not technician:
         technician = (invoice.get("employeeInfo") or {}).get("name") or ""
-    is_adjustment = bool(invoice.get("adjustmentToId"))
+    original = _int(invoice.get("adjustmentToId"))
     syspro_invoice = f"{settings.invoice_prefix}{number}"[:INVOICE_NUMBER_MAX]
     documents = []
     for supplier, lines in sorted(groups.items()):
         total = sum((line.amount for line in lines), Decimal("0.00"))
         if total == 0:
             continue
-        code = "C" if (total < 0 or (is_adjustment and total < 0)) else "I"
+        # what a supplier is owed less on an adjustment is a credit against the original's invoice;
+        # what it is owed more is a new invoice of the adjustment's own
+        code = "C" if total < 0 else "I"
+        texts = document_texts(code, _int(invoice.get("id")) or 0, number, job_number, bu_name, technician)
         doc = PlannedDocument(
             supplier=supplier, transaction_code=code, syspro_invoice=syspro_invoice, amount=total,
             invoice_date=invoice_date, branch=branch, business_unit=bu_name, technician=technician,
-            job_number=job_number,
-            reference=_clip(f"ST inv {number} job {job_number}".strip()),
-            notation=_clip(f"{bu_name} / {technician}".strip(" /")),
-            journal_notation=_clip(f"ServiceTitan invoice id {invoice.get('id')}"),
+            job_number=job_number, reference=texts[0], notation=texts[1], journal_notation=texts[2],
             lines=lines,
             mapping_rows=[row for key, row in used.items()
                           if key[0] != "vendors" or row["syspro_supplier"] == supplier],
             left_out=left_out,
+            credit_of=original if code == "C" else None,
         )
         doc.content_hash = content_hash(doc)
         documents.append(doc)
@@ -299,6 +304,31 @@ def all_stock_reason(left_out: list[dict]) -> str:
     return (f"Every material and equipment line on this invoice ({len(left_out)}) was used from your own stock "
             f"({places}): those parts were bought on purchase orders, whose bills reach AP that way, so nothing "
             "is posted for them (sync.ap_lines = non_stock).")
+
+
+def credit_reference_key(st_id: int) -> str:
+    """What a credit note's TransactionReference starts with: the adjustment's ServiceTitan id, which
+    no other document carries. SYSPRO keeps no row of its own for a credit applied to an invoice, so
+    the look-up before a re-post and the read-back find it by this among the invoice's transactions."""
+    return f"ST credit id {st_id}"
+
+
+def is_credit_reference(reference: str, st_id: int) -> bool:
+    key = credit_reference_key(st_id)
+    return reference == key or reference.startswith(key + " ")
+
+
+def document_texts(code: str, st_id: int, number: str, job_number: str, business_unit: str,
+                   technician: str) -> tuple[str, str, str]:
+    """TransactionReference, Notation and JournalNotation of a document. A credit note names the
+    adjustment (number and id) it comes from, since its <Invoice> is the original's number."""
+    if code == "C":
+        return (_clip(f"{credit_reference_key(st_id)} inv {number}"),
+                _clip(f"ST return {number} job {job_number} {technician}".strip()),
+                _clip(f"ServiceTitan adjustment {number} id {st_id}"))
+    return (_clip(f"ST inv {number} job {job_number}".strip()),
+            _clip(f"{business_unit} / {technician}".strip(" /")),
+            _clip(f"ServiceTitan invoice id {st_id}"))
 
 
 def content_hash(doc: PlannedDocument) -> str:

@@ -30,10 +30,11 @@ from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.sync import dates, ledger, pricebook
 from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
-                                    build_documents, content_hash)
+                                    build_documents, content_hash, credit_reference_key, document_texts,
+                                    is_credit_reference)
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, FAILED, IN_DOUBT, LOCKED, NEEDS_MAPPING, POSTED,
-                                     POSTING, READY, SKIPPED)
+from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, DISCOVERED, FAILED, HELD, IN_DOUBT, LOCKED,
+                                     NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED, WAITING_FOR_ORIGINAL)
 from desktop_app.sync.mappings import load_mappings
 
 log = logging.getLogger("desktop_app.sync.invoices")
@@ -99,8 +100,84 @@ def _doc_fields(plan: PlannedDocument, invoice: dict, lines: list[dict] | None =
     )
 
 
+# ---------------------------------------------------------------------------- credit notes
+# The original's document is (or may still become) an invoice in SYSPRO: the credit waits for it.
+_ORIGINAL_ON_ITS_WAY = (DISCOVERED, READY, POSTING, IN_DOUBT, FAILED)
+_ORIGINAL_IN_SYSPRO = (POSTED, CONFIRMED, CHANGED_IN_SOURCE)
+UNMATCHED_NEGATIVE_INVOICE = "negative_invoice"
+
+
+@dataclass(frozen=True)
+class CreditTarget:
+    """Where a credit note goes: READY against `invoice`, or waiting / held with the reason."""
+
+    state: str
+    invoice: str
+    reason: str = ""
+
+
+def credit_target(supplier: str, credit_of: int | None, number: str, picked: str = "") -> CreditTarget:
+    """The SYSPRO invoice a credit note of `supplier` applies to (APSTIN: for C the invoice must exist).
+
+    A person's pick wins; otherwise the invoice the original ServiceTitan invoice (`credit_of`) was
+    posted as for the same supplier, which may carry the renumbered ST-<id> form."""
+    if picked:
+        return CreditTarget(READY, picked)
+    if credit_of is None:
+        return CreditTarget(HELD, "", f"ServiceTitan invoice {number} is negative for supplier {supplier} but is not "
+                            "an adjustment of another invoice, so there is no SYSPRO invoice to credit. Pick the "
+                            "SYSPRO invoice to credit (Credit against…), or skip it.")
+    rows = list(ApDocument.select(ApDocument.state, ApDocument.supplier, ApDocument.syspro_invoice,
+                                  ApDocument.transaction_code, ApDocument.st_invoice_number)
+                .where(ApDocument.st_invoice_id == credit_of).order_by(ApDocument.id))
+    if not rows:
+        return CreditTarget(HELD, "", f"Return {number} credits ServiceTitan invoice id {credit_of}, which the "
+                            "connector has not posted (dated before the go-live date, or not read yet). Pick the "
+                            f"SYSPRO invoice of supplier {supplier} to credit (Credit against…), or skip it.")
+    original = rows[0].st_invoice_number or str(credit_of)
+    same = [row for row in rows if row.supplier == supplier and row.transaction_code == "I"]
+    for row in same:
+        if row.state in _ORIGINAL_IN_SYSPRO:
+            return CreditTarget(READY, row.syspro_invoice)
+    for row in same:
+        if row.state in _ORIGINAL_ON_ITS_WAY:
+            if row.state == FAILED:
+                return CreditTarget(WAITING_FOR_ORIGINAL, row.syspro_invoice,
+                                    f"Waiting for ServiceTitan invoice {original} (SYSPRO invoice "
+                                    f"{row.syspro_invoice}), which failed: once it is posted this credit follows.")
+            return CreditTarget(WAITING_FOR_ORIGINAL, row.syspro_invoice,
+                                f"Waiting for ServiceTitan invoice {original} to post as SYSPRO invoice "
+                                f"{row.syspro_invoice}; this credit goes right after it.")
+    if any(row.state == NEEDS_MAPPING for row in rows):
+        return CreditTarget(WAITING_FOR_ORIGINAL, "",
+                            f"Waiting for ServiceTitan invoice {original}, which needs a mapping; this credit goes "
+                            "right after it is posted.")
+    how = " (skipped)" if any(row.supplier == supplier for row in rows) else ""
+    return CreditTarget(HELD, "", f"Return {number} credits ServiceTitan invoice {original}, which has no SYSPRO "
+                        f"invoice for supplier {supplier}{how}. Pick the SYSPRO invoice to credit (Credit "
+                        "against…), or skip it.")
+
+
+def _resolve_credits(plans, existing: list[ApDocument], unmatched: str, number: str) -> dict[str, CreditTarget]:
+    """Give each credit plan its SYSPRO invoice, or what it waits for. An unmatched credit becomes a
+    negative invoice under its own number where the site asked for that (`sync.unmatched_credits`)."""
+    picked = {doc.supplier: doc.credit_against for doc in existing if doc.credit_against and doc.supplier}
+    targets = {}
+    for plan in plans:
+        if plan.transaction_code != "C":
+            continue
+        target = credit_target(plan.supplier, plan.credit_of, number, picked.get(plan.supplier, ""))
+        if target.state == HELD and unmatched == UNMATCHED_NEGATIVE_INVOICE:
+            plan.transaction_code = "I"
+            plan.content_hash = content_hash(plan)
+            continue
+        plan.syspro_invoice = target.invoice
+        targets[plan.supplier] = target
+    return targets
+
+
 def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: bool = False,
-                     existing: list[ApDocument] | None = None) -> list[ApDocument]:
+                     existing: list[ApDocument] | None = None, unmatched_credits: str = "hold") -> list[ApDocument]:
     """Bring the ledger rows of one ST invoice in line with what it owes now.
 
     Rows SYSPRO may hold (LOCKED) are never rebuilt: if what they owe changed they become
@@ -116,7 +193,11 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     locked = {doc.supplier: doc for doc in existing if doc.state in LOCKED}
     open_rows = [doc for doc in existing if doc.state not in LOCKED]
     plans = {plan.supplier: plan for plan in result.documents}
-    renumbered = _claim_invoice_numbers(plans.values(), st_id, existing)
+    # a credit SYSPRO may hold already keeps what it was posted as (the locked rows below)
+    credits = _resolve_credits([plan for supplier, plan in plans.items() if supplier not in locked], existing,
+                               unmatched_credits, number)
+    renumbered = _claim_invoice_numbers([plan for plan in plans.values() if plan.transaction_code == "I"], st_id,
+                                        existing)
     touched: list[ApDocument] = []
 
     for supplier, doc in locked.items():
@@ -181,12 +262,25 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     spare = [doc for doc in available if doc.supplier not in plans]
     for supplier, plan in plans.items():
         doc = by_supplier.get(supplier) or (spare.pop(0) if spare else None)
-        if doc is not None and doc.state == READY and doc.content_hash == plan.content_hash:
+        target = credits.get(supplier)
+        state, reason = (target.state, target.reason) if target else (READY, "")
+        if (doc is not None and doc.state == state and doc.content_hash == plan.content_hash
+                and doc.syspro_invoice == plan.syspro_invoice and doc.transaction_code == plan.transaction_code
+                and doc.reason == reason):
             continue
         lines = plan.lines_json()
         fields = _doc_fields(plan, invoice, lines)
-        message = (f"Mapped to supplier {supplier}: {len(plan.lines)} line(s), {plan.amount} "
-                   f"({'credit note' if plan.transaction_code == 'C' else 'invoice'} {plan.syspro_invoice})")
+        fields["credit_of"] = plan.credit_of
+        kind = "mapped" if state == READY else state.lower()
+        if plan.transaction_code == "C":
+            message = (f"Mapped to supplier {supplier}: {len(plan.lines)} line(s), credit note of {plan.amount} "
+                       + (f"against SYSPRO invoice {plan.syspro_invoice}" if state == READY else reason))
+        else:
+            message = (f"Mapped to supplier {supplier}: {len(plan.lines)} line(s), {plan.amount} "
+                       f"(invoice {plan.syspro_invoice})")
+            if plan.amount < 0:
+                message += (" as a negative invoice: nothing posted to credit for this supplier "
+                            "(sync.unmatched_credits = negative_invoice)")
         if plan.left_out:
             message += f". {left_out_sentence(plan.left_out)}"
         if supplier in renumbered:
@@ -195,14 +289,14 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         data = {"mapping_rows": plan.mapping_rows, "lines": lines}
         if doc is None:
             touched.append(ledger.new_document(
-                READY, "mapped", message, actor=actor, discovered=f"ServiceTitan invoice {number} found",
+                state, kind, message, actor=actor, discovered=f"ServiceTitan invoice {number} found",
                 discovered_data={"modifiedOn": modified}, data=data, doc_key=f"{st_id}:{supplier}",
-                st_invoice_id=st_id, reason="", **fields))
+                st_invoice_id=st_id, reason=reason, **fields))
             continue
         if doc.doc_key != f"{st_id}:{supplier}":
             ledger.record(doc, "rekeyed", f"Document now owed to supplier {supplier}", actor=actor)
             doc.doc_key = f"{st_id}:{supplier}"
-        ledger.transition(doc, READY, "mapped", message, actor=actor, data=data, reason="", **fields)
+        ledger.transition(doc, state, kind, message, actor=actor, data=data, reason=reason, **fields)
         touched.append(doc)
     for doc in spare:
         if doc.state != SKIPPED:
@@ -225,8 +319,9 @@ def alternate_invoice_number(st_id: int, prefix: str = "ST") -> str:
     return f"{prefix}-{st_id}"[:INVOICE_NUMBER_MAX]
 
 
+# a credit note carries the number of the invoice it credits: that number is not its own
 _NUMBER_HELD_SQL = (f'SELECT 1 FROM "{ApDocument._meta.table_name}" WHERE supplier = ? AND syspro_invoice = ? '
-                    "AND st_invoice_id != ? AND id < ? LIMIT 1")
+                    "AND st_invoice_id != ? AND id < ? AND transaction_code != 'C' LIMIT 1")
 
 
 def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dict[str, str]:
@@ -285,7 +380,8 @@ class Evaluator:
                 # posted before the go-live date was moved later: it stays the connector's, edits and all
                 result = build_documents(invoice, self.mappings, self.reference,
                                          dataclasses.replace(self.settings, start_date=None))
-        return evaluate_invoice(invoice, result, actor=self.ctx.actor, retry=retry, existing=existing)
+        return evaluate_invoice(invoice, result, actor=self.ctx.actor, retry=retry, existing=existing,
+                                unmatched_credits=self.ctx.settings["sync.unmatched_credits"])
 
 
 # ---------------------------------------------------------------------------- discovery
@@ -474,13 +570,14 @@ def _ap_document(doc: ApDocument):
         notes.setdefault(line["ledger_code"], []).append(line["stock_code"] or line["sku_code"])
     lines = [ApLedgerLine(ledger_code=code, value=total * sign, notation=", ".join(notes[code])[:50])
              for code, total in ledger_totals.items()]
+    reference, notation, journal_notation = document_texts(doc.transaction_code, doc.st_invoice_id,
+                                                           doc.st_invoice_number, doc.job_number, doc.business_unit,
+                                                           doc.technician)
     return ApInvoiceDocument(
         supplier=doc.supplier, invoice=doc.syspro_invoice, transaction_code=doc.transaction_code,
         invoice_date=doc.invoice_date, due_date=None, branch=doc.branch or None,
         transaction_value=doc.amount * sign, tax_value=Decimal("0.00"), tax_code=None,
-        reference=f"ST inv {doc.st_invoice_number} job {doc.job_number}".strip()[:50],
-        notation=f"{doc.business_unit} / {doc.technician}".strip(" /")[:50],
-        journal_notation=f"ServiceTitan invoice id {doc.st_invoice_id}"[:50],
+        reference=reference, notation=notation, journal_notation=journal_notation,
         lines=lines,
     )
 
@@ -498,8 +595,44 @@ def _found_amount(found) -> Decimal | None:
     return None if value is None else Decimal(value)
 
 
+def lookup_credit(ctx: SyncContext, session, doc: ApDocument):
+    from desktop_app.syspro.odata import find_ap_credit
+
+    return find_ap_credit(odata=ctx.odata, session=session, supplier=doc.supplier, invoice=doc.syspro_invoice,
+                          reference_key=credit_reference_key(doc.st_invoice_id))
+
+
+def _settle_credit(ctx: SyncContext, session, doc: ApDocument, why: str) -> bool:
+    """A credit applied to an invoice has no AP invoice row of its own: it is one of the invoice's
+    transactions, known by the reference that carries the adjustment's ServiceTitan id."""
+    found = lookup_credit(ctx, session, doc)
+    if found is None:
+        ledger.record(doc, "lookup", f"{why}: no credit of ServiceTitan invoice id {doc.st_invoice_id} among the "
+                      f"transactions of SYSPRO invoice {doc.syspro_invoice} (supplier {doc.supplier})", actor=ctx.actor)
+        return False
+    amount = _found_amount(found)
+    journal = str(getattr(found, "journal", "") or "")
+    if amount is not None and abs(amount) != abs(doc.amount):
+        ledger.transition(doc, FAILED, "lookup_mismatch",
+                          f"{why}: SYSPRO already holds this credit against invoice {doc.syspro_invoice} of supplier "
+                          f"{doc.supplier} with amount {amount}, but this document is {doc.amount}. Nothing was "
+                          "posted; check the invoice's transactions in SYSPRO.", actor=ctx.actor,
+                          reason=f"SYSPRO already holds this credit with amount {amount} (ours {doc.amount})",
+                          syspro_amount=abs(amount))
+        return True
+    ledger.transition(doc, POSTED, "found_in_syspro",
+                      f"{why}: the credit is in SYSPRO against invoice {doc.syspro_invoice} (journal "
+                      f"{journal or 'unknown'}); recorded as posted, not sent again.",
+                      actor=ctx.actor, journal=journal, posted_at=doc.posted_at or utcnow(), reason="",
+                      syspro_amount=abs(amount) if amount is not None else None,
+                      write_back="PENDING" if ctx.settings["sync.write_back"] else "")
+    return True
+
+
 def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> bool:
     """Look the document up in SYSPRO. True if it was there (and is now recorded as POSTED)."""
+    if doc.transaction_code == "C":
+        return _settle_credit(ctx, session, doc, why)
     found = lookup(ctx, session, doc)
     if found is None:
         ledger.record(doc, "lookup", f"{why}: not in SYSPRO (supplier {doc.supplier}, invoice "
@@ -509,7 +642,8 @@ def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> 
     journal = str(getattr(found, "journal", "") or "")
     owner = (ApDocument.select().where(
         (ApDocument.supplier == doc.supplier) & (ApDocument.syspro_invoice == doc.syspro_invoice)
-        & (ApDocument.st_invoice_id != doc.st_invoice_id) & ApDocument.state.in_(LOCKED - {IN_DOUBT, POSTING}))
+        & (ApDocument.st_invoice_id != doc.st_invoice_id) & (ApDocument.transaction_code != "C")
+        & ApDocument.state.in_(LOCKED - {IN_DOUBT, POSTING}))
         .order_by(ApDocument.id).first())
     if owner is not None:
         # what SYSPRO holds is another ST invoice's bill: taking it as ours would leave this one unpaid
@@ -678,7 +812,37 @@ def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xm
     summary.failed += 1
 
 
+def release_credits(ctx: SyncContext) -> list[int]:
+    """Move credit notes on when what they wait for changed: READY once the original invoice is in
+    SYSPRO. Returns the ids released to READY."""
+    released, evaluate_again = [], set()
+    unmatched = ctx.settings["sync.unmatched_credits"]
+    waiting = ApDocument.select().where(ApDocument.state.in_([WAITING_FOR_ORIGINAL, HELD]),
+                                        ApDocument.transaction_code == "C").order_by(ApDocument.id)
+    for doc in waiting:
+        target = credit_target(doc.supplier, doc.credit_of, doc.st_invoice_number or str(doc.st_invoice_id),
+                               doc.credit_against)
+        if target.state == HELD and unmatched == UNMATCHED_NEGATIVE_INVOICE:
+            evaluate_again.add(doc.st_invoice_id)  # it becomes an invoice of its own: the evaluation decides
+            continue
+        if (target.state, target.invoice, target.reason) == (doc.state, doc.syspro_invoice, doc.reason):
+            continue
+        message = (f"The original is in SYSPRO: credit note against invoice {target.invoice}" if target.state == READY
+                   else target.reason)
+        ledger.transition(doc, target.state, "mapped" if target.state == READY else target.state.lower(), message,
+                          actor=ctx.actor, syspro_invoice=target.invoice, reason=target.reason)
+        if target.state == READY:
+            released.append(doc.id)
+    if evaluate_again:
+        evaluator = Evaluator(ctx)
+        for source in SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(sorted(evaluate_again))):
+            with database.atomic():
+                released += [doc.id for doc in evaluator.evaluate(source.payload) if doc.state == READY]
+    return released
+
+
 def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None = None) -> None:
+    release_credits(ctx)
     query = ApDocument.select().where(ApDocument.state.in_([READY, IN_DOUBT]))
     if only is not None:
         query = query.where(ApDocument.id.in_(only))
@@ -703,13 +867,22 @@ def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None =
             done += 1
             ctx.progress(done, len(ids), f"Posted {done} of {len(ids)} AP document(s)")
 
-        # read a page of documents at a time: memory stays flat however many are waiting
-        for start in range(0, len(ids), PAGE_QUERY_IDS):
-            page = ApDocument.select().where(ApDocument.id.in_(ids[start:start + PAGE_QUERY_IDS]),
-                                             ApDocument.state == READY).order_by(ApDocument.id)
-            docs = list(page)
-            for start_batch in range(0, len(docs), POSTING_BATCH):
-                post_documents(ctx, session, docs[start_batch:start_batch + POSTING_BATCH], summary, done_one)
+        _post_ids(ctx, session, ids, summary, done_one)
+        # credits whose original this pass posted go right after it, in the same session
+        released = release_credits(ctx)
+        if released:
+            ids += released
+            _post_ids(ctx, session, released, summary, done_one)
+
+
+def _post_ids(ctx: SyncContext, session, ids: list[int], summary: CycleSummary, done_one) -> None:
+    # read a page of documents at a time: memory stays flat however many are waiting
+    for start in range(0, len(ids), PAGE_QUERY_IDS):
+        page = ApDocument.select().where(ApDocument.id.in_(ids[start:start + PAGE_QUERY_IDS]),
+                                         ApDocument.state == READY).order_by(ApDocument.id)
+        docs = list(page)
+        for start_batch in range(0, len(docs), POSTING_BATCH):
+            post_documents(ctx, session, docs[start_batch:start_batch + POSTING_BATCH], summary, done_one)
 
 
 def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
@@ -721,6 +894,12 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
     for entry in summary.dry_run_results:
         plan = entry.pop("plan")
         for planned in plan.documents:
+            if planned.transaction_code == "C":
+                target = credit_target(planned.supplier, planned.credit_of, str(entry["st_invoice_id"]))
+                if target.state != READY:
+                    entry.setdefault("held", []).append(target.reason)
+                    continue
+                planned.syspro_invoice = target.invoice
             stub = ApDocument(supplier=planned.supplier, syspro_invoice=planned.syspro_invoice,
                               transaction_code=planned.transaction_code, amount=planned.amount,
                               invoice_date=planned.invoice_date, branch=planned.branch,
@@ -732,7 +911,8 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
             entry["needs_mapping"] = [m["reason"] for m in plan.missing]
         if plan.skip_reason:
             entry["skipped"] = plan.skip_reason
-    summary.dry_run_results = [e for e in summary.dry_run_results if "needs_mapping" in e or "skipped" in e]
+    summary.dry_run_results = [e for e in summary.dry_run_results
+                               if "needs_mapping" in e or "skipped" in e or "held" in e]
     if not plans:
         return
     with ctx.shared_enet_session() as session:
@@ -752,8 +932,10 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
 def confirm_posted(ctx: SyncContext, summary: CycleSummary) -> None:
     """Read SYSPRO AP back over OData and mark what it holds as CONFIRMED."""
     # keys only: the full rows are read a page at a time, for the documents SYSPRO shows
+    _confirm_credits(ctx, summary)
     pending = list(ApDocument.select(ApDocument.id, ApDocument.supplier, ApDocument.syspro_invoice,
-                                     ApDocument.invoice_date).where(ApDocument.state == POSTED).tuples())
+                                     ApDocument.invoice_date).where(ApDocument.state == POSTED,
+                                                                    ApDocument.transaction_code != "C").tuples())
     if not pending or ctx.odata is None:
         return
     dates = [invoice_date for _, _, _, invoice_date in pending if invoice_date]
@@ -771,6 +953,29 @@ def confirm_posted(ctx: SyncContext, summary: CycleSummary) -> None:
             found = []
         if not wanted:
             break
+    _confirm_found(ctx, found, summary)
+
+
+def _confirm_credits(ctx: SyncContext, summary: CycleSummary) -> None:
+    """Credits are read back among the AP invoice transactions (no AP invoice row of their own)."""
+    pending = list(ApDocument.select(ApDocument.id, ApDocument.supplier, ApDocument.syspro_invoice,
+                                     ApDocument.st_invoice_id, ApDocument.invoice_date)
+                   .where(ApDocument.state == POSTED, ApDocument.transaction_code == "C").tuples())
+    if not pending or ctx.odata is None:
+        return
+    dates = [invoice_date for *_, invoice_date in pending if invoice_date]
+    since = min(dates) - dt.timedelta(days=1) if dates else None
+    wanted: dict[tuple[str, str], dict[int, int]] = {}
+    for doc_id, supplier, invoice, st_id, _ in pending:
+        wanted.setdefault((supplier, invoice), {})[st_id] = doc_id
+    found: list[tuple[int, object]] = []
+    for record in ctx.odata.ap_invoice_transactions(since=since, trn_type="C"):
+        credits = wanted.get((record.supplier, record.invoice))
+        if not credits:
+            continue
+        st_id = next((st_id for st_id in credits if is_credit_reference(record.reference, st_id)), None)
+        if st_id is not None:
+            found.append((credits.pop(st_id), record))
     _confirm_found(ctx, found, summary)
 
 
@@ -892,7 +1097,7 @@ def replay(ctx: SyncContext, ids: list[int] | None = None, *, all_failed: bool =
     targets: set[int] = set()
     for doc in docs:
         ledger.record(doc, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor)
-        if doc.state in (FAILED, NEEDS_MAPPING, SKIPPED, READY):
+        if doc.state in (FAILED, NEEDS_MAPPING, SKIPPED, READY, WAITING_FOR_ORIGINAL, HELD):
             source = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == doc.st_invoice_id)
             if source is not None:
                 with database.atomic():
@@ -912,6 +1117,35 @@ def skip(doc_id: int, reason: str, *, actor: str) -> ApDocument:
     doc = ApDocument.get_by_id(doc_id)
     return ledger.transition(doc, SKIPPED, "skipped", f"Skipped by {actor}: {reason}", actor=actor,
                              reason=f"{USER_SKIP_PREFIX}{actor}: {reason}")
+
+
+CREDIT_PICKABLE = frozenset({HELD, WAITING_FOR_ORIGINAL, FAILED, READY, SKIPPED})
+
+
+def pick_credit_target(doc_id: int, invoice: str, *, actor: str) -> ApDocument:
+    """A person names the SYSPRO invoice (of the document's supplier) a credit note applies to.
+
+    The pick is theirs: kept on the document (`credit_against`), used by every later evaluation,
+    and written to the audit trail. SYSPRO checks that the invoice exists when the credit is posted."""
+    doc = ApDocument.get_or_none(ApDocument.id == doc_id)
+    if doc is None:
+        raise ValueError(f"There is no AP document {doc_id}.")
+    invoice = " ".join(str(invoice or "").split())
+    if doc.transaction_code != "C":
+        raise ValueError(f"Document {doc_id} is an invoice, not a credit note: only a credit note is applied to "
+                         "another SYSPRO invoice.")
+    if doc.state not in CREDIT_PICKABLE:
+        raise ValueError(f"Document {doc_id} is {doc.state}: SYSPRO may hold it already, so the invoice it "
+                         "credits can no longer be changed.")
+    if not invoice:
+        raise ValueError("Give the SYSPRO invoice number to credit.")
+    if len(invoice) > INVOICE_NUMBER_MAX:
+        raise ValueError(f"{invoice!r} is longer than {INVOICE_NUMBER_MAX} characters: it cannot be a SYSPRO "
+                         "invoice number.")
+    return ledger.transition(doc, READY, "credit_target_picked",
+                             f"{actor} chose to apply this credit note to SYSPRO invoice {invoice} of supplier "
+                             f"{doc.supplier}", actor=actor, data={"invoice": invoice, "was": doc.syspro_invoice},
+                             syspro_invoice=invoice, credit_against=invoice, reason="")
 
 
 def accept_change(doc_id: int, *, actor: str) -> ApDocument:

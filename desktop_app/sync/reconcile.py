@@ -1,7 +1,9 @@
 """ServiceTitan cost vs SYSPRO AP per day, supplier and branch.
 
 The ServiceTitan side is what the ledger owes (every mapped document except skipped ones);
-the SYSPRO side is what the read-back found in SYSPRO AP for those documents.
+the SYSPRO side is what the read-back found in SYSPRO AP for those documents. A credit note (a
+return) counts negative on both sides, in its own day, supplier and branch: SYSPRO keeps it as a
+transaction of the invoice it credits, and the read-back found it there.
 """
 from __future__ import annotations
 

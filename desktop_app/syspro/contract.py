@@ -58,6 +58,10 @@ ODATA_ENTITIES = {
                      "CustomerPoNumber", "Branch"),
     "PorMasterDetail": ("PurchaseOrder", "Line", "MStockCode", "MStockDes", "MWarehouse", "MOrderQty",
                         "MReceivedQty", "MPrice", "MGlCode"),
+    # transactions against an AP invoice: where a credit note applied to an invoice is kept (assumed, see
+    # docs/syspro-contract.md "Credit notes")
+    "ApInvoicePay": ("Supplier", "Invoice", "TrnType", "TrnDate", "PostDate", "TrnValue", "Journal", "Reference",
+                     "Notation"),
     "InvMovements": ("StockCode", "Warehouse", "EntryDate", "MovementType", "TrnType", "TrnQty", "TrnValue",
                      "Reference", "Journal", "EntryNumber"),
 }
@@ -92,3 +96,4 @@ ODATA_PAGE_SIZE = 1000
 
 # COMFND table used to look up AP invoices when OData is not available.
 AP_INVOICE_TABLE = "ApInvoice"
+AP_INVOICE_PAY_TABLE = "ApInvoicePay"

@@ -29,6 +29,7 @@ from desktop_app.syspro import contract
 from desktop_app.syspro.errors import LookupUnavailable, MalformedXmlOut
 from desktop_app.syspro.records import (
     ApInvoiceRecord,
+    ApInvoiceTransactionRecord,
     GlCodeRecord,
     InventoryMovementRecord,
     PoDetailRecord,
@@ -227,6 +228,17 @@ class ODataReader:
         return self._typed("ApInvoice", ApInvoiceRecord, filter=date_range(date_field, since, until),
                            orderby=f"{date_field},Supplier,Invoice")
 
+    def ap_invoice_transactions(self, *, since: dt.date | None = None, trn_type: str | None = None,
+                                supplier: str | None = None, invoice: str | None = None,
+                                limit: int | None = None) -> Iterator[ApInvoiceTransactionRecord]:
+        parts = [part for part in (
+            date_range("TrnDate", since, None),
+            f"TrnType eq {literal(trn_type)}" if trn_type else None,
+            f"Supplier eq {literal(supplier.strip())}" if supplier else None,
+            f"Invoice eq {literal(invoice.strip())}" if invoice else None) if part]
+        return self._typed("ApInvoicePay", ApInvoiceTransactionRecord, filter=" and ".join(parts) or None,
+                           orderby="TrnDate,Supplier,Invoice,Journal", limit=limit)
+
     def suppliers(self) -> Iterator[SupplierRecord]:
         return self._typed("ApSupplier", SupplierRecord, orderby="Supplier")
 
@@ -400,3 +412,36 @@ def find_ap_invoice(*, odata: ODataReader | None, session, supplier: str, invoic
     raise LookupUnavailable(redact(
         f"Could not check whether invoice {invoice!r} of supplier {supplier!r} is already in SYSPRO "
         f"({'; '.join(problems)}). It will not be posted again until this check succeeds."))
+
+
+def find_ap_credit(*, odata: ODataReader | None, session, supplier: str, invoice: str,
+                   reference_key: str) -> ApInvoiceTransactionRecord | None:
+    """Is the credit note whose reference starts with `reference_key` among the transactions of AP
+    invoice (supplier, invoice)? Used before re-sending a credit whose outcome is unknown.
+
+    As `find_ap_invoice`: None only when a source positively answered, else LookupUnavailable."""
+    from desktop_app.syspro.queries import find_ap_credit_enet
+
+    def ours(record: ApInvoiceTransactionRecord) -> bool:
+        return record.reference == reference_key or record.reference.startswith(reference_key + " ")
+
+    problems = []
+    if odata is not None:
+        try:
+            return next((record for record in odata.ap_invoice_transactions(supplier=supplier, invoice=invoice)
+                         if ours(record)), None)
+        except ConnectorError as exc:
+            log.warning("AP credit look-up over OData failed (%s); trying e.net", exc)
+            problems.append(f"OData: {exc}")
+    if session is not None:
+        try:
+            return next((record for record in find_ap_credit_enet(session, supplier=supplier, invoice=invoice)
+                         if ours(record)), None)
+        except ConnectorError as exc:
+            problems.append(f"e.net: {exc}")
+    if not problems:
+        problems.append("neither OData nor an e.net session is available")
+    raise LookupUnavailable(redact(
+        f"Could not check whether the credit {reference_key!r} against invoice {invoice!r} of supplier "
+        f"{supplier!r} is already in SYSPRO ({'; '.join(problems)}). It will not be sent again until this check "
+        "succeeds."))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from desktop_app.syspro import contract, fields, xmlout
 from desktop_app.syspro.errors import MalformedXmlOut, ValidationError
-from desktop_app.syspro.records import ApInvoiceRecord
+from desktop_app.syspro.records import ApInvoiceRecord, ApInvoiceTransactionRecord
 
 _CONDITIONS = {"EQ", "NE", "LT", "LE", "GT", "GE", "LIKE"}
 
@@ -75,6 +75,14 @@ def find_ap_invoice_enet(session, *, supplier: str, invoice: str) -> ApInvoiceRe
         if record.supplier == supplier.strip() and record.invoice == invoice.strip():
             return record
     return None
+
+
+def find_ap_credit_enet(session, *, supplier: str, invoice: str) -> list[ApInvoiceTransactionRecord]:
+    """The transactions (payments, credit notes) against AP invoice (supplier, invoice), via COMFND."""
+    rows = comfnd(session, contract.AP_INVOICE_PAY_TABLE, contract.ODATA_ENTITIES["ApInvoicePay"],
+                  where=[Where("Supplier", supplier), Where("Invoice", invoice)], return_rows=500)
+    records = [ApInvoiceTransactionRecord.from_row(row) for row in rows]
+    return [r for r in records if r.supplier == supplier.strip() and r.invoice == invoice.strip()]
 
 
 # --- APSQRY -----------------------------------------------------------------------------------------

@@ -73,6 +73,32 @@ class ApInvoiceRecord:
 
 
 @dataclass(frozen=True)
+class ApInvoiceTransactionRecord:
+    """One transaction against an AP invoice (SYSPRO's ApInvoicePay): a payment, or a credit note,
+    adjustment or debit note applied to the invoice, which has no AP invoice row of its own."""
+
+    supplier: str
+    invoice: str
+    trn_type: str
+    trn_date: dt.date | None
+    post_date: dt.date | None
+    amount: Decimal | None  # TrnValue, signed: a credit note is negative
+    journal: str | None
+    reference: str
+    notation: str
+
+    @classmethod
+    def from_row(cls, row: Mapping) -> ApInvoiceTransactionRecord:
+        journal = _text(row, "Journal")
+        return cls(
+            supplier=_text(row, "Supplier"), invoice=_text(row, "Invoice"), trn_type=_text(row, "TrnType"),
+            trn_date=_date(row, "TrnDate"), post_date=_date(row, "PostDate"), amount=_decimal(row, "TrnValue"),
+            journal=journal.lstrip("0") or journal or None,
+            reference=_text(row, "Reference"), notation=_text(row, "Notation"),
+        )
+
+
+@dataclass(frozen=True)
 class SupplierRecord:
     supplier: str
     name: str

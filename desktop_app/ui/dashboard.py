@@ -29,14 +29,18 @@ STATE_LABELS = {
     ledger.FAILED: "Failed",
     ledger.IN_DOUBT: "In doubt",
     ledger.CHANGED_IN_SOURCE: "Changed in ServiceTitan",
+    ledger.WAITING_FOR_ORIGINAL: "Credit waiting for original",
+    ledger.HELD: "Credit held",
 }
 TILE_ORDER = (ledger.READY, ledger.POSTED, ledger.CONFIRMED, ledger.NEEDS_MAPPING, ledger.FAILED,
-              ledger.IN_DOUBT, ledger.CHANGED_IN_SOURCE, ledger.SKIPPED, ledger.DISCOVERED, ledger.POSTING)
+              ledger.IN_DOUBT, ledger.CHANGED_IN_SOURCE, ledger.SKIPPED, ledger.DISCOVERED, ledger.POSTING,
+              ledger.WAITING_FOR_ORIGINAL, ledger.HELD)
 ATTENTION_ROWS = (
     (ledger.FAILED, "failed in SYSPRO", "Review"),
     (ledger.IN_DOUBT, "in doubt (sent, no answer)", "Review"),
     (ledger.CHANGED_IN_SOURCE, "changed in ServiceTitan after posting", "Review"),
     (ledger.NEEDS_MAPPING, "waiting for a mapping", "Review"),
+    (ledger.HELD, "held: returns with no SYSPRO invoice to credit", "Review"),
 )
 REFRESH_MS = 30_000
 LIVE_REFRESH_S = 2.0  # while a sync reports progress, the tiles follow it this often at most

@@ -338,6 +338,7 @@ class DocumentDetail:
     posted_at: dt.datetime | None
     confirmed_at: dt.datetime | None
     syspro_amount: Decimal | None
+    returns: str = ""  # a credit note: the ServiceTitan invoice it returns, as people know it
     lines: list[dict] = field(default_factory=list)
     missing: list[dict] = field(default_factory=list)
     trail: list[TrailEntry] = field(default_factory=list)
@@ -354,14 +355,19 @@ def load_detail(doc_id: int) -> DocumentDetail | None:
         return None
     events = [TrailEntry(e.created_at, e.kind, e.actor, e.message, e.xml_sent, e.xml_received)
               for e in ledger.trail(doc_id)]
+    returns = ""
+    if doc.credit_of is not None:
+        original = (ApDocument.select(ApDocument.st_invoice_number).where(ApDocument.st_invoice_id == doc.credit_of)
+                    .order_by(ApDocument.id).first())
+        returns = original.st_invoice_number if original and original.st_invoice_number else f"id {doc.credit_of}"
     return DocumentDetail(
         id=doc.id, state=doc.state, st_invoice_number=doc.st_invoice_number, supplier=doc.supplier,
         syspro_invoice=doc.syspro_invoice, transaction_code=doc.transaction_code, amount=doc.amount,
         invoice_date=doc.invoice_date, branch=doc.branch, business_unit=doc.business_unit,
         technician=doc.technician, job_number=doc.job_number, journal=doc.journal, reason=doc.reason,
         attempts=doc.attempts, posted_at=doc.posted_at, confirmed_at=doc.confirmed_at,
-        syspro_amount=doc.syspro_amount, lines=list(doc.lines or []), missing=list(doc.missing or []), trail=events,
-        left_out=list(doc.left_out or []))
+        syspro_amount=doc.syspro_amount, returns=returns, lines=list(doc.lines or []),
+        missing=list(doc.missing or []), trail=events, left_out=list(doc.left_out or []))
 
 
 

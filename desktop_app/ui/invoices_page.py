@@ -23,7 +23,8 @@ from desktop_app.ui.widgets import (SearchBox, StatusLine, add_shortcut,
                                     format_money, monospace_font, plural, set_badge, show_error, state_label)
 
 ACTOR = "user"
-RETRYABLE = frozenset({ledger.FAILED, ledger.IN_DOUBT, ledger.NEEDS_MAPPING, ledger.SKIPPED})
+RETRYABLE = frozenset({ledger.FAILED, ledger.IN_DOUBT, ledger.NEEDS_MAPPING, ledger.SKIPPED, ledger.HELD,
+                       ledger.WAITING_FOR_ORIGINAL})
 NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "Any"
 COLUMN_STATE_WIDTH = 150
 KIND_WORDS = {"vendors": "vendor", "items": "item", "gl": "GL account", "branches": "business unit",
@@ -69,6 +70,39 @@ class XmlDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+
+class CreditTargetDialog(QDialog):
+    """Which SYSPRO invoice of the supplier a credit note (a return) is applied to: the person types it."""
+
+    def __init__(self, name: str, supplier: str, current: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Credit against a SYSPRO invoice")
+        layout = QVBoxLayout(self)
+        text = QLabel(f"SYSPRO accepts a credit note only against an invoice that exists for the supplier. "
+                      f"Type the SYSPRO invoice number of supplier {supplier} that {name} credits. "
+                      "Your choice is kept for this credit and written to its history.", self)
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        self.invoice_edit = QLineEdit(current, self)
+        self.invoice_edit.setMaxLength(invoices.INVOICE_NUMBER_MAX)
+        self.invoice_edit.setPlaceholderText("SYSPRO invoice number")
+        layout.addWidget(self.invoice_edit)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel,
+                                        self)
+        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Credit this invoice")
+        self.ok_button.setEnabled(bool(current.strip()))
+        self.invoice_edit.textChanged.connect(lambda value: self.ok_button.setEnabled(bool(value.strip())))
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    doc_id = 0
+    name = ""
+
+    def invoice(self) -> str:
+        return self.invoice_edit.text().strip()
 
 
 class HistoryTabMixin:
@@ -122,6 +156,7 @@ class DetailPane(HistoryTabMixin, QWidget):
     retryRequested = Signal(int)
     skipRequested = Signal(int)
     keepRequested = Signal(int)
+    creditRequested = Signal(int)
     openMapping = Signal(str, object)
 
     def __init__(self, parent: QWidget | None = None):
@@ -144,8 +179,12 @@ class DetailPane(HistoryTabMixin, QWidget):
         self.skip_button.setToolTip("Never post this document; you give the reason")
         self.keep_button = QPushButton("Keep as posted", self)
         self.keep_button.setToolTip("The ServiceTitan edit needs no change in SYSPRO: keep the posted document")
-        for button in (self.retry_button, self.skip_button, self.keep_button):
+        self.credit_button = QPushButton("Credit against…", self)
+        self.credit_button.setToolTip("Pick the SYSPRO invoice of this supplier that this credit note (a return) "
+                                      "is applied to")
+        for button in (self.credit_button, self.retry_button, self.skip_button, self.keep_button):
             head.addWidget(button)
+        self.credit_button.clicked.connect(lambda: self._ask(self.creditRequested))
         self.retry_button.clicked.connect(lambda: self._ask(self.retryRequested))
         self.skip_button.clicked.connect(lambda: self._ask(self.skipRequested))
         self.keep_button.clicked.connect(lambda: self._ask(self.keepRequested))
@@ -239,7 +278,9 @@ class DetailPane(HistoryTabMixin, QWidget):
         self.title.setText(detail.title)
         facts = {
             "Supplier": detail.supplier or "—", "SYSPRO invoice": detail.syspro_invoice or "—",
-            "Type": "Credit note" if detail.transaction_code == "C" else "Invoice",
+            "Type": ("Credit note" if detail.transaction_code == "C"
+                     else "Negative invoice" if detail.amount < 0 else "Invoice")
+                    + (f" (returns ST invoice {detail.returns})" if detail.returns else ""),
             "Amount": format_money(detail.amount),
             "Invoice date": detail.invoice_date.isoformat() if detail.invoice_date else "—",
             "Branch": detail.branch or "—", "Business unit": detail.business_unit or "—",
@@ -302,6 +343,9 @@ class DetailPane(HistoryTabMixin, QWidget):
                                     and ledger.SKIPPED in ledger.ALLOWED.get(state, ()))
         self.keep_button.setEnabled(enabled and state == ledger.CHANGED_IN_SOURCE)
         self.keep_button.setVisible(state == ledger.CHANGED_IN_SOURCE)
+        credit = self.detail is not None and self.detail.transaction_code == "C"
+        self.credit_button.setVisible(credit and state in invoices.CREDIT_PICKABLE)
+        self.credit_button.setEnabled(enabled and credit and state in invoices.CREDIT_PICKABLE)
 
 
 def _plain_table(model, parent: QWidget) -> QTableView:
@@ -412,6 +456,8 @@ class InvoicesPage(MasterDetailMixin, QWidget):
         self.detail_pane.retryRequested.connect(self.retry)
         self.detail_pane.skipRequested.connect(self.skip)
         self.detail_pane.keepRequested.connect(self.keep_as_posted)
+        self.detail_pane.creditRequested.connect(self.credit_against)
+        self.credit_dialog: CreditTargetDialog | None = None
         self.detail_pane.openMapping.connect(self.openMapping)
         bridge.dataChanged.connect(self._data_changed)
         add_shortcut(self, "Ctrl+F", self.focus_search)
@@ -590,6 +636,33 @@ class InvoicesPage(MasterDetailMixin, QWidget):
         self.bridge.db_call(lambda: invoices.skip(doc_id, reason, actor=ACTOR),
                             on_done=lambda _doc: self._changed(f"{name} is skipped: {reason}"),
                             on_error=lambda message: self._action_failed(f"{name} could not be skipped", message))
+
+    @Slot(int)
+    def credit_against(self, doc_id: int) -> None:
+        detail = self.detail_pane.detail
+        if detail is None or detail.id != doc_id:
+            return
+        if self.credit_dialog is not None:
+            self.credit_dialog.deleteLater()
+        name = self._describe(doc_id)
+        self.credit_dialog = CreditTargetDialog(name, detail.supplier, detail.syspro_invoice, self)
+        self.credit_dialog.doc_id, self.credit_dialog.name = doc_id, name
+        self.credit_dialog.accepted.connect(self._credit_dialog_accepted)
+        self.credit_dialog.open()
+
+    @Slot()
+    def _credit_dialog_accepted(self) -> None:
+        dialog = self.credit_dialog
+        if dialog is not None:
+            self._pick_credit_target(dialog.doc_id, dialog.name, dialog.invoice())
+
+    def _pick_credit_target(self, doc_id: int, name: str, invoice: str) -> None:
+        self.status.busy(f"Applying {name} to SYSPRO invoice {invoice}…")
+        self.bridge.db_call(lambda: invoices.pick_credit_target(doc_id, invoice, actor=ACTOR),
+                            on_done=lambda doc: self._changed(f"{name} will be posted as a credit against SYSPRO "
+                                                              f"invoice {doc.syspro_invoice} on the next sync."),
+                            on_error=lambda message: self._action_failed(f"{name} could not be applied to "
+                                                                         f"invoice {invoice}", message))
 
     @Slot(int)
     def keep_as_posted(self, doc_id: int) -> None:

@@ -179,3 +179,28 @@ def test_a_ledger_from_before_left_out_gains_the_column_empty(monkeypatch):
     db.open_database()
     assert db.ApDocument.get(db.ApDocument.doc_key == "1:A").left_out == []
     assert db.database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
+
+
+def test_migration_6_adds_the_credit_columns_to_a_ledger_that_has_none(monkeypatch):
+    table = db.ApDocument._meta.table_name
+    with monkeypatch.context() as version_5:
+        version_5.setattr(db, "MIGRATIONS", db.MIGRATIONS[:5])
+        database = db.open_database()
+        # the table as versions before 6 made it
+        database.execute_sql(f'DROP INDEX IF EXISTS "{table}_credit_of"')
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "credit_of"')
+        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "credit_against"')
+        database.execute_sql(f'INSERT INTO "{table}" (doc_key, st_invoice_id, st_invoice_number, state, supplier, '
+                             "syspro_invoice, transaction_code, amount, branch, business_unit, technician, job_number, "
+                             "lines, missing, reason, content_hash, source_modified_on, journal, attempts, write_back, "
+                             "created_at, updated_at) VALUES ('1:S', 1, '1', 'POSTED', 'S', 'ST1', 'I', '5.00', '', '', "
+                             "'', '', '[]', '[]', '', '', '', '', 1, '', '2026-01-01', '2026-01-01')")
+        db.close_database()
+    database = db.open_database()
+    try:
+        assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
+        doc = db.ApDocument.get(db.ApDocument.doc_key == "1:S")
+        assert (doc.credit_of, doc.credit_against) == (None, "")
+        assert f"{table}_credit_of" in _index_names(database)
+    finally:
+        db.close_database()

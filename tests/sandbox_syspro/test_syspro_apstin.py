@@ -33,7 +33,7 @@ def test_posted_invoice_gets_a_journal_and_is_visible_in_odata_and_comfnd(enet, 
         "Supplier": "FERGUSON", "Invoice": "INV-1001", "DocumentType": "I", "InvoiceDate": "2026-03-10",
         "PostDate": "2026-03-15", "DueDate": "2026-04-09", "Branch": "NORTH", "OrigInvValue": Decimal("110.00"),
         "OrigTaxValue": Decimal("10.00"), "Journal": 1, "TrnYear": 2026, "TrnMonth": 3, "Reference": "JOB-77",
-        "Notation": "ST 1001",
+        "Notation": "ST 1001", "MthInvBal1": Decimal("110.00"),
     }
 
     found = enet.query("COMFND", """<Query><TableName>ApInvoice</TableName><ReturnRows>10</ReturnRows>
@@ -106,17 +106,71 @@ def test_validate_only_stores_nothing_and_returns_no_journal(enet, state):
     assert "Supplier" in errors(items(bad)[0])
 
 
-def test_credit_note_is_stored_negative_as_document_type_c(enet):
+def odata_transactions(enet, **params):
+    response = enet.odata("ApInvoicePay", **params)
+    assert response.status_code == 200, response.text
+    return json.loads(response.text, parse_float=Decimal)["value"]
+
+
+def credit_item(invoice="INV-1001", reference="ST credit id 5001 inv 1001-A", value="55.00", supplier="FERGUSON"):
+    return apstin_item(supplier=supplier, invoice=invoice, code="C", value=value, tax="5.00",
+                       lines=(("5000-100", str(Decimal(value) - Decimal("5.00"))),), reference=reference)
+
+
+def test_rule_15_credit_note_applies_to_the_existing_invoice_without_a_row_of_its_own(enet, state):
     enet.post("APSTIN", apstin_doc(apstin_item()), apstin_params())
-    root = enet.post("APSTIN", apstin_doc(apstin_item(invoice="CR-1001", code="C", value="55.00", tax="5.00",
-                                                      lines=(("5000-100", "50.00"),))), apstin_params())
-    assert items(root)[0].findtext("Journal") == "2"
-    (row,) = odata_invoices(enet, **{"$filter": "DocumentType eq 'C'"})
-    assert (row["Invoice"], row["OrigInvValue"], row["OrigTaxValue"]) == ("CR-1001", Decimal("-55.00"),
-                                                                          Decimal("-5.00"))
-    again = enet.post("APSTIN", apstin_doc(apstin_item(invoice="CR-1001", code="C", value="55.00", tax="5.00",
-                                                       lines=(("5000-100", "50.00"),))), apstin_params())
-    assert errors(items(again)[0])["Invoice"][0] == "110402"
+    root = enet.post("APSTIN", apstin_doc(credit_item()), apstin_params())
+    assert errors(items(root)[0]) == {} and items(root)[0].findtext("Journal") == "2"
+    # SYSPRO keeps one AP invoice row; the credit is a transaction of it that lowers its balance
+    (row,) = odata_invoices(enet, **{"$filter": "Supplier eq 'FERGUSON' and Invoice eq 'INV-1001'"})
+    assert (row["DocumentType"], row["OrigInvValue"], row["MthInvBal1"]) == ("I", Decimal("110.00"), Decimal("55.00"))
+    (credit,) = odata_transactions(enet, **{"$filter": "TrnType eq 'C'"})
+    assert (credit["Supplier"], credit["Invoice"], credit["TrnValue"], credit["Journal"], credit["Reference"]) == \
+        ("FERGUSON", "INV-1001", Decimal("-55.00"), 2, "ST credit id 5001 inv 1001-A")
+    assert len(state.ap_invoices) == 1
+
+
+def test_rule_15_several_credits_against_one_invoice_are_allowed(enet, state):
+    enet.post("APSTIN", apstin_doc(apstin_item()), apstin_params())
+    for reference in ("ST credit id 1 inv A", "ST credit id 2 inv B"):
+        root = enet.post("APSTIN", apstin_doc(credit_item(value="22.00", reference=reference)), apstin_params())
+        assert errors(items(root)[0]) == {}
+    assert [t["Reference"] for t in state.ap_invoice_pays] == ["ST credit id 1 inv A", "ST credit id 2 inv B"]
+    assert state.ap_invoices[0]["MthInvBal1"] == Decimal("66.00")
+    # also found through COMFND, as the look-up over e.net reads them
+    found = enet.query("COMFND", """<Query><TableName>ApInvoicePay</TableName><ReturnRows>10</ReturnRows>
+        <Columns><Column>Reference</Column></Columns>
+        <Where><Expression><OpenBracket>(</OpenBracket><AndOr>And</AndOr><Column>Invoice</Column>
+        <Condition>EQ</Condition><Value>INV-1001</Value><CloseBracket>)</CloseBracket></Expression></Where>
+        </Query>""")
+    assert len(found.findall("Row")) == 2
+
+
+def test_rule_15_credit_note_needs_the_invoice_to_exist_for_that_supplier(enet, state):
+    missing = enet.post("APSTIN", apstin_doc(credit_item(invoice="CR-1001")), apstin_params())
+    assert errors(items(missing)[0])["Invoice"] == ("110405", "Invoice 'CR-1001' not found for supplier 'FERGUSON'")
+    enet.post("APSTIN", apstin_doc(apstin_item()), apstin_params())
+    other_supplier = enet.post("APSTIN", apstin_doc(credit_item(supplier="JOHNSTONE")), apstin_params())
+    assert "Invoice" in errors(items(other_supplier)[0])
+    assert state.ap_invoice_pays == [] and len(state.ap_invoices) == 1
+
+
+def test_rule_15_credits_are_listed_by_apsqry_with_invoice_payments(enet, state):
+    enet.post("APSTIN", apstin_doc(apstin_item(), credit_item()), apstin_params())
+    plain = enet.query("APSQRY", "<Query><Key><Supplier>FERGUSON</Supplier></Key>"
+                                 "<Option><IncludeInvoices>Y</IncludeInvoices></Option></Query>")
+    assert [i.findtext("Invoice") for i in plain.findall("InvoiceItem")] == ["INV-1001"]
+    assert plain.find("InvoiceItem/Payment") is None
+    root = enet.query("APSQRY", "<Query><Key><Supplier>FERGUSON</Supplier></Key><Option><IncludeInvoices>Y"
+                                "</IncludeInvoices><IncludeInvoicePayments>Y</IncludeInvoicePayments></Option></Query>")
+    (payment,) = root.findall("InvoiceItem/Payment")
+    assert (payment.findtext("TrnType"), payment.findtext("PaymentReference")) == ("C", "ST credit id 5001 inv 1001-A")
+
+
+def test_rule_15_invoice_then_credit_in_one_document(enet, state):
+    root = enet.post("APSTIN", apstin_doc(apstin_item(), credit_item()), apstin_params())
+    assert [errors(item) for item in items(root)] == [{}, {}]
+    assert state.ap_invoices[0]["MthInvBal1"] == Decimal("55.00") and len(state.ap_invoice_pays) == 1
 
 
 def test_adjustment_requires_the_invoice_to_exist(enet):

@@ -142,13 +142,14 @@ def test_metadata_lists_every_entity_set_and_contract_columns(enet):
     root = etree.fromstring(response.content)
     ns = {"edm": "http://docs.oasis-open.org/odata/ns/edm"}
     sets = [s.get("Name") for s in root.iterfind(".//edm:EntitySet", ns)]
-    assert sets == ["ApInvoice", "ApSupplier", "InvMaster", "InvWarehouse", "InvWhControl", "GenMaster",
+    assert sets == ["ApInvoice", "ApInvoicePay", "ApSupplier", "InvMaster", "InvWarehouse", "InvWhControl", "GenMaster",
                     "PorMasterHdr", "PorMasterDetail", "InvMovements"]
     invoice = root.find(".//edm:EntityType[@Name='ApInvoice']", ns)
     props = {p.get("Name"): p.get("Type") for p in invoice.iterfind("edm:Property", ns)}
     assert props["OrigInvValue"] == "Edm.Decimal" and props["InvoiceDate"] == "Edm.Date"
     assert set(props) == {"Supplier", "Invoice", "DocumentType", "InvoiceDate", "PostDate", "DueDate", "Branch",
-                          "OrigInvValue", "OrigTaxValue", "Journal", "TrnYear", "TrnMonth", "Reference", "Notation"}
+                          "OrigInvValue", "OrigTaxValue", "Journal", "TrnYear", "TrnMonth", "Reference", "Notation",
+                          "MthInvBal1"}
 
 
 def test_master_data_entity_sets(enet):

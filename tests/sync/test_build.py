@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from desktop_app.sync.build import (BuildSettings, Mappings, Reference, Sku, accounting_date, build_documents,
-                                    line_amount)
+                                    is_credit_reference, line_amount)
 
 SETTINGS = BuildSettings(timezone="America/Chicago")
 
@@ -114,10 +114,34 @@ def test_service_only_and_zero_cost_invoices_are_skipped_with_a_reason():
     assert zero.skip_reason and not zero.documents
 
 
-def test_negative_total_becomes_a_credit_note():
+def test_negative_group_of_an_adjustment_is_a_credit_of_the_original_traceable_to_the_adjustment():
     adj = invoice([item(1, 1, "-2", "12.345")], adjustmentToId=444, referenceNumber="1001-ADJ")
     doc = build_documents(adj, mappings(), reference(), SETTINGS).documents[0]
     assert doc.transaction_code == "C" and doc.amount == Decimal("-24.69")
+    # the SYSPRO invoice it credits is the original's (found by the evaluation), never its own number
+    assert doc.credit_of == 444
+    assert is_credit_reference(doc.reference, 555) and "1001-ADJ" in doc.reference
+    assert "1001-ADJ" in doc.journal_notation and "555" in doc.journal_notation
+
+
+def test_positive_group_of_an_adjustment_is_a_new_invoice_of_its_own():
+    adj = invoice([item(1, 1, "-1", "10"), item(2, 2, "3", "5")], adjustmentToId=444, referenceNumber="1001-ADJ")
+    docs = {d.supplier: d for d in build_documents(adj, mappings(), reference(), SETTINGS).documents}
+    assert (docs["FERG01"].transaction_code, docs["FERG01"].credit_of) == ("C", 444)
+    assert (docs["JOHN01"].transaction_code, docs["JOHN01"].syspro_invoice, docs["JOHN01"].credit_of) == \
+        ("I", "ST1001-ADJ", None)
+
+
+def test_negative_invoice_that_is_no_adjustment_is_a_credit_of_nothing_known():
+    doc = build_documents(invoice([item(1, 1, "-1", "10")]), mappings(), reference(), SETTINGS).documents[0]
+    assert doc.transaction_code == "C" and doc.credit_of is None
+
+
+def test_credit_reference_is_recognised_by_the_adjustments_id_only():
+    assert is_credit_reference("ST credit id 555 inv 1001-ADJ", 555)
+    assert is_credit_reference("ST credit id 555", 555)
+    assert not is_credit_reference("ST credit id 5555 inv 1", 555)
+    assert not is_credit_reference("ST inv 555", 555)
 
 
 def test_inactive_invoice_is_skipped():

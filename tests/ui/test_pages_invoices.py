@@ -352,3 +352,47 @@ def test_the_detail_names_the_stock_lines_left_out_and_why(qtbot, sandbox, bridg
 
     select(qtbot, page, next(d.id for d in ApDocument.select() if not d.left_out))
     assert not pane.left_out_label.isVisibleTo(pane)
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_a_held_credit_is_applied_to_the_syspro_invoice_the_person_types(qtbot, bridge):
+    held = make_document("2001", ledger.HELD, supplier="FERG02", amount="-42.00", code="C",
+                         reason="Return 2001 credits nothing known: pick the SYSPRO invoice to credit, or skip it.")
+    held.syspro_invoice, held.credit_of = "", 1001
+    held.save()
+    docs = demo_ledger()
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, docs["posted"].id)
+    assert page.detail_pane.credit_button.isHidden()  # an invoice credits nothing
+    page.set_state_filter(ledger.HELD)
+    qtbot.waitUntil(lambda: shown_numbers(page) == ["2001"], timeout=5000)
+    select(qtbot, page, held.id)
+    pane = page.detail_pane
+    assert not pane.credit_button.isHidden() and pane.credit_button.isEnabled()
+    assert "pick the SYSPRO invoice" in pane.reason.text()
+    assert pane.fact_labels["Type"].text() == "Credit note (returns ST invoice 1001)"
+
+    qtbot.mouseClick(pane.credit_button, Qt.MouseButton.LeftButton)
+    dialog = page.credit_dialog
+    assert dialog is not None and dialog.isVisible() and not dialog.ok_button.isEnabled()
+    qtbot.keyClicks(dialog.invoice_edit, "INV-88012")
+    assert dialog.ok_button.isEnabled()
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: ApDocument.get_by_id(held.id).state == ledger.READY, timeout=5000)
+    doc = ApDocument.get_by_id(held.id)
+    assert (doc.syspro_invoice, doc.credit_against) == ("INV-88012", "INV-88012")
+    (event,) = AuditEvent.select().where(AuditEvent.document_id == held.id, AuditEvent.kind == "credit_target_picked")
+    assert event.actor == "user" and "INV-88012" in event.message
+    qtbot.waitUntil(lambda: "INV-88012" in page.status.text(), timeout=5000)
+
+
+@pytest.mark.qt_log_ignore("propagateSizeHints")
+def test_cancelling_the_credit_dialog_changes_nothing(qtbot, bridge):
+    held = make_document("2002", ledger.HELD, supplier="FERG02", amount="-42.00", code="C", reason="held")
+    page = open_page(qtbot, bridge)
+    select(qtbot, page, held.id)
+    page.detail_pane.credit_button.click()
+    dialog = page.credit_dialog
+    qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel), Qt.MouseButton.LeftButton)
+    bridge.wait_idle()
+    assert ApDocument.get_by_id(held.id).state == ledger.HELD
