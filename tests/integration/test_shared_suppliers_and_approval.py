@@ -193,3 +193,73 @@ def test_address_layout_setting_is_validated_with_a_clear_error():
             config.parse_value("syspro.supplier_address_lines", bad)
     assert config.parse_value("syspro.supplier_address_lines", "street,-,-,city,state") == \
         ("street", "-", "-", "city", "state")
+
+
+# ---------------------------------------------------------------- purchase orders from SYSPRO
+def syspro_only_po(box, supplier: str) -> str:
+    return next(n for n, po in box.company.syspro.purchase_orders.items() if po["header"]["Supplier"] == supplier
+                and not po["header"]["CustomerPoNumber"])
+
+
+def test_a_syspro_po_whose_branch_maps_to_nothing_gets_the_po_business_unit(sandbox):
+    sp, st = sandbox.company.syspro, sandbox.company.st
+    number = syspro_only_po(sandbox, "JOHNST")
+    header = sp.purchase_orders[number]["header"]
+    header["Branch"] = "ZZ"
+    sp.warehouses[header["Warehouse"]]["Branch"] = "ZZ"
+    cycle("vendors")
+    cycle("purchase-orders")
+    held = link("purchase-orders", syspro_key=number)
+    assert held.state == "HELD" and "sync.po_business_unit" in held.reason and "branch ZZ" in held.reason
+    unit = sorted(st.business_units)[-1]
+    config.save_setting("sync.po_business_unit", str(unit), actor="test")
+    cycle("purchase-orders")
+    made = link("purchase-orders", syspro_key=number)
+    assert made.state == SYNCED and st.purchase_orders[made.st_id]["businessUnitId"] == unit
+
+
+def test_a_syspro_po_takes_its_warehouses_branch_when_its_own_maps_to_nothing(sandbox):
+    from desktop_app.core.db import BranchMapping
+
+    sp, st = sandbox.company.syspro, sandbox.company.st
+    number = syspro_only_po(sandbox, "JOHNST")
+    header = sp.purchase_orders[number]["header"]
+    header["Branch"] = "ZZ"
+    branch = sp.warehouses[header["Warehouse"]]["Branch"]
+    cycle("vendors")
+    cycle("purchase-orders")
+    made = link("purchase-orders", syspro_key=number)
+    unit = BranchMapping.get(BranchMapping.syspro_branch == branch).st_business_unit_id
+    assert made.state == SYNCED and st.purchase_orders[made.st_id]["businessUnitId"] == unit
+
+
+def test_a_syspro_po_of_a_shared_supplier_goes_to_the_primary_vendor(sandbox, tmp_path):
+    st = sandbox.company.st
+    johnstone = st_vendor(sandbox, "Johnstone Supply & Co")
+    copy = st.create_vendor({"name": "Johnstone (Austin)", "active": True, "address": {
+        "street": "1 Elm", "city": "Austin", "state": "TX", "zip": "78701", "country": "USA"}})
+    import_vendor_rows(tmp_path, [(copy, "Johnstone (Austin)", "JOHNST")])
+    number = syspro_only_po(sandbox, "JOHNST")
+    cycle("vendors")
+    cycle("purchase-orders")
+    made = link("purchase-orders", syspro_key=number)
+    assert made.state == SYNCED and st.purchase_orders[made.st_id]["vendorId"] == johnstone["id"]
+
+
+def test_too_many_new_pos_wait_for_approval(sandbox):
+    config.save_setting("sync.max_auto_create", "2", actor="test")
+    sp = sandbox.company.syspro
+    cycle("vendors")
+    summary = cycle("purchase-orders")["purchase-orders"]
+    waiting = list(SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == WAITING))
+    assert waiting and summary.to_syspro == 0
+    assert not any(po["header"]["CustomerPoNumber"] for po in sp.purchase_orders.values()
+                   if po["header"]["CustomerPoNumber"].startswith("ST"))
+    assert records.waiting_counts("purchase-orders")[0]["sentence"].endswith("before they are created in SYSPRO")
+    assert main(["records", "approve", "--flow", "purchase-orders", "--all"]) == 0
+    assert SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == WAITING).count() == 0
+    made = [l for l in waiting if SyncLink.get_by_id(l.id).state == SYNCED]
+    assert len(made) == len(waiting)
+    writes = Writes(sandbox)
+    cycle("purchase-orders")
+    assert writes.all() == []

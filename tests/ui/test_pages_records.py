@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QFileDialog
 
 from desktop_app.core.db import SyncLink, WorklistRow
@@ -256,3 +256,37 @@ def test_retry_sends_a_held_supplier_once_its_address_is_complete(qtbot, sandbox
     qtbot.waitUntil(lambda: "Retry of" in page.status.text() and "finished" in page.status.text(), timeout=30000)
     assert SyncLink.get_by_id(held.id).state == records.SYNCED
     assert "user-retry" in {e.actor for e in page.detail_pane.trail_model.events}
+
+
+def test_create_selected_on_the_vendors_page_creates_only_the_chosen_waiting_suppliers(qtbot, sandbox, bridge):
+    from desktop_app.core import config
+
+    config.save_setting("sync.max_auto_create", "2", actor="test")
+    for n in range(3):
+        sandbox.company.syspro.add_supplier(f"WAIT{n}", SupplierName=f"Waiting Supplier {n}", SupAddr1=f"{n} Main",
+                                            SupAddr2="Waco", SupAddr3="TX", SupAddr4="USA", SupPostalCode="76701")
+    vendors_before = len(sandbox.company.st.vendors)
+    run_cycle_job(qtbot, bridge)
+    waiting = {l.syspro_key: l.id for l in SyncLink.select().where(SyncLink.flow == "vendors",
+                                                                   SyncLink.state == records.WAITING)}
+    assert set(waiting) == {"WAIT0", "WAIT1", "WAIT2"} and len(sandbox.company.st.vendors) == vendors_before
+
+    page = open_page(qtbot, VendorsPage(bridge))
+    assert page.approval_banner.isVisibleTo(page)
+    assert page.approval_label.text() == ("3 suppliers from SYSPRO wait for your approval before they are created "
+                                          "in ServiceTitan.")
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        page.set_state_filter(records.WAITING)
+    rows = {row["syspro_key"]: n for n, row in enumerate(page.model.rows)}
+    selection = page.table.selectionModel()
+    for code in ("WAIT0", "WAIT2"):
+        selection.select(page.model.index(rows[code], 0), QItemSelectionModel.SelectionFlag.Select
+                         | QItemSelectionModel.SelectionFlag.Rows)
+    page.create_selected_button.click()
+    assert not page.create_selected_button.isEnabled()  # busy while the job runs
+    qtbot.waitUntil(lambda: "approved" in page.status.text(), timeout=30000)
+    assert "2 vendors approved; 2 created" in page.status.text()
+    assert [SyncLink.get_by_id(waiting[c]).state for c in ("WAIT0", "WAIT1", "WAIT2")] == \
+        [records.SYNCED, records.WAITING, records.SYNCED]
+    assert len(sandbox.company.st.vendors) == vendors_before + 2
+    qtbot.waitUntil(lambda: page.approval_label.text().startswith("1 supplier from SYSPRO waits"), timeout=5000)
