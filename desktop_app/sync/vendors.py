@@ -107,10 +107,11 @@ def address_lines(view: dict, roles, current: tuple[str, ...] = ()) -> tuple[str
     return tuple(view.get(field, "") if field else current[n] for n, field in enumerate(_line_fields(roles)))
 
 
-def sample_supplier(ctx, code: str = "") -> dict:
-    """One supplier read as syspro.supplier_address_lines says (the Settings page shows it): its
-    SupAddr lines and what each becomes in ServiceTitan."""
-    roles = address_roles(ctx.settings)
+def sample_supplier(ctx, code: str = "", roles=None) -> dict:
+    """One supplier (with an address, if any has one) read with an address layout - `roles`, else
+    syspro.supplier_address_lines - for the Settings page: its SupAddr lines and what each becomes in
+    ServiceTitan."""
+    roles = tuple(roles or address_roles(ctx.settings))
     with LazySession(ctx) as session:
         if code:
             rows = links.syspro_rows(ctx, session, "ApSupplier", contract.ODATA_ENTITIES["ApSupplier"],
@@ -123,7 +124,7 @@ def sample_supplier(ctx, code: str = "") -> dict:
     supplier = found[0]
     view = syspro_view(supplier, roles)
     lines = [{"column": f"SupAddr{n}", "value": value, "role": role,
-              "servicetitan": ROLE_FIELD.get(role, "") } for n, (value, role) in
+              "servicetitan": ROLE_FIELD.get(role, "")} for n, (value, role) in
              enumerate(zip(tuple(supplier.address) + ("",) * 5, roles), 1)]
     return {"supplier": supplier.supplier, "name": supplier.name, "lines": lines,
             "postal_code": supplier.postal_code, "address": {k: view.get(k, "") for k in ADDRESS_FIELDS}}

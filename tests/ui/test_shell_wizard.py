@@ -189,3 +189,23 @@ def test_settings_page_saves_and_explains_refusals(qtbot, bridge, engine_db):
     settings = config.load_settings()
     assert settings["sync.interval_minutes"] == 30 and settings["syspro.enet_url"] == ""
     assert not settings.is_set("sync.timezone")  # untouched defaults stay defaults
+
+
+def test_settings_page_reads_a_sample_supplier_with_the_typed_address_layout(qtbot, sandbox, bridge):
+    sandbox.company.syspro.add_supplier("AAASAMPLE", SupplierName="Sample Supply", SupAddr1="12 Elm St",
+                                        SupAddr2="Suite 4", SupAddr3="Temple", SupAddr4="TX", SupPostalCode="76501")
+    page = SettingsPage(bridge)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: bool(page.loaded_texts), timeout=5000)
+    editor = page.editors["syspro.supplier_address_lines"].widget
+    assert editor.text() == "street,city,state,country,-"
+    editor.setText("street,city,city,state,-")
+    qtbot.mouseClick(page.sample_button, Qt.MouseButton.LeftButton)
+    assert "more than one line" in page.errors["syspro.supplier_address_lines"].text()
+    editor.setText("street,street2,city,state,-")
+    qtbot.mouseClick(page.sample_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.sample_label.text().startswith(("Supplier", "No supplier")), timeout=30000)
+    text = page.sample_label.text()
+    assert text.startswith("Supplier AAASAMPLE (Sample Supply):"), text
+    assert "SupAddr2 'Suite 4' → ServiceTitan unit" in text and "SupAddr5 '' → not used" in text
+    assert not config.load_settings().is_set("syspro.supplier_address_lines")  # read, not saved
