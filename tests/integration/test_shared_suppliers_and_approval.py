@@ -193,6 +193,11 @@ def test_address_layout_setting_is_validated_with_a_clear_error():
             config.parse_value("syspro.supplier_address_lines", bad)
     assert config.parse_value("syspro.supplier_address_lines", "street,-,-,city,state") == \
         ("street", "-", "-", "city", "state")
+    assert config.Settings()["syspro.supplier_address_lines"] == ("street", "city", "state", "country", "-")
+    assert config.parse_value("sync.po_business_unit", "") is None
+    assert config.parse_value("sync.po_business_unit", " 1002 ") == 1002
+    with pytest.raises(config.SettingsError, match="not a ServiceTitan id"):
+        config.parse_value("sync.po_business_unit", "Dallas")
 
 
 # ---------------------------------------------------------------- purchase orders from SYSPRO
