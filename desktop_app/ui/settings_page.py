@@ -16,6 +16,7 @@ from desktop_app.core import config, secrets
 from desktop_app.core.config import SPECS, SettingSpec, SettingsError
 from desktop_app.core.errors import ConnectionResult
 from desktop_app.ui.messages import alive
+from desktop_app.ui.sample_supplier import ADDRESS_LINES, SampleSupplierBox
 from desktop_app.ui.sync_control import SYSTEMS, run_connection_test
 from desktop_app.ui.wizard import field_sentence, timezone_names
 
@@ -27,17 +28,6 @@ SECRET_LABELS = {
     "syspro.company_password": "SYSPRO company password",
 }
 NO_DATE = QDate(2000, 1, 1)  # shown as "Not set"
-ADDRESS_LINES = "syspro.supplier_address_lines"
-
-
-def sample_text(sample: dict) -> str:
-    """The sample supplier's address lines and what each becomes in ServiceTitan, one line each."""
-    rows = [f"Supplier {sample['supplier']} ({sample['name']}):"]
-    for line in sample["lines"]:
-        target = f"ServiceTitan {line['servicetitan']}" if line["servicetitan"] else "not used"
-        rows.append(f"{line['column']} {line['value']!r} → {target}")
-    rows.append(f"SupPostalCode {sample['postal_code']!r} → ServiceTitan zip")
-    return "\n".join(rows)
 
 
 def label_for(key: str) -> str:
@@ -244,53 +234,13 @@ class SettingsPage(QWidget):
         column.addWidget(error)
         self.errors[spec.key] = error
         if spec.key == ADDRESS_LINES:
-            row = QHBoxLayout()
-            self.sample_button = QPushButton("Read a sample supplier")
-            self.sample_button.setToolTip("Read one SYSPRO supplier with the layout above (not saved yet) and "
-                                          "show what each address line becomes in ServiceTitan")
-            self.sample_button.clicked.connect(self.read_sample)
-            row.addWidget(self.sample_button)
-            row.addStretch(1)
-            column.addLayout(row)
-            self.sample_label = QLabel()
-            self.sample_label.setObjectName("sampleSupplier")
-            self.sample_label.setWordWrap(True)
-            self.sample_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            self.sample_label.hide()
-            column.addWidget(self.sample_label)
+            self.sample = SampleSupplierBox(self.bridge, editor.text, self._address_lines_problem)
+            column.addWidget(self.sample)
         return box
 
-    @Slot()
-    def read_sample(self) -> None:
-        """A supplier read through the job worker with the layout as typed: the office checks it before saving."""
-        from desktop_app.sync import vendors
-
-        error = self.errors[ADDRESS_LINES]
-        error.hide()
-        try:
-            roles = config.parse_value(ADDRESS_LINES, self.editors[ADDRESS_LINES].text())
-        except SettingsError as exc:
-            error.setText(field_sentence(ADDRESS_LINES, str(exc)))
-            error.show()
-            return
-        self.sample_button.setEnabled(False)
-        self.sample_label.setText("Reading a supplier from SYSPRO…")
-        self.sample_label.show()
-
-        def shown(sample: dict) -> None:
-            if alive(self):
-                self.sample_button.setEnabled(True)
-                self.sample_label.setText(sample_text(sample))
-
-        def failed(message: str) -> None:
-            if alive(self):
-                self.sample_button.setEnabled(True)
-                self.sample_label.setText(f"No supplier could be read: {message}")
-
-        job = self.bridge.run_job("sample-supplier", lambda ctx: vendors.sample_supplier(ctx, roles=roles),
-                                  actor="user", on_done=shown, on_error=failed)
-        if job is None:
-            self.sample_button.setEnabled(True)
+    def _address_lines_problem(self, sentence: str) -> None:
+        self.errors[ADDRESS_LINES].setText(sentence)
+        self.errors[ADDRESS_LINES].setVisible(bool(sentence))
 
     @Slot()
     def reload(self) -> None:
