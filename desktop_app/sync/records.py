@@ -173,7 +173,7 @@ def link_dict(link: SyncLink) -> dict:
     return {"id": link.id, "flow": link.flow, "state": link.state, "reason": link.reason, "label": link.label,
             "st_id": link.st_id, "syspro_key": link.syspro_key, "origin": link.origin,
             "attempts": link.attempts, "updated_at": link.updated_at.isoformat() if link.updated_at else None,
-            "conflict": link.conflict}
+            "conflict": link.conflict, "alias_of": (link.data or {}).get("alias_of")}
 
 
 def list_records(flow: str, state: str | None = None, limit: int = 500) -> list[dict]:

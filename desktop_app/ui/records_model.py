@@ -157,7 +157,8 @@ class RecordsModel(ListTableModel):
         if column == self.COL_STATE:
             return state_label(row["state"])
         if column == self.COL_LABEL:
-            return row.get("label") or ""
+            alias = f" (alias of vendor {row['alias_of']})" if row.get("alias_of") else ""
+            return (row.get("label") or "") + alias
         if column == self.COL_ST:
             return str(row["st_id"]) if row.get("st_id") is not None else "—"
         if column == self.COL_SYSPRO:

@@ -290,3 +290,32 @@ def test_create_selected_on_the_vendors_page_creates_only_the_chosen_waiting_sup
         [records.SYNCED, records.WAITING, records.SYNCED]
     assert len(sandbox.company.st.vendors) == vendors_before + 2
     qtbot.waitUntil(lambda: page.approval_label.text().startswith("1 supplier from SYSPRO waits"), timeout=5000)
+
+
+def test_an_alias_is_shown_as_such_and_can_be_made_the_primary_vendor(qtbot, sandbox, bridge, tmp_path):
+    from desktop_app.sync.mappings import import_csv
+
+    st = sandbox.company.st
+    primary = next(v for v in st.vendors.values() if v["name"] == "Hajoca Corp.")
+    copy = st.create_vendor({"name": "Hajoca (Waco)", "active": True, "address": {
+        "street": "1 Elm", "city": "Waco", "state": "TX", "zip": "76701", "country": "USA"}})
+    csv_file = tmp_path / "v.csv"
+    csv_file.write_text(f"st_vendor_id,syspro_supplier\n{copy},HAJOCA\n")
+    import_csv("vendors", csv_file)
+    run_cycle_job(qtbot, bridge)
+    alias = SyncLink.get(SyncLink.flow == "vendors", SyncLink.st_id == copy)
+
+    page = open_page(qtbot, VendorsPage(bridge))
+    row = page.model.row_of(alias.id)
+    assert page.model.index(row, RecordsModel.COL_LABEL).data() == f"Hajoca (Waco) (alias of vendor {primary['id']})"
+    select(qtbot, page, alias.id)
+    pane = page.detail_pane
+    assert pane.primary_button.isVisibleTo(pane) and "Alias" in pane.reason.text()
+    pane.primary_button.click()
+    qtbot.waitUntil(lambda: "is now the primary vendor" in page.status.text(), timeout=5000)
+    run_cycle_job(qtbot, bridge)
+    assert not (SyncLink.get_by_id(alias.id).data or {}).get("alias_of")
+    assert (SyncLink.get(SyncLink.flow == "vendors", SyncLink.st_id == primary["id"]).data or {})["alias_of"] == copy
+    st.update_vendor(copy, {"name": "Hajoca Waco Branch"})
+    run_cycle_job(qtbot, bridge)
+    assert sandbox.company.syspro.suppliers["HAJOCA"]["SupplierName"] == "Hajoca Waco Branch"
