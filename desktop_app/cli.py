@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec_replay.set_defaults(handler="records.replay")
     rec_approve = records_sub.add_parser(
         "approve", help="create records that wait for approval (more than sync.max_auto_create in one cycle)")
-    rec_approve.add_argument("--flow", choices=["vendors", "purchase-orders"], required=True)
+    rec_approve.add_argument("--flow", choices=flows, required=True)
     rec_approve.add_argument("ids", nargs="*", type=int, help="record ids (records list --state WAITING_APPROVAL)")
     rec_approve.add_argument("--all", action="store_true", help="every record of the flow that waits")
     rec_approve.add_argument("--json", action="store_true")

@@ -97,8 +97,9 @@ _SPECS = [
                 "When a record changed on both sides: ask, or let one side win",
                 choices=("ask", "servicetitan", "syspro", "newer")),
     SettingSpec("sync.max_auto_create", "int", 20,
-                "Most new vendors/suppliers or purchase orders one cycle creates on the other side by itself; "
-                "above it they all wait for your approval (records approve, or Create on the page)",
+                "Most new vendors/suppliers, purchase orders or inventory adjustments one cycle creates on the "
+                "other side by itself; above it they all wait for your approval (Create on the page, or "
+                "records approve)",
                 minimum=0, maximum=100000),
     SettingSpec("syspro.supplier_address_lines", "address_lines", ADDRESS_LINES_DEFAULT,
                 "What each SYSPRO supplier address line SupAddr1…SupAddr5 holds, comma-separated: "

@@ -30,14 +30,18 @@ WAITING = "WAITING_APPROVAL"  # would be created on the other side, but a cycle 
 
 STATES = (READY, SYNCING, SYNCED, FAILED, IN_DOUBT, CONFLICT, HELD, SKIPPED, WAITING)
 ATTENTION = frozenset({FAILED, IN_DOUBT, CONFLICT, HELD, WAITING})
-# Where a waiting record would be created, by flow and origin: (what it is, what it becomes, the system)
+# Where a waiting record would be created, by flow and origin: (one, many, how it would reach the other system)
 WAITING_WORDS = {
-    ("vendors", "syspro"): ("supplier from SYSPRO", "suppliers from SYSPRO", "ServiceTitan"),
-    ("vendors", "servicetitan"): ("vendor from ServiceTitan", "vendors from ServiceTitan", "SYSPRO"),
-    ("purchase-orders", "syspro"): ("purchase order from SYSPRO", "purchase orders from SYSPRO", "ServiceTitan"),
+    ("vendors", "syspro"): ("supplier from SYSPRO", "suppliers from SYSPRO", "created in ServiceTitan"),
+    ("vendors", "servicetitan"): ("vendor from ServiceTitan", "vendors from ServiceTitan", "created in SYSPRO"),
+    ("purchase-orders", "syspro"): ("purchase order from SYSPRO", "purchase orders from SYSPRO",
+                                    "created in ServiceTitan"),
     ("purchase-orders", "servicetitan"): ("purchase order from ServiceTitan", "purchase orders from ServiceTitan",
-                                          "SYSPRO"),
+                                          "created in SYSPRO"),
+    ("adjustments", "servicetitan"): ("inventory adjustment from ServiceTitan",
+                                      "inventory adjustments from ServiceTitan", "posted to SYSPRO"),
 }
+OTHER_WORDS = ("record", "records", "created in the other system")
 
 log = logging.getLogger("desktop_app.sync.records")
 
@@ -255,10 +259,10 @@ def is_approved(link: SyncLink) -> bool:
 
 def waiting_sentence(flow: str, origin: str, count: int) -> str:
     """"50 suppliers from SYSPRO wait for your approval before they are created in ServiceTitan"."""
-    one, many, target = WAITING_WORDS.get((flow, origin), ("record", "records", "the other system"))
+    one, many, where = WAITING_WORDS.get((flow, origin), OTHER_WORDS)
     if count == 1:
-        return f"1 {one} waits for your approval before it is created in {target}"
-    return f"{count:,} {many} wait for your approval before they are created in {target}"
+        return f"1 {one} waits for your approval before it is {where}"
+    return f"{count:,} {many} wait for your approval before they are {where}"
 
 
 def waiting_counts(flow: str | None = None) -> list[dict]:
@@ -303,8 +307,8 @@ class CreationGate:
             if len(fresh) <= self.limit:
                 go.extend(planned)
                 continue
-            _one, many, target = WAITING_WORDS.get((self.flow, origin), ("record", "records", "the other system"))
-            reason = (f"One cycle would create {len(fresh):,} {many} in {target}, more than sync.max_auto_create "
+            _one, many, where = WAITING_WORDS.get((self.flow, origin), OTHER_WORDS)
+            reason = (f"One cycle would have {len(fresh):,} {many} {where}, more than sync.max_auto_create "
                       f"({self.limit}): waiting for your approval (Create selected / Create all on the page, or "
                       f"ml-connector records approve)")
             for link in fresh:

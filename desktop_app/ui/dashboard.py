@@ -272,7 +272,8 @@ class DashboardPage(QWidget):
             self.attention_rows[state] = (row, text)
         self.waiting_rows: dict[str, tuple[QWidget, QLabel]] = {}
         for flow, page_key, action in (("vendors", "vendors", "Open vendors"),
-                                       ("purchase-orders", "purchase_orders", "Open purchase orders")):
+                                       ("purchase-orders", "purchase_orders", "Open purchase orders"),
+                                       ("adjustments", "adjustments", "Open adjustments")):
             row = QWidget()
             row_layout = QHBoxLayout(row)
             row_layout.setContentsMargins(0, 0, 0, 0)

@@ -23,7 +23,7 @@ from desktop_app.ui.widgets import (SearchBox, StateBadgeDelegate, StatusLine, a
                                     set_badge, show_error, state_label)
 
 RETRYABLE = frozenset({records.FAILED, records.IN_DOUBT, records.HELD})
-APPROVABLE_FLOWS = frozenset({"vendors", "purchase-orders"})  # flows whose creations wait for approval
+APPROVABLE_FLOWS = frozenset({"vendors", "purchase-orders", "adjustments"})  # flows whose creations wait for approval
 WINNER_WORDS = {"servicetitan": "ServiceTitan's", "syspro": "SYSPRO's"}
 
 

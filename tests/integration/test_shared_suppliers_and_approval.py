@@ -268,3 +268,19 @@ def test_too_many_new_pos_wait_for_approval(sandbox):
     writes = Writes(sandbox)
     cycle("purchase-orders")
     assert writes.all() == []
+
+
+def test_too_many_first_postings_of_adjustments_wait_then_post_once_and_later_edits_do_not_wait(sandbox):
+    config.save_setting("sync.max_auto_create", "1", actor="test")
+    cycle("adjustments")
+    waiting = list(SyncLink.select().where(SyncLink.flow == "adjustments", SyncLink.state == WAITING))
+    assert len(waiting) > 1 and not [l for l in SyncLink.select().where(SyncLink.flow == "adjustments",
+                                                                        SyncLink.state == SYNCED)]
+    assert records.waiting_counts("adjustments")[0]["sentence"] == (
+        f"{len(waiting)} inventory adjustments from ServiceTitan wait for your approval before they are posted to "
+        "SYSPRO")
+    assert main(["records", "approve", "--flow", "adjustments", "--all"]) == 0
+    assert all(SyncLink.get_by_id(l.id).state == SYNCED for l in waiting)
+    writes = Writes(sandbox)
+    cycle("adjustments")
+    assert writes.syspro() == []
