@@ -217,6 +217,17 @@ def build_parser() -> argparse.ArgumentParser:
     rec_replay.add_argument("ids", nargs="+", type=int)
     rec_replay.add_argument("--json", action="store_true")
     rec_replay.set_defaults(handler="records.replay")
+    rec_approve = records_sub.add_parser(
+        "approve", help="create records that wait for approval (more than sync.max_auto_create in one cycle)")
+    rec_approve.add_argument("--flow", choices=flows, required=True)
+    rec_approve.add_argument("ids", nargs="*", type=int, help="record ids (records list --state WAITING_APPROVAL)")
+    rec_approve.add_argument("--all", action="store_true", help="every record of the flow that waits")
+    rec_approve.add_argument("--json", action="store_true")
+    rec_approve.set_defaults(handler="records.approve")
+    rec_primary = records_sub.add_parser(
+        "primary", help="make a ServiceTitan vendor the primary of the SYSPRO supplier it shares with others")
+    rec_primary.add_argument("st_vendor_id", type=int)
+    rec_primary.set_defaults(handler="records.primary")
     rec_resolve = records_sub.add_parser("resolve", help="decide a conflict: which side wins")
     rec_resolve.add_argument("id", type=int)
     rec_resolve.add_argument("--winner", choices=["servicetitan", "syspro"], required=True)

@@ -79,11 +79,14 @@ def cmd_status(args) -> int:
         "next_cycle": next_cycle.isoformat() if next_cycle else None,
         "paused": settings["sync.paused"],
         "cursors": {c.name: {"value": c.value, "updated_at": c.updated_at.isoformat()} for c in SyncCursor.select()},
+        "waiting_for_approval": waiting_for_approval(),
     }
     if args.json:
         _print_json(data)
     else:
         print("Invoices: " + ", ".join(f"{k} {v}" for k, v in data["counts"]["invoices"].items()))
+        for waiting in data["waiting_for_approval"]:
+            print(f"{waiting['sentence']} (ml-connector records approve --flow {waiting['flow']} --all)")
         last_cycle = data["last_cycle"]
         if last_cycle is None:
             print("Last cycle: never")
@@ -345,6 +348,12 @@ def two_way_counts() -> dict:
     return {flow: records.counts(flow) for flow in records.FLOWS}
 
 
+def waiting_for_approval() -> list[dict]:
+    from desktop_app.sync import records
+
+    return records.waiting_counts()
+
+
 @command("records.list")
 def cmd_records_list(args) -> int:
     from desktop_app.sync import records
@@ -357,10 +366,12 @@ def cmd_records_list(args) -> int:
     if args.json:
         _print_json(rows)
     else:
-        print(f"{'ID':>6}  {'STATE':<9} {'SERVICETITAN':<12} {'SYSPRO':<16} {'LABEL':<28} REASON")
+        print(f"{'ID':>6}  {'STATE':<16} {'SERVICETITAN':<12} {'SYSPRO':<16} {'LABEL':<28} REASON")
         for r in rows:
-            print(f"{r['id']:>6}  {r['state']:<9} {str(r['st_id'] or ''):<12} {r['syspro_key'] or '':<16} "
+            print(f"{r['id']:>6}  {r['state']:<16} {str(r['st_id'] or ''):<12} {r['syspro_key'] or '':<16} "
                   f"{r['label'][:28]:<28} {r['reason'][:70]}")
+        for waiting in records.waiting_counts(args.flow):
+            print(f"\n{waiting['sentence']}: ml-connector records approve --flow {args.flow} ID… (or --all)")
     return EXIT_OK
 
 
@@ -405,6 +416,47 @@ def cmd_records_replay(args) -> int:
               or "nothing to do")
     states = {r["state"] for r in records.list_records(args.flow) if r["id"] in args.ids}
     return EXIT_RECORDS_NEED_ATTENTION if states & records.ATTENTION else EXIT_OK
+
+
+@command("records.approve")
+def cmd_records_approve(args) -> int:
+    from desktop_app.sync import records
+    from desktop_app.sync.context import SyncContext
+
+    if bool(args.ids) == bool(args.all):
+        raise errors.ConfigError("records approve: give the ids of the records to create, or --all (not both)")
+    open_engine_db()
+    with InstanceLock():
+        ctx = SyncContext.from_database(actor="cli-approve")
+        try:
+            approved, summary = records.approve(ctx, args.flow, None if args.all else args.ids)
+        except ValueError as exc:
+            raise errors.ConfigError(str(exc)) from None
+        finally:
+            ctx.close()
+    if args.json:
+        _print_json({"approved": approved, **summary.as_dict()})
+    else:
+        print(f"approved {approved}; " + (", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.as_dict().items()
+                                                   if v and k != "problems") or "nothing else to do"))
+        for problem in summary.problems:
+            print(f"  {problem}")
+    left = records.counts(args.flow)
+    return EXIT_RECORDS_NEED_ATTENTION if left[records.FAILED] or left[records.IN_DOUBT] else EXIT_OK
+
+
+@command("records.primary")
+def cmd_records_primary(args) -> int:
+    from desktop_app.sync import vendors
+
+    open_engine_db()
+    try:
+        link = vendors.set_primary(args.st_vendor_id, actor="cli")
+    except ValueError as exc:
+        raise errors.ConfigError(str(exc)) from None
+    print(f"ServiceTitan vendor {args.st_vendor_id} is now the primary vendor of supplier {link.syspro_key}; "
+          "the next sync takes its fields as the starting point")
+    return EXIT_OK
 
 
 @command("records.resolve")

@@ -22,12 +22,35 @@ class SettingsError(ConfigError, ValueError):
 @dataclass(frozen=True)
 class SettingSpec:
     key: str
-    kind: str  # str | url | int | bool | date | timezone | list | choice
+    kind: str  # str | url | int | bool | date | timezone | list | choice | address_lines | id
     default: Any
     help: str
     choices: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+
+
+# What a SYSPRO supplier address line can hold; ServiceTitan's vendor address has the same parts
+# ("street2" is its "unit"). The zip code has its own SYSPRO column (SupPostalCode).
+ADDRESS_ROLES = ("street", "street2", "city", "state", "country")
+ADDRESS_LINES_DEFAULT = ("street", "city", "state", "country", "-")
+
+
+def parse_address_lines(key: str, text: str) -> tuple[str, ...]:
+    roles = tuple(part.strip().lower() for part in text.split(","))
+    example = ",".join(ADDRESS_LINES_DEFAULT)
+    if len(roles) != 5:
+        raise SettingsError(f"{key}: give exactly five roles, one for each of SupAddr1…SupAddr5 (got {len(roles)} "
+                            f"in {text!r}), e.g. {example}")
+    unknown = [role for role in roles if role not in ADDRESS_ROLES and role != "-"]
+    if unknown:
+        raise SettingsError(f"{key}: unknown role(s) {', '.join(repr(r) for r in unknown)}; each line is one of "
+                            f"{', '.join(ADDRESS_ROLES)} or - (unused), e.g. {example}")
+    twice = sorted({role for role in roles if role != "-" and roles.count(role) > 1})
+    if twice:
+        raise SettingsError(f"{key}: {', '.join(twice)} is given for more than one line; each role may be used "
+                            "once (only - may repeat)")
+    return roles
 
 
 _SPECS = [
@@ -84,6 +107,17 @@ _SPECS = [
                 "A return (credit) with no posted ServiceTitan invoice to credit: hold it until a person picks "
                 "the SYSPRO invoice, or post it as a negative invoice (only if your SYSPRO accepts those)",
                 choices=("hold", "negative_invoice")),
+    SettingSpec("sync.max_auto_create", "int", 20,
+                "Most new vendors/suppliers, purchase orders or inventory adjustments one cycle creates on the "
+                "other side by itself; above it they all wait for your approval (Create on the page, or "
+                "records approve)",
+                minimum=0, maximum=100000),
+    SettingSpec("syspro.supplier_address_lines", "address_lines", ADDRESS_LINES_DEFAULT,
+                "What each SYSPRO supplier address line SupAddr1…SupAddr5 holds, comma-separated: "
+                f"{', '.join(ADDRESS_ROLES)} or - (unused)", choices=ADDRESS_ROLES + ("-",)),
+    SettingSpec("sync.po_business_unit", "id", None,
+                "ServiceTitan business unit id for a PO created from SYSPRO when neither its branch nor its "
+                "warehouse's branch has a branch mapping (blank: such POs are held)"),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 
@@ -157,6 +191,14 @@ def parse_value(key: str, raw: str) -> Any:
         if bad:
             raise SettingsError(f"{key}: unknown value(s) {', '.join(bad)}; choose from {', '.join(spec.choices)}")
         return items
+    if kind == "address_lines":
+        return parse_address_lines(key, text or ",".join(spec.default))
+    if kind == "id":
+        if not text:
+            return None
+        if not text.isdigit() or int(text) == 0:
+            raise SettingsError(f"{key}: {text!r} is not a ServiceTitan id (a whole number); leave it blank for none")
+        return int(text)
     if kind == "choice":
         if text not in spec.choices:
             raise SettingsError(f"{key}: {text!r} is not one of {', '.join(spec.choices)}")
@@ -168,7 +210,7 @@ def to_text(key: str, value: Any) -> str:
     spec = spec_for(key)
     if value is None:
         return ""
-    if spec.kind == "list":
+    if spec.kind in ("list", "address_lines"):
         return ",".join(value)
     if spec.kind == "bool":
         return "true" if value else "false"
@@ -181,7 +223,7 @@ def to_json(key: str, value: Any) -> Any:
     spec = spec_for(key)
     if spec.kind == "date":
         return value.isoformat() if value else None
-    if spec.kind == "list":
+    if spec.kind in ("list", "address_lines"):
         return list(value)
     return value
 

@@ -308,7 +308,8 @@ class SyncLink(BaseModel):
     updated_at = DateTimeField(default=utcnow, index=True)
 
     class Meta:
-        indexes = ((("flow", "st_id"), True), (("flow", "syspro_key"), True))
+        # several ServiceTitan vendors may share one SYSPRO supplier (one primary, the others aliases)
+        indexes = ((("flow", "st_id"), True), (("flow", "syspro_key"), False))
 
 
 class WorklistRow(BaseModel):
@@ -381,6 +382,13 @@ def _migration_6(db: pw.SqliteDatabase) -> None:
     db.execute_sql(f'CREATE INDEX IF NOT EXISTS "{table}_credit_of" ON "{table}" ("credit_of")')
 
 
+def _migration_7(db: pw.SqliteDatabase) -> None:
+    # a SYSPRO key may now belong to more than one link (vendors sharing a supplier)
+    table = SyncLink._meta.table_name
+    db.execute_sql("DROP INDEX IF EXISTS sync_link_flow_syspro_key")
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS sync_link_flow_syspro_key ON {table} (flow, syspro_key)")
+
+
 def _migration_8(db: pw.SqliteDatabase) -> None:
     table = ApDocument._meta.table_name
     # a database made by _migration_1 from today's model has the column already
@@ -391,7 +399,7 @@ def _migration_8(db: pw.SqliteDatabase) -> None:
 
 # Ordered forward migrations; index + 1 is the schema version each one produces.
 MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5, _migration_6, _migration_8]
+                                                         _migration_5, _migration_6, _migration_7, _migration_8]
 
 
 def register_migration(step: Callable[[pw.SqliteDatabase], None]) -> int:

@@ -8,6 +8,12 @@ from desktop_app.core import paths
 from desktop_app.core.errors import ConfigError
 
 DEMO_HOME = "ml-connector-demo"
+# SYSPRO suppliers the demo company has that ServiceTitan does not: more than sync.max_auto_create,
+# so the first sync shows them waiting for approval instead of creating them all.
+BACKLOG_SUPPLIERS = 25
+BACKLOG_NAMES = ("Alamo", "Brazos", "Cedar", "Del Rio", "Eagle", "Frio", "Guadalupe", "Hill Country", "Ingram",
+                 "Jasper", "Kerr", "Llano", "Medina", "Nueces", "Orange", "Pecos", "Quanah", "Red River", "Sabine",
+                 "Trinity", "Uvalde", "Val Verde", "Wichita", "Yoakum", "Zavala")
 
 
 def prepare_demo_home() -> None:
@@ -39,6 +45,7 @@ def run_demo(*, headless: bool, seed: int = 7, invoices: int = 120) -> int:
     sandbox = Sandbox(seed, invoices, max_lifetime_s=None if not headless else 1800).start()
     try:
         sandbox.configure_profile()
+        add_supplier_backlog(sandbox)
         if headless:
             return _one_cycle(sandbox)
         config.save_setting("sync.interval_minutes", "1", actor="demo")
@@ -51,8 +58,17 @@ def run_demo(*, headless: bool, seed: int = 7, invoices: int = 120) -> int:
         db.close_database()
 
 
+def add_supplier_backlog(sandbox) -> None:
+    """Suppliers of years past, with complete addresses: a real SYSPRO has many more than ServiceTitan."""
+    for n, place in enumerate(BACKLOG_NAMES[:BACKLOG_SUPPLIERS]):
+        code = "".join(place.upper().split())[:8] + "S"
+        sandbox.company.syspro.add_supplier(code, SupplierName=f"{place} Supply", SupShortName=f"{place} Supply"[:20],
+                                            Branch="DAL", TermsCode="30", SupAddr1=f"{100 + n} Commerce St",
+                                            SupAddr2="Austin", SupAddr3="TX", SupAddr4="USA", SupPostalCode="78701")
+
+
 def _one_cycle(sandbox) -> int:
-    from desktop_app.sync import ledger
+    from desktop_app.sync import ledger, records
     from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
     from desktop_app.sync.jobs import recorded_run
@@ -71,6 +87,9 @@ def _one_cycle(sandbox) -> int:
     print(f"Need mapping: {counts[ledger.NEEDS_MAPPING]}")
     print(f"Failed: {counts[ledger.FAILED]}   In doubt: {counts[ledger.IN_DOUBT]}   "
           f"Skipped (nothing owed): {counts[ledger.SKIPPED]}")
+    for waiting in records.waiting_counts():
+        print(f"{waiting['sentence']} (ml-connector records approve --flow {waiting['flow']} --all, or Create "
+              "on its page)")
     for flow, message in result.errors.items():
         print(f"{flow}: could not run — {message}", file=sys.stderr)
     print("Open the app with 'ml-connector demo' to see every invoice, its audit trail and the mappings to add.")

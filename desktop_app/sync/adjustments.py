@@ -12,6 +12,9 @@ quantity) is matched, not posted again.
 SYSPRO → ServiceTitan: the API cannot create adjustments (NOTES §3.6), so SYSPRO adjustments
 (InvMovements TrnType 'A') that did not come from us and match no ServiceTitan adjustment become
 rows of a stock-difference worklist for a person to enter in ServiceTitan and tick off.
+
+More adjustments posted for the first time in one cycle than sync.max_auto_create wait for a
+person's approval (records.CreationGate); later differences of a posted adjustment are not held.
 """
 from __future__ import annotations
 
@@ -27,8 +30,8 @@ from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.sync import dates, links, records
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING, FlowSummary,
-                                      LazySession)
+from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING, WAITING,
+                                      FlowSummary, LazySession)
 from desktop_app.syspro import contract, inventory as invtma
 from desktop_app.syspro.errors import BusinessObjectError, ValidationError
 from desktop_app.syspro.records import InventoryMovementRecord
@@ -62,12 +65,17 @@ class AdjustmentSync:
         self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
         self.guid = links.application_guid(ctx.settings)
         self.movements: list[InventoryMovementRecord] = []
+        self.gate = records.CreationGate(ctx, FLOW)
 
     def run(self) -> None:
         self.discover()
         self.read_movements()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
-                                                 SyncLink.state.in_([READY, IN_DOUBT, HELD])).order_by(SyncLink.id)):
+                                                 SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
+                         .order_by(SyncLink.id)):
+            self.ctx.check_cancelled()
+            self.settle(link)
+        for link in self.gate.release():
             self.ctx.check_cancelled()
             self.settle(link)
         self.write_back()
@@ -199,6 +207,8 @@ class AdjustmentSync:
                 records.transition(link, SYNCED, "unchanged", "SYSPRO already holds this adjustment", actor=self.actor,
                                    reason="", data=data)
             return
+        if not data["postings"] and self.gate.holds(link):
+            return  # a first posting: a new record in SYSPRO
         reference = reference_for(number, len(data["postings"]) + 1)
         items = []
         for key, quantity in sorted(delta.items()):

@@ -16,6 +16,10 @@ change/cancel); quantity/price edits and removed lines go to ServiceTitan (PATCH
 item). What the ServiceTitan API cannot do is not faked: PO status is not writable (a SYSPRO
 cancellation is HELD for a person), received/exported POs cannot be edited, lines cannot be added
 by PATCH. Changed on both sides → CONFLICT (sync.conflict_policy, or a person decides).
+
+A PO from SYSPRO goes to the supplier's primary ServiceTitan vendor (vendors.primary_vendor), to the
+business unit of its branch, else of its warehouse's branch, else sync.po_business_unit. More new
+POs than sync.max_auto_create in one cycle wait for a person's approval (records.CreationGate).
 """
 from __future__ import annotations
 
@@ -30,10 +34,10 @@ from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLin
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
-from desktop_app.sync import dates, links, records
+from desktop_app.sync import dates, links, records, vendors as vendor_flow
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
-                                      FlowSummary, LazySession)
+                                      WAITING, FlowSummary, LazySession)
 from desktop_app.syspro import contract, purchase_orders as portoi
 from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord
@@ -72,6 +76,8 @@ class PoSync:
         self.headers: dict[str, PoHeaderRecord] = {}
         self.details: dict[str, list[PoDetailRecord]] = {}
         self._warehouses = None
+        self._warehouse_branches: dict[str, str] = {}
+        self.gate = records.CreationGate(ctx, FLOW)
 
     def local_date(self, value) -> dt.date | None:
         """A ServiceTitan timestamp as the office's date (sync.timezone)."""
@@ -160,7 +166,8 @@ class PoSync:
         self.read_syspro()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),
                                                  SyncLink.st_id.is_null(False),
-                                                 SyncLink.state.in_([READY, IN_DOUBT, HELD])).order_by(SyncLink.id)):
+                                                 SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
+                         .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
             self.new_st_po(link)
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
@@ -185,6 +192,12 @@ class PoSync:
                 continue
             self.ctx.check_cancelled()
             self.new_syspro_po(header, link)
+        for link in self.gate.release():
+            self.ctx.check_cancelled()
+            if link.origin == "servicetitan":
+                self.new_st_po(link)
+            elif link.syspro_key in self.headers:
+                self.new_syspro_po(self.headers[link.syspro_key], link)
 
     # ------------------------------------------------------------------ helpers
     def _hold(self, link: SyncLink, state: str, reason: str, **fields) -> None:
@@ -230,6 +243,7 @@ class PoSync:
         view = st_view(st_raw)
         data = dict(link.data or {})
         data.pop("winner", None)
+        data.pop("approved", None)
         data.update(fields.pop("data", {}))
         records.transition(link, SYNCED, kind, message, actor=self.actor, reason="", conflict=None,
                            st_current=st_raw, st_synced=view, st_hash=links.view_hash(view),
@@ -285,6 +299,8 @@ class PoSync:
             missing.append("the PO has no active lines")
         if missing:
             self._hold(link, HELD, "Needs mapping: " + "; ".join(missing), st_hash=links.view_hash(st_view(raw)))
+            return
+        if self.gate.holds(link):
             return
         doc = portoi.PurchaseOrderDocument(supplier=vendor.syspro_supplier, order_date=order_date,
                                            due_date=self.local_date(raw.get("requiredOn")),
@@ -480,6 +496,36 @@ class PoSync:
             self._warehouses = {w.id: {"name": w.name or "", "address": w.address or {}} for w in self.ctx.st.warehouses()}
         return self._warehouses
 
+    def _warehouse_branch(self, warehouse: str) -> str:
+        if warehouse and warehouse not in self._warehouse_branches:
+            rows = links.syspro_rows(self.ctx, self.session, "InvWhControl", contract.ODATA_ENTITIES["InvWhControl"],
+                                     [("Warehouse", warehouse)], limit=5)
+            self._warehouse_branches[warehouse] = next((str(r.get("Branch") or "").strip() for r in rows
+                                                        if str(r.get("Warehouse") or "").strip() == warehouse), "")
+        return self._warehouse_branches.get(warehouse, "")
+
+    def _business_unit(self, header: PoHeaderRecord) -> tuple[int | None, str]:
+        """The ServiceTitan business unit of a SYSPRO PO: its branch's, else its warehouse's branch's, else
+        sync.po_business_unit. Returns (unit, "") or (None, what is missing)."""
+        branches = [header.branch]
+        if header.warehouse:
+            branches.append(self._warehouse_branch(header.warehouse))
+        for branch in dict.fromkeys(b for b in branches if b):
+            units = [r.st_business_unit_id for r in BranchMapping.select().where(BranchMapping.syspro_branch == branch)]
+            if len(units) > 1:
+                return None, f"branch {branch} has more than one ServiceTitan business unit (branch mapping)"
+            if units:
+                return units[0], ""
+        fallback = self.ctx.settings["sync.po_business_unit"]
+        if fallback:
+            return fallback, ""
+        where = f"branch {header.branch or '(blank)'} has"
+        if header.warehouse and len(branches) > 1 and branches[1] and branches[1] != header.branch:
+            where = f"neither branch {header.branch or '(blank)'} nor warehouse {header.warehouse}'s branch " \
+                    f"{branches[1]} has"
+        return None, (f"{where} a ServiceTitan business unit (add a branch mapping, or set sync.po_business_unit "
+                      "for POs whose branch maps to none)")
+
     @staticmethod
     def _po_type() -> int | None:
         """ServiceTitan needs a PO type; the one its own POs use most (the simulator and the client have
@@ -514,19 +560,17 @@ class PoSync:
         if link.state == FAILED and link.syspro_hash == links.view_hash(view):
             return
         missing = []
-        vendors = [r.st_vendor_id for r in VendorMapping.select().where(VendorMapping.syspro_supplier == header.supplier)]
-        if len(vendors) != 1:
-            missing.append(f"supplier {header.supplier} has {'no' if not vendors else 'more than one'} ServiceTitan "
-                           "vendor (vendor mapping)")
+        vendor_id = vendor_flow.primary_vendor(header.supplier)
+        if vendor_id is None:
+            missing.append(f"supplier {header.supplier} has no ServiceTitan vendor (vendor mapping)")
         locations = [r.st_location_id for r in WarehouseMapping.select()
                      .where(WarehouseMapping.syspro_warehouse == header.warehouse)]
         if len(locations) != 1:
             missing.append(f"warehouse {header.warehouse or '(blank)'} has {'no' if not locations else 'more than one'} "
                            "ServiceTitan inventory location (warehouse mapping)")
-        units = [r.st_business_unit_id for r in BranchMapping.select().where(BranchMapping.syspro_branch == header.branch)]
-        if len(units) != 1:
-            missing.append(f"branch {header.branch or '(blank)'} has {'no' if not units else 'more than one'} "
-                           "ServiceTitan business unit (branch mapping)")
+        unit, no_unit = self._business_unit(header)
+        if no_unit:
+            missing.append(no_unit)
         items = []
         for detail in sorted(details, key=lambda d: d.line or 0):
             skus = [r.st_sku_id for r in ItemMapping.select().where(ItemMapping.syspro_stock_code == detail.stock_code,
@@ -556,12 +600,14 @@ class PoSync:
                                                                           "country")}
         entry = header.order_entry_date or dt.date.today()
         payload = {
-            "vendorId": vendors[0], "typeId": type_id, "businessUnitId": units[0], "inventoryLocationId": locations[0],
+            "vendorId": vendor_id, "typeId": type_id, "businessUnitId": unit, "inventoryLocationId": locations[0],
             "shipTo": {"description": ship_to["name"], "address": address}, "impactsTechnicianPayroll": False,
             "date": f"{entry.isoformat()}T00:00:00Z",
             "requiredOn": f"{(header.order_due_date or entry).isoformat()}T00:00:00Z",
             "tax": Decimal(0), "shipping": Decimal(0), "memo": marker, "items": items,
         }
+        if self.gate.holds(link):
+            return
         attempt = link.attempts + 1
         records.transition(link, SYNCING, "write_attempt", f"Creating a ServiceTitan PO for SYSPRO PO {number} "
                            f"(attempt {attempt})", actor=self.actor, attempts=attempt, last_attempt_at=utcnow(),

@@ -26,9 +26,22 @@ IN_DOUBT = "IN_DOUBT"  # no usable answer: looked up before any re-send
 CONFLICT = "CONFLICT"  # changed on both sides since the last sync: a person (or the policy) decides
 HELD = "HELD"  # cannot be synced as it is (mapping, missing field, look-alike): reason says why
 SKIPPED = "SKIPPED"  # deliberately not synced (inactive and never linked, cancelled before sending)
+WAITING = "WAITING_APPROVAL"  # would be created on the other side, but a cycle had too many: a person approves
 
-STATES = (READY, SYNCING, SYNCED, FAILED, IN_DOUBT, CONFLICT, HELD, SKIPPED)
-ATTENTION = frozenset({FAILED, IN_DOUBT, CONFLICT, HELD})
+STATES = (READY, SYNCING, SYNCED, FAILED, IN_DOUBT, CONFLICT, HELD, SKIPPED, WAITING)
+ATTENTION = frozenset({FAILED, IN_DOUBT, CONFLICT, HELD, WAITING})
+# Where a waiting record would be created, by flow and origin: (one, many, how it would reach the other system)
+WAITING_WORDS = {
+    ("vendors", "syspro"): ("supplier from SYSPRO", "suppliers from SYSPRO", "created in ServiceTitan"),
+    ("vendors", "servicetitan"): ("vendor from ServiceTitan", "vendors from ServiceTitan", "created in SYSPRO"),
+    ("purchase-orders", "syspro"): ("purchase order from SYSPRO", "purchase orders from SYSPRO",
+                                    "created in ServiceTitan"),
+    ("purchase-orders", "servicetitan"): ("purchase order from ServiceTitan", "purchase orders from ServiceTitan",
+                                          "created in SYSPRO"),
+    ("adjustments", "servicetitan"): ("inventory adjustment from ServiceTitan",
+                                      "inventory adjustments from ServiceTitan", "posted to SYSPRO"),
+}
+OTHER_WORDS = ("record", "records", "created in the other system")
 
 log = logging.getLogger("desktop_app.sync.records")
 
@@ -164,7 +177,7 @@ def link_dict(link: SyncLink) -> dict:
     return {"id": link.id, "flow": link.flow, "state": link.state, "reason": link.reason, "label": link.label,
             "st_id": link.st_id, "syspro_key": link.syspro_key, "origin": link.origin,
             "attempts": link.attempts, "updated_at": link.updated_at.isoformat() if link.updated_at else None,
-            "conflict": link.conflict}
+            "conflict": link.conflict, "alias_of": (link.data or {}).get("alias_of")}
 
 
 def list_records(flow: str, state: str | None = None, limit: int = 500) -> list[dict]:
@@ -237,6 +250,95 @@ def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
         else:
             record(link, "retry", f"Retry requested by {ctx.actor} (state {link.state})", actor=ctx.actor)
     return module.run_cycle(ctx)
+
+
+# ---------------------------------------------------------------------------- creation under a person's control
+def is_approved(link: SyncLink) -> bool:
+    return bool((link.data or {}).get("approved"))
+
+
+def waiting_sentence(flow: str, origin: str, count: int) -> str:
+    """"50 suppliers from SYSPRO wait for your approval before they are created in ServiceTitan"."""
+    one, many, where = WAITING_WORDS.get((flow, origin), OTHER_WORDS)
+    if count == 1:
+        return f"1 {one} waits for your approval before it is {where}"
+    return f"{count:,} {many} wait for your approval before they are {where}"
+
+
+def waiting_counts(flow: str | None = None) -> list[dict]:
+    """Waiting records per flow and origin, each with the sentence a person reads."""
+    query = (SyncLink.select(SyncLink.flow, SyncLink.origin, fn.COUNT(SyncLink.id)).where(SyncLink.state == WAITING)
+             .group_by(SyncLink.flow, SyncLink.origin).order_by(SyncLink.flow, SyncLink.origin))
+    if flow:
+        query = query.where(SyncLink.flow == flow)
+    return [{"flow": f, "origin": origin, "count": count, "sentence": waiting_sentence(f, origin, count)}
+            for f, origin, count in query.tuples()]
+
+
+class CreationGate:
+    """Nothing is mass-created without a person (sync.max_auto_create).
+
+    A flow's pass over its unlinked records runs twice: first planning (`holds` notes each record
+    that would be created now and says "not yet"), then, after `release`, for real. When more fresh
+    records than the limit would be created on one side, none of them is: they wait for approval.
+    Approved records and ones sent before (their outcome is looked up) are never held back."""
+
+    def __init__(self, ctx, flow: str):
+        self.flow, self.actor = flow, ctx.actor
+        self.limit = ctx.settings["sync.max_auto_create"]
+        self.planning = True
+        self.planned: dict[str, list[SyncLink]] = {}
+
+    def holds(self, link: SyncLink) -> bool:
+        """True: do not create it now (it waits for approval, or this is the planning pass)."""
+        if link.state == WAITING and not is_approved(link):
+            return True
+        if self.planning:
+            self.planned.setdefault(link.origin, []).append(link)
+            return True
+        return False
+
+    def release(self) -> list[SyncLink]:
+        """The planned records to create now, in order; the others become WAITING."""
+        self.planning = False
+        go: list[SyncLink] = []
+        for origin, planned in self.planned.items():
+            fresh = [link for link in planned if not is_approved(link) and link.attempts == 0]
+            if len(fresh) <= self.limit:
+                go.extend(planned)
+                continue
+            _one, many, where = WAITING_WORDS.get((self.flow, origin), OTHER_WORDS)
+            reason = (f"One cycle would have {len(fresh):,} {many} {where}, more than sync.max_auto_create "
+                      f"({self.limit}): waiting for your approval (Create selected / Create all on the page, or "
+                      f"ml-connector records approve)")
+            for link in fresh:
+                transition(link, WAITING, "waiting_approval", reason, actor=self.actor, reason=reason)
+            go.extend(link for link in planned if link not in fresh)
+        return go
+
+
+def approve(ctx, flow: str, ids: list[int] | None = None) -> tuple[int, FlowSummary]:
+    """A person approves waiting records (all of the flow's when `ids` is None); they are created in
+    this cycle, which runs at once. Returns (how many were approved, the cycle's summary)."""
+    module = flow_module(flow)
+    query = SyncLink.select().where(SyncLink.flow == flow, SyncLink.state == WAITING).order_by(SyncLink.id)
+    if ids is not None:
+        wanted = set(ids)
+        found = {link.id: link for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(wanted))}
+        unknown = sorted(wanted - set(found))
+        if unknown:
+            raise ValueError(f"no {flow} record with id {', '.join(map(str, unknown))}")
+        not_waiting = sorted(i for i, link in found.items() if link.state != WAITING)
+        if not_waiting:
+            raise ValueError(f"record(s) {', '.join(map(str, not_waiting))} are not waiting for approval "
+                             "(see records list --state WAITING_APPROVAL)")
+        query = query.where(SyncLink.id.in_(wanted))
+    count = 0
+    for link in query:
+        transition(link, READY, "approved", f"Creation approved by {ctx.actor}", actor=ctx.actor, reason="",
+                   data={**(link.data or {}), "approved": True})
+        count += 1
+    return count, module.run_cycle(ctx)
 
 
 class LazySession:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSizePolicy, QVBoxLayout, QWidget)
 
 from desktop_app.core.db import JobRun
-from desktop_app.sync import ledger
+from desktop_app.sync import ledger, records
 from desktop_app.ui.messages import alive
 from desktop_app.ui.sync_control import SYSTEMS, SyncControl, test_job_kind
 
@@ -71,6 +72,7 @@ class Snapshot:
     counts: dict[str, int]
     last_cycle: dict | None
     connections: dict[str, Connection] = field(default_factory=dict)
+    waiting: list[dict] = field(default_factory=list)  # records.waiting_counts: creations waiting for approval
 
 
 def _mentions(text: str, system: str) -> bool:
@@ -112,7 +114,7 @@ def read_snapshot() -> Snapshot:
     last_cycle = None if last is None else {
         "state": last.state, "actor": last.actor, "started_at": last.started_at,
         "finished_at": last.finished_at, "error": last.error, "summary": last.summary or {}}
-    return Snapshot(ledger.counts(), last_cycle, connection_states(runs))
+    return Snapshot(ledger.counts(), last_cycle, connection_states(runs), records.waiting_counts())
 
 
 def local_time(value: dt.datetime | None) -> str:
@@ -218,6 +220,7 @@ class StateTile(QPushButton):
 class DashboardPage(QWidget):
     stateClicked = Signal(str)       # open Invoices filtered by this state
     mappingsRequested = Signal()
+    pageRequested = Signal(str)  # a main-window page key: the page where waiting records are approved
     wizardRequested = Signal()
     countsChanged = Signal(dict)
 
@@ -317,6 +320,22 @@ class DashboardPage(QWidget):
             row.hide()
             attention.addWidget(row)
             self.attention_rows[state] = (row, text)
+        self.waiting_rows: dict[str, tuple[QWidget, QLabel]] = {}
+        for flow, page_key, action in (("vendors", "vendors", "Open vendors"),
+                                       ("purchase-orders", "purchase_orders", "Open purchase orders"),
+                                       ("adjustments", "adjustments", "Open adjustments")):
+            row = QWidget()
+            row_layout = QHBoxLayout(row)
+            row_layout.setContentsMargins(0, 0, 0, 0)
+            text = QLabel()
+            text.setObjectName(f"waiting-{flow}")
+            button = QPushButton(action)
+            button.clicked.connect(lambda _checked=False, key=page_key: self.pageRequested.emit(key))
+            row_layout.addWidget(text, 1)
+            row_layout.addWidget(button)
+            row.hide()
+            attention.addWidget(row)
+            self.waiting_rows[flow] = (row, text)
         self.all_clear = QLabel("Nothing needs your attention.")
         self.all_clear.setObjectName("hint")
         attention.addWidget(self.all_clear)
@@ -373,6 +392,11 @@ class DashboardPage(QWidget):
             attention += count
             text.setText(f"<b>{count}</b> invoice{'s' if count != 1 else ''} {ATTENTION_ROWS_LABEL[state]}")
             row.setVisible(count > 0)
+        for flow, (row, text) in self.waiting_rows.items():
+            sentences = [w["sentence"] for w in snapshot.waiting if w["flow"] == flow]
+            text.setText(".<br>".join(f"<b>{escape(line)}</b>" for line in sentences) + "." if sentences else "")
+            row.setVisible(bool(sentences))
+            attention += len(sentences)
         self.all_clear.setVisible(attention == 0)
         for system, connection in snapshot.connections.items():
             dot, text = self.connection_labels[system]

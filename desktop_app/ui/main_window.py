@@ -200,6 +200,7 @@ class MainWindow(QMainWindow):
         page = DashboardPage(self.bridge, self.control)
         page.stateClicked.connect(self.show_invoices)
         page.mappingsRequested.connect(lambda: self.show_page("mappings"))
+        page.pageRequested.connect(self.show_page)
         if self.tray is not None:
             page.countsChanged.connect(self.tray.show_counts)
         return page

@@ -39,7 +39,8 @@ FLOW_TEXT: dict[str, FlowText] = {
         "vendors", "Vendors", "vendor", "Vendor", "SYSPRO supplier",
         "ServiceTitan vendors and SYSPRO suppliers are kept in agreement both ways: new ones are created on the "
         "other side; name, address, phone, e-mail and active/on-hold are copied. Nothing is deleted, and "
-        "look-alikes are held until you link them with a vendor mapping."),
+        "look-alikes are held until you link them with a vendor mapping. Vendors mapped to the same supplier "
+        "share it: the primary one is synced, the others are aliases whose invoices post to the supplier."),
     "purchase-orders": FlowText(
         "purchase-orders", "Purchase orders", "purchase order", "PO number", "SYSPRO PO",
         "Purchase orders are copied both ways, then line quantity and price changes follow them. ServiceTitan's "
@@ -61,6 +62,7 @@ def flow_text(flow: str) -> FlowText:
 class RecordsSnapshot:
     rows: list[dict]
     counts: dict[str, int]
+    waiting: list[dict] = field(default_factory=list)  # records.waiting_counts: what waits for approval
 
 
 def load_records(flow: str, state: str | None = None, search: str = "") -> RecordsSnapshot:
@@ -73,7 +75,7 @@ def load_records(flow: str, state: str | None = None, search: str = "") -> Recor
     if term:
         rows = [row for row in rows if term in " ".join(
             str(row.get(key) or "") for key in ("label", "st_id", "syspro_key", "reason")).lower()]
-    return RecordsSnapshot(rows, records.counts(flow))
+    return RecordsSnapshot(rows, records.counts(flow), records.waiting_counts(flow))
 
 
 @dataclass
@@ -90,6 +92,7 @@ class RecordDetail:
     updated_at: dt.datetime | None
     conflict: dict | None
     trail: list[TrailEntry] = field(default_factory=list)
+    alias_of: int | None = None  # vendors: the primary vendor of the supplier this alias shares
 
     @property
     def title(self) -> str:
@@ -109,7 +112,8 @@ def load_record(record_id: int) -> RecordDetail | None:
     return RecordDetail(id=rec["id"], flow=rec["flow"], state=rec["state"], label=rec["label"] or "",
                         st_id=rec["st_id"], syspro_key=rec["syspro_key"], origin=rec["origin"] or "",
                         attempts=rec["attempts"], reason=rec["reason"] or "", updated_at=updated,
-                        conflict=rec["conflict"], trail=trail)
+                        conflict=rec["conflict"], trail=trail,
+                        alias_of=(rec.get("data") or {}).get("alias_of") if rec["flow"] == "vendors" else None)
 
 
 def load_worklist(include_done: bool) -> tuple[list[dict], int, int]:
@@ -153,7 +157,8 @@ class RecordsModel(ListTableModel):
         if column == self.COL_STATE:
             return state_label(row["state"])
         if column == self.COL_LABEL:
-            return row.get("label") or ""
+            alias = f" (alias of vendor {row['alias_of']})" if row.get("alias_of") else ""
+            return (row.get("label") or "") + alias
         if column == self.COL_ST:
             return str(row["st_id"]) if row.get("st_id") is not None else "—"
         if column == self.COL_SYSPRO:

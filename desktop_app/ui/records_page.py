@@ -2,8 +2,10 @@
 
 Its link records with their states, a detail pane with the record's facts and history, Retry
 for what failed or is held, and for a conflict both versions side by side with "Keep
-ServiceTitan's" / "Keep SYSPRO's". Reads go through bridge.db_call; Retry and a decision are
-jobs (they talk to ServiceTitan and SYSPRO).
+ServiceTitan's" / "Keep SYSPRO's". Records a cycle would have mass-created wait for approval: a
+banner says how many, and "Create selected" / "Create all" approve them. On the Vendors page an
+alias can be made the primary vendor of its supplier. Reads go through bridge.db_call; Retry, a
+decision and an approval are jobs (they talk to ServiceTitan and SYSPRO).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from desktop_app.ui.widgets import (SearchBox, StateBadgeDelegate, StatusLine, a
                                     set_badge, show_error, state_label)
 
 RETRYABLE = frozenset({records.FAILED, records.IN_DOUBT, records.HELD})
+APPROVABLE_FLOWS = frozenset({"vendors", "purchase-orders", "adjustments"})  # flows whose creations wait for approval
 WINNER_WORDS = {"servicetitan": "ServiceTitan's", "syspro": "SYSPRO's"}
 
 
@@ -36,6 +39,7 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
 
     retryRequested = Signal(int)
     resolveRequested = Signal(int, str)  # record id, winner ("servicetitan" | "syspro")
+    primaryRequested = Signal(int)  # ServiceTitan vendor id to make the primary of its supplier
 
     def __init__(self, flow: str, parent: QWidget | None = None):
         super().__init__(parent)
@@ -51,10 +55,15 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         self.retry_button = QPushButton("Retry", self)
         self.retry_button.setProperty("primary", True)
         self.retry_button.setToolTip("Check it again with today's mappings and send it if it can go")
+        self.primary_button = QPushButton("Make primary vendor", self)
+        self.primary_button.setToolTip("Sync this vendor's fields with the SYSPRO supplier instead of the current "
+                                       "primary vendor's (the other vendors of the supplier stay aliases)")
         head.addWidget(self.badge)
         head.addWidget(self.title, 1)
+        head.addWidget(self.primary_button)
         head.addWidget(self.retry_button)
         self.retry_button.clicked.connect(self._retry_clicked)
+        self.primary_button.clicked.connect(self._primary_clicked)
         layout.addLayout(head)
 
         facts = QGridLayout()
@@ -113,6 +122,10 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         if self.detail is not None:
             self.retryRequested.emit(self.detail.id)
 
+    def _primary_clicked(self) -> None:
+        if self.detail is not None and self.detail.st_id is not None:
+            self.primaryRequested.emit(self.detail.st_id)
+
     def _resolve_clicked(self, winner: str) -> None:
         if self.detail is not None:
             self.resolveRequested.emit(self.detail.id, winner)
@@ -164,6 +177,9 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         self.retry_button.setVisible(state != records.CONFLICT)
         for button in (self.keep_st_button, self.keep_syspro_button):
             button.setEnabled(enabled and state == records.CONFLICT)
+        alias = self.detail is not None and self.detail.alias_of is not None
+        self.primary_button.setVisible(alias)
+        self.primary_button.setEnabled(enabled and alias)
         self.xml_button.setEnabled(False)
 
 
@@ -188,6 +204,7 @@ class RecordsPage(MasterDetailMixin, QWidget):
         self._generation = 0
         self._detail_generation = 0
         self._running: set[int] = set()  # records with a job in flight
+        self._approving = False
 
         layout = QVBoxLayout(self)
         if embedded:
@@ -210,6 +227,29 @@ class RecordsPage(MasterDetailMixin, QWidget):
         self.explanation.setWordWrap(True)
         layout.addWidget(self.explanation)
 
+        # what a cycle would have mass-created waits here for a person
+        self.approval_banner = QFrame(self)
+        self.approval_banner.setObjectName("approvalBanner")
+        self.approval_banner.setStyleSheet("QFrame#approvalBanner { background: #E0F2FE; border: 1px solid #7DD3FC; "
+                                           "border-radius: 6px; }")
+        banner = QHBoxLayout(self.approval_banner)
+        banner.setContentsMargins(10, 6, 8, 6)
+        self.approval_label = QLabel("", self.approval_banner)
+        self.approval_label.setWordWrap(True)
+        self.approval_label.setStyleSheet("color: #075985; font-weight: 600;")
+        self.create_selected_button = QPushButton("Create selected", self.approval_banner)
+        self.create_selected_button.setToolTip("Create the selected records that wait for approval on the other "
+                                               "system now")
+        self.create_all_button = QPushButton("Create all", self.approval_banner)
+        self.create_all_button.setToolTip("Create every record that waits for approval on the other system now")
+        banner.addWidget(self.approval_label, 1)
+        banner.addWidget(self.create_selected_button)
+        banner.addWidget(self.create_all_button)
+        layout.addWidget(self.approval_banner)
+        self.approval_banner.hide()
+        self.create_selected_button.clicked.connect(self.create_selected)
+        self.create_all_button.clicked.connect(self.create_all)
+
         filters = QHBoxLayout()
         self.state_combo = QComboBox(self)
         self.state_combo.addItem("All states", None)
@@ -225,6 +265,8 @@ class RecordsPage(MasterDetailMixin, QWidget):
 
         self.model = RecordsModel(self.flow, self)
         self.table = _plain_table(self.model, self)
+        if self.flow in APPROVABLE_FLOWS:
+            self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setItemDelegateForColumn(RecordsModel.COL_STATE, StateBadgeDelegate(self.table))
         self.table.verticalHeader().setDefaultSectionSize(26)
         header = self.table.horizontalHeader()
@@ -251,6 +293,7 @@ class RecordsPage(MasterDetailMixin, QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.detail_pane.retryRequested.connect(self.retry)
         self.detail_pane.resolveRequested.connect(self.resolve)
+        self.detail_pane.primaryRequested.connect(self.make_primary)
         bridge.dataChanged.connect(self._data_changed)
         add_shortcut(self, "Ctrl+F", self.focus_search)
 
@@ -284,6 +327,7 @@ class RecordsPage(MasterDetailMixin, QWidget):
         self.model.set_rows(snapshot.rows)
         self.counts = snapshot.counts
         self.count_label.setText(self._counts_text(snapshot.counts))
+        self._show_waiting(snapshot.waiting)
         self.ready = True
         self._reselect()
         self.loaded.emit(len(snapshot.rows))
@@ -299,6 +343,74 @@ class RecordsPage(MasterDetailMixin, QWidget):
                 parts.append(text)
         head = plural(total, self.text.noun)
         return head + (" · " + " · ".join(parts) if parts else "")
+
+    def _show_waiting(self, waiting: list[dict]) -> None:
+        shown = bool(waiting) and self.flow in APPROVABLE_FLOWS
+        self.approval_label.setText(".\n".join(w["sentence"] for w in waiting) + "." if shown else "")
+        self.approval_banner.setVisible(shown)
+        self.create_selected_button.setEnabled(shown and not self._approving)
+        self.create_all_button.setEnabled(shown and not self._approving)
+
+    def selected_waiting_ids(self) -> list[int]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.model.rows[row]["id"] for row in rows if self.model.rows[row]["state"] == records.WAITING]
+
+    @Slot()
+    def create_selected(self) -> None:
+        ids = self.selected_waiting_ids()
+        if not ids:
+            self.status.failed("Select the records that wait for approval first (their state is "
+                               f"'{state_label(records.WAITING).lower()}').")
+            return
+        self._approve(ids, f"Creating {plural(len(ids), self.text.noun)}…")
+
+    @Slot()
+    def create_all(self) -> None:
+        waiting = self.counts.get(records.WAITING, 0)
+        self._approve(None, f"Creating {plural(waiting, self.text.noun)} that waited for approval…")
+
+    def _approve(self, ids: list[int] | None, sentence: str) -> None:
+        flow = self.flow
+        self._approving = True
+        self.create_selected_button.setEnabled(False)
+        self.create_all_button.setEnabled(False)
+        self.status.busy(sentence)
+
+        def done(result) -> None:
+            self._approving = False
+            if not alive(self):
+                return
+            approved, summary = result
+            made = summary.to_syspro + summary.to_servicetitan
+            self.status.done(f"{plural(approved, self.text.noun)} approved; {made} created." + (
+                f" {summary.failed} could not be created: see their reason." if summary.failed else ""))
+            self.refresh()
+
+        def failed(message: str) -> None:
+            self._approving = False
+            if alive(self):
+                self.status.failed(f"Creating the approved records did not finish: {message}")
+                self.refresh()
+
+        job = self.bridge.run_job("approve", lambda ctx: records.approve(ctx, flow, ids), actor="user-approve",
+                                  on_done=done, on_error=failed)
+        if job is None:
+            self._approving = False
+            self.status.done("An approval is already waiting to run.")
+
+    @Slot(int)
+    def make_primary(self, st_vendor_id: int) -> None:
+        from desktop_app.sync import vendors
+
+        def done(link) -> None:
+            if alive(self):
+                self.status.done(f"Vendor {st_vendor_id} is now the primary vendor of supplier {link.syspro_key}: "
+                                 "its fields are synced from the next sync on.")
+                self.refresh()
+
+        self.bridge.db_call(lambda: vendors.set_primary(st_vendor_id, actor="user"), on_done=done,
+                            on_error=lambda message: self.status.failed(f"Vendor {st_vendor_id} could not be made "
+                                                                        f"the primary vendor: {message}"))
 
     def _load_failed(self, generation: int, message: str) -> None:
         if generation == self._generation and alive(self):

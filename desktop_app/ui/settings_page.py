@@ -16,6 +16,7 @@ from desktop_app.core import config, secrets
 from desktop_app.core.config import SPECS, SettingSpec, SettingsError
 from desktop_app.core.errors import ConnectionResult
 from desktop_app.ui.messages import alive
+from desktop_app.ui.sample_supplier import ADDRESS_LINES, SampleSupplierBox
 from desktop_app.ui.sync_control import SYSTEMS, run_connection_test
 from desktop_app.ui.wizard import field_sentence, timezone_names
 
@@ -232,7 +233,14 @@ class SettingsPage(QWidget):
         error.hide()
         column.addWidget(error)
         self.errors[spec.key] = error
+        if spec.key == ADDRESS_LINES:
+            self.sample = SampleSupplierBox(self.bridge, editor.text, self._address_lines_problem)
+            column.addWidget(self.sample)
         return box
+
+    def _address_lines_problem(self, sentence: str) -> None:
+        self.errors[ADDRESS_LINES].setText(sentence)
+        self.errors[ADDRESS_LINES].setVisible(bool(sentence))
 
     @Slot()
     def reload(self) -> None:

@@ -28,12 +28,14 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
     "SYNCED": ("#DCFCE7", "#166534"),
     "CONFLICT": ("#EDE9FE", "#5B21B6"),
     "HELD": ("#FEF3C7", "#92400E"),
+    "WAITING_APPROVAL": ("#E0F2FE", "#075985"),
 }
 STATE_LABELS: dict[str, str] = {
     "DISCOVERED": "Discovered", "NEEDS_MAPPING": "Needs mapping", "SKIPPED": "Skipped", "READY": "Ready",
     "POSTING": "Posting", "POSTED": "Posted", "CONFIRMED": "Confirmed", "FAILED": "Failed",
     "IN_DOUBT": "In doubt", "CHANGED_IN_SOURCE": "Changed in source",
     "WAITING_FOR_ORIGINAL": "Waiting for original", "HELD": "Held",
+    "WAITING_APPROVAL": "Waiting for approval",
 }
 PROBLEM_BACKGROUND = QColor("#FEE2E2")
 DIFFERENCE_BACKGROUND = QColor("#FEF3C7")

@@ -349,6 +349,31 @@ class SysproPage(ConnectionPage):
                        "Only if the company has a password.")
         for key in ("syspro.enet_url", "syspro.odata_url"):
             self.fields[key].setPlaceholderText("http://…")
+        self.add_field("syspro.supplier_address_lines", "Supplier address lines", QLineEdit(),
+                       "What SupAddr1…SupAddr5 hold at this site, e.g. street,city,state,country,- "
+                       "(street2, or - for a line not used). Read a sample supplier to check.")
+        from desktop_app.ui.sample_supplier import SampleSupplierBox
+
+        self.sample = SampleSupplierBox(bridge, lambda: self.fields["syspro.supplier_address_lines"].text(),
+                                        lambda sentence: self.show_error("syspro.supplier_address_lines", sentence),
+                                        prepare=self._save_first)
+        self.form.addRow("", self.sample)
+
+    def _save_first(self, then: Callable[[str], None]) -> None:
+        """The sample is read with what was typed: the fields are stored first, as Test connection does."""
+        if not self.check():
+            then("fix the fields marked above first")
+            return
+        values, secret_values = self.values(), self.secret_values()
+
+        def saved(errors: dict[str, str]) -> None:
+            for key, sentence in errors.items():
+                self.show_error(key, sentence)
+            if not errors:
+                self.secrets_stored()
+            then(" ".join(errors.values()))
+
+        self.bridge.db_call(lambda: save_values(values, secret_values), on_done=saved, on_error=then)
 
 
 def suggested_start_date(today: dt.date | None = None) -> dt.date:

@@ -60,10 +60,34 @@ def test_a_version_1_database_with_data_migrates_to_the_link_tables(monkeypatch)
                               quantity=Decimal("-2.5"))
         assert db.WorklistRow.get().quantity == Decimal("-2.5")
         try:
-            db.SyncLink.create(flow="vendors", st_id=6, syspro_key="ACME", state="HELD")
-            raise AssertionError("a SYSPRO key is linked once per flow")
+            db.SyncLink.create(flow="vendors", st_id=5, syspro_key="OTHER", state="HELD")
+            raise AssertionError("a ServiceTitan record is linked once per flow")
         except pw.IntegrityError:
             pass
+        # several ServiceTitan vendors may share one SYSPRO supplier (a primary and its aliases)
+        assert db.SyncLink.create(flow="vendors", st_id=6, syspro_key="ACME", state="SYNCED").id
         assert link.id and any(paths.backups_dir().iterdir())
+    finally:
+        db.close_database()
+
+
+def test_the_shared_supplier_migration_lifts_the_one_link_per_syspro_key_rule():
+    database = db.open_database()
+    try:
+        table = db.SyncLink._meta.table_name
+        # the index as the schema before the migration had it
+        database.execute_sql("DROP INDEX IF EXISTS sync_link_flow_syspro_key")
+        database.execute_sql(f"CREATE UNIQUE INDEX sync_link_flow_syspro_key ON {table} (flow, syspro_key)")
+        db.SyncLink.create(flow="vendors", st_id=1, syspro_key="FERGUS", state="SYNCED")
+        try:
+            with database.atomic():
+                db.SyncLink.create(flow="vendors", st_id=2, syspro_key="FERGUS", state="SYNCED")
+            raise AssertionError("the old index refuses a shared supplier")
+        except pw.IntegrityError:
+            pass
+        with database.atomic():
+            db._migration_7(database)
+        assert db.SyncLink.create(flow="vendors", st_id=2, syspro_key="FERGUS", state="SYNCED").id
+        assert db.SyncLink.select().where(db.SyncLink.syspro_key == "FERGUS").count() == 2
     finally:
         db.close_database()

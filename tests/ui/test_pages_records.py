@@ -5,7 +5,7 @@ import datetime as dt
 from decimal import Decimal
 from types import SimpleNamespace
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QFileDialog
 
 from desktop_app.core.db import SyncLink, WorklistRow
@@ -256,3 +256,66 @@ def test_retry_sends_a_held_supplier_once_its_address_is_complete(qtbot, sandbox
     qtbot.waitUntil(lambda: "Retry of" in page.status.text() and "finished" in page.status.text(), timeout=30000)
     assert SyncLink.get_by_id(held.id).state == records.SYNCED
     assert "user-retry" in {e.actor for e in page.detail_pane.trail_model.events}
+
+
+def test_create_selected_on_the_vendors_page_creates_only_the_chosen_waiting_suppliers(qtbot, sandbox, bridge):
+    from desktop_app.core import config
+
+    config.save_setting("sync.max_auto_create", "2", actor="test")
+    for n in range(3):
+        sandbox.company.syspro.add_supplier(f"WAIT{n}", SupplierName=f"Waiting Supplier {n}", SupAddr1=f"{n} Main",
+                                            SupAddr2="Waco", SupAddr3="TX", SupAddr4="USA", SupPostalCode="76701")
+    vendors_before = len(sandbox.company.st.vendors)
+    run_cycle_job(qtbot, bridge)
+    waiting = {l.syspro_key: l.id for l in SyncLink.select().where(SyncLink.flow == "vendors",
+                                                                   SyncLink.state == records.WAITING)}
+    assert set(waiting) == {"WAIT0", "WAIT1", "WAIT2"} and len(sandbox.company.st.vendors) == vendors_before
+
+    page = open_page(qtbot, VendorsPage(bridge))
+    assert page.approval_banner.isVisibleTo(page)
+    assert page.approval_label.text() == ("3 suppliers from SYSPRO wait for your approval before they are created "
+                                          "in ServiceTitan.")
+    with qtbot.waitSignal(page.loaded, timeout=5000):
+        page.set_state_filter(records.WAITING)
+    rows = {row["syspro_key"]: n for n, row in enumerate(page.model.rows)}
+    selection = page.table.selectionModel()
+    for code in ("WAIT0", "WAIT2"):
+        selection.select(page.model.index(rows[code], 0), QItemSelectionModel.SelectionFlag.Select
+                         | QItemSelectionModel.SelectionFlag.Rows)
+    page.create_selected_button.click()
+    assert not page.create_selected_button.isEnabled()  # busy while the job runs
+    qtbot.waitUntil(lambda: "approved" in page.status.text(), timeout=30000)
+    assert "2 vendors approved; 2 created" in page.status.text()
+    assert [SyncLink.get_by_id(waiting[c]).state for c in ("WAIT0", "WAIT1", "WAIT2")] == \
+        [records.SYNCED, records.WAITING, records.SYNCED]
+    assert len(sandbox.company.st.vendors) == vendors_before + 2
+    qtbot.waitUntil(lambda: page.approval_label.text().startswith("1 supplier from SYSPRO waits"), timeout=5000)
+
+
+def test_an_alias_is_shown_as_such_and_can_be_made_the_primary_vendor(qtbot, sandbox, bridge, tmp_path):
+    from desktop_app.sync.mappings import import_csv
+
+    st = sandbox.company.st
+    primary = next(v for v in st.vendors.values() if v["name"] == "Hajoca Corp.")
+    copy = st.create_vendor({"name": "Hajoca (Waco)", "active": True, "address": {
+        "street": "1 Elm", "city": "Waco", "state": "TX", "zip": "76701", "country": "USA"}})
+    csv_file = tmp_path / "v.csv"
+    csv_file.write_text(f"st_vendor_id,syspro_supplier\n{copy},HAJOCA\n")
+    import_csv("vendors", csv_file)
+    run_cycle_job(qtbot, bridge)
+    alias = SyncLink.get(SyncLink.flow == "vendors", SyncLink.st_id == copy)
+
+    page = open_page(qtbot, VendorsPage(bridge))
+    row = page.model.row_of(alias.id)
+    assert page.model.index(row, RecordsModel.COL_LABEL).data() == f"Hajoca (Waco) (alias of vendor {primary['id']})"
+    select(qtbot, page, alias.id)
+    pane = page.detail_pane
+    assert pane.primary_button.isVisibleTo(pane) and "Alias" in pane.reason.text()
+    pane.primary_button.click()
+    qtbot.waitUntil(lambda: "is now the primary vendor" in page.status.text(), timeout=5000)
+    run_cycle_job(qtbot, bridge)
+    assert not (SyncLink.get_by_id(alias.id).data or {}).get("alias_of")
+    assert (SyncLink.get(SyncLink.flow == "vendors", SyncLink.st_id == primary["id"]).data or {})["alias_of"] == copy
+    st.update_vendor(copy, {"name": "Hajoca Waco Branch"})
+    run_cycle_job(qtbot, bridge)
+    assert sandbox.company.syspro.suppliers["HAJOCA"]["SupplierName"] == "Hajoca Waco Branch"

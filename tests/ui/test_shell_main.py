@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from desktop_app.core import config, logs
 from desktop_app.core.db import ApDocument, JobRun, SyncCursor
@@ -365,3 +365,19 @@ def test_sync_now_against_the_sandbox_posts_and_the_dashboard_shows_it(qtbot, sa
     assert dashboard.snapshot.connections["servicetitan"].status == "ok"
     assert dashboard.snapshot.connections["syspro"].status == "ok"
     assert "Connected" in dashboard.connection_labels["syspro"][1].text()
+
+
+def test_the_dashboard_says_what_waits_for_approval_and_opens_its_page(qtbot, window):
+    from desktop_app.sync import records
+
+    for n in range(3):
+        records.new_link("vendors", state=records.WAITING, kind="waiting_approval", message="waits", actor="test",
+                         syspro_key=f"BULK{n}", origin="syspro", label=f"Bulk {n}")
+    dashboard = window.pages["dashboard"]
+    dashboard.refresh()
+    row, text = dashboard.waiting_rows["vendors"]
+    qtbot.waitUntil(lambda: row.isVisibleTo(dashboard), timeout=5000)
+    assert "3 suppliers from SYSPRO wait for your approval before they are created in ServiceTitan" in text.text()
+    assert not dashboard.all_clear.isVisibleTo(dashboard)
+    row.findChild(QPushButton).click()
+    assert window.current_key() == "vendors"

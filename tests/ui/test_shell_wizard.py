@@ -250,3 +250,45 @@ def test_the_stock_question_sets_which_lines_go_to_ap(qtbot, bridge, wizard, eng
     with qtbot.waitSignal(again.loaded, timeout=5000):
         again.show()
     assert again.sync_page.stock_non_stock.isChecked() and again.sync_page.start_confirmed.isChecked()
+
+
+def test_settings_page_reads_a_sample_supplier_with_the_typed_address_layout(qtbot, sandbox, bridge):
+    sandbox.company.syspro.add_supplier("AAASAMPLE", SupplierName="Sample Supply", SupAddr1="12 Elm St",
+                                        SupAddr2="Suite 4", SupAddr3="Temple", SupAddr4="TX", SupPostalCode="76501")
+    page = SettingsPage(bridge)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: bool(page.loaded_texts), timeout=5000)
+    editor = page.editors["syspro.supplier_address_lines"].widget
+    assert editor.text() == "street,city,state,country,-"
+    editor.setText("street,city,city,state,-")
+    qtbot.mouseClick(page.sample.button, Qt.MouseButton.LeftButton)
+    assert "more than one line" in page.errors["syspro.supplier_address_lines"].text()
+    editor.setText("street,street2,city,state,-")
+    qtbot.mouseClick(page.sample.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.sample.result.text().startswith(("Supplier", "No supplier")), timeout=30000)
+    text = page.sample.result.text()
+    assert text.startswith("Supplier AAASAMPLE (Sample Supply):"), text
+    assert "SupAddr2 'Suite 4' → ServiceTitan unit" in text and "SupAddr5 '' → not used" in text
+    assert not config.load_settings().is_set("syspro.supplier_address_lines")  # read, not saved
+
+
+def test_wizard_reads_a_sample_supplier_with_the_typed_address_layout(qtbot, sandbox, bridge):
+    sandbox.company.syspro.add_supplier("AAASAMPLE", SupplierName="Sample Supply", SupAddr1="12 Elm St",
+                                        SupAddr2="Suite 4", SupAddr3="Temple", SupAddr4="TX", SupPostalCode="76501")
+    wizard = SetupWizard(bridge)
+    qtbot.addWidget(wizard)
+    with qtbot.waitSignal(wizard.loaded, timeout=5000):
+        wizard.show()
+    page = wizard.syspro_page
+    edit = page.fields["syspro.supplier_address_lines"]
+    assert edit.text() == "street,city,state,country,-"
+    type_into(qtbot, edit, "street,street2")
+    assert "exactly five" in page.errors["syspro.supplier_address_lines"].text()
+    type_into(qtbot, edit, "street,street2,city,state,-")
+    assert not page.errors["syspro.supplier_address_lines"].isVisibleTo(page)
+    qtbot.mouseClick(page.sample.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.sample.result.text().startswith(("Supplier", "No supplier")), timeout=30000)
+    text = page.sample.result.text()
+    assert text.startswith("Supplier AAASAMPLE (Sample Supply):"), text
+    assert "SupAddr2 'Suite 4' → ServiceTitan unit" in text and "SupAddr3 'Temple' → ServiceTitan city" in text
+    assert config.load_settings()["syspro.supplier_address_lines"] == ("street", "street2", "city", "state", "-")
