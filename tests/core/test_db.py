@@ -165,17 +165,26 @@ def test_indexes_no_query_uses_are_dropped_and_the_pages_filters_keep_theirs(mon
         assert "USING" in plan(f"SELECT id FROM ap_document WHERE {column} = ? ORDER BY {column} LIMIT 200"), column
 
 
-def test_a_ledger_from_before_left_out_gains_the_column_empty(monkeypatch):
-    with monkeypatch.context() as older:
-        older.setattr(db, "MIGRATIONS", db.MIGRATIONS[:5])
+def release_5_ledger(monkeypatch, state: str) -> None:
+    """A database as release 5 left it (schema version 5: no credit or left-out columns), holding one
+    AP document '1:A' in `state`."""
+    table = db.ApDocument._meta.table_name
+    with monkeypatch.context() as version_5:
+        version_5.setattr(db, "MIGRATIONS", db.MIGRATIONS[:5])
         database = db.open_database()
-        database.execute_sql('ALTER TABLE "ap_document" DROP COLUMN "left_out"')  # as release 5's model made it
-        database.execute_sql("INSERT INTO ap_document (doc_key, st_invoice_id, st_invoice_number, state, supplier, "
+        database.execute_sql(f'DROP INDEX IF EXISTS "{table}_credit_of"')
+        for column in ("credit_of", "credit_against", "left_out"):
+            database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+        database.execute_sql(f'INSERT INTO "{table}" (doc_key, st_invoice_id, st_invoice_number, state, supplier, '
                              "syspro_invoice, transaction_code, amount, branch, business_unit, technician, job_number, "
                              "lines, missing, reason, content_hash, source_modified_on, journal, attempts, write_back, "
-                             "created_at, updated_at) VALUES ('1:A', 1, '', 'READY', 'A', '', 'I', '1.00', '', '', '', "
-                             "'', '[]', '[]', '', '', '', '', 0, '', '2026-01-01', '2026-01-01')")
+                             f"created_at, updated_at) VALUES ('1:A', 1, '1', ?, 'A', 'ST1', 'I', '5.00', '', '', "
+                             "'', '', '[]', '[]', '', '', '', '', 1, '', '2026-01-01', '2026-01-01')", (state,))
         db.close_database()
+
+
+def test_a_ledger_from_before_left_out_gains_the_column_empty(monkeypatch):
+    release_5_ledger(monkeypatch, "READY")
     db.open_database()
     assert db.ApDocument.get(db.ApDocument.doc_key == "1:A").left_out == []
     assert db.database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
@@ -183,23 +192,11 @@ def test_a_ledger_from_before_left_out_gains_the_column_empty(monkeypatch):
 
 def test_migration_6_adds_the_credit_columns_to_a_ledger_that_has_none(monkeypatch):
     table = db.ApDocument._meta.table_name
-    with monkeypatch.context() as version_5:
-        version_5.setattr(db, "MIGRATIONS", db.MIGRATIONS[:5])
-        database = db.open_database()
-        # the table as versions before 6 made it
-        database.execute_sql(f'DROP INDEX IF EXISTS "{table}_credit_of"')
-        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "credit_of"')
-        database.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "credit_against"')
-        database.execute_sql(f'INSERT INTO "{table}" (doc_key, st_invoice_id, st_invoice_number, state, supplier, '
-                             "syspro_invoice, transaction_code, amount, branch, business_unit, technician, job_number, "
-                             "lines, missing, reason, content_hash, source_modified_on, journal, attempts, write_back, "
-                             "created_at, updated_at) VALUES ('1:S', 1, '1', 'POSTED', 'S', 'ST1', 'I', '5.00', '', '', "
-                             "'', '', '[]', '[]', '', '', '', '', 1, '', '2026-01-01', '2026-01-01')")
-        db.close_database()
+    release_5_ledger(monkeypatch, "POSTED")
     database = db.open_database()
     try:
         assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
-        doc = db.ApDocument.get(db.ApDocument.doc_key == "1:S")
+        doc = db.ApDocument.get(db.ApDocument.doc_key == "1:A")
         assert (doc.credit_of, doc.credit_against) == (None, "")
         assert f"{table}_credit_of" in _index_names(database)
     finally:
