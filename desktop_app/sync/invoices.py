@@ -1086,6 +1086,7 @@ def run_cycle(ctx: SyncContext) -> CycleSummary:
 
 def replay(ctx: SyncContext, ids: list[int] | None = None, *, all_failed: bool = False) -> CycleSummary:
     """Retry: re-map with current mappings, then post (the GUI's Retry button calls this too)."""
+    dates.require_start_date(ctx.settings)  # what is the connector's to post depends on it, as in a cycle
     summary = CycleSummary()
     query = ApDocument.select()
     if all_failed:

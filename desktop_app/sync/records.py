@@ -16,7 +16,7 @@ from peewee import fn
 
 from desktop_app.core.db import AuditEvent, SyncLink, database, utcnow
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
-from desktop_app.sync import ledger
+from desktop_app.sync import dates, ledger
 
 READY = "READY"  # will be written this cycle
 SYNCING = "SYNCING"  # a write is on its way (committed before the request)
@@ -242,6 +242,7 @@ def resolve_conflict(ctx, link_id: int, winner: str) -> SyncLink:
 def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
     """Retry records: FAILED/HELD/SKIPPED are re-evaluated with current mappings; IN_DOUBT ones are
     looked up first. Runs the flow's cycle, which only sends what is due."""
+    dates.require_start_date(ctx.settings)
     module = flow_module(flow)
     for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids)):
         if link.state in (FAILED, HELD, SKIPPED):
@@ -320,6 +321,7 @@ class CreationGate:
 def approve(ctx, flow: str, ids: list[int] | None = None) -> tuple[int, FlowSummary]:
     """A person approves waiting records (all of the flow's when `ids` is None); they are created in
     this cycle, which runs at once. Returns (how many were approved, the cycle's summary)."""
+    dates.require_start_date(ctx.settings)
     module = flow_module(flow)
     query = SyncLink.select().where(SyncLink.flow == flow, SyncLink.state == WAITING).order_by(SyncLink.id)
     if ids is not None:

@@ -82,6 +82,10 @@ def test_sync_without_a_go_live_date_exits_2_and_says_how_to_set_it():
     assert "ml-connector config set sync.start_date YYYY-MM-DD" in result.stderr
     assert "wizard" in result.stderr and "Traceback" not in result.stderr
     # once set, the same command gets past that check (and on to the unconfigured ServiceTitan)
+    for retry in (("replay", "--all-failed"), ("records", "replay", "--flow", "vendors", "1"),
+                  ("records", "approve", "--flow", "vendors", "--all")):
+        refused = run_cli(*retry)  # a Retry posts like a cycle: the same go-live rule holds
+        assert refused.returncode == 2 and "No go-live date is set" in refused.stderr, (retry, refused.stderr)
     assert run_cli("config", "set", "sync.start_date", "2026-04-01").returncode == 0
     again = run_cli("sync", "--once")
     assert "go-live" not in again.stderr + again.stdout
