@@ -8,6 +8,7 @@ import warnings
 import peewee as pw
 
 from desktop_app.core import db, redact
+from tests.reference_docs import SYSPRO_SAMPLES
 
 
 def _redact_all_patterns(text: str) -> str:
@@ -214,14 +215,12 @@ def _messages_walk_per_kind(element):
 
 
 def test_xmlout_messages_and_first_texts_agree_with_the_walks_they_replace():
-    from pathlib import Path
 
     from lxml import etree
 
     from desktop_app.syspro import xmlout
 
-    samples = [path.read_bytes() for path in sorted(Path(__file__).parents[2].joinpath(
-        "..", "shared", "reference", "syspro", "samples").glob("*XmlOut*.xml"))]
+    samples = [path.read_bytes() for path in sorted(SYSPRO_SAMPLES.glob("*XmlOut*.xml"))]
     rng = random.Random(7)
     tags = ["Item", "ErrorDescription", "ERRORDESCRIPTION", "Warning", "warnings", "WarningMessage", "Value",
             "ErrorNumber", "Description", "Supplier", "Invoice", "Journal", "Status", "x:Supplier"]

@@ -4,10 +4,8 @@ own ServiceTitan client, so these tests pin the simulator to the documents, not 
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,16 +15,6 @@ from desktop_app.sandbox.st_sim import ServiceTitanSimulator
 
 TODAY = date(2026, 3, 16)
 
-
-def shared_dir() -> Path | None:
-    env = os.environ.get("ML_CONNECTOR_SHARED")
-    if env:
-        return Path(env)
-    for parent in Path(__file__).resolve().parents:
-        candidate = parent.parent / "shared"
-        if (candidate / "reference" / "servicetitan" / "openapi").is_dir():
-            return candidate
-    return None
 
 
 class FakeClock:

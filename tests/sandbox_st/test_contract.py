@@ -5,22 +5,20 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 
-import pytest
 from jsonschema import Draft202012Validator
 
 from desktop_app.sandbox.st_sim import ROUTES
 
-from .conftest import body, shared_dir
+from tests.reference_docs import ST_OPENAPI, ST_SAMPLES
 
-SHARED = shared_dir()
-pytestmark = pytest.mark.skipif(SHARED is None, reason="shared reference documents not found (set ML_CONNECTOR_SHARED)")
+from .conftest import body
 
 GUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
 
 
 @lru_cache(maxsize=None)
 def spec(module: str) -> dict:
-    return json.loads((SHARED / "reference" / "servicetitan" / "openapi" / f"{module}-v2.json").read_text("utf-8"))
+    return json.loads((ST_OPENAPI / f"{module}-v2.json").read_text("utf-8"))
 
 
 def response_schema(module: str, path: str, method: str, status: int) -> dict:
@@ -156,7 +154,7 @@ def test_export_pages_beyond_the_first_also_match(company, clock):
 def test_token_response_has_the_documented_fields(sim, company):
     import requests
 
-    sample = json.loads((SHARED / "reference/servicetitan/samples/docs-examples/token-response.json").read_text("utf-8"))
+    sample = json.loads((ST_SAMPLES / "token-response.json").read_text("utf-8"))
     response = requests.post(sim.auth_url, data={"grant_type": "client_credentials",
                                                  "client_id": company.credentials["client_id"],
                                                  "client_secret": company.credentials["client_secret"]})

@@ -9,16 +9,14 @@ from desktop_app.servicetitan.client import ServiceTitanClient
 from desktop_app.servicetitan.retry import RetryPolicy
 
 from .st_fakes import (
-    API_URL, APP_KEY, AUTH_URL, CLIENT_ID, CLIENT_SECRET, TENANT, FakeTime, SpecChecker, TokenServer, shared_dir,
+    API_URL, APP_KEY, AUTH_URL, CLIENT_ID, CLIENT_SECRET, TENANT, FakeTime, SpecChecker, TokenServer,
 )
+from tests.reference_docs import ST_OPENAPI
 
 
 @pytest.fixture(scope="session")
 def spec_checker():
-    shared = shared_dir()
-    if shared is None:
-        return None
-    return SpecChecker(shared / "reference" / "servicetitan" / "openapi")
+    return SpecChecker(ST_OPENAPI)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from decimal import Decimal
@@ -19,15 +18,6 @@ CLIENT_ID = "cid.test-client"
 CLIENT_SECRET = "cs2.SuperSecretClientValue"
 APP_KEY = "ak1.SecretAppKeyValue"
 
-
-def shared_dir() -> Path | None:
-    env = os.environ.get("ML_CONNECTOR_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates.append((Path(__file__).resolve().parents[2] / ".." / "shared").resolve())
-    for candidate in candidates:
-        if (candidate / "reference" / "servicetitan" / "openapi").is_dir():
-            return candidate
-    return None
 
 
 class FakeTime:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections import deque
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ import responses
 
 from desktop_app.syspro import enet as enet_module
 from desktop_app.syspro.enet import EnetClient
+from tests.reference_docs import SYSPRO_FIELD_REFERENCE, SYSPRO_SAMPLES
 from tests.serving import serving
 
 ENET_URL = "http://127.0.0.1:9/SYSPROWCFService/Rest"
@@ -26,24 +26,15 @@ USER_IDS = ["3EA613166FE4BF47925DF1CEA14E910100  ", "8769428E37B2BF4AA353D1440BA
             "1BB5B3050954BB459A5D034DB5CC386980  "]
 
 
-def shared_dir() -> Path:
-    env = os.environ.get("ML_CONNECTOR_SHARED")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / ".." / "shared"
-
 
 @pytest.fixture(scope="session")
 def samples() -> Path:
-    path = shared_dir() / "reference" / "syspro" / "samples"
-    if not path.is_dir():
-        pytest.fail(f"SYSPRO reference samples not found at {path}; set ML_CONNECTOR_SHARED")
-    return path
+    return SYSPRO_SAMPLES
 
 
 @pytest.fixture(scope="session")
 def field_reference() -> str:
-    return (shared_dir() / "reference" / "syspro" / "bo-field-reference.md").read_text(encoding="utf-8")
+    return SYSPRO_FIELD_REFERENCE.read_text(encoding="utf-8")
 
 
 def xml_out(root: str, body: str) -> str:
