@@ -929,6 +929,12 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
 
 
 # ---------------------------------------------------------------------------- read-back
+def _read_back_since(invoice_dates) -> dt.date | None:
+    """The day before the oldest invoice date still to confirm: the read-back's date filter."""
+    known = [day for day in invoice_dates if day]
+    return min(known) - dt.timedelta(days=1) if known else None
+
+
 def confirm_posted(ctx: SyncContext, summary: CycleSummary) -> None:
     """Read SYSPRO AP back over OData and mark what it holds as CONFIRMED."""
     # keys only: the full rows are read a page at a time, for the documents SYSPRO shows
@@ -938,8 +944,7 @@ def confirm_posted(ctx: SyncContext, summary: CycleSummary) -> None:
                                                                     ApDocument.transaction_code != "C").tuples())
     if not pending or ctx.odata is None:
         return
-    dates = [invoice_date for _, _, _, invoice_date in pending if invoice_date]
-    since = min(dates) - dt.timedelta(days=1) if dates else None
+    since = _read_back_since(invoice_date for *_, invoice_date in pending)
     wanted = {(supplier, invoice): doc_id for doc_id, supplier, invoice, _ in pending}
     del pending
     found: list[tuple[int, object]] = []
@@ -963,8 +968,7 @@ def _confirm_credits(ctx: SyncContext, summary: CycleSummary) -> None:
                    .where(ApDocument.state == POSTED, ApDocument.transaction_code == "C").tuples())
     if not pending or ctx.odata is None:
         return
-    dates = [invoice_date for *_, invoice_date in pending if invoice_date]
-    since = min(dates) - dt.timedelta(days=1) if dates else None
+    since = _read_back_since(invoice_date for *_, invoice_date in pending)
     wanted: dict[tuple[str, str], dict[int, int]] = {}
     for doc_id, supplier, invoice, st_id, _ in pending:
         wanted.setdefault((supplier, invoice), {})[st_id] = doc_id
