@@ -27,6 +27,9 @@ log = logging.getLogger("desktop_app.db")
 
 APP_ID = 0x4D4C4331  # "MLC1": SQLite application_id marks the file as ours
 BUSY_TIMEOUT_MS = 10_000  # how long to wait for another program's lock before saying so
+# set by open_database when the previous start was stopped in the middle of an upgrade: what
+# happened and how to go back, for the CLI and the GUI to show (it is logged as well)
+upgrade_notice: str | None = None
 
 
 class DatabaseError(ConfigError):
@@ -492,6 +495,7 @@ def _restore_advice(path: Path, copy: str | None) -> str:
 
 
 def _report_interrupted_upgrade(db: pw.SqliteDatabase, path: Path) -> None:
+    global upgrade_notice
     marker = _marker(path)
     if not marker.exists():
         return
@@ -499,11 +503,11 @@ def _report_interrupted_upgrade(db: pw.SqliteDatabase, path: Path) -> None:
         note = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         note = {}
-    log.warning(
-        "The last start was stopped while it upgraded the database %s from schema %s to %s. Each step is "
-        "all or nothing, so nothing was half-written: it is at schema %s, and the upgrade runs again now.%s",
-        path, note.get("from", "?"), note.get("to", "?"), _current_version(db),
-        _restore_advice(path, note.get("backup")))
+    upgrade_notice = (
+        f"The last start was stopped while it upgraded the database {path} from schema {note.get('from', '?')} "
+        f"to {note.get('to', '?')}. Each step is all or nothing, so nothing was half-written: it is at schema "
+        f"{_current_version(db)}, and the upgrade runs again now.{_restore_advice(path, note.get('backup'))}")
+    log.warning("%s", upgrade_notice)
 
 
 def migrate(db: pw.SqliteDatabase, path: Path) -> int:
@@ -547,7 +551,9 @@ def migrate(db: pw.SqliteDatabase, path: Path) -> int:
 
 def open_database(path: Path | None = None) -> pw.SqliteDatabase:
     """Open (creating or migrating) the database of the current data directory."""
+    global upgrade_notice
     path = path or paths.db_path()
+    upgrade_notice = None
     _check_file(path)
     if not database.is_closed():
         database.close()

@@ -253,14 +253,34 @@ def test_an_upgrade_stopped_midway_is_reported_with_its_backup_at_the_next_start
     monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1] + [lambda database: None])
     with caplog.at_level("WARNING", logger="desktop_app.db"):
         db.open_database()
-    text = caplog.text
-    assert "stopped while it upgraded the database" in text and f"it is at schema {len(db.MIGRATIONS) - 1}" in text
-    assert str(copies[0]) in text and f"copy it over {path}" in text
+    for text in (caplog.text, db.upgrade_notice):
+        assert "stopped while it upgraded the database" in text and f"it is at schema {len(db.MIGRATIONS) - 1}" in text
+        assert str(copies[0]) in text and f"copy it over {path}" in text
     caplog.clear()
     db.close_database()
     with caplog.at_level("WARNING", logger="desktop_app.db"):
         db.open_database()
     assert "stopped while" not in caplog.text, "said once, after the upgrade completed"
+    assert db.upgrade_notice is None
+
+
+def test_the_cli_says_an_upgrade_was_interrupted(monkeypatch, capsys):
+    from desktop_app.cli import main
+
+    db.open_database()
+    db.close_database()
+
+    def killed(database):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [killed])
+    with pytest.raises(KeyboardInterrupt):
+        db.open_database()
+    db.close_database()
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1] + [lambda database: None])
+    assert main(["status"]) == 0
+    err = capsys.readouterr().err
+    assert "stopped while it upgraded the database" in err and "copy it over" in err
 
 
 def test_a_failed_upgrade_of_an_existing_database_names_its_backup(monkeypatch):
