@@ -148,7 +148,12 @@ def _item_conflicts(lines: list[tuple[int, dict]]) -> list[tuple[int, str]]:
         if not code:
             continue
         holder = ItemMapping.get_or_none(ItemMapping.st_sku_code == code)
-        if holder is None or holder.st_sku_id is None or holder.st_sku_id == sku_id:
+        if holder is None or holder.st_sku_id == sku_id:
+            continue
+        if holder.st_sku_id is None:
+            if sku_id is not None and ItemMapping.select().where(ItemMapping.st_sku_id == sku_id).exists():
+                problems.append((line, f"SKU code {code!r} has a mapping of its own (without a SKU id) and SKU id "
+                                       f"{sku_id} has another; delete one of the two first"))
             continue
         if sku_id is None:
             problems.append((line, f"SKU code {code!r} is mapped for SKU id {holder.st_sku_id}; give st_sku_id "

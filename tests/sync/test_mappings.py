@@ -146,3 +146,11 @@ def test_every_kind_refuses_duplicate_keys(tmp_path, kind, text, line):
 
 def kind_rows(kind):
     return mappings.kind_for(kind).model.select().count()
+
+
+def test_a_row_joining_two_saved_item_mappings_is_refused(tmp_path):
+    db.ItemMapping.create(st_sku_id=None, st_sku_code="PIPE", syspro_stock_code="BYCODE")
+    db.ItemMapping.create(st_sku_id=5, st_sku_code="OLD", syspro_stock_code="BYID")
+    with pytest.raises(mappings.MappingImportError, match="line 2: SKU code 'PIPE' has a mapping of its own"):
+        mappings.import_csv("items", write(tmp_path, ITEMS_HEADER + "5,PIPE,NEW,\n"))
+    assert db.ItemMapping.select().count() == 2
