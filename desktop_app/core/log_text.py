@@ -24,7 +24,10 @@ class ControlCharacterFilter(logging.Filter):
     """Put on every handler: the message (with its arguments) becomes one escaped line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the message: the handler reports that itself
+            return True
         escaped = escape_controls(message)
         if escaped != message or record.args:
             record.msg, record.args = escaped, None
