@@ -36,7 +36,10 @@ def open_engine_db():
     from desktop_app.core import db, logs
 
     logs.setup_logging()
-    return db.open_database()
+    database = db.open_database()
+    if db.upgrade_notice:
+        print(db.upgrade_notice, file=sys.stderr)
+    return database
 
 
 # ---------------------------------------------------------------- config / secrets

@@ -97,7 +97,10 @@ def cmd_status(args) -> int:
                   + (f": {last_cycle['error']}" if last_cycle["error"] else ""))
             for flow, message in flows.items():
                 print(f"  {flow}: FAILED — {message}")
-        print(f"Next cycle: {data['next_cycle'] or ('paused' if data['paused'] else 'when the app runs')}")
+        planned = data["next_cycle"]
+        if planned and last_cycle and last_cycle["state"] == "failed":
+            planned += " while the app runs; it will fail the same way until the problem above is fixed"
+        print(f"Next cycle: {planned or ('paused' if data['paused'] else 'when the app runs')}")
     return EXIT_OK
 
 
@@ -314,7 +317,8 @@ def cmd_test_connection(args) -> int:
     failed = [r for r in results if not r.ok]
     if not failed:
         return EXIT_OK
-    return errors.EXIT_USAGE if all(r.configuration_only for r in failed) else EXIT_CONNECT
+    # a missing setting comes first: until it is set, whether the other system answers says little
+    return errors.EXIT_USAGE if any(r.configuration_only for r in failed) else EXIT_CONNECT
 
 
 @command("gui")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -22,9 +23,13 @@ from desktop_app.core import paths
 from desktop_app.core.errors import ConfigError
 
 database = pw.SqliteDatabase(None)
+log = logging.getLogger("desktop_app.db")
 
 APP_ID = 0x4D4C4331  # "MLC1": SQLite application_id marks the file as ours
 BUSY_TIMEOUT_MS = 10_000  # how long to wait for another program's lock before saying so
+# set by open_database when the previous start was stopped in the middle of an upgrade: what
+# happened and how to go back, for the CLI and the GUI to show (it is logged as well)
+upgrade_notice: str | None = None
 
 
 class DatabaseError(ConfigError):
@@ -413,12 +418,29 @@ def latest_version() -> int:
     return len(MIGRATIONS)
 
 
+def _read_only_uri(path: Path) -> str:
+    """A `file:` URI SQLite opens read-only; `#`, `%`, `?` and spaces in the folder (legal in a
+    Windows user name) are percent-encoded, or SQLite would take them for the URI's own syntax."""
+    return Path(path).resolve().as_uri() + "?mode=ro"
+
+
+def _own_tables() -> set[str]:
+    names = {"schema_version", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4"}
+    for model in BaseModel.__subclasses__() + MappingModel.__subclasses__():
+        names.add(model._meta.table_name)
+    return names
+
+
 def _check_file(path: Path) -> None:
-    """Refuse a file that is not a SQLite database of ours, without writing to it."""
+    """Refuse a file that is not a SQLite database of ours, without writing to it.
+
+    Ours: marked with APP_ID, or (a first start stopped before the mark was written by an older
+    version) unmarked with a schema_version table and only tables of ours.
+    """
     if not path.exists() or path.stat().st_size == 0:
         return
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(_read_only_uri(path), uri=True)
         try:
             app_id = conn.execute("PRAGMA application_id").fetchone()[0]
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -429,7 +451,8 @@ def _check_file(path: Path) -> None:
             f"The database file {path} is damaged or is not a database ({exc}). It was left untouched. "
             f"Restore a copy from {path.parent / 'backups'}, or move the file away to start afresh."
         ) from None
-    if app_id != APP_ID and (tables or app_id):
+    ours_unmarked = app_id == 0 and "schema_version" in tables and tables <= _own_tables()
+    if app_id != APP_ID and (tables or app_id) and not ours_unmarked:
         raise DatabaseError(
             f"The file {path} is a SQLite database of another program, not of ml-connector. "
             "It was left untouched. Move it away or point ML_CONNECTOR_HOME at another folder."
@@ -459,7 +482,36 @@ def backup(path: Path, label: str) -> Path | None:
     return target
 
 
+def _marker(path: Path) -> Path:
+    """Present while an upgrade runs: a start that finds it knows the last one was stopped midway."""
+    return path.with_name(path.name + ".upgrading")
+
+
+def _restore_advice(path: Path, copy: str | None) -> str:
+    if not copy:
+        return ""
+    return (f" A copy from before the upgrade is {copy}: to go back to it, quit ml-connector and copy it "
+            f"over {path} (and install the version that used it).")
+
+
+def _report_interrupted_upgrade(db: pw.SqliteDatabase, path: Path) -> None:
+    global upgrade_notice
+    marker = _marker(path)
+    if not marker.exists():
+        return
+    try:
+        note = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        note = {}
+    upgrade_notice = (
+        f"The last start was stopped while it upgraded the database {path} from schema {note.get('from', '?')} "
+        f"to {note.get('to', '?')}. Each step is all or nothing, so nothing was half-written: it is at schema "
+        f"{_current_version(db)}, and the upgrade runs again now.{_restore_advice(path, note.get('backup'))}")
+    log.warning("%s", upgrade_notice)
+
+
 def migrate(db: pw.SqliteDatabase, path: Path) -> int:
+    _report_interrupted_upgrade(db, path)
     version = _current_version(db)
     latest = latest_version()
     if version > latest:
@@ -467,20 +519,41 @@ def migrate(db: pw.SqliteDatabase, path: Path) -> int:
             f"This database was written by a newer ml-connector (schema {version}; this version "
             f"knows up to {latest}). Install the newer version again; the file was not changed."
         )
-    if version < latest and version > 0:
-        backup(path, f"before-v{version + 1}")
+    if version == 0:
+        # marked ours before the first table exists: a first start stopped midway leaves a file the
+        # next start recognises and finishes, not "another program's database"
+        db.execute_sql(f"PRAGMA application_id = {APP_ID}")
+    copy = None
+    if latest > version > 0:
+        copy = backup(path, f"before-v{version + 1}")
+    marker = _marker(path)
+    if version < latest:
+        marker.write_text(json.dumps({"from": version, "to": latest, "backup": str(copy) if copy else None}),
+                          encoding="utf-8")
     for index in range(version, latest):
-        with db.atomic():
-            MIGRATIONS[index](db)
-            db.execute_sql("DELETE FROM schema_version")
-            db.execute_sql("INSERT INTO schema_version (version) VALUES (?)", (index + 1,))
+        try:
+            with db.atomic():
+                MIGRATIONS[index](db)
+                db.execute_sql("DELETE FROM schema_version")
+                db.execute_sql("INSERT INTO schema_version (version) VALUES (?)", (index + 1,))
+        except Exception as exc:
+            marker.unlink(missing_ok=True)  # reported now; the marker is for a start that was killed
+            if isinstance(exc, pw.OperationalError) and "locked" in str(exc).lower():
+                raise  # another program holds the file: open_database says so
+            raise DatabaseError(
+                f"Upgrading the database {path} to schema {index + 1} failed ({exc}). That step was undone, "
+                f"so the database is at schema {index}; the next start tries again.{_restore_advice(path, copy and str(copy))}"
+            ) from exc
     db.execute_sql(f"PRAGMA application_id = {APP_ID}")
+    marker.unlink(missing_ok=True)
     return latest
 
 
 def open_database(path: Path | None = None) -> pw.SqliteDatabase:
     """Open (creating or migrating) the database of the current data directory."""
+    global upgrade_notice
     path = path or paths.db_path()
+    upgrade_notice = None
     _check_file(path)
     if not database.is_closed():
         database.close()
@@ -499,6 +572,9 @@ def open_database(path: Path | None = None) -> pw.SqliteDatabase:
     try:
         database.connect(reuse_if_open=True)
         migrate(database, path)
+    except DatabaseError:
+        database.close()
+        raise
     except pw.OperationalError as exc:
         database.close()
         if "locked" in str(exc).lower():

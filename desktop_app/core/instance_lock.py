@@ -2,6 +2,9 @@
 
 An OS file lock (released by the OS when the process dies, so a crash never leaves a stale
 lock) on a file in the data directory. The holder's pid is written for the error message.
+
+On Windows a held lock answers with PermissionError (EACCES), both to the lock call and to a read
+of the locked byte: each means "another copy runs", never a crash of the second launch.
 """
 from __future__ import annotations
 
@@ -24,18 +27,9 @@ class InstanceLock:
     def acquire(self) -> "InstanceLock":
         fh = open(self.path, "a+", encoding="utf-8")
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
+            _lock_file(fh)
+        except OSError:  # PermissionError on Windows, BlockingIOError elsewhere: held by another copy
+            holder = _holder(fh)
             fh.close()
             raise AlreadyRunning(
                 f"ml-connector is already running for the data folder {self.path.parent} "
@@ -50,10 +44,7 @@ class InstanceLock:
 
     def release(self) -> None:
         if self._fh is not None:
-            if os.name != "nt":
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            _unlock_file(self._fh)
             self._fh.close()
             self._fh = None
 
@@ -62,3 +53,32 @@ class InstanceLock:
 
     def __exit__(self, *exc):
         self.release()
+
+
+def _lock_file(fh) -> None:
+    """Lock the file's first byte without waiting; OSError when another process holds it."""
+    if os.name == "nt":
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _unlock_file(fh) -> None:
+    if os.name != "nt":  # Windows releases the byte when the file is closed
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _holder(fh) -> str:
+    """The pid the running copy wrote, when it can be read (Windows refuses to read a locked byte)."""
+    try:
+        fh.seek(0)
+        return fh.read(32).strip() or "another process"
+    except (OSError, ValueError):
+        return "another process"

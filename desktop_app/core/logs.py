@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 
 from desktop_app.core import paths
+from desktop_app.core.log_text import ControlCharacterFilter
 from desktop_app.core.redact import redact
 
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(flow)s] %(message)s"
@@ -41,6 +42,7 @@ class LiveFeed(logging.Handler):
         self._subscribers: list[Callable[[logging.LogRecord], None]] = []
         self._sub_lock = threading.Lock()
         self.addFilter(RedactingFilter())
+        self.addFilter(ControlCharacterFilter())
 
     def subscribe(self, callback: Callable[[logging.LogRecord], None]) -> None:
         with self._sub_lock:
@@ -82,6 +84,7 @@ def setup_logging(level: int = logging.INFO, *, console: bool = False) -> None:
     )
     file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
     file_handler.addFilter(RedactingFilter())
+    file_handler.addFilter(ControlCharacterFilter())
     file_handler._ml_connector = True  # type: ignore[attr-defined]
     root.addHandler(file_handler)
     if live_feed not in root.handlers:
@@ -90,6 +93,7 @@ def setup_logging(level: int = logging.INFO, *, console: bool = False) -> None:
         stream = logging.StreamHandler()
         stream.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
         stream.addFilter(RedactingFilter())
+        stream.addFilter(ControlCharacterFilter())
         stream.setLevel(logging.WARNING)
         stream._ml_connector = True  # type: ignore[attr-defined]
         root.addHandler(stream)

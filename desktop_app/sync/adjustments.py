@@ -18,11 +18,11 @@ person's approval (records.CreationGate); later differences of a posted adjustme
 """
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 from decimal import Decimal
 
+from desktop_app.core import csv_safe
 from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMapping, WorklistRow, database,
                                  set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
@@ -378,9 +378,7 @@ def worklist_rows(*, include_done: bool = True) -> list[dict]:
 def export_worklist(path, *, include_done: bool = False) -> int:
     rows = worklist_rows(include_done=include_done)
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(WORKLIST_COLUMNS), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        csv_safe.write_dicts(fh, list(WORKLIST_COLUMNS), rows)
     return len(rows)
 
 

@@ -86,11 +86,25 @@ class CycleResult(dict):
         return out
 
 
+class CycleNotConfigured(ConfigError):
+    """No flow of a cycle could run, and at least one for want of a setting: the cycle failed."""
+
+    def __init__(self, result: CycleResult):
+        self.result = result
+        order = list(FLOWS)
+        by_reason: dict[str, list[str]] = {}
+        for name in sorted(result.errors, key=lambda f: (order.index(f) if f in order else len(order), f)):
+            by_reason.setdefault(result.errors[name], []).append(name)
+        reasons = "\n".join(f"  {', '.join(names)}: {reason.rstrip()}" for reason, names in by_reason.items())
+        super().__init__(f"Nothing was synced: no flow could run.\n{reasons}")
+
+
 def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
     """Every flow in turn; one that fails is recorded with its reason and the others still run.
 
-    All flows share one e.net session, logged off at the end however the cycle ends. When every
-    flow failed to reach a system the cycle fails with that error, as a cycle that could not run.
+    All flows share one e.net session, logged off at the end however the cycle ends. When no flow
+    could run the cycle fails (it is recorded and shown as failed, not as completed): with
+    CycleNotConfigured when a setting stopped one of them, else with the first connection error.
     """
     dates.require_start_date(ctx.settings)  # CLI (exit 2), scheduler and Sync now alike: a failed cycle
     names = [flow] if flow else list(FLOWS)
@@ -125,6 +139,8 @@ def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
                 log.exception("%s flow failed", name)
     finally:
         ctx.end_enet_session()
+    if not result and CONFIGURATION in result.error_kinds.values():
+        raise CycleNotConfigured(result)
     if first_connect_error is not None and not result and set(result.error_kinds.values()) == {CONNECTION}:
         raise first_connect_error
     return result

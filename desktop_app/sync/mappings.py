@@ -2,7 +2,12 @@
 
 Import is all or nothing: every row is checked first (unknown or missing columns, blanks, bad
 numbers, duplicates, codes longer than SYSPRO allows) and either every row is applied in one
-transaction or none is, with each bad row listed by its line number in the file.
+transaction or none is, with each bad row listed by its line number in the file. An item row is
+known by its SKU id and by its SKU code: neither may repeat in a file, and a row may not take a code
+another SKU id's mapping holds, or drop the id of the mapping its code belongs to.
+
+Exports guard their cells against spreadsheet formulas and the import removes that guard again
+(`core.csv_safe`), so an exported file imports back unchanged.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import peewee as pw
 
+from desktop_app.core import csv_safe
 from desktop_app.core.db import (BranchMapping, GlMapping, ItemMapping, VendorMapping, WarehouseMapping,
                                  database, utcnow)
 from desktop_app.core.errors import ConfigError
@@ -116,13 +122,55 @@ def validate_row(kind: Kind, row: dict[str, str]) -> tuple[dict, dict[str, str]]
     return values, problems
 
 
-def _row_key(kind: Kind, values: dict) -> tuple:
+def _row_keys(kind: Kind, values: dict) -> list[tuple]:
+    """What no two rows of one file may share. An item row is known by its SKU id and by its SKU
+    code, each on its own: two rows with one code and different ids would fight over that code."""
     if kind.name == "items":
-        return ("id", values["st_sku_id"]) if values["st_sku_id"] is not None else ("code", values["st_sku_code"])
-    return tuple(values[name] for name in kind.key)
+        keys = []
+        if values["st_sku_id"] is not None:
+            keys.append(("st_sku_id", values["st_sku_id"]))
+        if values["st_sku_code"]:
+            keys.append(("st_sku_code", values["st_sku_code"]))
+        return keys
+    return [tuple(values[name] for name in kind.key)]
+
+
+def _item_conflicts(lines: list[tuple[int, dict]]) -> list[tuple[int, str]]:
+    """Rows that would undo or collide with an item mapping already saved.
+
+    A row with only a SKU code whose code is mapped together with a SKU id would, saved by its
+    code, wipe that id (the mapping would stop matching invoices by id); a row whose code is
+    already mapped for another SKU id cannot be saved beside it (a code belongs to one SKU).
+    """
+    problems = []
+    for line, values in lines:
+        code, sku_id = values["st_sku_code"], values["st_sku_id"]
+        if not code:
+            continue
+        holder = ItemMapping.get_or_none(ItemMapping.st_sku_code == code)
+        if holder is None or holder.st_sku_id == sku_id:
+            continue
+        if holder.st_sku_id is None:
+            if sku_id is not None and ItemMapping.select().where(ItemMapping.st_sku_id == sku_id).exists():
+                problems.append((line, f"SKU code {code!r} has a mapping of its own (without a SKU id) and SKU id "
+                                       f"{sku_id} has another; delete one of the two first"))
+            continue
+        if sku_id is None:
+            problems.append((line, f"SKU code {code!r} is mapped for SKU id {holder.st_sku_id}; give st_sku_id "
+                                   f"{holder.st_sku_id} on this line too (without it the import would remove "
+                                   "the SKU id from that mapping)"))
+        else:
+            problems.append((line, f"SKU code {code!r} is already mapped for SKU id {holder.st_sku_id}, not "
+                                   f"{sku_id}; correct the code or the id, or change that mapping first"))
+    return problems
 
 
 def parse_csv(kind: Kind, text: str, source: str = "CSV") -> list[dict]:
+    """The file's rows, cleaned; MappingImportError lists every bad line (nothing is imported)."""
+    return [values for _line, values in _parse_lines(kind, text, source)]
+
+
+def _parse_lines(kind: Kind, text: str, source: str) -> list[tuple[int, dict]]:
     problems: list[tuple[int, str]] = []
     reader = csv.reader(io.StringIO(text))
     try:
@@ -143,13 +191,14 @@ def parse_csv(kind: Kind, text: str, source: str = "CSV") -> list[dict]:
         if absent:
             parts.append(f"missing column(s) {', '.join(absent)}")
         raise MappingImportError(source, [(1, "; ".join(parts) + f". Expected: {','.join(kind.header)}")])
-    rows: list[dict] = []
+    rows: list[tuple[int, dict]] = []
     seen: dict[tuple, int] = {}
     try:
         for fields in reader:
             line = reader.line_num
             if not any(field.strip() for field in fields):
                 continue
+            fields = [csv_safe.unguard(field) for field in fields]
             if len(fields) != len(header):
                 problems.append((line, f"has {len(fields)} fields, the header has {len(header)}"))
                 continue
@@ -158,12 +207,16 @@ def parse_csv(kind: Kind, text: str, source: str = "CSV") -> list[dict]:
                 problems.append((line, message))
             if row_problems:
                 continue
-            key = _row_key(kind, values)
-            if key in seen:
-                problems.append((line, f"duplicate of line {seen[key]} ({', '.join(str(k) for k in key if k is not None)})"))
-                continue
-            seen[key] = line
-            rows.append(values)
+            duplicate = False
+            for key in _row_keys(kind, values):
+                if key in seen:
+                    problems.append((line, f"duplicate of line {seen[key]} "
+                                           f"({', '.join(str(k) for k in key if k is not None)})"))
+                    duplicate = True
+                else:
+                    seen[key] = line
+            if not duplicate:
+                rows.append((line, values))
     except csv.Error as exc:
         problems.append((reader.line_num, f"not readable as CSV ({exc})"))
     if problems:
@@ -177,6 +230,9 @@ def save_row(kind: Kind, values: dict, *, actor: str) -> pw.Model:
     if kind.name == "items":
         query = (model.st_sku_id == values["st_sku_id"]) if values["st_sku_id"] is not None \
             else (model.st_sku_code == values["st_sku_code"])
+        if values["st_sku_id"] is not None and values["st_sku_code"] and model.get_or_none(query) is None:
+            # a mapping kept by code alone gains its SKU id rather than a twin that repeats the code
+            query = (model.st_sku_code == values["st_sku_code"]) & model.st_sku_id.is_null()
     elif kind.name == "gl":
         bu = values["st_business_unit_id"]
         query = (model.st_gl_account == values["st_gl_account"]) & (
@@ -204,11 +260,15 @@ def import_csv(kind_name: str, path: str | Path, *, actor: str = "user") -> int:
         raise ConfigError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
         raise MappingImportError(str(path), [(text_line(path, exc.start), "is not UTF-8 text (save the CSV as UTF-8)")]) from None
-    rows = parse_csv(kind, text, str(path))
+    lines = _parse_lines(kind, text, str(path))
     with database.atomic():
-        for values in rows:
+        if kind.name == "items":
+            conflicts = _item_conflicts(lines)
+            if conflicts:
+                raise MappingImportError(str(path), conflicts)
+        for _line, values in lines:
             save_row(kind, values, actor=actor)
-    return len(rows)
+    return len(lines)
 
 
 def text_line(path: Path, offset: int) -> int:
@@ -226,7 +286,7 @@ def export_rows(kind_name: str) -> tuple[list[str], list[list[str]]]:
 def export_csv(kind_name: str, path: str | Path) -> int:
     header, rows = export_rows(kind_name)
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.writer(fh)
+        writer = csv_safe.writer(fh)
         writer.writerow(header)
         writer.writerows(rows)
     return len(rows)

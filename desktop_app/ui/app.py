@@ -102,6 +102,9 @@ class ConnectorApp(QObject):
         """Database, logging, threads. Raises db.DatabaseError with a sentence."""
         db.open_database()
         logs.setup_logging()
+        if db.upgrade_notice:
+            log.warning("%s", db.upgrade_notice)
+            show_error(None, db.upgrade_notice, title=f"{APP_DISPLAY_NAME}: the database upgrade was interrupted")
         self.excepthook = GuiExceptHook(lambda: self.window).install()
         self.mutex.create()
         self.garbage = GuiThreadGarbageCollector(self).start()  # before any thread but this one runs Python

@@ -253,6 +253,7 @@ class DashboardPage(QWidget):
             dot = QLabel("●")
             dot.setObjectName("connectionDot")
             text = QLabel()
+            text.setTextFormat(Qt.TextFormat.PlainText)  # a reason ServiceTitan or SYSPRO gave: never rendered as HTML
             text.setWordWrap(True)
             text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             for column, widget in enumerate((dot, QLabel(f"<b>{name}</b>"), text)):
@@ -264,12 +265,14 @@ class DashboardPage(QWidget):
         cycle_box = QGroupBox("Sync")
         cycle_layout = QVBoxLayout(cycle_box)
         self.last_label = QLabel("Last sync: none yet.")
+        self.last_label.setTextFormat(Qt.TextFormat.PlainText)
         self.last_label.setWordWrap(True)
         self.next_label = QLabel()
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.progress_label = QLabel()
+        self.progress_label.setTextFormat(Qt.TextFormat.PlainText)
         self.progress_label.setObjectName("hint")
         self.progress_label.hide()
         # one line per flow that failed in the last cycle, with its reason: the others did run
@@ -409,7 +412,7 @@ class DashboardPage(QWidget):
                 sentence = "The sync running now will tell."  # a first sync can take minutes
             text.setText({"ok": "Connected", "failed": "Not working", "unknown": "Unknown"}[connection.status]
                          + when + (f" — {sentence}" if connection.status != "ok" else ""))
-            text.setToolTip(sentence)
+            text.setToolTip(f"<p>{escape(sentence)}</p>")  # a tooltip guesses HTML too: always escaped HTML
         cycle = snapshot.last_cycle
         if cycle is None:
             self.last_label.setText("Last sync: none yet.")

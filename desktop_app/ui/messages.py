@@ -10,7 +10,7 @@ import sys
 import traceback
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 from shiboken6 import isValid
 
 from desktop_app import APP_DISPLAY_NAME
@@ -31,9 +31,19 @@ def alive(obj) -> bool:
 def error_box(parent: QWidget | None, sentence: str, details: str = "", *,
               title: str = APP_DISPLAY_NAME, icon=QMessageBox.Icon.Warning) -> QMessageBox:
     box = QMessageBox(icon, title, redact(sentence), QMessageBox.StandardButton.Ok, parent)
+    plain_text_box(box)
     box.setObjectName("errorBox")
     if details:
         box.setDetailedText(redact(details))
+    return box
+
+
+def plain_text_box(box: QMessageBox) -> QMessageBox:
+    """Show a box's text as written: a ServiceTitan or SYSPRO message with `<` in it is text, not HTML
+    (QMessageBox guesses "rich text" from the first tag it sees). Call after setting the texts."""
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    for label in box.findChildren(QLabel):  # the informative text has a label of its own
+        label.setTextFormat(Qt.TextFormat.PlainText)
     return box
 
 

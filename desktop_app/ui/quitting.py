@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -43,6 +43,7 @@ class StoppingDialog(QDialog):
                                   "working on.")
         self.explanation.setWordWrap(True)
         self.activity = QLabel("")
+        self.activity.setTextFormat(Qt.TextFormat.PlainText)
         self.activity.setObjectName("stoppingActivity")
         self.activity.setWordWrap(True)
         self.busy = QProgressBar()

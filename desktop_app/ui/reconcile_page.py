@@ -1,7 +1,6 @@
 """Reconciliation: ServiceTitan cost against SYSPRO AP per day, supplier and branch, with totals."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from decimal import Decimal
 
@@ -10,6 +9,7 @@ from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QPushButton, QTableView, QVBoxLayout, QWidget)
 
+from desktop_app.core import csv_safe
 from desktop_app.sync.reconcile import ReconRow, reconcile
 from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel
 from desktop_app.ui.widgets import (DIFFERENCE_BACKGROUND, PROBLEM_BACKGROUND, StatusLine, format_money, plural,
@@ -33,7 +33,7 @@ def totals_of(rows: list[ReconRow]) -> ReconRow:
 
 def write_csv(path: str, rows: list[ReconRow]) -> int:
     with open(path, "w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.writer(fh)
+        writer = csv_safe.writer(fh)
         writer.writerow(["date", "supplier", "branch", "st_cost", "syspro_ap", "difference", "documents",
                          "unconfirmed"])
         for row in rows + [totals_of(rows)]:

@@ -51,6 +51,7 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         head = QHBoxLayout()
         self.badge = QLabel(self)
         self.title = QLabel("", self)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
         self.retry_button = QPushButton("Retry", self)
         self.retry_button.setProperty("primary", True)
@@ -73,6 +74,7 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         for position, name in enumerate(names):
             row, col = divmod(position, 3)
             value = QLabel("", self)
+            value.setTextFormat(Qt.TextFormat.PlainText)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             facts.addWidget(hint_label(name, self), row, col * 2)
             facts.addWidget(value, row, col * 2 + 1)
@@ -81,6 +83,7 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         layout.addLayout(facts)
 
         self.reason = QLabel("", self)
+        self.reason.setTextFormat(Qt.TextFormat.PlainText)
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.reason)

@@ -38,6 +38,7 @@ class SampleSupplierBox(QWidget):
         self.button.setToolTip("Read one SYSPRO supplier with the address layout above and show what each "
                                "address line becomes in ServiceTitan")
         self.result = QLabel(self)
+        self.result.setTextFormat(Qt.TextFormat.PlainText)
         self.result.setObjectName("sampleSupplier")
         self.result.setWordWrap(True)
         self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

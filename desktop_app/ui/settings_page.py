@@ -152,6 +152,7 @@ class SettingsPage(QWidget):
         self.save_button = QPushButton("Save")
         self.save_button.setProperty("primary", True)
         self.status = QLabel()
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setObjectName("hint")
         header = QHBoxLayout()
         header.addWidget(title)
@@ -188,6 +189,7 @@ class SettingsPage(QWidget):
         self.test_labels: dict[str, QLabel] = {}
         for system, name in SYSTEMS.items():
             label = QLabel("Not tested in this session.")
+            label.setTextFormat(Qt.TextFormat.PlainText)
             label.setWordWrap(True)
             label.setObjectName(f"test:{system}")
             tests_form.addRow(name, label)
@@ -227,6 +229,7 @@ class SettingsPage(QWidget):
         hint.setWordWrap(True)
         column.addWidget(hint)
         error = QLabel()
+        error.setTextFormat(Qt.TextFormat.PlainText)
         error.setObjectName("fieldError")
         error.setStyleSheet("color: #B91C1C;")
         error.setWordWrap(True)

@@ -10,6 +10,8 @@ from PySide6.QtGui import (QColor, QFont, QFontDatabase, QFontMetrics, QGuiAppli
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar, QStyle,
                                QStyledItemDelegate, QStyleOptionViewItem, QWidget)
 
+from desktop_app.ui.messages import plain_text_box
+
 # Same palette as resources/style.qss (QLabel[state=...]): background, text.
 STATE_COLOURS: dict[str, tuple[str, str]] = {
     "DISCOVERED": ("#DBEAFE", "#1E40AF"),
@@ -197,6 +199,7 @@ class StatusLine(QWidget):
         self.progress.setTextVisible(False)
         self.progress.hide()
         self.label = QLabel(self)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
         self.label.setObjectName("hint")
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.progress)
@@ -232,6 +235,7 @@ def show_message(parent: QWidget, title: str, text: str, *, details: str = "", i
         box.setInformativeText(informative)
     if details:
         box.setDetailedText(details)
+    plain_text_box(box)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     parent.last_message = box
     box.open()

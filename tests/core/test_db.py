@@ -201,3 +201,123 @@ def test_migration_6_adds_the_credit_columns_to_a_ledger_that_has_none(monkeypat
         assert f"{table}_credit_of" in _index_names(database)
     finally:
         db.close_database()
+
+
+def test_a_first_start_whose_migration_fails_midway_is_finished_by_the_next_start(monkeypatch):
+    original = list(db.MIGRATIONS)
+
+    def broken(database):
+        database.execute_sql("CREATE TABLE half_done (x INTEGER)")
+        raise pw.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(db, "MIGRATIONS", original[:3] + [broken] + original[3:])
+    with pytest.raises(db.DatabaseError, match="schema 4 failed.*at schema 3; the next start tries again"):
+        db.open_database()
+    assert db.database.is_closed()
+    monkeypatch.setattr(db, "MIGRATIONS", original)
+    database = db.open_database()  # not "a SQLite database of another program"
+    assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(original)
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
+    db.SyncCursor.create(name="invoices", value="tok")
+
+
+def test_a_first_start_stopped_before_the_mark_by_an_older_version_is_still_ours():
+    path = paths.db_path()
+    db.open_database()
+    db.close_database()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA application_id = 0")  # what a first start killed midway left before
+    conn.execute("DELETE FROM schema_version")
+    conn.execute("INSERT INTO schema_version (version) VALUES (2)")
+    conn.commit()
+    conn.close()
+    database = db.open_database()
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
+    assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
+
+
+def test_an_upgrade_stopped_midway_is_reported_with_its_backup_at_the_next_start(monkeypatch, caplog):
+    path = paths.db_path()
+    db.open_database()
+    db.close_database()
+
+    def killed(database):
+        raise KeyboardInterrupt  # stands for the process being killed inside the step
+
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [killed])
+    with pytest.raises(KeyboardInterrupt):
+        db.open_database()
+    db.close_database()
+    copies = list(paths.backups_dir().iterdir())
+    assert len(copies) == 1, "a copy is made before an existing database is upgraded"
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1] + [lambda database: None])
+    with caplog.at_level("WARNING", logger="desktop_app.db"):
+        db.open_database()
+    for text in (caplog.text, db.upgrade_notice):
+        assert "stopped while it upgraded the database" in text and f"it is at schema {len(db.MIGRATIONS) - 1}" in text
+        assert str(copies[0]) in text and f"copy it over {path}" in text
+    caplog.clear()
+    db.close_database()
+    with caplog.at_level("WARNING", logger="desktop_app.db"):
+        db.open_database()
+    assert "stopped while" not in caplog.text, "said once, after the upgrade completed"
+    assert db.upgrade_notice is None
+
+
+def test_the_cli_says_an_upgrade_was_interrupted(monkeypatch, capsys):
+    from desktop_app.cli import main
+
+    db.open_database()
+    db.close_database()
+
+    def killed(database):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [killed])
+    with pytest.raises(KeyboardInterrupt):
+        db.open_database()
+    db.close_database()
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1] + [lambda database: None])
+    assert main(["status"]) == 0
+    err = capsys.readouterr().err
+    assert "stopped while it upgraded the database" in err and "copy it over" in err
+
+
+def test_a_failed_upgrade_of_an_existing_database_names_its_backup(monkeypatch):
+    db.open_database()
+    db.close_database()
+
+    def broken(database):
+        raise pw.IntegrityError("UNIQUE constraint failed")
+
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [broken])
+    with pytest.raises(db.DatabaseError) as info:
+        db.open_database()
+    (copy,) = paths.backups_dir().iterdir()
+    assert str(copy) in str(info.value) and "copy it over" in str(info.value)
+
+
+def test_a_data_folder_with_hash_and_percent_works(tmp_path, monkeypatch):
+    home = tmp_path / "user a#b%c ?d"
+    monkeypatch.setenv("ML_CONNECTOR_HOME", str(home))
+    db.close_database()
+    path = paths.db_path()
+    assert "#" in str(path) and "%" in str(path)
+    db.open_database()
+    db.SyncCursor.create(name="invoices", value="tok")
+    db.close_database()
+    db._check_file(path)  # the read-only check opens the real file (not "a#b" or a new empty one)
+    database = db.open_database()
+    assert db.SyncCursor.get_by_id("invoices").value == "tok"
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
+    assert sorted(p.name for p in home.iterdir() if p.name.startswith("ml-connector.sqlite3")
+                  and not p.name.endswith(("-wal", "-shm"))) == ["ml-connector.sqlite3"]
+    # a foreign file in such a folder is still recognised (the check read it, not an empty stand-in)
+    db.close_database()
+    other = home / "other.sqlite3"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE recipes (name TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(db.DatabaseError, match="another program"):
+        db._check_file(other)

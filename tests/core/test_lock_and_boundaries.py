@@ -52,3 +52,11 @@ def test_engine_packages_never_import_pyside6():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_lock_held_on_windows_is_already_running_not_a_permission_error(monkeypatch):
+    from tests.core.windows_lock import simulate_held_windows_lock
+
+    simulate_held_windows_lock(monkeypatch)
+    with pytest.raises(AlreadyRunning, match="already running.*another process"):
+        InstanceLock().acquire()

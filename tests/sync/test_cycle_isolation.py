@@ -117,3 +117,22 @@ def test_a_cancelled_cycle_logs_off(monkeypatch, ctx, enet):
     with pytest.raises(Cancelled):
         cycle.run_cycle(ctx)
     assert ran == ["vendors"] and (enet.logons, enet.logoffs) == (1, 1)
+
+
+def test_a_cycle_no_flow_of_which_could_run_for_its_settings_fails(monkeypatch, ctx):
+    flows(monkeypatch, vendors=ConfigError("The SYSPRO e.net address (syspro.enet_url) is not set."),
+          invoices=ConfigError("ServiceTitan is not fully set up."),
+          purchase_orders=ConfigError("ServiceTitan is not fully set up."))
+    with pytest.raises(cycle.CycleNotConfigured) as info:
+        cycle.run_cycle(ctx)
+    assert isinstance(info.value, ConfigError)  # the CLI exits 2
+    message = str(info.value)
+    assert "vendors: The SYSPRO e.net address (syspro.enet_url) is not set." in message
+    assert "invoices, purchase-orders: ServiceTitan is not fully set up." in message
+    assert info.value.result.error_kinds["vendors"] == cycle.CONFIGURATION
+
+
+def test_one_flow_that_ran_keeps_the_cycle_completed(monkeypatch, ctx):
+    flows(monkeypatch, vendors=ConfigError("syspro.enet_url is not set"), invoices="ok")
+    result = cycle.run_cycle(ctx)
+    assert result.exit_code() == EXIT_USAGE and set(result) == {"invoices"}

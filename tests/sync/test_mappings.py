@@ -89,3 +89,68 @@ def test_suggestions_by_code_then_name_never_applied():
     assert [(p["st_id"], p["syspro_code"], p["reason"]) for p in proposals] == [
         (1, "FERG01", "same code"), (2, "JOHN01", "same name")]
     assert db.VendorMapping.select().count() == 0
+
+
+ITEMS_HEADER = "st_sku_id,st_sku_code,syspro_stock_code,syspro_supplier\n"
+
+
+def test_item_import_refuses_duplicate_ids_and_codes_with_line_numbers(tmp_path):
+    db.ItemMapping.create(st_sku_id=9, st_sku_code="KEEP", syspro_stock_code="K1")
+    path = write(tmp_path, ITEMS_HEADER + "1,PIPE,P1,\n2,PIPE,P2,\n1,ELBOW,E1,\n,PIPE,P3,\n3,TEE,T1,\n")
+    with pytest.raises(mappings.MappingImportError) as info:
+        mappings.import_csv("items", path)
+    problems = dict(info.value.problems)
+    assert set(problems) == {3, 4, 5}
+    assert "duplicate of line 2" in problems[3] and "PIPE" in problems[3]
+    assert "duplicate of line 2" in problems[4] and "1" in problems[4]
+    assert "duplicate of line 2" in problems[5]
+    assert [(r.st_sku_id, r.st_sku_code) for r in db.ItemMapping.select()] == [(9, "KEEP")]
+
+
+def test_a_code_only_row_does_not_wipe_the_sku_id_of_an_existing_mapping(tmp_path):
+    db.ItemMapping.create(st_sku_id=5, st_sku_code="PIPE", syspro_stock_code="OLD")
+    path = write(tmp_path, ITEMS_HEADER + "7,TEE,T1,\n,PIPE,NEW,\n")
+    with pytest.raises(mappings.MappingImportError) as info:
+        mappings.import_csv("items", path)
+    assert list(dict(info.value.problems)) == [3]
+    assert "give st_sku_id 5" in str(info.value)
+    rows = [(r.st_sku_id, r.st_sku_code, r.syspro_stock_code) for r in db.ItemMapping.select()]
+    assert rows == [(5, "PIPE", "OLD")]
+
+
+def test_a_code_mapped_for_another_sku_id_is_refused_not_a_database_error(tmp_path):
+    db.ItemMapping.create(st_sku_id=5, st_sku_code="PIPE", syspro_stock_code="OLD")
+    with pytest.raises(mappings.MappingImportError, match=r"line 2: SKU code 'PIPE' is already mapped for SKU id 5"):
+        mappings.import_csv("items", write(tmp_path, ITEMS_HEADER + "6,PIPE,NEW,\n"))
+
+
+def test_a_code_only_mapping_gains_its_sku_id(tmp_path):
+    db.ItemMapping.create(st_sku_id=None, st_sku_code="PIPE", syspro_stock_code="OLD")
+    assert mappings.import_csv("items", write(tmp_path, ITEMS_HEADER + "5,PIPE,NEW,\n")) == 1
+    assert [(r.st_sku_id, r.st_sku_code, r.syspro_stock_code) for r in db.ItemMapping.select()] == [(5, "PIPE", "NEW")]
+
+
+@pytest.mark.parametrize("kind,text,line", [
+    ("vendors", "st_vendor_id,syspro_supplier\n1,A\n1,B\n", 3),
+    ("gl", "st_gl_account,st_business_unit_id,syspro_gl_code\n4000,,X\n4000,,Y\n", 3),
+    ("gl", "st_gl_account,st_business_unit_id,syspro_gl_code\n4000,7,X\n4000,7,Y\n", 3),
+    ("branches", "st_business_unit_id,syspro_branch\n7,B1\n7,B2\n", 3),
+    ("warehouses", "st_location_id,syspro_warehouse\n3,W1\n3,W2\n", 3),
+])
+def test_every_kind_refuses_duplicate_keys(tmp_path, kind, text, line):
+    with pytest.raises(mappings.MappingImportError) as info:
+        mappings.import_csv(kind, write(tmp_path, text))
+    assert list(dict(info.value.problems)) == [line]
+    assert kind_rows(kind) == 0
+
+
+def kind_rows(kind):
+    return mappings.kind_for(kind).model.select().count()
+
+
+def test_a_row_joining_two_saved_item_mappings_is_refused(tmp_path):
+    db.ItemMapping.create(st_sku_id=None, st_sku_code="PIPE", syspro_stock_code="BYCODE")
+    db.ItemMapping.create(st_sku_id=5, st_sku_code="OLD", syspro_stock_code="BYID")
+    with pytest.raises(mappings.MappingImportError, match="line 2: SKU code 'PIPE' has a mapping of its own"):
+        mappings.import_csv("items", write(tmp_path, ITEMS_HEADER + "5,PIPE,NEW,\n"))
+    assert db.ItemMapping.select().count() == 2

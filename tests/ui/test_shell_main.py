@@ -127,10 +127,12 @@ def test_sync_now_runs_a_real_cycle_that_fails_with_a_sentence(qtbot, window, en
     assert sentence in window.statusBar().currentMessage()
     qtbot.waitUntil(lambda: dashboard.snapshot is not None and dashboard.snapshot.last_cycle is not None,
                     timeout=5000)
-    assert "did not complete: ServiceTitan is not fully set up" in dashboard.last_label.text()
+    # no flow could run: the cycle failed (it did not "complete with errors"), with every reason
+    assert "It failed: Nothing was synced" in dashboard.last_label.text()
+    assert "invoices, purchase-orders, adjustments: ServiceTitan is not fully set up" in dashboard.last_label.text()
     assert "sync-now" in dashboard.last_label.text()
     run = JobRun.select().where(JobRun.kind == "cycle").get()
-    assert run.actor == "sync-now" and "not fully set up" in run.summary["errors"]["invoices"]
+    assert run.actor == "sync-now" and run.state == "failed" and "not fully set up" in run.error
     # the failure names ServiceTitan, so the dashboard says which side is not working
     assert dashboard.snapshot.connections["servicetitan"].status == "failed"
 
