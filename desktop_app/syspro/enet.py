@@ -25,7 +25,7 @@ from desktop_app.core.errors import ConfigError
 from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
 from desktop_app.core.origins import refuse_clear_text_proxy, refuse_other_origin, require_encrypted
 from desktop_app.core.plain_http import ConnectFailed, PlainAnswer, PlainGet
-from desktop_app.core.redact import MASK, redact, register_secret
+from desktop_app.core.redact import MASK, redact, redact_document, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import (
     BusinessObjectError,
@@ -75,8 +75,8 @@ class Exchange:
             if raw is None:  # another thread has just redacted them (it sets _shown before clearing _raw)
                 return self._shown
             xml_parameters, xml_in, response_text, url, params = raw
-            shown = self._shown = (redact(xml_parameters), redact(xml_in),
-                                   None if response_text is None else redact(response_text),
+            shown = self._shown = (redact_document(xml_parameters), redact_document(xml_in),
+                                   None if response_text is None else redact_document(response_text),
                                    redacted_url(url, params))
             self._raw = None  # the unredacted texts are not kept once the redacted ones exist
         return shown
@@ -166,7 +166,7 @@ def redacted_url(url: str, params: dict[str, str]) -> str:
             shown.append(f"{key}=[{len(val)} chars]")
         else:
             shown.append(urlencode({key: val}))
-    return redact(f"{url}?{'&'.join(shown)}")
+    return redact_document(f"{url}?{'&'.join(shown)}")
 
 
 class EnetClient:

@@ -25,7 +25,7 @@ from desktop_app.core import money_json
 from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectError, ConnectorError
 from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
 from desktop_app.core.origins import refuse_other_origin, require_encrypted
-from desktop_app.core.redact import redact, register_secret
+from desktop_app.core.redact import redact, redact_document, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import LookupUnavailable, MalformedXmlOut
 from desktop_app.syspro.records import (
@@ -163,7 +163,7 @@ class ODataReader:
             kind = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"
             raise ConnectError(redact(f"SYSPRO OData at {self.base_url} {kind} while reading {what}. "
                                       "Check syspro.odata_url and the network.")) from None
-        log.debug("SYSPRO OData GET %s -> %s", redact(response.url), response.status_code)
+        log.debug("SYSPRO OData GET %s -> %s", redact_document(response.url), response.status_code)
         if response.status_code in (401, 403):
             raise AuthenticationError(redact(
                 f"SYSPRO OData refused user {self.user!r} (HTTP {response.status_code}). Check syspro.odata_user "
