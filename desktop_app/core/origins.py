@@ -103,3 +103,24 @@ def refuse_clear_text_proxy(url: str, proxy: str | None, *, setting: str) -> Non
         f"see and log. Use the https:// address of e.net, or add {urlsplit(url).hostname} to NO_PROXY so that "
         f"it is reached directly (and set {ALLOW_UNENCRYPTED} if that network is trusted). "
         f"{ALLOW_UNENCRYPTED} does not allow plain http:// through a proxy.")
+
+
+UNENCRYPTED_URL_SETTINGS = ("syspro.enet_url", "syspro.odata_url", "servicetitan.auth_url", "servicetitan.api_url")
+
+
+def unencrypted_warning(urls: dict[str, str], allowed: bool) -> str:
+    """The warning the wizard and the Settings page show next to syspro.allow_unencrypted, for the
+    addresses typed (setting key → text) and the box's state; "" when there is nothing to say."""
+    plain = [key for key, url in urls.items()
+             if (url or "").strip().lower().startswith("http://") and not is_loopback(url.strip())]
+    if plain and not allowed:
+        return (f"{', '.join(plain)}: plain http:// to another machine. Passwords would cross the network "
+                "unencrypted, so the connector refuses to use it. Use the https:// address; only on a trusted "
+                "network whose service has no https, tick “Allow unencrypted” (SYSPRO settings).")
+    if plain:
+        return (f"Warning: {', '.join(plain)} use plain http://. Passwords cross the network unencrypted, "
+                "readable by anyone on it. An http:// e.net address is still refused through a proxy.")
+    if allowed:
+        return ("Warning: unencrypted http:// addresses are allowed. None is in use now; leave this off unless a "
+                "service has no https.")
+    return ""
