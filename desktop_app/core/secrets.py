@@ -107,7 +107,9 @@ def insecure_reason(backend: KeyringBackend) -> str | None:
     if name.startswith("keyrings.alt.file.PlaintextKeyring"):
         return "it writes passwords readably into a file"
     if name.startswith("keyring.backends.chainer"):
-        return None  # judged by the backends it holds, which `_usable` and `keyring` choose from
+        # a chain stores in its first backend that accepts: the one of highest priority
+        chained = list(getattr(backend, "backends", []) or [])
+        return insecure_reason(chained[0]) if chained else None
     try:
         priority = float(backend.priority)
     except Exception:  # noqa: BLE001 - a backend whose priority cannot be read says it is not viable

@@ -90,3 +90,15 @@ def test_the_demo_profile_and_the_tests_may_use_the_plaintext_keyring(monkeypatc
     paths.data_dir().mkdir(parents=True, exist_ok=True)
     (paths.data_dir() / secrets.DEMO_MARKER).write_text("demo\n", encoding="utf-8")
     assert secrets.get_secret("syspro.operator_password") == "test-value"
+
+
+def test_a_chain_whose_first_keyring_is_plaintext_is_refused(monkeypatch, tmp_path):
+    from keyring.backends.chainer import ChainerBackend
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(ChainerBackend, "backends", [PlaintextKeyring()])
+    keyring.set_keyring(ChainerBackend())
+    monkeypatch.delenv(secrets.INSECURE_KEYRING_ENV)
+    with pytest.raises(secrets.SecretStoreError, match="writes passwords readably"):
+        secrets.get_secret("syspro.operator_password")
