@@ -31,6 +31,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="mlc-reliability-"))
     os.environ["XDG_DATA_HOME"] = str(work / "xdg")
+    os.environ["ML_CONNECTOR_INSECURE_KEYRING"] = "tests-and-benchmarks-only"  # throwaway secrets in a file
     import keyring
     from keyrings.alt.file import PlaintextKeyring
 

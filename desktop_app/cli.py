@@ -9,6 +9,8 @@ import argparse
 import json
 import logging
 import sys
+import threading
+import traceback
 from collections.abc import Callable, Sequence
 
 from desktop_app import __version__
@@ -270,7 +272,30 @@ def _load_command_modules() -> None:
                 raise
 
 
+def _print_redacted_traceback(exc_type, exc, tb) -> None:
+    """An unexpected error's traceback as Python prints it, with every secret masked (its message
+    and the values in it may carry a URL with a password, a header, a token)."""
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    print(redact(text), end="" if text.endswith("\n") else "\n", file=sys.stderr)
+
+
+def _print_redacted_thread_traceback(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    print(f"Exception in thread {args.thread.name if args.thread else '?'}:", file=sys.stderr)
+    _print_redacted_traceback(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def install_redacting_excepthooks() -> None:
+    """Tracebacks of errors nothing caught go to stderr redacted (the process still ends with 1)."""
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _print_redacted_traceback
+    if threading.excepthook is threading.__excepthook__:
+        threading.excepthook = _print_redacted_thread_traceback
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    install_redacting_excepthooks()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler_name = getattr(args, "handler", None) or "gui"

@@ -23,6 +23,15 @@ def data_home(tmp_path, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def insecure_keyring_allowed(monkeypatch):
+    """Tests keep throwaway secrets in plaintext or in-memory keyrings, in-process and in the
+    processes they start; a test of the refusal removes this."""
+    from desktop_app.core.secrets import INSECURE_KEYRING_ENV, INSECURE_KEYRING_OK
+
+    monkeypatch.setenv(INSECURE_KEYRING_ENV, INSECURE_KEYRING_OK)
+
+
+@pytest.fixture(autouse=True)
 def memory_keyring():
     previous = keyring.get_keyring()
     backend = MemoryKeyring()

@@ -118,6 +118,10 @@ _SPECS = [
     SettingSpec("sync.po_business_unit", "id", None,
                 "ServiceTitan business unit id for a PO created from SYSPRO when neither its branch nor its "
                 "warehouse's branch has a branch mapping (blank: such POs are held)"),
+    SettingSpec("syspro.allow_unencrypted", "bool", False,
+                "Allow plain http:// (unencrypted) addresses on another machine for SYSPRO e.net, SYSPRO OData "
+                "and the ServiceTitan sign-in: passwords then cross the network readable by anyone on it. "
+                "Only for a trusted network whose service has no https; never through a proxy for e.net"),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

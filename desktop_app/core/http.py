@@ -15,6 +15,12 @@ will talk to, pins the answers on the session and turns `trust_env` off:
 - `verify` becomes REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE when one is set (as requests does);
 - proxies or `verify` set on the session beforehand are kept.
 
+Redirects: every session `session_from_environment` makes is an `OriginBoundSession`, which
+refuses (`origins.OriginRefused`) to follow a redirect to another origin than the request's own,
+before anything is sent there: the credentials our clients attach (a Basic or Bearer header, an app
+key, e.net's passwords in the query string) go only where the person configured them. A session
+given by a caller is followed with `resolve_redirects_within_origin`, which applies the same rule.
+
 Settings read at the start of a job hold for that job: each job builds its clients anew.
 With `trust_env` off requests no longer reads ~/.netrc; none of our services uses it (each sends
 its own credentials).
@@ -33,6 +39,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies, getproxies
 from urllib3 import HTTPConnectionPool
+
+from desktop_app.core.origins import refuse_other_origin
 
 
 def environment_proxies(*urls: str) -> dict[str, str]:
@@ -101,10 +109,41 @@ class PoolKeepingAdapter(HTTPAdapter):
             pool.close()
 
 
+def _refuse_redirect_elsewhere(session: requests.Session, response: requests.Response) -> None:
+    target = session.get_redirect_target(response)
+    if target:
+        # requests resolves the target against the answered URL the same way
+        refuse_other_origin(response.url, requests.compat.urljoin(response.url, target),
+                            what=f"A redirect (HTTP {response.status_code}) was refused")
+
+
+def resolve_redirects_within_origin(session: requests.Session, response: requests.Response,
+                                    request: requests.PreparedRequest, **kwargs):
+    """`session.resolve_redirects(response, request, **kwargs)`, refusing a hop to another origin
+    before it is sent."""
+    _refuse_redirect_elsewhere(session, response)
+    for hop in requests.Session.resolve_redirects(session, response, request, **kwargs):
+        # the generator sends the next hop only when asked for it, so this check comes first
+        if hop.is_redirect:
+            _refuse_redirect_elsewhere(session, hop)
+        yield hop
+
+
+class OriginBoundSession(requests.Session):
+    """A session that follows redirects only within the origin of the request answered."""
+
+    def resolve_redirects(self, resp, req, *args, yield_requests: bool = False, **kwargs):
+        if yield_requests:  # Session.send preparing `response.next`: nothing is sent
+            return super().resolve_redirects(resp, req, *args, yield_requests=True, **kwargs)
+        names = ("stream", "timeout", "verify", "cert", "proxies")
+        kwargs.update(zip(names, args))
+        return resolve_redirects_within_origin(self, resp, req, **kwargs)
+
+
 def session_from_environment(*urls: str) -> requests.Session:
     """A new session for talking to `urls`, with the environment's settings read once, now."""
     install_target_fast_path()
-    session = requests.Session()
+    session = OriginBoundSession()
     for prefix in ("https://", "http://"):
         session.mount(prefix, PoolKeepingAdapter())
     return configure_from_environment(session, *urls)

@@ -4,6 +4,14 @@ Entries are keyed per profile (see `paths.profile_id`) so that the demo profile 
 directory can never overwrite a real profile's passwords. When the machine has no usable keyring
 we refuse with instructions instead of silently writing plaintext; only the demo profile may use
 its own file backend inside its data directory (DESIGN §5).
+
+Keyrings that keep nothing (keyring's `null` backend) or keep passwords in a readable file
+(keyrings.alt's plaintext backends), and any backend with priority <= 0 (keyring's own mark for
+"do not choose this"), are refused for a real profile too, even when PYTHON_KEYRING_BACKEND or a
+keyringrc names them. The demo profile and the test suite may use them: the demo is recognised by
+the marker file it writes in its own data folder, the tests by the environment variable
+`INSECURE_KEYRING_ENV` set to `INSECURE_KEYRING_OK`, which nothing a person sets up by using the app
+(settings, wizard, keyringrc) can set.
 """
 from __future__ import annotations
 
@@ -29,6 +37,9 @@ SECRET_NAMES = (
 )
 
 DEMO_MARKER = "demo-profile"  # file in a data dir that marks it as the demo profile
+
+INSECURE_KEYRING_ENV = "ML_CONNECTOR_INSECURE_KEYRING"
+INSECURE_KEYRING_OK = "tests-and-benchmarks-only"
 
 
 class SecretStoreError(ConfigError):
@@ -84,15 +95,51 @@ def _usable(backend: KeyringBackend) -> bool:
     return True
 
 
-def backend_name() -> str:
-    backend = _backend()
+def _name(backend: KeyringBackend) -> str:
     return type(backend).__module__ + "." + type(backend).__name__
+
+
+def insecure_reason(backend: KeyringBackend) -> str | None:
+    """Why `backend` must not hold a real profile's passwords, or None when it may."""
+    name = _name(backend)
+    if name.startswith("keyring.backends.null."):
+        return "it keeps nothing (the null keyring)"
+    if name.startswith("keyrings.alt.file.PlaintextKeyring"):
+        return "it writes passwords readably into a file"
+    if name.startswith("keyring.backends.chainer"):
+        # a chain stores in its first backend that accepts: the one of highest priority
+        chained = list(getattr(backend, "backends", []) or [])
+        return insecure_reason(chained[0]) if chained else None
+    try:
+        priority = float(backend.priority)
+    except Exception:  # noqa: BLE001 - a backend whose priority cannot be read says it is not viable
+        priority = -1.0
+    if priority <= 0:
+        return f"it marks itself as not to be used (priority {priority:g})"
+    return None
+
+
+def insecure_allowed() -> bool:
+    """The demo profile and the test suite may keep their throwaway secrets in an insecure keyring."""
+    return is_demo_profile() or os.environ.get(INSECURE_KEYRING_ENV) == INSECURE_KEYRING_OK
+
+
+def backend_name() -> str:
+    return _name(_backend())
 
 
 def _backend() -> KeyringBackend:
     backend = keyring.get_keyring()
     if _usable(backend):
-        return backend
+        reason = insecure_reason(backend)
+        if reason is None or insecure_allowed():
+            return backend
+        raise SecretStoreError(
+            f"The keyring in use, {_name(backend)}, cannot hold this profile's passwords: {reason}. "
+            "Use the system keyring instead: on Windows the Credential Manager is chosen automatically; "
+            "on Linux install and unlock a Secret Service provider (gnome-keyring or KWallet). Remove "
+            "PYTHON_KEYRING_BACKEND from the environment (or the backend line of keyringrc.cfg) if it "
+            "names this keyring.")
     if is_demo_profile():
         return DemoFileKeyring(paths.data_dir() / "demo-keyring.json")
     raise SecretStoreError(

@@ -132,4 +132,7 @@ FAULTS = [
 
 def subprocess_env(xdg_dir: str) -> dict:
     """Environment for a sync subprocess that shares this process's file keyring."""
-    return dict(os.environ, PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring", XDG_DATA_HOME=xdg_dir)
+    from desktop_app.core.secrets import INSECURE_KEYRING_ENV, INSECURE_KEYRING_OK
+
+    return dict(os.environ, PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring", XDG_DATA_HOME=xdg_dir,
+                **{INSECURE_KEYRING_ENV: INSECURE_KEYRING_OK})

@@ -29,6 +29,7 @@ from desktop_app.core import secrets as secret_store
 from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
 from desktop_app.core.http import session_from_environment
+from desktop_app.core.origins import require_encrypted
 from desktop_app.core.redact import register_secret
 from desktop_app.core import money_json
 from desktop_app.servicetitan import jsonio
@@ -74,9 +75,14 @@ class ServiceTitanClient(ServiceTitanResources):
                  connect_timeout: float = 10, read_timeout: float = 100,
                  session: requests.Session | None = None, clock=time.monotonic, sleep=time.sleep,
                  wall_clock=time.time, rng=random.random, retry_policy: RetryPolicy | None = None,
-                 refresh_margin: float = 60.0):
+                 refresh_margin: float = 60.0, allow_unencrypted: bool = False):
         if not str(tenant).strip().isdigit():
             raise ConfigError(f"servicetitan.tenant must be the numeric tenant id (got {tenant!r}).")
+        # the sign-in carries the client secret, the API the access token and the app key
+        require_encrypted(auth_url, setting="servicetitan.auth_url", service="ServiceTitan (the client secret)",
+                          allow_unencrypted=allow_unencrypted)
+        require_encrypted(api_url, setting="servicetitan.api_url", service="ServiceTitan (the access token and "
+                          "app key)", allow_unencrypted=allow_unencrypted)
         register_secret(client_secret)
         register_secret(app_key)
         self.api_url = api_url.rstrip("/")
@@ -134,6 +140,7 @@ class ServiceTitanClient(ServiceTitanResources):
             page_size=settings["servicetitan.page_size"],
             max_requests_per_second=settings["servicetitan.max_requests_per_second"],
             connect_timeout=settings["http.connect_timeout"], read_timeout=settings["http.read_timeout"],
+            allow_unencrypted=bool(settings.get("syspro.allow_unencrypted")),
         )
         kwargs.update(overrides)
         return cls(**kwargs)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 
 from desktop_app.core.db import ApDocument, AuditEvent, BaseModel, database, utcnow
-from desktop_app.core.redact import redact
+from desktop_app.core.redact import redact, redact_document
 
 DISCOVERED = "DISCOVERED"
 NEEDS_MAPPING = "NEEDS_MAPPING"
@@ -124,8 +124,8 @@ def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow:
         actor=actor,
         message=redact(message),
         data=data,
-        xml_sent=redact(xml_sent) if xml_sent else None,
-        xml_received=redact(xml_received) if xml_received else None,
+        xml_sent=redact_document(xml_sent) if xml_sent else None,
+        xml_received=redact_document(xml_received) if xml_received else None,
     )
 
 

@@ -15,16 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urljoin
 
 import requests
 from requests.cookies import MockRequest, MockResponse, extract_cookies_to_jar
 from requests.utils import select_proxy
 
 from desktop_app.core.errors import ConfigError
-from desktop_app.core.http import session_from_environment
+from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
+from desktop_app.core.origins import refuse_clear_text_proxy, refuse_other_origin, require_encrypted
 from desktop_app.core.plain_http import ConnectFailed, PlainAnswer, PlainGet
-from desktop_app.core.redact import MASK, redact, register_secret
+from desktop_app.core.redact import MASK, redact, redact_document, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import (
     BusinessObjectError,
@@ -74,8 +75,8 @@ class Exchange:
             if raw is None:  # another thread has just redacted them (it sets _shown before clearing _raw)
                 return self._shown
             xml_parameters, xml_in, response_text, url, params = raw
-            shown = self._shown = (redact(xml_parameters), redact(xml_in),
-                                   None if response_text is None else redact(response_text),
+            shown = self._shown = (redact_document(xml_parameters), redact_document(xml_in),
+                                   None if response_text is None else redact_document(response_text),
                                    redacted_url(url, params))
             self._raw = None  # the unredacted texts are not kept once the redacted ones exist
         return shown
@@ -165,7 +166,7 @@ def redacted_url(url: str, params: dict[str, str]) -> str:
             shown.append(f"{key}=[{len(val)} chars]")
         else:
             shown.append(urlencode({key: val}))
-    return redact(f"{url}?{'&'.join(shown)}")
+    return redact_document(f"{url}?{'&'.join(shown)}")
 
 
 class EnetClient:
@@ -174,13 +175,15 @@ class EnetClient:
     def __init__(self, *, base_url: str, operator: str, operator_password: str, company_id: str,
                  company_password: str = "", connect_timeout: float = 10, read_timeout: float = 100,
                  session: requests.Session | None = None,
-                 on_exchange: Callable[[Exchange], None] | None = None):
+                 on_exchange: Callable[[Exchange], None] | None = None, allow_unencrypted: bool = False):
         if not base_url:
             raise ConfigError("The SYSPRO e.net address (syspro.enet_url) is not set.")
         if not operator:
             raise ConfigError("The SYSPRO operator (syspro.operator) is not set.")
         if not company_id:
             raise ConfigError("The SYSPRO company (syspro.company) is not set.")
+        require_encrypted(base_url, setting="syspro.enet_url", service="the SYSPRO operator's and company's",
+                          allow_unencrypted=allow_unencrypted)
         register_secret(operator_password)
         register_secret(company_password)
         _guard_urllib3_logging()
@@ -193,6 +196,9 @@ class EnetClient:
         # our own session reads the proxy and CA-bundle settings of the environment once, not per call
         self._http = session if session is not None else session_from_environment(self.base_url)
         self._owns_http = session is None
+        probe = self._http.merge_environment_settings(self.base_url + "/", {}, None, None, None)
+        refuse_clear_text_proxy(self.base_url, select_proxy(self.base_url + "/", probe["proxies"]),
+                                setting="syspro.enet_url")
         self.on_exchange = on_exchange
         self._templates: dict[str, requests.PreparedRequest] = {}
         self._send_settings: dict | None = None  # proxies, verify, cert, stream: fixed while trust_env is off
@@ -215,6 +221,7 @@ class EnetClient:
             company_password=get_secret("syspro.company_password") or "",
             connect_timeout=settings.get("http.connect_timeout") or 10,
             read_timeout=settings.get("http.read_timeout") or 100,
+            allow_unencrypted=bool(settings.get("syspro.allow_unencrypted")),
             **kwargs,
         )
 
@@ -278,17 +285,20 @@ class EnetClient:
         Session.send spends ~0.2 ms per call on what an e.net answer almost never needs: response
         hooks, reading cookies into the jar, following redirects. So the adapter sends, and what
         Session.send would do runs only when needed: with hooks registered on the session, the
-        session sends; a Set-Cookie header is read into the jar; a redirect is followed by the
-        session's `resolve_redirects`, from this answer, as Session.send follows it.
+        session sends; a Set-Cookie header is read into the jar; a redirect is followed as
+        Session.send follows it, from this answer, but only within e.net's origin
+        (`resolve_redirects_within_origin`): the credentials are in the URL.
         """
         http = self._http
         if any(request.hooks.values()):
-            return http.send(request, timeout=self.timeout, allow_redirects=True, **settings)
-        response = http.get_adapter(request.url).send(request, timeout=self.timeout, **settings)
-        if "Set-Cookie" in response.headers:
-            extract_cookies_to_jar(http.cookies, request, response.raw)
+            response = http.send(request, timeout=self.timeout, allow_redirects=False, **settings)
+        else:
+            response = http.get_adapter(request.url).send(request, timeout=self.timeout, **settings)
+            if "Set-Cookie" in response.headers:
+                extract_cookies_to_jar(http.cookies, request, response.raw)
         if response.is_redirect:
-            history = [response, *http.resolve_redirects(response, request, timeout=self.timeout, **settings)]
+            history = [response, *resolve_redirects_within_origin(http, response, request, timeout=self.timeout,
+                                                                  **settings)]
             response = history.pop()
             response.history = history
         return response
@@ -343,6 +353,9 @@ class EnetClient:
             self._http.cookies.extract_cookies(MockResponse(answer.headers),
                                                MockRequest(requests.Request("GET", url).prepare()))
         if answer.status in _REDIRECTS and "Location" in answer.headers:
+            # another origin is refused here, before requests would send the query (and passwords) again
+            refuse_other_origin(url, urljoin(url, answer.headers["Location"]),
+                                what=f"A redirect (HTTP {answer.status}) was refused", setting="syspro.enet_url")
             log.info("SYSPRO e.net answered with a redirect (HTTP %s); following it through requests", answer.status)
             self._plain_allowed = False
             self._routes.clear()

@@ -23,8 +23,9 @@ from lxml import etree
 
 from desktop_app.core import money_json
 from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectError, ConnectorError
-from desktop_app.core.http import session_from_environment
-from desktop_app.core.redact import redact, register_secret
+from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
+from desktop_app.core.origins import refuse_other_origin, require_encrypted
+from desktop_app.core.redact import redact, redact_document, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import LookupUnavailable, MalformedXmlOut
 from desktop_app.syspro.records import (
@@ -80,11 +81,14 @@ def date_range(field: str, since: dt.date | None, until: dt.date | None) -> str 
 class ODataReader:
     def __init__(self, *, base_url: str, company: str, user: str, password: str,
                  settings_entities: Mapping[str, str] | Callable[[str], str] | None = None,
-                 session: requests.Session | None = None, connect_timeout: float = 10, read_timeout: float = 100):
+                 session: requests.Session | None = None, connect_timeout: float = 10, read_timeout: float = 100,
+                 allow_unencrypted: bool = False):
         if not base_url:
             raise ConfigError("The SYSPRO OData address (syspro.odata_url) is not set.")
         if not company:
             raise ConfigError("The SYSPRO company (syspro.company) is not set.")
+        require_encrypted(base_url, setting="syspro.odata_url", service="the SYSPRO operator's OData",
+                          allow_unencrypted=allow_unencrypted)
         register_secret(password)
         self.base_url = base_url.rstrip("/")
         self.company = company
@@ -118,6 +122,7 @@ class ODataReader:
             settings_entities=entities,
             connect_timeout=settings.get("http.connect_timeout") or 10,
             read_timeout=settings.get("http.read_timeout") or 100,
+            allow_unencrypted=bool(settings.get("syspro.allow_unencrypted")),
             **kwargs,
         )
 
@@ -146,12 +151,19 @@ class ODataReader:
     def _get(self, url: str, params: dict | None, what: str) -> requests.Response:
         self.requests += 1
         try:
-            response = self._http.get(url, params=params, auth=self._auth, timeout=self.timeout)
+            # redirects are followed here, hop by hop, only within the origin (the Basic header goes along)
+            response = self._http.get(url, params=params, auth=self._auth, timeout=self.timeout,
+                                      allow_redirects=False)
+            if response.is_redirect:
+                settings = self._http.merge_environment_settings(response.url, {}, None, None, None)
+                hops = list(resolve_redirects_within_origin(self._http, response, response.request,
+                                                            timeout=self.timeout, **settings))
+                response = hops[-1] if hops else response
         except requests.RequestException as exc:
             kind = "timed out" if isinstance(exc, requests.Timeout) else "could not be reached"
             raise ConnectError(redact(f"SYSPRO OData at {self.base_url} {kind} while reading {what}. "
                                       "Check syspro.odata_url and the network.")) from None
-        log.debug("SYSPRO OData GET %s -> %s", redact(response.url), response.status_code)
+        log.debug("SYSPRO OData GET %s -> %s", redact_document(response.url), response.status_code)
         if response.status_code in (401, 403):
             raise AuthenticationError(redact(
                 f"SYSPRO OData refused user {self.user!r} (HTTP {response.status_code}). Check syspro.odata_user "
@@ -206,6 +218,8 @@ class ODataReader:
             link = payload.get("@odata.nextLink")
             if link:
                 link = urljoin(response.url, link)
+                refuse_other_origin(self.base_url, link, what=f"SYSPRO OData's next-page link for {name} was refused",
+                                    setting="syspro.odata_url")
                 if link in seen_links:
                     raise MalformedXmlOut(f"SYSPRO OData repeated the same next page link for {name}.")
                 seen_links.add(link)

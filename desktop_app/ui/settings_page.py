@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateEdit, QFor
 from desktop_app.core import config, secrets
 from desktop_app.core.config import SPECS, SettingSpec, SettingsError
 from desktop_app.core.errors import ConnectionResult
+from desktop_app.core.origins import ALLOW_UNENCRYPTED, UNENCRYPTED_URL_SETTINGS, unencrypted_warning
 from desktop_app.ui.messages import alive
 from desktop_app.ui.sample_supplier import ADDRESS_LINES, SampleSupplierBox
 from desktop_app.ui.sync_control import SYSTEMS, run_connection_test
@@ -211,6 +212,9 @@ class SettingsPage(QWidget):
         layout.addWidget(scroll, 1)
         layout.addLayout(footer)
 
+        for key in UNENCRYPTED_URL_SETTINGS:
+            self.editors[key].widget.textChanged.connect(self._show_unencrypted_warning)
+        self.editors[ALLOW_UNENCRYPTED].widget.toggled.connect(self._show_unencrypted_warning)
         self.save_button.clicked.connect(self.save)
         self.wizard_button.clicked.connect(self.wizardRequested)
         self.test_button.clicked.connect(self.test_connections)
@@ -236,10 +240,24 @@ class SettingsPage(QWidget):
         error.hide()
         column.addWidget(error)
         self.errors[spec.key] = error
+        if spec.key == ALLOW_UNENCRYPTED:
+            self.unencrypted_warning = QLabel()
+            self.unencrypted_warning.setObjectName("unencryptedWarning")
+            self.unencrypted_warning.setStyleSheet("color: #B45309;")
+            self.unencrypted_warning.setWordWrap(True)
+            self.unencrypted_warning.hide()
+            column.addWidget(self.unencrypted_warning)
         if spec.key == ADDRESS_LINES:
             self.sample = SampleSupplierBox(self.bridge, editor.text, self._address_lines_problem)
             column.addWidget(self.sample)
         return box
+
+    @Slot()
+    def _show_unencrypted_warning(self, *_args) -> None:
+        sentence = unencrypted_warning({key: self.editors[key].text() for key in UNENCRYPTED_URL_SETTINGS},
+                                       self.editors[ALLOW_UNENCRYPTED].widget.isChecked())
+        self.unencrypted_warning.setText(sentence)
+        self.unencrypted_warning.setVisible(bool(sentence))
 
     def _address_lines_problem(self, sentence: str) -> None:
         self.errors[ADDRESS_LINES].setText(sentence)

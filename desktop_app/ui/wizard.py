@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QCompleter, Q
 from desktop_app.core import config, secrets
 from desktop_app.core.config import SPECS, SettingsError
 from desktop_app.core.errors import ConnectionResult
+from desktop_app.core.origins import ALLOW_UNENCRYPTED, unencrypted_warning
 from desktop_app.ui.messages import alive, show_error
 from desktop_app.ui.sync_control import run_connection_test
 
@@ -280,6 +281,20 @@ class ConnectionPage(SetupPage):
             self.details_button.setChecked(False)
 
 
+def warning_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(name)
+    label.setStyleSheet("color: #B45309;")
+    label.setWordWrap(True)
+    label.hide()
+    return label
+
+
+def show_warning(label: QLabel, sentence: str) -> None:
+    label.setText(sentence)
+    label.setVisible(bool(sentence))
+
+
 class ServiceTitanPage(ConnectionPage):
     system = "servicetitan"
 
@@ -302,8 +317,18 @@ class ServiceTitanPage(ConnectionPage):
                        "Shown once when it is generated; generate a new one there if it was lost.", required=True)
         self.add_field("servicetitan.app_key", "App key", SecretEdit(),
                        "The application key (ak1.…) of the app in the ServiceTitan developer portal.", required=True)
+        self.unencrypted_warning = warning_label("unencryptedWarning")
+        self.form.addRow("", self.unencrypted_warning)
+        for key in ("servicetitan.auth_url", "servicetitan.api_url"):
+            self.fields[key].textChanged.connect(self._show_unencrypted_warning)
         self.environment.currentIndexChanged.connect(self._environment_changed)
         self._environment_changed()
+
+    @Slot()
+    def _show_unencrypted_warning(self, *_args) -> None:
+        # the box that allows it is on the SYSPRO page; here only what was typed is judged
+        show_warning(self.unencrypted_warning, unencrypted_warning(
+            {key: self.fields[key].text() for key in ("servicetitan.auth_url", "servicetitan.api_url")}, False))
 
     @Slot()
     def _environment_changed(self, *_args) -> None:
@@ -350,7 +375,16 @@ class SysproPage(ConnectionPage):
         self.add_field("syspro.company_password", "Company password", SecretEdit(),
                        "Only if the company has a password.")
         for key in ("syspro.enet_url", "syspro.odata_url"):
-            self.fields[key].setPlaceholderText("http://…")
+            self.fields[key].setPlaceholderText("https://…")
+            self.fields[key].textChanged.connect(self._show_unencrypted_warning)
+        self.allow_unencrypted = QCheckBox("Allow unencrypted http:// addresses (not recommended)")
+        self.allow_unencrypted.setObjectName(ALLOW_UNENCRYPTED)
+        self.add_field(ALLOW_UNENCRYPTED, "Unencrypted", self.allow_unencrypted,
+                       "Only for a trusted network whose SYSPRO (or ServiceTitan sign-in) has no https: passwords "
+                       "then cross the network readable by anyone on it.")
+        self.unencrypted_warning = warning_label("unencryptedWarning")
+        self.form.addRow("", self.unencrypted_warning)
+        self.allow_unencrypted.toggled.connect(self._show_unencrypted_warning)
         self.add_field("syspro.supplier_address_lines", "Supplier address lines", QLineEdit(),
                        "What SupAddr1…SupAddr5 hold at this site, e.g. street,city,state,country,- "
                        "(street2, or - for a line not used). Read a sample supplier to check.")
@@ -360,6 +394,19 @@ class SysproPage(ConnectionPage):
                                         lambda sentence: self.show_error("syspro.supplier_address_lines", sentence),
                                         prepare=self._save_first)
         self.form.addRow("", self.sample)
+
+    @Slot()
+    def _show_unencrypted_warning(self, *_args) -> None:
+        show_warning(self.unencrypted_warning, unencrypted_warning(
+            {key: self.fields[key].text() for key in ("syspro.enet_url", "syspro.odata_url")},
+            self.allow_unencrypted.isChecked()))
+
+    def values(self) -> dict[str, str]:
+        return {**super().values(), ALLOW_UNENCRYPTED: "true" if self.allow_unencrypted.isChecked() else "false"}
+
+    def fill(self, settings, stored) -> None:
+        super().fill(settings, stored)
+        self.allow_unencrypted.setChecked(bool(settings[ALLOW_UNENCRYPTED]))
 
     def _save_first(self, then: Callable[[str], None]) -> None:
         """The sample is read with what was typed: the fields are stored first, as Test connection does."""

@@ -128,10 +128,10 @@ def test_cookies_the_server_sets_go_out_with_the_next_calls(clean_env, rsps):
                             "ARRAffinity=node2"]
 
 
-def test_a_redirect_is_followed_as_the_session_would(clean_env, rsps):
-    """An e.net behind a proxy that moved it (http → https, a new path) answers with a redirect: the
-    call ends at the new address, query string and all, as `session.get` would take it there."""
-    moved = "https://enet.example.com/SYSPROWCFService/Rest"
+def test_a_redirect_within_the_origin_is_followed_as_the_session_would(clean_env, rsps):
+    """An e.net moved to a new path on the same server answers with a redirect: the call ends at the
+    new address, query string and all, as `session.get` would take it there."""
+    moved = ENET_URL.replace("/SYSPROWCFService/Rest", "/SYSPRO8/SYSPROWCFService/Rest")
     targets = []
 
     def answer(request):
@@ -148,7 +148,25 @@ def test_a_redirect_is_followed_as_the_session_would(clean_env, rsps):
     assert [url.split("?")[0] for url in targets] == [moved + "/Logon", moved + "/Query/Query", moved + "/Logoff"]
     assert "XmlIn=%3CQ%2F%3E" in targets[1] and "UserId=" in targets[1]
     # each call asks the old address once, as session.get would: one redirect, then the new address
-    assert [urlsplit(call.request.url).hostname for call in rsps.calls] == ["127.0.0.1", "enet.example.com"] * 3
+    assert [urlsplit(call.request.url).path.rsplit("/", 1)[-1] for call in rsps.calls] == [
+        "Logon", "Logon", "Query", "Query", "Logoff", "Logoff"]
+
+
+@pytest.mark.parametrize("moved", ["https://enet.example.com/SYSPROWCFService/Rest",  # scheme and host
+                                   "http://127.0.0.1:10/SYSPROWCFService/Rest",  # port
+                                   "https://127.0.0.1:9/SYSPROWCFService/Rest"])  # scheme
+def test_a_redirect_to_another_origin_is_refused_and_nothing_is_sent_there(clean_env, rsps, moved):
+    from desktop_app.core.origins import OriginRefused
+
+    rsps.add_callback(responses.GET, ENET_URL + "/Logon",
+                      callback=lambda request: (307, {"Location": request.url.replace(ENET_URL, moved)}, ""))
+    rsps.add(responses.GET, moved + "/Logon", body=USER_IDS[0])
+    with pytest.raises(OriginRefused) as refused:
+        with make_client().session():
+            pass
+    assert len(rsps.calls) == 1  # only the configured address was asked
+    message = str(refused.value)
+    assert "another address" in message and OPERATOR_PASSWORD not in message and "Logon" not in message
 
 
 def test_response_hooks_of_the_session_see_every_answer(clean_env, sent):
@@ -240,7 +258,9 @@ def test_environment_is_read_once_per_session_not_per_call(clean_env, sent, envi
 def test_real_requests_go_through_the_environment_proxy(clean_env, local_server):
     proxy = f"http://127.0.0.1:{local_server.server_address[1]}"
     clean_env.setenv("HTTP_PROXY", proxy)
-    base = "http://syspro.invalid:20000/SYSPROWCFService/Rest"  # not resolvable: only the proxy can reach it
+    # nothing listens there: only the proxy answers (an http:// e.net elsewhere than this machine is
+    # never sent through a proxy: its passwords would be in the proxy's logs)
+    base = "http://localhost:20000/SYSPROWCFService/Rest"
     with make_client(base).session() as session:
         assert session.query("COMFND", AWKWARD) == "<Ok/>"
     assert [urlsplit(path).path for path in local_server.seen] == [
