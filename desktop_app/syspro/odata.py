@@ -184,7 +184,13 @@ class ODataReader:
         yielded = 0
         next_url: str | None = None
         seen_links: set[str] = set()
+        previous_page: list | None = None
+        pages = 0
         while True:
+            pages += 1
+            if pages > contract.ODATA_MAX_PAGES:
+                raise MalformedXmlOut(f"SYSPRO OData still had more rows of {name} after {contract.ODATA_MAX_PAGES} "
+                                      "pages, more than any company holds: this read stopped.")
             if next_url:
                 response = self._get(next_url, None, f"entity set {name}")
             else:
@@ -214,6 +220,10 @@ class ODataReader:
             if next_url is not None or len(page) < top:
                 # After server-driven paging, no link means the end; without it, a short page does.
                 return
+            if skip and page == previous_page:
+                raise MalformedXmlOut(f"SYSPRO OData answered the same rows of {name} for $skip={skip} as for the "
+                                      "page before: it ignores $skip, so this read stopped.")
+            previous_page = page
             skip += len(page)
 
     # --- typed readers -----------------------------------------------------------------------------
