@@ -118,6 +118,11 @@ _SPECS = [
     SettingSpec("sync.po_business_unit", "id", None,
                 "ServiceTitan business unit id for a PO created from SYSPRO when neither its branch nor its "
                 "warehouse's branch has a branch mapping (blank: such POs are held)"),
+    SettingSpec("sync.watchdog_minutes", "int", 10,
+                "Minutes a sync may go without any sign of progress before the app stops it, records the cycle "
+                "as failed and lets the next one start afresh (never less than one HTTP request may take: "
+                "http.connect_timeout + http.read_timeout plus a retry pause)",
+                minimum=1, maximum=1440),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

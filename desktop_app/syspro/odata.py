@@ -21,7 +21,7 @@ from urllib.parse import quote, urljoin
 import requests
 from lxml import etree
 
-from desktop_app.core import money_json
+from desktop_app.core import liveness, money_json
 from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectError, ConnectorError
 from desktop_app.core.http import session_from_environment
 from desktop_app.core.redact import redact, register_secret
@@ -187,6 +187,7 @@ class ODataReader:
         previous_page: list | None = None
         pages = 0
         while True:
+            liveness.beat()
             pages += 1
             if pages > contract.ODATA_MAX_PAGES:
                 raise MalformedXmlOut(f"SYSPRO OData still had more rows of {name} after {contract.ODATA_MAX_PAGES} "
