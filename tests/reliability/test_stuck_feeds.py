@@ -47,3 +47,23 @@ def test_a_repeating_odata_next_link_stops_the_read_that_follows_it(sandbox):
     sandbox.syspro.set_faults({})
     assert not cycle().errors
     assert_exactly_once(sandbox)
+
+
+def test_the_fault_spec_names_the_feed_that_does_not_advance():
+    from desktop_app.sandbox.faults import FaultSpecError, parse_fault_spec
+
+    assert parse_fault_spec("st.stuck_feed=purchase-orders,syspro.odata_repeat_link") == {
+        "st": {"stuck_feed": "purchase-orders"}, "syspro": {"odata_repeat_link": 1.0}}
+    with pytest.raises(FaultSpecError, match="neither a number nor a feed name"):
+        parse_fault_spec("st.http_500=1e")
+
+
+def test_the_reliability_scenarios_of_a_stuck_feed_and_a_hung_engine_lose_and_duplicate_nothing(sandbox):
+    from desktop_app.sandbox import scenarios
+
+    assert ("st", {"stuck_feed": "invoices"}) in scenarios.FAULTS
+    stuck = scenarios.fault_in(sandbox, "st", {"stuck_feed": "invoices"}, cycles=2)
+    assert stuck.scenario == "st.stuck_feed=invoices"
+    assert stuck.ok and stuck.invoices > 0, stuck
+    hung = scenarios.hung_engine_in(sandbox, watchdog_s=3.0, cycles=1)
+    assert hung.kills == 1 and hung.ok and not hung.notes, hung
