@@ -103,6 +103,9 @@ def fault_in(box: Sandbox, side: str, faults: dict, *, cycles: int = 3) -> Outco
 
     outcome = Outcome(f"{side}.{','.join(f'{k}={_value(v)}' for k, v in faults.items())}")
     getattr(box, side).set_faults(faults)
+    page_size = box.syspro.page_size
+    if "odata_repeat_link" in faults:  # a link only comes with a read longer than one page
+        box.syspro.page_size = min(page_size, 50)
     for _ in range(cycles):
         ctx = SyncContext.from_database(actor="scenario")
         try:
@@ -112,6 +115,7 @@ def fault_in(box: Sandbox, side: str, faults: dict, *, cycles: int = 3) -> Outco
         finally:
             ctx.close()
     getattr(box, side).set_faults({})
+    box.syspro.page_size = page_size
     started = time.monotonic()
     ctx = SyncContext.from_database(actor="scenario")
     try:
