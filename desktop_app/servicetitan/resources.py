@@ -153,6 +153,7 @@ class ServiceTitanResources:
         token = export_from(since)
         seen: set = set()
         pages = 0
+        tokens = {token}
         while True:
             params: dict[str, Any] = {}
             if token:
@@ -166,15 +167,16 @@ class ServiceTitanResources:
             yield ExportPage(drop_seen((parse(d) for d in data), seen), next_token, has_more)
             if not has_more or (not data and next_token == token):
                 return  # an empty page that leaves the token as it was has nothing more to give
-            if next_token == token:
-                # asked again, the feed would answer this same page for ever
+            if next_token in tokens:
+                # asked again, the feed would answer pages it gave already, for ever
                 raise FeedNotAdvancing(
-                    f"ServiceTitan's {module}/{path} feed says it has more records but gave back the same "
-                    "continueFrom token: it is not moving on, so this read stopped after the records it gave. "
+                    f"ServiceTitan's {module}/{path} feed says it has more records but gave back a "
+                    "continueFrom token it gave before: it is not moving on, so this read stopped after the records it gave. "
                     "Nothing was lost; the next cycle asks again from there. If it repeats, tell ServiceTitan "
                     "support which feed it is.")
             pages += 1
             _check_page_cap(pages, self.max_pages, f"{module}/{path} feed")
+            tokens.add(next_token)
             token = next_token
 
     # ------------------------------------------------------------ accounting: invoices

@@ -179,7 +179,7 @@ def test_an_export_feed_that_hands_back_the_same_token_stops_with_an_error_namin
     feed = make_client().export_invoices(None)
     pages = [next(feed), next(feed)]  # both pages are handed over: the caller stores what it was given
     assert [r.id for p in pages for r in p.records] == [1, 2]
-    with pytest.raises(FeedNotAdvancing, match="accounting/export/invoices.*same continueFrom"):
+    with pytest.raises(FeedNotAdvancing, match="accounting/export/invoices.*continueFrom token it gave before"):
         next(feed)
     assert len(_calls(st, EXPORT_INVOICES)) == 2
 
@@ -224,3 +224,13 @@ def test_a_list_that_never_ends_stops_at_the_page_cap(st, tokens, make_client):
     client.max_pages = 3
     with pytest.raises(FeedNotAdvancing, match="after 3 pages"):
         client.materials()
+
+
+def test_an_export_feed_that_goes_round_in_a_circle_stops(st, tokens, make_client):
+    from desktop_app.servicetitan.errors import FeedNotAdvancing
+
+    for n, token in enumerate(["A", "B", "A", "B"]):
+        st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "continueFrom": token, "data": [_invoice(n)]})
+    with pytest.raises(FeedNotAdvancing):
+        list(make_client().export_invoices(None))
+    assert len(_calls(st, EXPORT_INVOICES)) == 3
