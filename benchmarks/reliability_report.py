@@ -1,7 +1,9 @@
 """Reliability report: the heavy versions of tests/reliability, printed as a table.
 
-Runs, against the simulators, every fault class with thousands of invoices and hundreds of
-SIGKILLs of the sync process across seeds; prints invoices processed, lost, duplicated, stuck
+Runs, against the simulators, every fault class (`scenarios.FAULTS`: failing, slow and malformed
+answers, feeds that do not advance), the scenarios that are more than a switch (`scenarios.SCENARIOS`:
+a hung engine ended by the watchdog) with thousands of invoices, and hundreds of SIGKILLs of the
+sync process across seeds; prints invoices processed, lost, duplicated, stuck
 without a reason (each must be 0) and the time to recover after each fault class.
 
     python benchmarks/reliability_report.py                 # 200 kills, 2,000+ invoices
@@ -25,6 +27,7 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=40, help="SIGKILLs per seed")
     parser.add_argument("--invoices", type=int, default=2000, help="invoices in each fault scenario's company")
     parser.add_argument("--quick", action="store_true", help="2 seeds x 8 kills, 300 invoices")
+    parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     args = parser.parse_args()
     if args.quick:
         args.seeds, args.kills, args.invoices = 2, 8, 300
@@ -49,6 +52,8 @@ def main() -> int:
         db.open_database()
 
     for index, (side, faults) in enumerate(scenarios.FAULTS):
+        if args.only and args.only not in f"{side}.{','.join(faults)}":
+            continue
         fresh_home(f"fault-{index}")
         with Sandbox(seed=100 + index, invoices=args.invoices, max_lifetime_s=1800) as box:
             box.configure_profile()
@@ -57,7 +62,16 @@ def main() -> int:
             print(f"  {outcome.scenario:<36} done in {outcome.recover_seconds:.1f}s", flush=True)
         if time.monotonic() > deadline:
             break
-    if os.name == "posix":
+    for index, (name, scenario) in enumerate(scenarios.SCENARIOS):
+        if args.only and args.only not in name:
+            continue
+        fresh_home(f"scenario-{index}")
+        with Sandbox(seed=200 + index, invoices=args.invoices, max_lifetime_s=1800) as box:
+            box.configure_profile()
+            outcome = scenario(box)
+            outcomes.append(outcome)
+            print(f"  {outcome.scenario:<36} done in {outcome.recover_seconds:.1f}s", flush=True)
+    if os.name == "posix" and (not args.only or args.only in "SIGKILL"):
         for seed in range(args.seeds):
             fresh_home(f"kill-{seed}")
             with Sandbox(seed=seed, invoices=max(150, args.invoices // 10), max_lifetime_s=3600) as box:

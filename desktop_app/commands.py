@@ -6,7 +6,7 @@ import json
 import sys
 
 from desktop_app.cli import _print_json, command, open_engine_db
-from desktop_app.core import config, errors
+from desktop_app.core import config, cycle_lock, errors
 from desktop_app.core.errors import EXIT_CONNECT, EXIT_OK, EXIT_RECORDS_NEED_ATTENTION
 from desktop_app.core.instance_lock import InstanceLock
 
@@ -221,7 +221,7 @@ def cmd_replay(args) -> int:
     if not args.ids and not args.all_failed:
         raise errors.ConfigError("Give document ids to retry, or --all-failed")
     open_engine_db()
-    with InstanceLock():
+    with InstanceLock(), cycle_lock.held():  # they post: not beside an engine still finishing
         ctx = SyncContext.from_database(actor="cli-replay")
         try:
             summary = invoices.replay(ctx, args.ids, all_failed=args.all_failed)
@@ -407,7 +407,7 @@ def cmd_records_replay(args) -> int:
     from desktop_app.sync.context import SyncContext
 
     open_engine_db()
-    with InstanceLock():
+    with InstanceLock(), cycle_lock.held():  # they post: not beside an engine still finishing
         ctx = SyncContext.from_database(actor="cli-replay")
         try:
             summary = records.replay(ctx, args.flow, args.ids)
@@ -430,7 +430,7 @@ def cmd_records_approve(args) -> int:
     if bool(args.ids) == bool(args.all):
         raise errors.ConfigError("records approve: give the ids of the records to create, or --all (not both)")
     open_engine_db()
-    with InstanceLock():
+    with InstanceLock(), cycle_lock.held():  # they post: not beside an engine still finishing
         ctx = SyncContext.from_database(actor="cli-approve")
         try:
             approved, summary = records.approve(ctx, args.flow, None if args.all else args.ids)

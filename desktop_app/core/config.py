@@ -122,6 +122,11 @@ _SPECS = [
                 "Allow plain http:// (unencrypted) addresses on another machine for SYSPRO e.net, SYSPRO OData "
                 "and the ServiceTitan sign-in: passwords then cross the network readable by anyone on it. "
                 "Only for a trusted network whose service has no https; never through a proxy for e.net"),
+    SettingSpec("sync.watchdog_minutes", "int", 10,
+                "Minutes a sync may go without any sign of progress before the app stops it, records the cycle "
+                "as failed and lets the next one start afresh (never less than one HTTP request may take: "
+                "http.connect_timeout + http.read_timeout plus a retry pause)",
+                minimum=1, maximum=1440),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

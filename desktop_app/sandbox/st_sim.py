@@ -46,7 +46,7 @@ from desktop_app.sandbox.st_wire import dumps, loads
 
 FAULTS = {
     "rate_limit_storm", "rate_limit_storm_nohdr", "http_500", "slow", "drop", "malformed",
-    "token_expire", "maintenance_409", "export_delay", "token_throttle",
+    "token_expire", "maintenance_409", "export_delay", "token_throttle", "stuck_feed",
 }
 SCOPES = (
     "tn.acc.invoices:r tn.acc.invoices:w tn.acc.invoiceitems:r tn.acc.apbills:r tn.acc.glaccounts:r "
@@ -296,10 +296,22 @@ class ServiceTitanSimulator(ServedSimulator):
             raise ApiError(400, "One or more validation errors occurred.", error.errors) from None
         except StStateError as error:
             raise ApiError(error.status, error.title, error.errors) from None
+        body = self._stuck(endpoint, request, body)
         payload = dumps(body)
         if self.faults.take("malformed"):
             payload = payload[: max(1, len(payload) // 2)]
         return Response(payload, status, content_type="application/json; charset=utf-8")
+
+    def _stuck(self, endpoint: str, request: Request, body):
+        """Fault `st.stuck_feed[=FEED]`: an export feed (FEED as in its path, e.g. invoices or
+        purchase-orders; every feed without a name) says it has more but hands back the token it was
+        given, so it never moves on."""
+        target = self.faults.target("stuck_feed")
+        if target is None or not endpoint.startswith("export_") or not isinstance(body, dict):
+            return body
+        if target != "*" and endpoint != "export_" + target.replace("-", "_"):
+            return body
+        return {**body, "hasMore": True, "continueFrom": request.args.get("from") or body.get("continueFrom")}
 
     def _authenticate(self, request: Request) -> None:
         if self.faults.take("token_expire"):

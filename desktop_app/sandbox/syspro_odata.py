@@ -221,9 +221,9 @@ def authorized(state: SysproState, request: Request) -> bool:
 
 
 def handle(state: SysproState, request: Request, odata_url: str, rest: str, page_size: int,
-           hidden: Hidden | None = None) -> Response:
+           hidden: Hidden | None = None, *, repeat_next_link: bool = False) -> Response:
     """`rest` is the path below the OData root, e.g. `EDU1/ApInvoice`; `hidden` the columns this
-    site does not expose."""
+    site does not expose; `repeat_next_link` (fault) makes every next link point at the page it is on."""
     if not authorized(state, request):
         return error_response(401, "Authorization has been denied for this request.",
                               {"WWW-Authenticate": 'Basic realm="SYSPRO OData"'})
@@ -242,7 +242,8 @@ def handle(state: SysproState, request: Request, odata_url: str, rest: str, page
         return error_response(404, f"Resource not found for the segment '{entity}'.")
     table = site_table(table, hidden)
     try:
-        return _json(query(state, table, request.args, f"{base}/{entity}", f"{base}/$metadata", page_size))
+        return _json(query(state, table, request.args, f"{base}/{entity}", f"{base}/$metadata", page_size,
+                           repeat_next_link=repeat_next_link))
     except ODataError as exc:
         return error_response(exc.status, exc.message)
 
@@ -261,7 +262,8 @@ def _non_negative(args, name: str) -> int | None:
     return int(raw)
 
 
-def query(state: SysproState, table: Table, args, url: str, metadata_url: str, page_size: int) -> dict:
+def query(state: SysproState, table: Table, args, url: str, metadata_url: str, page_size: int, *,
+          repeat_next_link: bool = False) -> dict:
     unsupported = [k for k in args if k.startswith("$") and k not in SUPPORTED_OPTIONS]
     if unsupported:
         raise ODataError(400, f"The query parameter '{unsupported[0]}' is not supported.")
@@ -287,9 +289,9 @@ def query(state: SysproState, table: Table, args, url: str, metadata_url: str, p
     payload["value"] = [{c: row[c] for c in select} for row in page]
     if page_end < end:
         params = {k: v for k, v in args.items() if k not in ("$skip", "$top")}
-        params["$skip"] = str(page_end)
+        params["$skip"] = str(skip if repeat_next_link else page_end)
         if top is not None:
-            params["$top"] = str(end - page_end)
+            params["$top"] = str(end - (skip if repeat_next_link else page_end))
         payload["@odata.nextLink"] = f"{url}?{urlencode(params)}"
     return payload
 

@@ -6,7 +6,7 @@ expiring after `session_idle_timeout_s` of inactivity on the injected clock.
 
 Faults (see desktop_app.sandbox.faults; counted ones fire N times): http_500, slow (seconds),
 drop, drop_after_post, slow_after_post (the post commits, the answer waits `slow_after_post_s`),
-session_expire, malformed, reject_post.
+session_expire, malformed, reject_post, odata_repeat_link (every OData next link points back at its own page).
 
 What SYSPRO answers for an expired or evicted UserId is not published; `invalid_session_message`
 switches the text so a client can be held to any `ERROR:` answer, not just ours.
@@ -30,7 +30,7 @@ from desktop_app.sandbox.syspro_state import Session, SysproState
 from desktop_app.sandbox.syspro_xml import E, XmlInError, el, parse_xml_in, xml_out
 
 FAULTS = {"http_500", "slow", "drop", "drop_after_post", "slow_after_post", "session_expire", "malformed",
-          "reject_post"}
+          "reject_post", "odata_repeat_link"}
 ENET_ROOT = "/sysprowcfservice/rest/"
 ODATA_ROOT = "/syspro8odata/sysproodata"
 SECRET_PARAMS = {"operatorpassword", "companypassword"}
@@ -145,7 +145,8 @@ class SysproSimulator(ServedSimulator):
             return self._enet(lower[len(ENET_ROOT):].strip("/"), params, environ)
         if lower == ODATA_ROOT or lower.startswith(ODATA_ROOT + "/"):
             rest = request.path[len(ODATA_ROOT):]
-            return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size, self.odata_hidden)
+            return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size, self.odata_hidden,
+                                      repeat_next_link=self.faults.value("odata_repeat_link") > 0)
         return Response("Not Found", status=404, content_type="text/plain")
 
     # -- admin -----------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3.exceptions
 
+from desktop_app.core import liveness
 from desktop_app.core import secrets as secret_store
 from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
@@ -178,6 +179,7 @@ class ServiceTitanClient(ServiceTitanResources):
         reauthorized = False
         authorization: str | None = None
         while True:
+            liveness.beat()
             self._limiter.acquire()
             if authorization is None:
                 authorization = self.tokens.authorization()

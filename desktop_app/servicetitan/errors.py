@@ -80,3 +80,11 @@ class ServiceTitanOutcomeUnknown(_ProblemDetails, OutcomeUnknown):
 
 class ReadOnlyViolation(ConnectorError):
     """The code tried to write something this app must only read (AP bills). Never sent."""
+
+
+class FeedNotAdvancing(ConnectorError):
+    """A list or export feed says it has more but does not move on (the same token or page again).
+    Not a ConnectError: ServiceTitan answered, only this feed is unusable, so the other flows run."""
+
+    def __init__(self, message: str):
+        super().__init__(redact(message))

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
+from desktop_app.servicetitan.errors import FeedNotAdvancing
 from desktop_app.servicetitan.models import (
     Adjustment,
     ApBill,
@@ -40,6 +41,9 @@ from desktop_app.servicetitan.models import (
 T = TypeVar("T")
 
 IDS_PER_REQUEST = 50  # ServiceTitan answers 400 above this (NOTES §2.1, §6.7)
+# Pages one read may take before it is taken for a feed that never ends: 20,000 pages are 10 million
+# records at the default page size, far beyond any tenant, yet a runaway loop stops within minutes.
+MAX_PAGES_PER_READ = 20_000
 
 
 def chunked(values: Iterable[Any], size: int = IDS_PER_REQUEST) -> Iterator[list[Any]]:
@@ -77,6 +81,14 @@ def _unique_ids(ids: Iterable[int]) -> list[int]:
     return list(dict.fromkeys(int(i) for i in ids))
 
 
+def _check_page_cap(pages: int, cap: int, what: str) -> None:
+    if pages >= cap:
+        raise FeedNotAdvancing(
+            f"ServiceTitan's {what} still said it had more after {pages} pages, more than any tenant holds: "
+            "taken for a feed that never ends, this read stopped. Nothing was lost; the next cycle reads on "
+            "from the last page stored. If it repeats, tell ServiceTitan support which one it is.")
+
+
 def _as_sent(record: dict) -> dict:
     return record
 
@@ -86,6 +98,7 @@ class ServiceTitanResources:
     and `page_size`."""
 
     page_size: int
+    max_pages: int = MAX_PAGES_PER_READ
 
     def request(self, method: str, module: str, path: str, *, params: dict | None = None,
                 json_body: object = None) -> Any:  # pragma: no cover - provided by the client
@@ -94,15 +107,26 @@ class ServiceTitanResources:
     # ------------------------------------------------------------ paging machinery
 
     def iter_pages(self, module: str, path: str, params: dict | None = None) -> Iterator[list[dict]]:
-        """The `data` of each page of a page-numbered list, one page per request."""
+        """The `data` of each page of a page-numbered list, one page per request. A list that says it
+        has more but answers the same records again (it ignores `page`) stops with FeedNotAdvancing."""
         page = 1
+        previous: list | None = None
         while True:
             body = self.request("GET", module, path,
                                 params={**(params or {}), "page": page, "pageSize": self.page_size}) or {}
             data = [d for d in (body.get("data") or []) if isinstance(d, dict)]
+            keys = [(d.get("id"), d.get("modifiedOn")) for d in data]
+            if keys == previous:
+                raise FeedNotAdvancing(
+                    f"ServiceTitan's {module}/{path} list answered page {page} with the same records as page "
+                    f"{page - 1} while saying there are more: it is not moving on, so this read stopped. "
+                    "Nothing was lost; the next cycle reads it again. If it repeats, tell ServiceTitan "
+                    "support which list it is.")
             yield data
             if not body.get("hasMore") or not data:
                 return
+            _check_page_cap(page, self.max_pages, f"{module}/{path} list")
+            previous = keys
             page += 1
 
     def list_all(self, module: str, path: str, parse: Callable[[dict], T], params: dict | None = None) -> list[T]:
@@ -128,6 +152,8 @@ class ServiceTitanResources:
                     parse: Callable[[dict], T], *, include_recent_changes: bool = False) -> Iterator[ExportPage[T]]:
         token = export_from(since)
         seen: set = set()
+        pages = 0
+        tokens = {token}
         while True:
             params: dict[str, Any] = {}
             if token:
@@ -140,7 +166,17 @@ class ServiceTitanResources:
             has_more = bool(body.get("hasMore"))
             yield ExportPage(drop_seen((parse(d) for d in data), seen), next_token, has_more)
             if not has_more or (not data and next_token == token):
-                return  # the second test guards against a feed that never moves on
+                return  # an empty page that leaves the token as it was has nothing more to give
+            if next_token in tokens:
+                # asked again, the feed would answer pages it gave already, for ever
+                raise FeedNotAdvancing(
+                    f"ServiceTitan's {module}/{path} feed says it has more records but gave back a "
+                    "continueFrom token it gave before: it is not moving on, so this read stopped after the records it gave. "
+                    "Nothing was lost; the next cycle asks again from there. If it repeats, tell ServiceTitan "
+                    "support which feed it is.")
+            pages += 1
+            _check_page_cap(pages, self.max_pages, f"{module}/{path} feed")
+            tokens.add(next_token)
             token = next_token
 
     # ------------------------------------------------------------ accounting: invoices

@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from desktop_app.core import liveness
 from desktop_app.core.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -130,6 +131,7 @@ class SyncContext:
             self.progress_callback(done, total, message)
 
     def check_cancelled(self) -> None:
+        liveness.beat()  # called between documents: the engine is getting on
         if self.cancel_event.is_set():
             raise Cancelled("stopped at the user's request")
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from desktop_app.core import paths
+from desktop_app.core import cycle_lock, paths
 from desktop_app.core.errors import (EXIT_RECORDS_NEED_ATTENTION, EXIT_USAGE, ConfigError, ConnectError,
                                      ConnectorError)
 from desktop_app.servicetitan.errors import ServiceTitanAuthError, ServiceTitanUnavailable
@@ -107,6 +107,17 @@ def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
     CycleNotConfigured when a setting stopped one of them, else with the first connection error.
     """
     dates.require_start_date(ctx.settings)  # CLI (exit 2), scheduler and Sync now alike: a failed cycle
+
+    def waiting(message: str) -> None:
+        ctx.check_cancelled()
+        ctx.progress(0, 0, message)
+
+    # an engine whose app died may still be finishing its document: this cycle waits for it
+    with cycle_lock.held(on_wait=waiting):
+        return _run_flows(ctx, flow)
+
+
+def _run_flows(ctx: SyncContext, flow: str | None) -> CycleResult:
     names = [flow] if flow else list(FLOWS)
     result = CycleResult()
     first_connect_error: ConnectError | None = None

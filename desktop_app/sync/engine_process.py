@@ -9,8 +9,16 @@ progress, log records and the cancel flag, so the rest of the app sees the same 
 
 One long-lived child (spawned, so no Qt state is inherited), one Pipe:
 - parent → child: ("run", JobSpec) or ("stop",);
-- child → parent: ("progress", done, total, message), ("log", record attributes),
+- child → parent: ("progress", done, total, message), ("log", record attributes), ("alive",),
   then one of ("done", result), ("failed", exception), ("cancelled",).
+
+The watchdog: any message from the child is a sign of progress (the engine beats between
+documents, before each ServiceTitan attempt and at each OData page: `core.liveness`). A job silent
+for `sync.watchdog_minutes` is taken for a hung engine: the child is ended and the job fails with
+EngineStalled; the next job starts a new child. What may legitimately stay silent is one wait - a
+single HTTP request (connect + read timeout) or one retry pause (at most RetryPolicy.max_retry_after)
+- so the watchdog's time is never shorter than those plus a margin (`watchdog_seconds`): a slow
+SYSPRO post that answers within the read timeout is never cut off.
 
 The job function and its arguments travel by pickle, so an isolated job is a module-level
 function (or a functools.partial of one), never a lambda. The child reads no keyring: each job
@@ -43,10 +51,38 @@ log = logging.getLogger("desktop_app.sync.jobs")
 PROGRESS_EVERY_S = 0.05  # the GUI shows ten updates a second at most; no need to wake the parent 5,000 times
 START_TIMEOUT_S = 120.0
 POLL_S = 0.1  # how often the waiting parent looks at the cancel flag
+ALIVE_EVERY_S = 1.0  # a child that sent nothing for this long says it is alive at its next beat
+WATCHDOG_MARGIN_S = 60.0
 
 
 class EngineStopped(ConnectorError):
     """The child process ended in the middle of a job."""
+
+
+class EngineStalled(EngineStopped):
+    """The child made no progress for the watchdog's time and was ended."""
+
+
+def watchdog_seconds(settings=None) -> float:
+    """How long a job may go without a sign of progress: `sync.watchdog_minutes`, but never less
+    than the longest wait the engine makes without one (one request, or one retry pause)."""
+    from desktop_app.core.config import SPECS, load_settings
+    from desktop_app.servicetitan.retry import RetryPolicy
+
+    if settings is None:
+        try:
+            settings = load_settings()
+        except Exception:  # noqa: BLE001 - no database open here (a smoke test): the defaults
+            settings = {key: spec.default for key, spec in SPECS.items()}
+    longest_wait = (settings["http.connect_timeout"] + settings["http.read_timeout"]
+                    + max(RetryPolicy.max_retry_after, RetryPolicy.backoff_cap))
+    return max(settings["sync.watchdog_minutes"] * 60.0, longest_wait + WATCHDOG_MARGIN_S)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
 
 
 @dataclass
@@ -62,9 +98,10 @@ class JobSpec:
 class EngineProcess:
     """The parent's handle on the child. Used by one thread at a time (the job worker's)."""
 
-    def __init__(self, *, start_timeout: float = START_TIMEOUT_S):
+    def __init__(self, *, start_timeout: float = START_TIMEOUT_S, watchdog_s: float | None = None):
         self._mp = multiprocessing.get_context("spawn")
         self._start_timeout = start_timeout
+        self._watchdog_s = watchdog_s  # None: from the settings at each job (watchdog_seconds)
         self._process = None
         self._conn = None
         self._cancel = None
@@ -108,6 +145,7 @@ class EngineProcess:
 
         spec = JobSpec(func=func, actor=actor, dry_run=dry_run, home=str(paths.data_dir()),
                        log_level=logging.getLogger("desktop_app").getEffectiveLevel(), secrets=secrets.snapshot())
+        watchdog = self._watchdog_s if self._watchdog_s is not None else watchdog_seconds()
         self.start()
         self._cancel.clear()
         try:
@@ -115,16 +153,20 @@ class EngineProcess:
         except (OSError, ValueError):
             code = self._discard()
             raise self._stopped(code) from None
+        last_sign = time.monotonic()
         while True:
             if cancel_event is not None and cancel_event.is_set():
                 self._cancel.set()
             try:
                 if not self._conn.poll(POLL_S):
+                    if time.monotonic() - last_sign > watchdog:
+                        self._end_stalled(watchdog)
                     continue
                 message = self._conn.recv()
             except (EOFError, OSError):
                 code = self._discard()
                 raise self._stopped(code) from None
+            last_sign = time.monotonic()
             kind = message[0]
             if kind == "progress":
                 if progress is not None:
@@ -137,6 +179,16 @@ class EngineProcess:
                 raise message[1]
             elif kind == "cancelled":
                 raise Cancelled()
+
+    def _end_stalled(self, watchdog: float) -> None:
+        with self._lock:
+            pid = self.pid
+            self._discard()
+        log.error("The sync engine (process %s) made no progress for %.0f s: ended it", pid, watchdog)
+        raise EngineStalled(
+            f"The sync made no progress for {_duration(watchdog)} and was stopped; documents being posted "
+            "will be looked up in SYSPRO before anything is sent again. The next sync starts anew "
+            "(sync.watchdog_minutes sets how long a sync may go without progress).")
 
     def kill(self) -> None:
         """End the child at once, from any thread (Quit now). The job thread waiting for it sees the
@@ -300,7 +352,7 @@ def _cancel_when_gone(parent_sentinel, cancel) -> None:
 def _run_job(channel: _Channel, cancel, spec: JobSpec) -> None:
     import keyring
 
-    from desktop_app.core import db, paths
+    from desktop_app.core import db, liveness, paths
     from desktop_app.core.redact import register_secret
     from desktop_app.sync.context import SyncContext
 
@@ -309,13 +361,22 @@ def _run_job(channel: _Channel, cancel, spec: JobSpec) -> None:
     for value in spec.secrets.values():
         register_secret(value)
     logging.getLogger("desktop_app").setLevel(spec.log_level)
-    last = [0.0]
+    last = [0.0]  # the last progress sent
+    said = [time.monotonic()]  # the last message of any kind
 
     def progress(done: int, total: int, message: str) -> None:
         now = time.monotonic()
         if now - last[0] >= PROGRESS_EVERY_S or (total and done >= total):
-            last[0] = now
+            last[0] = said[0] = now
             channel.send(("progress", done, total, message))
+
+    def alive() -> None:
+        now = time.monotonic()
+        if now - said[0] >= ALIVE_EVERY_S:
+            said[0] = now
+            channel.send(("alive",))
+
+    liveness.set_listener(alive)
 
     outcome: tuple
     try:
@@ -334,6 +395,7 @@ def _run_job(channel: _Channel, cancel, spec: JobSpec) -> None:
             exc.add_note("In the sync engine process:\n" + "".join(traceback.format_tb(exc.__traceback__)))
         outcome = ("failed", _portable(exc))
     finally:
+        liveness.set_listener(None)
         db.close_database()
     if outcome[0] == "done" and not _survives_pickle(outcome[1]):
         outcome = ("failed", ConnectorError(f"The sync engine could not hand back its result "

@@ -28,6 +28,7 @@ from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, commits_
                                  set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
+from desktop_app.servicetitan.errors import FeedNotAdvancing
 from desktop_app.sync import dates, ledger, pricebook
 from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
                                     build_documents, content_hash, credit_reference_key, document_texts,
@@ -1070,7 +1071,15 @@ def run_cycle(ctx: SyncContext) -> CycleSummary:
     evaluator = Evaluator(ctx)
     if not ctx.dry_run:
         apply_scope_change(ctx, evaluator)
-    seen = discover(ctx, evaluator, summary)
+    stuck: FeedNotAdvancing | None = None
+    try:
+        seen = discover(ctx, evaluator, summary)
+    except FeedNotAdvancing as exc:
+        if ctx.dry_run:
+            raise
+        # what the feed gave is stored; the documents already READY need no feed to be posted
+        stuck, seen = exc, set()
+        log.error("%s", exc)
     if ctx.dry_run:
         validate_ready(ctx, summary)
         return summary
@@ -1078,6 +1087,8 @@ def run_cycle(ctx: SyncContext) -> CycleSummary:
     post_ready(ctx, summary)
     confirm_posted(ctx, summary)
     write_back(ctx, summary)
+    if stuck is not None:
+        raise stuck  # the flow is recorded as failed, with the feed named
     states = Counter(state for (state,) in ApDocument.select(ApDocument.state).tuples())
     summary.needs_mapping = states.get(NEEDS_MAPPING, 0)
     summary.skipped = states.get(SKIPPED, 0)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop_app.core import cycle_lock
 from desktop_app.core.db import JobRun, database, utcnow
 from desktop_app.core.errors import ConnectorError
 from desktop_app.core.redact import redact
@@ -210,7 +211,14 @@ class JobWorker:
                     else:
                         ctx = self._context_factory(actor=job.actor, dry_run=job.dry_run,
                                                     progress_callback=progress, cancel_event=job.cancel_event)
-                        result = job.func(ctx)
+
+                        def waiting(message: str, ctx=ctx) -> None:
+                            ctx.check_cancelled()
+                            ctx.progress(0, 0, message)
+
+                        # a Retry posts too: not while an engine whose app died finishes its document
+                        with cycle_lock.held(on_wait=waiting):
+                            result = job.func(ctx)
                     record.result = result
             except Cancelled:
                 job.future.set_result(None)

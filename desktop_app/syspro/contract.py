@@ -93,6 +93,9 @@ ODATA_USED_BY = {
     "InvMovements": "the inventory-adjustment sync",
 }
 ODATA_PAGE_SIZE = 1000
+# Pages one OData read may take before it is taken for a server that never ends (10 million rows at
+# the page size above: no company holds that many in one entity set the sync reads).
+ODATA_MAX_PAGES = 10_000
 
 # COMFND table used to look up AP invoices when OData is not available.
 AP_INVOICE_TABLE = "ApInvoice"

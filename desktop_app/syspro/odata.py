@@ -21,7 +21,7 @@ from urllib.parse import quote, urljoin
 import requests
 from lxml import etree
 
-from desktop_app.core import money_json
+from desktop_app.core import liveness, money_json
 from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectError, ConnectorError
 from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
 from desktop_app.core.origins import refuse_other_origin, require_encrypted
@@ -196,7 +196,14 @@ class ODataReader:
         yielded = 0
         next_url: str | None = None
         seen_links: set[str] = set()
+        previous_page: list | None = None
+        pages = 0
         while True:
+            liveness.beat()
+            pages += 1
+            if pages > contract.ODATA_MAX_PAGES:
+                raise MalformedXmlOut(f"SYSPRO OData still had more rows of {name} after {contract.ODATA_MAX_PAGES} "
+                                      "pages, more than any company holds: this read stopped.")
             if next_url:
                 response = self._get(next_url, None, f"entity set {name}")
             else:
@@ -228,6 +235,10 @@ class ODataReader:
             if next_url is not None or len(page) < top:
                 # After server-driven paging, no link means the end; without it, a short page does.
                 return
+            if skip and page == previous_page:
+                raise MalformedXmlOut(f"SYSPRO OData answered the same rows of {name} for $skip={skip} as for the "
+                                      "page before: it ignores $skip, so this read stopped.")
+            previous_page = page
             skip += len(page)
 
     # --- typed readers -----------------------------------------------------------------------------

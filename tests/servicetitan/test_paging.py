@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 import responses
 
 from .st_fakes import api, page
@@ -168,3 +169,68 @@ def test_empty_page_with_has_more_does_not_loop_forever(st, tokens, make_client)
     st.add(responses.GET, MATERIALS, json=page([], has_more=True))
     assert make_client().materials() == []
     assert len(_calls(st, MATERIALS)) == 1
+
+
+def test_an_export_feed_that_hands_back_the_same_token_stops_with_an_error_naming_it(st, tokens, make_client):
+    from desktop_app.servicetitan.errors import FeedNotAdvancing
+
+    st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "continueFrom": "tok-A", "data": [_invoice(1)]})
+    st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "continueFrom": "tok-A", "data": [_invoice(2)]})
+    feed = make_client().export_invoices(None)
+    pages = [next(feed), next(feed)]  # both pages are handed over: the caller stores what it was given
+    assert [r.id for p in pages for r in p.records] == [1, 2]
+    with pytest.raises(FeedNotAdvancing, match="accounting/export/invoices.*continueFrom token it gave before"):
+        next(feed)
+    assert len(_calls(st, EXPORT_INVOICES)) == 2
+
+
+def test_an_export_feed_without_a_token_and_more_to_come_stops(st, tokens, make_client):
+    from desktop_app.servicetitan.errors import FeedNotAdvancing
+
+    st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "data": [_invoice(1)]})
+    with pytest.raises(FeedNotAdvancing):
+        list(make_client().export_invoices("2026-01-01"))
+    assert len(_calls(st, EXPORT_INVOICES)) == 1
+
+
+def test_an_export_feed_that_never_ends_stops_at_the_page_cap(st, tokens, make_client):
+    from desktop_app.servicetitan.errors import FeedNotAdvancing
+
+    for n in range(10):
+        st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "continueFrom": f"t{n}", "data": [_invoice(n)]})
+    client = make_client()
+    client.max_pages = 4
+    with pytest.raises(FeedNotAdvancing, match="after 4 pages"):
+        list(client.export_invoices(None))
+    assert len(_calls(st, EXPORT_INVOICES)) == 4
+
+
+def test_a_list_that_repeats_its_page_stops_with_an_error_naming_it(st, tokens, make_client):
+    from desktop_app.servicetitan.errors import FeedNotAdvancing
+
+    for n in range(5):  # a server that ignores `page`
+        st.add(responses.GET, MATERIALS, json=page([{"id": 1, "code": "A", "cost": 1}], has_more=True))
+    with pytest.raises(FeedNotAdvancing, match="pricebook/materials list answered page 2 with the same records"):
+        make_client().materials()
+    assert len(_calls(st, MATERIALS)) == 2
+
+
+def test_a_list_that_never_ends_stops_at_the_page_cap(st, tokens, make_client):
+    from desktop_app.servicetitan.errors import FeedNotAdvancing
+
+    for n in range(10):
+        st.add(responses.GET, MATERIALS, json=page([{"id": n, "code": f"C{n}", "cost": 1}], has_more=True))
+    client = make_client()
+    client.max_pages = 3
+    with pytest.raises(FeedNotAdvancing, match="after 3 pages"):
+        client.materials()
+
+
+def test_an_export_feed_that_goes_round_in_a_circle_stops(st, tokens, make_client):
+    from desktop_app.servicetitan.errors import FeedNotAdvancing
+
+    for n, token in enumerate(["A", "B", "A", "B"]):
+        st.add(responses.GET, EXPORT_INVOICES, json={"hasMore": True, "continueFrom": token, "data": [_invoice(n)]})
+    with pytest.raises(FeedNotAdvancing):
+        list(make_client().export_invoices(None))
+    assert len(_calls(st, EXPORT_INVOICES)) == 3

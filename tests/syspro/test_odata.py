@@ -270,3 +270,24 @@ def test_columns_come_from_the_entity_type_by_namespace_or_alias_with_its_base_t
  </Schema></edmx:DataServices></edmx:Edmx>"""
     assert entity_set_columns(document) == {"ApSupplier": frozenset({"Supplier", "SupplierName", "TimeStamp"}),
                                             "Mystery": None}
+
+
+def test_a_server_that_ignores_skip_stops_the_read_with_an_error_naming_the_entity(rsps, reader):
+    from desktop_app.syspro.errors import MalformedXmlOut
+
+    for _ in range(4):
+        rsps.add(responses.GET, f"{COMPANY_URL}/GenMaster", body=page([{"GlCode": "1"}, {"GlCode": "2"}]))
+    with pytest.raises(MalformedXmlOut, match="same rows of GenMaster for \\$skip=2"):
+        list(reader.rows("GenMaster", page_size=2))
+    assert len(data_calls(rsps)) == 2
+
+
+def test_a_read_that_never_ends_stops_at_the_page_cap(rsps, reader, monkeypatch):
+    from desktop_app.syspro.errors import MalformedXmlOut
+
+    monkeypatch.setattr(contract, "ODATA_MAX_PAGES", 3)
+    for n in range(6):
+        rsps.add(responses.GET, f"{COMPANY_URL}/GenMaster", body=page([{"GlCode": f"{n}a"}, {"GlCode": f"{n}b"}]))
+    with pytest.raises(MalformedXmlOut, match="after 3 pages"):
+        list(reader.rows("GenMaster", page_size=2))
+    assert len(data_calls(rsps)) == 3
