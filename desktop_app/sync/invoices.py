@@ -718,23 +718,45 @@ def post_documents(ctx: SyncContext, session, docs: list[ApDocument], summary: C
             done_one()
     if not batch:
         return
+    marked = []
     with database.atomic():
         for doc, params, xml_in in batch:
-            ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {doc.attempts + 1})",
-                              actor=ctx.actor, attempts=doc.attempts + 1,
-                              xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+            try:
+                ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {doc.attempts + 1})",
+                                  actor=ctx.actor, attempts=doc.attempts + 1,
+                                  xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+            except ledger.TransitionLost as lost:
+                # a person's Skip (or another writer) came first: theirs stands, and nothing is sent
+                log.info("Not posting document %s: %s", doc.id, lost)
+                if done_one is not None:
+                    done_one()
+                continue
+            marked.append((doc, params, xml_in))
     started = 0
     try:
         # the marks are on disk: whatever is recorded from here on may wait for the next ones
         with commits_not_waiting_for_disk():
-            for doc, params, xml_in in batch:
+            for doc, params, xml_in in marked:
                 ctx.check_cancelled()
                 started += 1
-                _send_and_record(ctx, session, doc, params, xml_in, summary)
+                try:
+                    _send_and_record(ctx, session, doc, params, xml_in, summary)
+                except ledger.TransitionLost as lost:
+                    _taken_over(doc, lost, ctx.actor)
                 if done_one is not None:
                     done_one()
     finally:
-        _unmark([doc for doc, _, _ in batch[started:]], ctx.actor)
+        _unmark([doc for doc, _, _ in marked[started:]], ctx.actor)
+
+
+def _taken_over(doc: ApDocument, lost: ledger.TransitionLost, actor: str) -> None:
+    """The answer to a post came after another process took the document out of POSTING (its
+    recovery made it IN_DOUBT): that process's state stands, and it looks the document up."""
+    log.warning("Document %s was taken over while its post was on its way: %s", doc.id, lost)
+    ledger.record(doc, "answer_after_takeover",
+                  f"SYSPRO answered this post after another run had taken the document over (it is now "
+                  f"{doc.state}); it is left as that run left it and is looked up in SYSPRO before anything "
+                  "else is sent.", actor=actor)
 
 
 def _unmark(docs: list[ApDocument], actor: str) -> None:
@@ -745,8 +767,11 @@ def _unmark(docs: list[ApDocument], actor: str) -> None:
     try:
         with database.atomic():
             for doc in docs:
-                ledger.transition(doc, READY, "post_withdrawn", "Not sent: the sync stopped before its turn.",
-                                  actor=actor, attempts=doc.attempts - 1)
+                try:
+                    ledger.transition(doc, READY, "post_withdrawn", "Not sent: the sync stopped before its turn.",
+                                      actor=actor, attempts=doc.attempts - 1)
+                except ledger.TransitionLost:
+                    continue  # another run took it over (and looks it up): its state stands
     except Exception:
         log.exception("Could not put %d unsent document(s) back to READY; they will be looked up in SYSPRO "
                       "before they are sent", len(docs))
