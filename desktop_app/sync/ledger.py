@@ -55,7 +55,7 @@ class IllegalTransition(RuntimeError):
     pass
 
 
-class TransitionLost(IllegalTransition):
+class TransitionLost(IllegalTransition, ValueError):
     """Another writer (a person's Skip, another process) changed the row after it was read.
 
     Nothing was written; the document object holds the row as the other writer left it."""
