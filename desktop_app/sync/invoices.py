@@ -196,8 +196,9 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     # a credit SYSPRO may hold already keeps what it was posted as (the locked rows below)
     credits = _resolve_credits([plan for supplier, plan in plans.items() if supplier not in locked], existing,
                                unmatched_credits, number)
-    renumbered = _claim_invoice_numbers([plan for plan in plans.values() if plan.transaction_code == "I"], st_id,
-                                        existing)
+    # a document SYSPRO may hold keeps the number it went under
+    renumbered = _claim_invoice_numbers([plan for supplier, plan in plans.items()
+                                         if plan.transaction_code == "I" and supplier not in locked], st_id, existing)
     touched: list[ApDocument] = []
 
     for supplier, doc in locked.items():
@@ -319,9 +320,11 @@ def alternate_invoice_number(st_id: int, prefix: str = "ST") -> str:
     return f"{prefix}-{st_id}"[:INVOICE_NUMBER_MAX]
 
 
-# a credit note carries the number of the invoice it credits: that number is not its own
+# a credit note carries the number of the invoice it credits: that number is not its own. A row SYSPRO
+# may hold (posted, or sent without an answer yet) holds its number however young it is.
 _NUMBER_HELD_SQL = (f'SELECT 1 FROM "{ApDocument._meta.table_name}" WHERE supplier = ? AND syspro_invoice = ? '
-                    "AND st_invoice_id != ? AND id < ? AND transaction_code != 'C' LIMIT 1")
+                    "AND st_invoice_id != ? AND transaction_code != 'C' "
+                    f"AND (id < ? OR state IN ({', '.join(repr(state) for state in sorted(LOCKED))})) LIMIT 1")
 
 
 def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dict[str, str]:
@@ -329,8 +332,9 @@ def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dic
 
     SYSPRO knows an AP invoice by supplier and number, but ST reference numbers repeat (several
     adjustments of one job, numbers edited by hand). Two ST invoices on one number would make the
-    second a "duplicate" that the look-up then mistakes for posted. The earliest ledger row keeps
-    the number; a later invoice goes as ST-<its id>, the same on every evaluation.
+    second a "duplicate" that the look-up then mistakes for posted. A number SYSPRO may hold for
+    another ST invoice (its row POSTING, IN_DOUBT, posted) is taken; otherwise the earliest ledger
+    row keeps it. A later invoice goes as ST-<its id>, the same on every evaluation.
     Returns {supplier: the number it would have had} for the plans it renumbered.
     """
     first_row = min((doc.id for doc in existing), default=None)

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from collections import Counter
 
+import pytest
+
 from desktop_app.core.db import ApDocument
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.context import SyncContext
@@ -56,3 +58,61 @@ def test_a_skip_landing_while_the_engine_holds_the_page_wins(sandbox, monkeypatc
     assert "post_attempt" not in kinds and kinds[-1] == "skipped"
     # everything else of the page went
     assert ledger.counts()[ledger.CONFIRMED] > 10
+
+
+def _twin_of_an_older_waiting_invoice(box):
+    """Make a waiting invoice (its ledger row older than a posted one's) a copy of the posted one,
+    number and supplier included, as a hand-edited ServiceTitan invoice can be. The posted one's row
+    is the younger, so "the earliest row keeps the number" alone would give the twin the same number."""
+    waiting = (ApDocument.select().where(ApDocument.state == ledger.NEEDS_MAPPING).order_by(ApDocument.id).first())
+    holder = (ApDocument.select().where(ApDocument.state == ledger.CONFIRMED, ApDocument.transaction_code == "I",
+                                        ApDocument.id > waiting.id).order_by(ApDocument.id).first())
+    assert waiting is not None and holder is not None
+    st = box.company.st
+    source = st.invoices[holder.st_invoice_id]
+    items = [{**{k: v for k, v in item.items() if k != "id"}, "id": st.new_id()}
+             for item in source["items"]]
+
+    def copy(invoice):
+        for key, value in source.items():
+            if key not in ("id", "createdOn", "modifiedOn", "exportId", "items"):
+                invoice[key] = value
+        invoice["items"] = items
+
+    st.edit_invoice(waiting.st_invoice_id, copy)
+    return waiting.st_invoice_id, holder
+
+
+def _posted_under_its_own_number(box, twin_id, holder):
+    twin = ApDocument.get(ApDocument.st_invoice_id == twin_id, ApDocument.supplier == holder.supplier)
+    if twin.state == ledger.FAILED:  # what a person does with a FAILED document: Retry
+        ctx = SyncContext.from_database(actor="gui")
+        try:
+            invoices.replay(ctx, [twin.id])
+        finally:
+            ctx.close()
+        twin = ApDocument.get_by_id(twin.id)
+    assert twin.state in (ledger.POSTED, ledger.CONFIRMED), (twin.state, twin.reason)
+    assert twin.syspro_invoice == invoices.alternate_invoice_number(twin_id) != holder.syspro_invoice
+    keys = posted_keys(box)
+    assert keys[(holder.supplier, holder.syspro_invoice)] == 1 and keys[(twin.supplier, twin.syspro_invoice)] == 1
+    return twin
+
+
+def test_a_twin_of_a_posted_invoice_gets_a_number_of_its_own(sandbox):
+    cycle()
+    twin_id, holder = _twin_of_an_older_waiting_invoice(sandbox)
+    cycle()
+    _posted_under_its_own_number(sandbox, twin_id, holder)
+    assert ApDocument.get_by_id(holder.id).syspro_invoice == holder.syspro_invoice  # the holder keeps it
+
+
+@pytest.mark.parametrize("holder_state", [ledger.IN_DOUBT, ledger.POSTING])
+def test_a_holder_in_doubt_or_posting_counts_as_taken(sandbox, holder_state):
+    cycle()
+    twin_id, holder = _twin_of_an_older_waiting_invoice(sandbox)
+    # the holder's post went out but its answer did not come back (or the app stopped mid-post)
+    ApDocument.update(state=holder_state, confirmed_at=None).where(ApDocument.id == holder.id).execute()
+    cycle()
+    _posted_under_its_own_number(sandbox, twin_id, holder)
+    assert ApDocument.get_by_id(holder.id).state in (ledger.POSTED, ledger.CONFIRMED)
