@@ -46,6 +46,8 @@ WAITING_INPUTS = "invoices.waiting_inputs"
 FULL_REEVALUATION_EVERY = dt.timedelta(hours=24)
 USER_SKIP_PREFIX = "Skipped by "
 PAGE_QUERY_IDS = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
+# The reason of a document whose post e.net answered with a session error (looked up at once).
+SESSION_LOST = "The SYSPRO session ended during its post"
 # Documents marked POSTING in one commit. After a crash each one marked but not sent costs a look-up.
 POSTING_BATCH = 16
 
@@ -784,10 +786,15 @@ def _unmark(docs: list[ApDocument], actor: str) -> None:
 def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xml_in: str,
                      summary: CycleSummary) -> None:
     from desktop_app.syspro import apstin
-    from desktop_app.syspro.errors import BusinessObjectError
+    from desktop_app.syspro.errors import BusinessObjectError, SessionLostDuringWrite
 
     try:
         xml_out = session.post("APSTIN", params, xml_in)
+    except SessionLostDuringWrite as exc:
+        ledger.transition(doc, IN_DOUBT, "session_lost", f"{exc} It is looked up in SYSPRO before anything is "
+                          "sent again.", actor=ctx.actor, reason=f"{SESSION_LOST}: {exc}")
+        summary.in_doubt += 1
+        return
     except OutcomeUnknown as exc:
         ledger.transition(doc, IN_DOUBT, "no_answer", f"No answer from SYSPRO: {exc}. It will be looked up "
                           "before anything is sent again.", actor=ctx.actor, reason=f"No answer from SYSPRO: {exc}")
@@ -897,11 +904,33 @@ def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None =
             ctx.progress(done, len(ids), f"Posted {done} of {len(ids)} AP document(s)")
 
         _post_ids(ctx, session, ids, summary, done_one)
+        _settle_lost_sessions(ctx, session, summary, done_one)
         # credits whose original this pass posted go right after it, in the same session
         released = release_credits(ctx)
         if released:
             ids += released
             _post_ids(ctx, session, released, summary, done_one)
+
+
+def _settle_lost_sessions(ctx: SyncContext, session, summary: CycleSummary, done_one) -> None:
+    """Posts that e.net answered with a session error: looked up now (the answer came, so nothing is
+    still running in SYSPRO), and posted on the fresh session if SYSPRO does not have them. Once: a
+    second loss leaves the document IN_DOUBT for the next cycle."""
+    lost = list(ApDocument.select().where(ApDocument.state == IN_DOUBT,
+                                          ApDocument.reason.startswith(SESSION_LOST)).order_by(ApDocument.id))
+    again = []
+    for doc in lost:
+        ctx.check_cancelled()
+        summary.in_doubt -= 1
+        if not settle_with_lookup(ctx, session, doc, "After the SYSPRO session ended during its post"):
+            ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
+                              actor=ctx.actor, reason="")
+            again.append(doc.id)
+        else:
+            summary.posted += doc.state == POSTED
+            summary.failed += doc.state == FAILED
+    if again:
+        _post_ids(ctx, session, again, summary, done_one)
 
 
 def _post_ids(ctx: SyncContext, session, ids: list[int], summary: CycleSummary, done_one) -> None:

@@ -116,3 +116,35 @@ def test_a_holder_in_doubt_or_posting_counts_as_taken(sandbox, holder_state):
     cycle()
     _posted_under_its_own_number(sandbox, twin_id, holder)
     assert ApDocument.get_by_id(holder.id).state in (ledger.POSTED, ledger.CONFIRMED)
+
+
+def test_a_session_evicted_between_mark_and_post_is_looked_up_before_it_is_sent_again(sandbox, monkeypatch):
+    from desktop_app.syspro.enet import EnetClient
+
+    c = sandbox.company.credentials
+    evicted = []
+    plain = invoices._send_and_record
+
+    def evict_first(ctx, session, doc, params, xml_in, summary):
+        if not evicted:
+            # the same operator logs on elsewhere (a second copy, a person in SYSPRO): ours is evicted
+            other = EnetClient(base_url=sandbox.syspro.enet_url, operator=c["syspro_operator"],
+                               operator_password=c["syspro_operator_password"], company_id=c["syspro_company"],
+                               company_password="", connect_timeout=5, read_timeout=5)
+            with other.session():
+                pass
+            evicted.append(doc.id)
+        return plain(ctx, session, doc, params, xml_in, summary)
+
+    monkeypatch.setattr(invoices, "_send_and_record", evict_first)
+    cycle()
+    (doc_id,) = evicted
+    doc = ApDocument.get_by_id(doc_id)
+    assert doc.state == ledger.CONFIRMED, doc.reason
+    kinds = [event.kind for event in ledger.trail(doc_id)]
+    # e.net turned the post away; it was looked up on a fresh session, found missing, and sent once more
+    tried = kinds[kinds.index("post_attempt"):kinds.index("posted")]
+    assert tried[:4] == ["post_attempt", "session_lost", "lookup", "not_posted"]
+    assert tried.count("post_attempt") == 2 and tried[-1] == "post_attempt"
+    assert ledger.counts()[ledger.CONFIRMED] > 10 and ledger.counts()[ledger.IN_DOUBT] == 0
+    assert all(count == 1 for count in posted_keys(sandbox).values())
