@@ -118,6 +118,10 @@ _SPECS = [
     SettingSpec("sync.po_business_unit", "id", None,
                 "ServiceTitan business unit id for a PO created from SYSPRO when neither its branch nor its "
                 "warehouse's branch has a branch mapping (blank: such POs are held)"),
+    SettingSpec("syspro.test_connection_wait_s", "int", 30,
+                "Seconds a SYSPRO connection test waits for a running sync to finish before it gives up: "
+                "the test logs on as the same operator, and SYSPRO's second logon would end the sync's session",
+                minimum=0, maximum=600),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import peewee as pw
 
-from desktop_app.core import paths
+from desktop_app.core import cycle_lock, paths
 from desktop_app.core.errors import (EXIT_RECORDS_NEED_ATTENTION, EXIT_USAGE, ConfigError, ConnectError,
                                      ConnectorError)
 from desktop_app.servicetitan.errors import ServiceTitanAuthError, ServiceTitanUnavailable
@@ -15,6 +15,9 @@ from desktop_app.sync import adjustments, dates, invoices, purchase_orders, vend
 from desktop_app.sync.context import Cancelled, SyncContext
 
 log = logging.getLogger("desktop_app.sync")
+
+# How long a cycle waits for another process's cycle or connection test to end before it fails.
+CYCLE_LOCK_WAIT_S = 60.0
 
 # vendors first: a supplier created this cycle can already carry a purchase order or an invoice
 FLOWS: dict[str, Callable[[SyncContext], object]] = {
@@ -93,6 +96,12 @@ def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
     flow failed to reach a system the cycle fails with that error, as a cycle that could not run.
     """
     dates.require_start_date(ctx.settings)  # CLI (exit 2), scheduler and Sync now alike: a failed cycle
+    # one cycle per data folder, and no connection test logging on as our operator meanwhile
+    with cycle_lock.hold(timeout=CYCLE_LOCK_WAIT_S):
+        return _run_flows(ctx, flow)
+
+
+def _run_flows(ctx: SyncContext, flow: str | None) -> CycleResult:
     names = [flow] if flow else list(FLOWS)
     result = CycleResult()
     first_connect_error: ConnectError | None = None

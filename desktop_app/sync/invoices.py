@@ -1143,7 +1143,16 @@ def run_cycle(ctx: SyncContext) -> CycleSummary:
 
 
 def replay(ctx: SyncContext, ids: list[int] | None = None, *, all_failed: bool = False) -> CycleSummary:
-    """Retry: re-map with current mappings, then post (the GUI's Retry button calls this too)."""
+    """Retry: re-map with current mappings, then post (the GUI's Retry button calls this too). It
+    posts with the cycle's operator, so it holds the cycle lock like a cycle."""
+    from desktop_app.core import cycle_lock
+    from desktop_app.sync.cycle import CYCLE_LOCK_WAIT_S
+
+    with cycle_lock.hold(timeout=CYCLE_LOCK_WAIT_S, purpose="a Retry"):
+        return _replay(ctx, ids, all_failed=all_failed)
+
+
+def _replay(ctx: SyncContext, ids: list[int] | None, *, all_failed: bool) -> CycleSummary:
     summary = CycleSummary()
     query = ApDocument.select()
     if all_failed:

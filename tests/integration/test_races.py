@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.db import ApDocument, AuditEvent
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import run_cycle
@@ -148,3 +148,35 @@ def test_a_session_evicted_between_mark_and_post_is_looked_up_before_it_is_sent_
     assert tried.count("post_attempt") == 2 and tried[-1] == "post_attempt"
     assert ledger.counts()[ledger.CONFIRMED] > 10 and ledger.counts()[ledger.IN_DOUBT] == 0
     assert all(count == 1 for count in posted_keys(sandbox).values())
+
+
+def logons(box) -> int:
+    return sum(1 for _method, path, _params, _status in box.syspro.request_log
+               if path.rstrip("/").lower().endswith("/logon"))
+
+
+def test_test_connection_during_a_cycle_refuses_instead_of_evicting_its_session(sandbox, monkeypatch):
+    from desktop_app.core import config
+    from desktop_app.sync.connection import test_syspro
+
+    config.save_setting("syspro.test_connection_wait_s", "1", actor="test")
+    answers = []
+    plain = invoices._send_and_record
+
+    def test_connection_meanwhile(ctx, session, doc, params, xml_in, summary):
+        if not answers:
+            before = logons(sandbox)
+            answers.append((cli("test-connection", "--syspro"), logons(sandbox) - before))
+        return plain(ctx, session, doc, params, xml_in, summary)
+
+    monkeypatch.setattr(invoices, "_send_and_record", test_connection_meanwhile)
+    cycle()
+    ((done, its_logons),) = answers
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "A sync is running" in done.stdout and "Try again when the sync has finished" in done.stdout
+    assert its_logons == 0  # it never logged on as the sync's operator
+    # the cycle's session lived on: no post was turned away, nothing waits for a look-up
+    assert not AuditEvent.select().where(AuditEvent.kind == "session_lost").exists()
+    assert ledger.counts()[ledger.IN_DOUBT] == 0 and ledger.counts()[ledger.CONFIRMED] > 10
+    # with no cycle running, the test logs on and passes
+    assert test_syspro(config.load_settings()).ok
