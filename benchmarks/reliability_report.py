@@ -56,6 +56,8 @@ def main() -> int:
             print(f"  {outcome.scenario:<36} done in {outcome.recover_seconds:.1f}s", flush=True)
         if time.monotonic() > deadline:
             break
+    if time.monotonic() < deadline:
+        outcomes += race_outcomes(args, fresh_home)
     if os.name == "posix":
         for seed in range(args.seeds):
             fresh_home(f"kill-{seed}")
@@ -80,6 +82,23 @@ def main() -> int:
     print(f"{len(outcomes)} scenarios, {total['invoices']} invoices, {total['kills']} kills: "
           f"lost {total['lost']}, duplicated {total['duplicated']}, stuck {total['stuck']}")
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def race_outcomes(args, fresh_home) -> list:
+    """Another writer while a cycle posts: a session evicted mid-post, a person's concurrent Skip."""
+    from desktop_app.sandbox.race_scenarios import RACES
+    from desktop_app.sandbox.runner import Sandbox
+
+    outcomes = []
+    for index, scenario in enumerate(RACES):
+        fresh_home(f"race-{index}")
+        with Sandbox(seed=200 + index, invoices=max(150, args.invoices // 4), max_lifetime_s=1800) as box:
+            box.configure_profile()
+            outcome = scenario(box)
+            outcomes.append(outcome)
+            print(f"  {outcome.scenario:<36} {outcome.kills} landed, done in {outcome.recover_seconds:.1f}s",
+                  flush=True)
+    return outcomes
 
 
 if __name__ == "__main__":
