@@ -31,9 +31,9 @@ def other_process():
 def test_a_lock_held_elsewhere_is_seen_and_refused_with_who_holds_it(other_process):
     assert cycle_lock.is_held()
     assert not cycle_lock.wait(0.3)
-    with pytest.raises(cycle_lock.CycleRunning) as caught:
-        with cycle_lock.hold(timeout=0.3, purpose="a SYSPRO connection test"):
-            pytest.fail("taken while another process held it")
+    with pytest.raises(cycle_lock.CycleRunning) as caught, \
+            cycle_lock.hold(timeout=0.3, purpose="a SYSPRO connection test"):
+        pytest.fail("taken while another process held it")
     text = str(caught.value)
     assert f"process {other_process.pid}: a test sync" in text and "a SYSPRO connection test" in text
     assert caught.value.exit_code == 2
