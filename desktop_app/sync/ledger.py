@@ -174,6 +174,13 @@ def _one_transaction() -> AbstractContextManager:
     return nullcontext() if database.in_transaction() else database.atomic()
 
 
+def _unchanged_since(doc: ApDocument, state: str, updated_at) -> bool:
+    """True when the row is still as read, only stored in a text shape that does not read back to
+    the same text (an older writer's timestamp): then the state alone guards the write."""
+    row = ApDocument.select(ApDocument.state, ApDocument.updated_at).where(ApDocument.id == doc.id).first()
+    return row is not None and updated_at is not None and row.state == state and row.updated_at == updated_at
+
+
 def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, actor: str, data=None,
                xml_sent: str | None = None, xml_received: str | None = None, **fields) -> ApDocument:
     """Change state and write the audit event atomically, as compare-and-set: if the row is no longer
@@ -189,9 +196,10 @@ def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, acto
             setattr(doc, name, value)
         doc.updated_at = utcnow()
         if not save_changes(doc, expected_state=previous, expected_updated_at=read_at):
-            # the row moved on since it was read: keep what the other writer left, write nothing
-            reread(doc)
-            raise TransitionLost(doc, new_state, previous)
+            if not _unchanged_since(doc, previous, read_at) or not save_changes(doc, expected_state=previous):
+                # the row moved on since it was read: keep what the other writer left, write nothing
+                reread(doc)
+                raise TransitionLost(doc, new_state, previous)
         record(doc, kind, message, actor=actor,
                data={"from": previous, "to": new_state, **(data or {})},
                xml_sent=xml_sent, xml_received=xml_received)

@@ -156,3 +156,18 @@ def test_a_transition_from_a_stale_read_is_lost_and_rereads_the_row():
         assert ApDocument.get_by_id(row.id).attempts == 0
     finally:
         db.close_database()
+
+
+def test_a_timestamp_an_older_writer_stored_in_another_shape_does_not_block_a_transition():
+    db.open_database()
+    try:
+        row = ApDocument.create(doc_key="8:SUP", st_invoice_id=8, state=ledger.READY, supplier="SUP",
+                                syspro_invoice="8", amount=Decimal("1.00"))
+        # milliseconds only: reads back as a datetime whose text has six digits
+        db.database.execute_sql('UPDATE "ap_document" SET "updated_at" = ? WHERE id = ?',
+                                ("2026-05-01 10:00:00.123", row.id))
+        doc = ApDocument.get_by_id(row.id)
+        ledger.transition(doc, ledger.SKIPPED, "skipped", "Skipped", actor="gui", reason="Skipped by gui: x")
+        assert ApDocument.get_by_id(row.id).state == ledger.SKIPPED
+    finally:
+        db.close_database()

@@ -94,3 +94,10 @@ def test_a_transition_from_a_stale_read_does_not_write_over_the_row(link):
     with pytest.raises(records.LinkTransitionLost):
         records.transition(stale, records.SYNCED, "synced", "In step", actor="scheduler", reason="")
     assert db.SyncLink.get_by_id(link.id).state == records.CONFLICT and stale.state == records.CONFLICT
+
+
+def test_a_timestamp_in_another_shape_does_not_block_a_link_transition(link):
+    db.database.execute_sql('UPDATE "sync_link" SET "updated_at" = ? WHERE id = ?', ("2026-05-01 10:00:00.5", link.id))
+    fresh = db.SyncLink.get_by_id(link.id)
+    records.transition(fresh, records.SKIPPED, "skipped", "Skipped", actor="gui", reason="Skipped")
+    assert db.SyncLink.get_by_id(link.id).state == records.SKIPPED
