@@ -865,8 +865,11 @@ def release_credits(ctx: SyncContext) -> list[int]:
             continue
         message = (f"The original is in SYSPRO: credit note against invoice {target.invoice}" if target.state == READY
                    else target.reason)
-        ledger.transition(doc, target.state, "mapped" if target.state == READY else target.state.lower(), message,
-                          actor=ctx.actor, syspro_invoice=target.invoice, reason=target.reason)
+        try:
+            ledger.transition(doc, target.state, "mapped" if target.state == READY else target.state.lower(),
+                              message, actor=ctx.actor, syspro_invoice=target.invoice, reason=target.reason)
+        except ledger.TransitionLost:
+            continue  # a person picked its invoice or skipped it meanwhile: theirs stands
         if target.state == READY:
             released.append(doc.id)
     if evaluate_again:
