@@ -62,7 +62,12 @@ def main() -> int:
             print(f"  {outcome.scenario:<36} done in {outcome.recover_seconds:.1f}s", flush=True)
         if time.monotonic() > deadline:
             break
-    for index, (name, scenario) in enumerate(scenarios.SCENARIOS):
+    # another writer while a cycle posts (a session evicted mid-post, a person's concurrent Skip) runs as
+    # one more scenario of the same loop
+    from desktop_app.sandbox.race_scenarios import RACES
+
+    races = [(race.__name__.removesuffix("_in").replace("_", " "), race) for race in RACES]
+    for index, (name, scenario) in enumerate(scenarios.SCENARIOS + races):
         if args.only and args.only not in name:
             continue
         fresh_home(f"scenario-{index}")

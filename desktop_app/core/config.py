@@ -127,6 +127,10 @@ _SPECS = [
                 "as failed and lets the next one start afresh (never less than one HTTP request may take: "
                 "http.connect_timeout + http.read_timeout plus a retry pause)",
                 minimum=1, maximum=1440),
+    SettingSpec("syspro.test_connection_wait_s", "int", 30,
+                "Seconds a SYSPRO connection test waits for a running sync to finish before it gives up: "
+                "the test logs on as the same operator, and SYSPRO's second logon would end the sync's session",
+                minimum=0, maximum=600),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

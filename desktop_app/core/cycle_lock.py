@@ -1,5 +1,9 @@
 """One sync cycle at a time per data directory, across processes.
 
+SYSPRO keeps one live e.net session per operator: a second logon evicts the first. So whatever logs
+on as the profile's operator - a cycle, a Retry, a connection test - holds this lock while it may
+be logged on, and a second one waits for it or is refused instead of evicting a post in flight.
+
 The instance lock keeps a second app or CLI away while the first one runs, but when the app dies
 its engine process lives on until it has finished the document it was posting, and the instance
 lock died with the app. This lock is held by whoever runs a cycle (the engine process, the CLI,
@@ -52,11 +56,12 @@ def holder() -> str | None:
 
 
 @contextlib.contextmanager
-def held(*, wait_s: float | None = None, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+def held(*, wait_s: float | None = None, on_wait: Callable[[str], None] | None = None,
+         purpose: str = "a sync cycle") -> Iterator[None]:
     """Hold the cycle lock for the block, waiting up to `wait_s` (WAIT_S) for another process to
-    release it; CycleBusy when it does not. `on_wait` is called with a sentence every few seconds of
-    waiting (progress for the GUI, a sign of life for the engine's watchdog); what it raises (a
-    cancellation) ends the wait."""
+    release it; CycleBusy, naming `purpose`, when it does not. `on_wait` is called with a sentence
+    every few seconds of waiting (progress for the GUI, a sign of life for the engine's watchdog);
+    what it raises (a cancellation) ends the wait."""
     global _held, _depth
     with _guard:
         if _held is not None:
@@ -65,7 +70,7 @@ def held(*, wait_s: float | None = None, on_wait: Callable[[str], None] | None =
         else:
             mine = True
     if mine:
-        lock = _acquire(WAIT_S if wait_s is None else wait_s, on_wait)
+        lock = _acquire(WAIT_S if wait_s is None else wait_s, on_wait, purpose)
         with _guard:
             _held, _depth = lock, 1
     try:
@@ -80,7 +85,7 @@ def held(*, wait_s: float | None = None, on_wait: Callable[[str], None] | None =
             release.release()
 
 
-def _acquire(wait_s: float, on_wait) -> InstanceLock:
+def _acquire(wait_s: float, on_wait, purpose: str) -> InstanceLock:
     path = cycle_lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_s
@@ -94,9 +99,10 @@ def _acquire(wait_s: float, on_wait) -> InstanceLock:
         who = holder() or "another process"
         if now >= deadline:
             raise CycleBusy(
-                f"Another sync is still running on the data folder {path.parent} (process {who}); a sync "
-                "whose app was closed finishes the document it is posting first. Nothing was started. "
-                "Try again in a few minutes; if it never ends, end that process in the Task Manager.")
+                f"A sync is still running on the data folder {path.parent} (process {who}), so {purpose} "
+                "cannot start now: SYSPRO allows one session per operator and a second logon would end the "
+                "sync's. A sync whose app was closed finishes the document it is posting first. Nothing was "
+                "started. Try again in a few minutes; if it never ends, end that process in the Task Manager.")
         if on_wait is not None and now - said >= SAY_EVERY_S:
             said = now
             on_wait(f"Waiting for the sync still running in process {who} to finish its current document")

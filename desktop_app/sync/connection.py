@@ -22,10 +22,14 @@ def test_servicetitan(settings: Settings) -> ConnectionResult:
 
 
 def test_syspro(settings: Settings) -> ConnectionResult:
+    """Log on as the sync's operator - only while no cycle runs, as that logon would end the
+    cycle's session (it waits `syspro.test_connection_wait_s` for one to finish)."""
+    from desktop_app.core import cycle_lock
     from desktop_app.syspro.connection import check_connection
 
     try:
-        return check_connection(settings)
+        with cycle_lock.held(wait_s=settings["syspro.test_connection_wait_s"], purpose="a SYSPRO connection test"):
+            return check_connection(settings)
     except ConnectorError as exc:
         return ConnectionResult("SYSPRO", False, redact(str(exc)), configuration_only=isinstance(exc, ConfigError))
 

@@ -16,6 +16,8 @@ from desktop_app.sync.context import Cancelled, SyncContext
 
 log = logging.getLogger("desktop_app.sync")
 
+# How long a cycle waits for another process's cycle or connection test to end before it fails.
+
 # vendors first: a supplier created this cycle can already carry a purchase order or an invoice
 FLOWS: dict[str, Callable[[SyncContext], object]] = {
     "vendors": vendors.run_cycle,

@@ -47,6 +47,8 @@ WAITING_INPUTS = "invoices.waiting_inputs"
 FULL_REEVALUATION_EVERY = dt.timedelta(hours=24)
 USER_SKIP_PREFIX = "Skipped by "
 PAGE_QUERY_IDS = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
+# The reason of a document whose post e.net answered with a session error (looked up at once).
+SESSION_LOST = "The SYSPRO session ended during its post"
 # Documents marked POSTING in one commit. After a crash each one marked but not sent costs a look-up.
 POSTING_BATCH = 16
 
@@ -197,8 +199,9 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     # a credit SYSPRO may hold already keeps what it was posted as (the locked rows below)
     credits = _resolve_credits([plan for supplier, plan in plans.items() if supplier not in locked], existing,
                                unmatched_credits, number)
-    renumbered = _claim_invoice_numbers([plan for plan in plans.values() if plan.transaction_code == "I"], st_id,
-                                        existing)
+    # a document SYSPRO may hold keeps the number it went under
+    renumbered = _claim_invoice_numbers([plan for supplier, plan in plans.items()
+                                         if plan.transaction_code == "I" and supplier not in locked], st_id, existing)
     touched: list[ApDocument] = []
 
     for supplier, doc in locked.items():
@@ -320,9 +323,11 @@ def alternate_invoice_number(st_id: int, prefix: str = "ST") -> str:
     return f"{prefix}-{st_id}"[:INVOICE_NUMBER_MAX]
 
 
-# a credit note carries the number of the invoice it credits: that number is not its own
+# a credit note carries the number of the invoice it credits: that number is not its own. A row SYSPRO
+# may hold (posted, or sent without an answer yet) holds its number however young it is.
 _NUMBER_HELD_SQL = (f'SELECT 1 FROM "{ApDocument._meta.table_name}" WHERE supplier = ? AND syspro_invoice = ? '
-                    "AND st_invoice_id != ? AND id < ? AND transaction_code != 'C' LIMIT 1")
+                    "AND st_invoice_id != ? AND transaction_code != 'C' "
+                    f"AND (id < ? OR state IN ({', '.join(repr(state) for state in sorted(LOCKED))})) LIMIT 1")
 
 
 def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dict[str, str]:
@@ -330,8 +335,9 @@ def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dic
 
     SYSPRO knows an AP invoice by supplier and number, but ST reference numbers repeat (several
     adjustments of one job, numbers edited by hand). Two ST invoices on one number would make the
-    second a "duplicate" that the look-up then mistakes for posted. The earliest ledger row keeps
-    the number; a later invoice goes as ST-<its id>, the same on every evaluation.
+    second a "duplicate" that the look-up then mistakes for posted. A number SYSPRO may hold for
+    another ST invoice (its row POSTING, IN_DOUBT, posted) is taken; otherwise the earliest ledger
+    row keeps it. A later invoice goes as ST-<its id>, the same on every evaluation.
     Returns {supplier: the number it would have had} for the plans it renumbered.
     """
     first_row = min((doc.id for doc in existing), default=None)
@@ -719,23 +725,45 @@ def post_documents(ctx: SyncContext, session, docs: list[ApDocument], summary: C
             done_one()
     if not batch:
         return
+    marked = []
     with database.atomic():
         for doc, params, xml_in in batch:
-            ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {doc.attempts + 1})",
-                              actor=ctx.actor, attempts=doc.attempts + 1,
-                              xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+            try:
+                ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {doc.attempts + 1})",
+                                  actor=ctx.actor, attempts=doc.attempts + 1,
+                                  xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+            except ledger.TransitionLost as lost:
+                # a person's Skip (or another writer) came first: theirs stands, and nothing is sent
+                log.info("Not posting document %s: %s", doc.id, lost)
+                if done_one is not None:
+                    done_one()
+                continue
+            marked.append((doc, params, xml_in))
     started = 0
     try:
         # the marks are on disk: whatever is recorded from here on may wait for the next ones
         with commits_not_waiting_for_disk():
-            for doc, params, xml_in in batch:
+            for doc, params, xml_in in marked:
                 ctx.check_cancelled()
                 started += 1
-                _send_and_record(ctx, session, doc, params, xml_in, summary)
+                try:
+                    _send_and_record(ctx, session, doc, params, xml_in, summary)
+                except ledger.TransitionLost as lost:
+                    _taken_over(doc, lost, ctx.actor)
                 if done_one is not None:
                     done_one()
     finally:
-        _unmark([doc for doc, _, _ in batch[started:]], ctx.actor)
+        _unmark([doc for doc, _, _ in marked[started:]], ctx.actor)
+
+
+def _taken_over(doc: ApDocument, lost: ledger.TransitionLost, actor: str) -> None:
+    """The answer to a post came after another process took the document out of POSTING (its
+    recovery made it IN_DOUBT): that process's state stands, and it looks the document up."""
+    log.warning("Document %s was taken over while its post was on its way: %s", doc.id, lost)
+    ledger.record(doc, "answer_after_takeover",
+                  f"SYSPRO answered this post after another run had taken the document over (it is now "
+                  f"{doc.state}); it is left as that run left it and is looked up in SYSPRO before anything "
+                  "else is sent.", actor=actor)
 
 
 def _unmark(docs: list[ApDocument], actor: str) -> None:
@@ -746,8 +774,11 @@ def _unmark(docs: list[ApDocument], actor: str) -> None:
     try:
         with database.atomic():
             for doc in docs:
-                ledger.transition(doc, READY, "post_withdrawn", "Not sent: the sync stopped before its turn.",
-                                  actor=actor, attempts=doc.attempts - 1)
+                try:
+                    ledger.transition(doc, READY, "post_withdrawn", "Not sent: the sync stopped before its turn.",
+                                      actor=actor, attempts=doc.attempts - 1)
+                except ledger.TransitionLost:
+                    continue  # another run took it over (and looks it up): its state stands
     except Exception:
         log.exception("Could not put %d unsent document(s) back to READY; they will be looked up in SYSPRO "
                       "before they are sent", len(docs))
@@ -756,10 +787,15 @@ def _unmark(docs: list[ApDocument], actor: str) -> None:
 def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xml_in: str,
                      summary: CycleSummary) -> None:
     from desktop_app.syspro import apstin
-    from desktop_app.syspro.errors import BusinessObjectError
+    from desktop_app.syspro.errors import BusinessObjectError, SessionLostDuringWrite
 
     try:
         xml_out = session.post("APSTIN", params, xml_in)
+    except SessionLostDuringWrite as exc:
+        ledger.transition(doc, IN_DOUBT, "session_lost", f"{exc} It is looked up in SYSPRO before anything is "
+                          "sent again.", actor=ctx.actor, reason=f"{SESSION_LOST}: {exc}")
+        summary.in_doubt += 1
+        return
     except OutcomeUnknown as exc:
         ledger.transition(doc, IN_DOUBT, "no_answer", f"No answer from SYSPRO: {exc}. It will be looked up "
                           "before anything is sent again.", actor=ctx.actor, reason=f"No answer from SYSPRO: {exc}")
@@ -830,8 +866,11 @@ def release_credits(ctx: SyncContext) -> list[int]:
             continue
         message = (f"The original is in SYSPRO: credit note against invoice {target.invoice}" if target.state == READY
                    else target.reason)
-        ledger.transition(doc, target.state, "mapped" if target.state == READY else target.state.lower(), message,
-                          actor=ctx.actor, syspro_invoice=target.invoice, reason=target.reason)
+        try:
+            ledger.transition(doc, target.state, "mapped" if target.state == READY else target.state.lower(),
+                              message, actor=ctx.actor, syspro_invoice=target.invoice, reason=target.reason)
+        except ledger.TransitionLost:
+            continue  # a person picked its invoice or skipped it meanwhile: theirs stands
         if target.state == READY:
             released.append(doc.id)
     if evaluate_again:
@@ -869,11 +908,33 @@ def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None =
             ctx.progress(done, len(ids), f"Posted {done} of {len(ids)} AP document(s)")
 
         _post_ids(ctx, session, ids, summary, done_one)
+        _settle_lost_sessions(ctx, session, summary, done_one)
         # credits whose original this pass posted go right after it, in the same session
         released = release_credits(ctx)
         if released:
             ids += released
             _post_ids(ctx, session, released, summary, done_one)
+
+
+def _settle_lost_sessions(ctx: SyncContext, session, summary: CycleSummary, done_one) -> None:
+    """Posts that e.net answered with a session error: looked up now (the answer came, so nothing is
+    still running in SYSPRO), and posted on the fresh session if SYSPRO does not have them. Once: a
+    second loss leaves the document IN_DOUBT for the next cycle."""
+    lost = list(ApDocument.select().where(ApDocument.state == IN_DOUBT,
+                                          ApDocument.reason.startswith(SESSION_LOST)).order_by(ApDocument.id))
+    again = []
+    for doc in lost:
+        ctx.check_cancelled()
+        summary.in_doubt -= 1
+        if not settle_with_lookup(ctx, session, doc, "After the SYSPRO session ended during its post"):
+            ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
+                              actor=ctx.actor, reason="")
+            again.append(doc.id)
+        else:
+            summary.posted += doc.state == POSTED
+            summary.failed += doc.state == FAILED
+    if again:
+        _post_ids(ctx, session, again, summary, done_one)
 
 
 def _post_ids(ctx: SyncContext, session, ids: list[int], summary: CycleSummary, done_one) -> None:
@@ -1100,8 +1161,16 @@ def run_cycle(ctx: SyncContext) -> CycleSummary:
 
 
 def replay(ctx: SyncContext, ids: list[int] | None = None, *, all_failed: bool = False) -> CycleSummary:
-    """Retry: re-map with current mappings, then post (the GUI's Retry button calls this too)."""
+    """Retry: re-map with current mappings, then post (the GUI's Retry button calls this too). It
+    posts with the cycle's operator, so it holds the cycle lock like a cycle."""
+    from desktop_app.core import cycle_lock
+
     dates.require_start_date(ctx.settings)  # what is the connector's to post depends on it, as in a cycle
+    with cycle_lock.held(purpose="a Retry"):
+        return _replay(ctx, ids, all_failed=all_failed)
+
+
+def _replay(ctx: SyncContext, ids: list[int] | None, *, all_failed: bool) -> CycleSummary:
     summary = CycleSummary()
     query = ApDocument.select()
     if all_failed:

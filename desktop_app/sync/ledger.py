@@ -55,6 +55,17 @@ class IllegalTransition(RuntimeError):
     pass
 
 
+class TransitionLost(IllegalTransition, ValueError):
+    """Another writer (a person's Skip, another process) changed the row after it was read.
+
+    Nothing was written; the document object holds the row as the other writer left it."""
+
+    def __init__(self, doc: ApDocument, wanted: str, was: str):
+        self.doc, self.wanted, self.was = doc, wanted, was
+        super().__init__(f"document {doc.id} is now {doc.state} (it was {was} when read), so it was not "
+                         f"moved to {wanted}: someone else changed it meanwhile")
+
+
 _GIVEN = object()
 _ROW_PLANS: dict[tuple, tuple[str, list]] = {}
 _UPDATES: dict[tuple[str, ...], str] = {}
@@ -95,20 +106,47 @@ def create_row(model: type[BaseModel], **values) -> BaseModel:
     return row
 
 
-def save_changes(doc: ApDocument) -> None:
+def save_changes(doc: ApDocument, *, expected_state: str | None = None,
+                 expected_updated_at=_GIVEN) -> bool:
     """Write the fields set since the row was read or saved (peewee marks them dirty); the rest is as
-    the row holds it. What doc.save() writes for them, the statement's text kept per set of columns."""
+    the row holds it. What doc.save() writes for them, the statement's text kept per set of columns.
+
+    Compare-and-set: the row is written only while it is still in the state (and, when it was read,
+    at the `updated_at`) the document was read with, so a writer that read it earlier never writes
+    over a person's Skip or another process. False when the row had changed: nothing was written."""
     fields = [f for f in ApDocument._meta.sorted_fields if f.name in doc._dirty]
     if not fields:
-        return
-    names = tuple(f.name for f in fields)
+        return True
+    data = doc.__data__
+    if expected_state is None and "state" not in doc._dirty:
+        expected_state = data.get("state")
+    if expected_updated_at is _GIVEN:
+        expected_updated_at = data.get("updated_at") if "updated_at" not in doc._dirty else None
+    guards = (("state",) if expected_state is not None else ()) + (
+        ("updated_at",) if expected_updated_at is not None else ())
+    names = tuple(f.name for f in fields) + ("|",) + guards
     sql = _UPDATES.get(names)
     if sql is None:
-        sql = _UPDATES[names] = 'UPDATE "{}" SET {} WHERE "{}" = ?'.format(
+        sql = _UPDATES[names] = 'UPDATE "{}" SET {} WHERE {}'.format(
             ApDocument._meta.table_name, ", ".join(f'"{f.column_name}" = ?' for f in fields),
-            ApDocument._meta.primary_key.column_name)
-    database.execute_sql(sql, [f.db_value(doc.__data__.get(f.name)) for f in fields] + [doc.id])
+            " AND ".join(f'"{name}" = ?' for name in (ApDocument._meta.primary_key.column_name, *guards)))
+    params = [f.db_value(data.get(f.name)) for f in fields] + [doc.id]
+    if expected_state is not None:
+        params.append(expected_state)
+    if expected_updated_at is not None:
+        params.append(ApDocument.updated_at.db_value(expected_updated_at))
+    written = database.execute_sql(sql, params).rowcount == 1
+    if written:
+        doc._dirty.clear()
+    return written
+
+
+def reread(doc: ApDocument) -> ApDocument:
+    """Load the row as it is now into `doc` (after a lost compare-and-set)."""
+    fresh = ApDocument.get_by_id(doc.id)
+    doc.__data__ = dict(fresh.__data__)
     doc._dirty.clear()
+    return doc
 
 
 def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow: str = "invoices",
@@ -136,18 +174,32 @@ def _one_transaction() -> AbstractContextManager:
     return nullcontext() if database.in_transaction() else database.atomic()
 
 
+def _unchanged_since(doc: ApDocument, state: str, updated_at) -> bool:
+    """True when the row is still as read, only stored in a text shape that does not read back to
+    the same text (an older writer's timestamp): then the state alone guards the write."""
+    row = ApDocument.select(ApDocument.state, ApDocument.updated_at).where(ApDocument.id == doc.id).first()
+    return row is not None and updated_at is not None and row.state == state and row.updated_at == updated_at
+
+
 def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, actor: str, data=None,
                xml_sent: str | None = None, xml_received: str | None = None, **fields) -> ApDocument:
-    """Change state and write the audit event atomically."""
+    """Change state and write the audit event atomically, as compare-and-set: if the row is no longer
+    as `doc` was read (another writer moved it), nothing is written, `doc` is re-read and
+    TransitionLost is raised for the caller to leave the document as the other writer left it."""
     if new_state not in ALLOWED.get(doc.state, ()):
         raise IllegalTransition(f"document {doc.id}: {doc.state} → {new_state} is not allowed")
     with _one_transaction():
         previous = doc.state
+        read_at = doc.__data__.get("updated_at") if "updated_at" not in doc._dirty else None
         doc.state = new_state
         for name, value in fields.items():
             setattr(doc, name, value)
         doc.updated_at = utcnow()
-        save_changes(doc)
+        if not save_changes(doc, expected_state=previous, expected_updated_at=read_at):
+            if not _unchanged_since(doc, previous, read_at) or not save_changes(doc, expected_state=previous):
+                # the row moved on since it was read: keep what the other writer left, write nothing
+                reread(doc)
+                raise TransitionLost(doc, new_state, previous)
         record(doc, kind, message, actor=actor,
                data={"from": previous, "to": new_state, **(data or {})},
                xml_sent=xml_sent, xml_received=xml_received)

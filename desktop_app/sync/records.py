@@ -111,14 +111,48 @@ def transition(link: SyncLink, new_state: str, kind: str, message: str, *, actor
         raise ValueError(f"unknown state {new_state!r}")
     with database.atomic():
         previous = link.state
+        guards = [SyncLink.id == link.id]
+        # compare-and-set on the row as it was read (a state or time the caller set but did not save
+        # is not what the row holds, so it cannot guard)
+        if "state" not in link._dirty:
+            guards.append(SyncLink.state == previous)
+        read_at = link.__data__.get("updated_at") if "updated_at" not in link._dirty else None
+        if read_at is not None:
+            guards.append(SyncLink.updated_at == read_at)
         link.state = new_state
         for name, value in fields.items():
             setattr(link, name, value)
         link.updated_at = utcnow()
-        link.save()
+        values = {SyncLink._meta.fields[name]: value for name, value in link.__data__.items() if name != "id"}
+        if (SyncLink.update(values).where(*guards).execute() != 1
+                and not _rewritten_as_read(link.id, values, previous, read_at)):
+            fresh = SyncLink.get_by_id(link.id)
+            link.__data__, wanted = dict(fresh.__data__), new_state
+            link._dirty.clear()
+            raise LinkTransitionLost(link, wanted, previous)
+        link._dirty.clear()
         record(link, kind, message, actor=actor, data={"from": previous, "to": new_state, **(event or {})},
                xml_sent=xml_sent, xml_received=xml_received)
     return link
+
+
+def _rewritten_as_read(link_id: int, values: dict, previous: str, read_at) -> bool:
+    """The row is still as read but its timestamp is stored in a shape that does not read back to
+    the same text (an older writer's): write it guarded by the state alone."""
+    row = SyncLink.select(SyncLink.state, SyncLink.updated_at).where(SyncLink.id == link_id).first()
+    if row is None or read_at is None or row.state != previous or row.updated_at != read_at:
+        return False
+    return SyncLink.update(values).where(SyncLink.id == link_id, SyncLink.state == previous).execute() == 1
+
+
+class LinkTransitionLost(ledger.TransitionLost):
+    """Another writer changed the link after it was read: nothing was written, `link` holds the row
+    as that writer left it."""
+
+    def __init__(self, link: SyncLink, wanted: str, was: str):
+        self.doc, self.wanted, self.was = link, wanted, was
+        RuntimeError.__init__(self, f"{link.flow} record {link.id} is now {link.state} (it was {was} when read), "
+                              f"so it was not moved to {wanted}: someone else changed it meanwhile")
 
 
 def send_once(link: SyncLink, *, actor: str, summary, message: str, params: str, xml_in: str, send,
@@ -128,13 +162,20 @@ def send_once(link: SyncLink, *, actor: str, summary, message: str, params: str,
     `send()` posts and parses; its value is returned. An answer that settles nothing leaves the link
     IN_DOUBT (it is looked up before anything is sent again) and returns None; a refusal by e.net
     goes to `refused(message)` and returns None; a request that never left re-raises ConnectError.
+    A link another writer changed since it was read (a person skipped or decided it) is left as they
+    left it: nothing is sent, and None is returned.
     """
     from desktop_app.syspro.errors import BusinessObjectError
 
     attempt = link.attempts + 1
-    transition(link, SYNCING, "write_attempt", f"{message} (attempt {attempt})", actor=actor, attempts=attempt,
-               last_attempt_at=utcnow(), event=event,
-               xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+    try:
+        transition(link, SYNCING, "write_attempt", f"{message} (attempt {attempt})", actor=actor, attempts=attempt,
+                   last_attempt_at=utcnow(), event=event,
+                   xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
+    except LinkTransitionLost as lost:
+        # a person (or another run) changed the record first: theirs stands, and nothing is sent
+        log.info("Not sending: %s", lost)
+        return None
     try:
         return send()
     except OutcomeUnknown as exc:

@@ -33,6 +33,7 @@ from desktop_app.syspro.errors import (
     MalformedXmlOut,
     PostOutcomeUnknown,
     SessionExpired,
+    SessionLostDuringWrite,
     TransportError,
 )
 from desktop_app.syspro.xmlout import decode_body, error_text
@@ -414,6 +415,8 @@ class EnetClient:
         return user_id
 
     def _logoff(self, enet_session: EnetSession) -> None:
+        if enet_session._lost:
+            return  # SYSPRO already ended that session
         try:
             body = self._get(contract.LOGOFF, {"UserId": enet_session.user_id}, enet_session.stats)
         except (requests.RequestException, _HttpStatus) as exc:
@@ -469,6 +472,7 @@ class EnetSession:
         self.user_id = user_id
         self.stats = stats
         self.last_exchange: Exchange | None = None
+        self._lost = False  # a write found the session gone: log on before the next call
 
     def __repr__(self) -> str:
         return f"EnetSession(operator={self._client.operator!r}, company_id={self._client.company_id!r})"
@@ -486,6 +490,11 @@ class EnetSession:
 
     def _call(self, operation: str, business_object: str, xml_parameters: str, xml_in: str) -> str:
         writes = operation != contract.QUERY
+        if self._lost:
+            # the last write found the session gone: log on before the next call (often its look-up)
+            self._lost = False
+            self.user_id = self._client._logon(self.stats)
+            self.stats.relogons += 1
         for attempt in (1, 2):
             params = {"UserId": self.user_id, "BusinessObject": business_object}
             if operation != contract.QUERY:
@@ -497,18 +506,21 @@ class EnetSession:
                 return body
             if not contract.SESSION_ERROR.search(error):
                 raise BusinessObjectError(business_object, error.removeprefix("ERROR:").strip())
-            if attempt == 1 and (not writes or contract.INVALID_USERID.search(error)):
-                # A query can always be repeated. A post or setup call is repeated only on
-                # "Invalid UserId": e.net checks the session before it hands the document to the
-                # business object, so that answer proves nothing was processed and one re-post on a
-                # fresh session cannot create a duplicate. Any other session complaint could come
-                # from a session lost while the business object ran, so its outcome is unknown.
+            if attempt == 1 and not writes:
+                # only a query is repeated on a fresh session: it changes nothing
                 log.warning("SYSPRO session is no longer valid (%s); logging on again", redact(error))
                 self.user_id = self._client._logon(self.stats)
                 self.stats.relogons += 1
                 continue
             if writes and attempt == 1:
-                raise PostOutcomeUnknown(
+                # A post or setup is never repeated here, "Invalid UserId" included: what e.net
+                # answers for a session evicted or expired while the business object ran is not
+                # published, so the document is looked up, like any in-doubt post, before it is sent
+                # again. The next call logs on anew.
+                log.warning("SYSPRO session ended during %s of %s (%s); it will be looked up before any "
+                            "re-send", operation, business_object, redact(error))
+                self._lost = True
+                raise SessionLostDuringWrite(
                     f"The SYSPRO session ended during {operation} of {business_object} ({error}). It is not "
                     "known whether the document was processed: look it up in SYSPRO before sending it again.",
                     self.last_exchange)

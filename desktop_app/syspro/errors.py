@@ -65,6 +65,12 @@ class PostOutcomeUnknown(OutcomeUnknown):
         super().__init__(redact(message))
 
 
+class SessionLostDuringWrite(PostOutcomeUnknown):
+    """e.net answered a post or setup call with a session error ("Invalid UserId", expired): the
+    call is over, but whether the business object ran first is not known, so the document is looked
+    up, never sent again blindly. As the answer did come, the look-up can follow at once."""
+
+
 class MalformedPostXmlOut(MalformedXmlOut, OutcomeUnknown):
     """The answer to a post could not be read, so whether SYSPRO applied it is unknown."""
 

@@ -131,3 +131,43 @@ def test_a_transition_is_a_transaction_of_its_own_or_part_of_the_callers(databas
     assert not [sql for sql in statements if "SAVEPOINT" in sql.upper()]  # the caller's transaction holds them
     assert ApDocument.get_by_id(doc.id).state == ledger.READY and ApDocument.get_or_none(st_invoice_id=6) is None
     assert ledger.trail(doc.id) == []
+
+
+def test_a_transition_from_a_stale_read_is_lost_and_rereads_the_row():
+    db.open_database()
+    try:
+        row = ApDocument.create(doc_key="9:SUP", st_invoice_id=9, state=ledger.READY, supplier="SUP",
+                                syspro_invoice="9", amount=Decimal("1.00"))
+        stale = ApDocument.get_by_id(row.id)
+        ledger.transition(ApDocument.get_by_id(row.id), ledger.SKIPPED, "skipped", "Skipped by a person",
+                          actor="gui", reason="Skipped by gui: paid")
+        with pytest.raises(ledger.TransitionLost):
+            ledger.transition(stale, ledger.POSTING, "post_attempt", "Posting", actor="scheduler", attempts=1)
+        fresh = ApDocument.get_by_id(row.id)
+        assert fresh.state == stale.state == ledger.SKIPPED and fresh.attempts == 0
+        assert [e.kind for e in ledger.trail(row.id)] == ["skipped"]
+        # skipped and made READY again after the read: READY again, but not the row that was read
+        ledger.transition(ApDocument.get_by_id(row.id), ledger.READY, "mapped", "Retry", actor="gui")
+        stale = ApDocument.get_by_id(row.id)
+        ledger.transition(ApDocument.get_by_id(row.id), ledger.SKIPPED, "skipped", "Skip", actor="gui", reason="x")
+        ledger.transition(ApDocument.get_by_id(row.id), ledger.READY, "mapped", "Retry", actor="gui")
+        with pytest.raises(ledger.TransitionLost):
+            ledger.transition(stale, ledger.POSTING, "post_attempt", "Posting", actor="scheduler", attempts=1)
+        assert ApDocument.get_by_id(row.id).attempts == 0
+    finally:
+        db.close_database()
+
+
+def test_a_timestamp_an_older_writer_stored_in_another_shape_does_not_block_a_transition():
+    db.open_database()
+    try:
+        row = ApDocument.create(doc_key="8:SUP", st_invoice_id=8, state=ledger.READY, supplier="SUP",
+                                syspro_invoice="8", amount=Decimal("1.00"))
+        # milliseconds only: reads back as a datetime whose text has six digits
+        db.database.execute_sql('UPDATE "ap_document" SET "updated_at" = ? WHERE id = ?',
+                                ("2026-05-01 10:00:00.123", row.id))
+        doc = ApDocument.get_by_id(row.id)
+        ledger.transition(doc, ledger.SKIPPED, "skipped", "Skipped", actor="gui", reason="Skipped by gui: x")
+        assert ApDocument.get_by_id(row.id).state == ledger.SKIPPED
+    finally:
+        db.close_database()

@@ -137,16 +137,26 @@ def test_query_session_rejected_twice_raises_session_expired(enet, client):
     assert "dedicated integration operator" in str(caught.value)
 
 
-def test_post_with_invalid_userid_is_reposted_once_on_a_new_session(enet, client):
-    # "Invalid UserId" proves the post was turned away before processing: one re-post is safe.
-    enet.answer("Transaction/Post", "ERROR: Invalid UserId", APSTIN_SUCCESS)
+@pytest.mark.parametrize("call", [lambda s: s.post("APSTIN", "<p/>", "<d/>"),
+                                  lambda s: s.setup("Add", "APSSSP", "<p/>", "<d/>"),
+                                  lambda s: s.setup("Update", "APSSSP", "<p/>", "<d/>")],
+                         ids=["post", "setup-add", "setup-update"])
+def test_a_write_answered_invalid_userid_is_in_doubt_not_sent_again(enet, client, call):
+    # What e.net answers for a session evicted while the business object ran is not published: the
+    # document is looked up (a query, on a fresh session) before anything is sent again.
+    for operation in ("Transaction/Post", "Setup/Add", "Setup/Update"):
+        enet.answer(operation, "ERROR: Invalid UserId", APSTIN_SUCCESS)
+    enet.answer("Query/Query", ROWS)
     with client.session() as session:
-        result = apstin.post_ap_invoice(session, ap_doc())
-    assert result.ok and result.journal == "123"
-    posts = enet.calls_to("Transaction/Post")
-    assert len(posts) == 2
-    assert [p.params["UserId"] for p in posts] == [USER_IDS[0].strip(), USER_IDS[1].strip()]
-    assert posts[0].params["XmlIn"] == posts[1].params["XmlIn"]
+        with pytest.raises(PostOutcomeUnknown) as caught:
+            call(session)
+        assert "look it up in SYSPRO" in str(caught.value)
+        writes = [c for c in enet.calls if c.path in ("Transaction/Post", "Setup/Add", "Setup/Update")]
+        assert len(writes) == 1 and len(enet.calls_to("Logon")) == 1
+        assert session.query("COMFND", "<q/>") == ROWS  # the look-up logs on anew
+        assert [c.params["UserId"] for c in enet.calls_to("Query/Query")] == [USER_IDS[1].strip()]
+        assert session.stats.relogons == 1
+    assert len(enet.calls_to("Logoff")) == 1
 
 
 def test_post_with_other_session_error_is_outcome_unknown_without_repost(enet, client):
