@@ -10,7 +10,7 @@ import pytest
 
 from desktop_app.core import cycle_lock
 
-HOLDER = ("import sys; from desktop_app.core import cycle_lock; cycle_lock.held(wait_s=0).__enter__(); "
+HOLDER = ("import sys; from desktop_app.core import cycle_lock; lock = cycle_lock.held(wait_s=0); lock.__enter__(); "
           "print('held', flush=True); sys.stdin.read()")
 
 

@@ -173,7 +173,7 @@ def test_test_connection_during_a_cycle_refuses_instead_of_evicting_its_session(
     cycle()
     ((done, its_logons),) = answers
     assert done.returncode == 2, (done.stdout, done.stderr)
-    assert "A sync is running" in done.stdout and "Try again when the sync has finished" in done.stdout
+    assert "A sync is still running" in done.stdout and "cannot start now" in done.stdout and "Try again" in done.stdout
     assert its_logons == 0  # it never logged on as the sync's operator
     # the cycle's session lived on: no post was turned away, nothing waits for a look-up
     assert not AuditEvent.select().where(AuditEvent.kind == "session_lost").exists()

@@ -80,10 +80,10 @@ def test_a_cli_cycle_refuses_with_exit_2_and_a_sentence_when_the_other_cycle_doe
         assert main(["sync", "--once"]) == EXIT_USAGE
         assert time.monotonic() - started >= 1.5
         err = capsys.readouterr().err
-        assert "Another sync is still running" in err and f"process {pid}" in err and "Try again" in err
+        assert "A sync is still running" in err and f"process {pid}" in err and "Try again" in err
         assert ledger.counts()[ledger.POSTED] + ledger.counts()[ledger.CONFIRMED] == 0  # nothing was started
         assert main(["replay", "--all-failed"]) == EXIT_USAGE  # a retry posts too: it waits the same way
-        assert "Another sync is still running" in capsys.readouterr().err
+        assert "A sync is still running" in capsys.readouterr().err
     finally:
         holder.kill()
         holder.join(10)
