@@ -575,7 +575,11 @@ def dedupe_key(record: Any) -> tuple:
     """id + modifiedOn: the same version of a record seen twice is one record (NOTES §2.1).
     For a record as the feed sent it (a dict), the same two values as its model would hold."""
     if isinstance(record, dict):
-        return (to_int(record.get("id")), to_datetime(record.get("modifiedOn")))
+        try:
+            return (to_int(record.get("id")), to_datetime(record.get("modifiedOn")))
+        except (TypeError, ValueError, OverflowError):
+            # a record the engine cannot read is still handed on (its flow holds it with the reason)
+            return (repr(record.get("id")), repr(record.get("modifiedOn")))
     return (getattr(record, "id", None), getattr(record, "modified_on", None))
 
 

@@ -160,6 +160,11 @@ class ServiceTitanResources:
     def list_invoices_by_ids(self, ids: Iterable[int]) -> list[Invoice]:
         return self.list_by_ids("accounting", "invoices", ids, Invoice.from_api, {"activeState": "All"})
 
+    def invoices_by_ids(self, ids: Iterable[int], *, raw: bool = False) -> list[Invoice] | list[dict]:
+        """GET accounting/invoices?ids=…, active or not; raw: the records as sent (see export_invoices)."""
+        return self.list_by_ids("accounting", "invoices", ids, _as_sent if raw else Invoice.from_api,
+                                {"activeState": "All"})
+
     def invoices(self, modified_on_or_after: datetime | None = None) -> list[Invoice]:
         params: dict[str, Any] = {"activeState": "All"}
         if modified_on_or_after:
