@@ -891,13 +891,26 @@ def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xm
         raise
     try:
         result = apstin.parse_result(xml_out)
-        item = result.items[0]
     except Exception as exc:
         ledger.transition(doc, IN_DOUBT, "unreadable_answer", f"SYSPRO's answer could not be read ({exc}); "
                           "it will be looked up before anything is sent again.", actor=ctx.actor,
                           xml_received=xml_out, reason="SYSPRO's answer could not be read")
         summary.in_doubt += 1
         return
+    verdict = apstin.verdict(result)
+    if verdict.outcome == apstin.REFUSED:
+        # SYSPRO's own words about the whole post: with ApplyIfEntireDocumentValid nothing was applied
+        ledger.transition(doc, FAILED, "rejected", f"SYSPRO rejected it: {verdict.message}", actor=ctx.actor,
+                          xml_received=xml_out, reason=verdict.message)
+        summary.failed += 1
+        return
+    if verdict.outcome == apstin.UNCLEAR:
+        ledger.transition(doc, IN_DOUBT, "unclear_answer", f"{verdict.message}. It will be looked up in SYSPRO "
+                          "before anything is sent again.", actor=ctx.actor, xml_received=xml_out,
+                          reason=verdict.message)
+        summary.in_doubt += 1
+        return
+    item = result.items[0]
     if item.ok:
         journal = str(item.journal or "")
         ledger.transition(doc, POSTED, "posted", f"Posted to SYSPRO, journal {journal}"
