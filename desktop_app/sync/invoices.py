@@ -1216,7 +1216,7 @@ def replay(ctx: SyncContext, ids: list[int] | None = None, *, all_failed: bool =
     summary = CycleSummary()
     query = ApDocument.select()
     if all_failed:
-        query = query.where(ApDocument.state.in_([FAILED, IN_DOUBT]))
+        query = query.where(ApDocument.state.in_([FAILED, IN_DOUBT, UNREADABLE]))
     else:
         query = query.where(ApDocument.id.in_(ids or []))
     docs = list(query)

@@ -105,6 +105,8 @@ def date(value, path: str, read) -> dt.date:
     """A required date, read by `read` (e.g. dates.accounting_date with the office's time zone)."""
     if value is None or value == "":
         raise Unreadable(path, value, "is missing: the document needs a date")
+    if not isinstance(value, str | dt.date):
+        raise Unreadable(path, value, "is not a date")
     try:
         day = read(value)
     except (TypeError, ValueError, OverflowError):
