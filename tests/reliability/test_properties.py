@@ -12,7 +12,7 @@ from pathlib import Path
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
@@ -231,13 +231,13 @@ def _postable(ctx, box, ids) -> list[int]:
 @given(breaks=st.lists(breakage(), min_size=1, max_size=3), data=st.data())
 def test_real_cycles_hold_broken_invoices_and_post_everything_else(sandbox, breaks, data):
     company = sandbox.company
-    new_ids = company.st.advance(6)
+    new_ids = company.st.advance(10)
     ctx = SyncContext.from_database(actor="test")
     try:
         candidates = _postable(ctx, sandbox, new_ids)
     finally:
         ctx.close()
-    assert candidates
+    assume(candidates)  # the company's generator may give only invoices that wait for a mapping
     broken = {}
     for (kind, value, words), st_id in zip(breaks, data.draw(st.permutations(candidates)), strict=False):
         items = company.st.invoices[st_id]["items"]
