@@ -35,6 +35,7 @@ from desktop_app.servicetitan.models import (
     Vendor,
     Warehouse,
     drop_seen,
+    readable_or_held,
 )
 
 T = TypeVar("T")
@@ -105,28 +106,36 @@ class ServiceTitanResources:
                 return
             page += 1
 
-    def list_all(self, module: str, path: str, parse: Callable[[dict], T], params: dict | None = None) -> list[T]:
+    def list_all(self, module: str, path: str, parse: Callable[[dict], T], params: dict | None = None, *,
+                 hold_unreadable: bool = False) -> list[T]:
+        """hold_unreadable: a record `parse` cannot read comes back as an UnreadableRecord, for a flow
+        that holds it on its own (see models.readable_or_held), instead of stopping the list."""
         seen: set = set()
         out: list[T] = []
+        parse = readable_or_held(parse) if hold_unreadable else parse
         for data in self.iter_pages(module, path, params):
-            out.extend(drop_seen((parse(d) for d in data), seen))
+            out.extend(drop_seen(map(parse, data), seen))
         return out
 
     def list_by_ids(self, module: str, path: str, ids: Iterable[int], parse: Callable[[dict], T],
-                    params: dict | None = None, *, ids_as_list: bool = False) -> list[T]:
+                    params: dict | None = None, *, ids_as_list: bool = False,
+                    hold_unreadable: bool = False) -> list[T]:
         """Records with the given ids, asked for 50 at a time. Most operations take `ids` as one
         comma-separated value; a few (vendors) declare an array, sent as repeated parameters."""
         seen: set = set()
         out: list[T] = []
+        parse = readable_or_held(parse) if hold_unreadable else parse
         for chunk in chunked(_unique_ids(ids)):
             ids_value: Any = chunk if ids_as_list else ",".join(map(str, chunk))
             for data in self.iter_pages(module, path, {**(params or {}), "ids": ids_value}):
-                out.extend(drop_seen((parse(d) for d in data), seen))
+                out.extend(drop_seen(map(parse, data), seen))
         return out
 
     def iter_export(self, module: str, path: str, since: str | date | datetime | None,
-                    parse: Callable[[dict], T], *, include_recent_changes: bool = False) -> Iterator[ExportPage[T]]:
+                    parse: Callable[[dict], T], *, include_recent_changes: bool = False,
+                    hold_unreadable: bool = False) -> Iterator[ExportPage[T]]:
         token = export_from(since)
+        parse = readable_or_held(parse) if hold_unreadable else parse
         seen: set = set()
         while True:
             params: dict[str, Any] = {}
@@ -138,7 +147,7 @@ class ServiceTitanResources:
             data = [d for d in (body.get("data") or []) if isinstance(d, dict)]
             next_token = body.get("continueFrom") or token
             has_more = bool(body.get("hasMore"))
-            yield ExportPage(drop_seen((parse(d) for d in data), seen), next_token, has_more)
+            yield ExportPage(drop_seen(map(parse, data), seen), next_token, has_more)
             if not has_more or (not data and next_token == token):
                 return  # the second test guards against a feed that never moves on
             token = next_token
@@ -234,11 +243,12 @@ class ServiceTitanResources:
 
     # ------------------------------------------------------------ inventory: vendors
 
-    def vendors(self, modified_on_or_after: datetime | None = None) -> list[Vendor]:
+    def vendors(self, modified_on_or_after: datetime | None = None, *,
+                hold_unreadable: bool = False) -> list[Vendor]:
         params: dict[str, Any] = {"active": "Any"}
         if modified_on_or_after:
             params["modifiedOnOrAfter"] = utc_param(modified_on_or_after)
-        return self.list_all("inventory", "vendors", Vendor.from_api, params)
+        return self.list_all("inventory", "vendors", Vendor.from_api, params, hold_unreadable=hold_unreadable)
 
     def vendors_by_ids(self, ids: Iterable[int]) -> list[Vendor]:
         return self.list_by_ids("inventory", "vendors", ids, Vendor.from_api, {"active": "Any"}, ids_as_list=True)
@@ -271,8 +281,9 @@ class ServiceTitanResources:
 
     def export_purchase_orders(self, since=None, *, include_recent_changes: bool = False
                                ) -> Iterator[ExportPage[PurchaseOrder]]:
+        """A purchase order its model cannot read comes as a models.UnreadableRecord (the flow holds it)."""
         return self.iter_export("inventory", "export/purchase-orders", since, PurchaseOrder.from_api,
-                                include_recent_changes=include_recent_changes)
+                                include_recent_changes=include_recent_changes, hold_unreadable=True)
 
     def purchase_orders(self, modified_on_or_after: datetime | None = None, *,
                         ids: Iterable[int] | None = None, number: str | None = None) -> list[PurchaseOrder]:
@@ -316,8 +327,9 @@ class ServiceTitanResources:
 
     def export_adjustments(self, since=None, *, include_recent_changes: bool = False
                            ) -> Iterator[ExportPage[Adjustment]]:
+        """An adjustment its model cannot read comes as a models.UnreadableRecord (the flow holds it)."""
         return self.iter_export("inventory", "export/adjustments", since, Adjustment.from_api,
-                                include_recent_changes=include_recent_changes)
+                                include_recent_changes=include_recent_changes, hold_unreadable=True)
 
     def adjustments(self, modified_on_or_after: datetime | None = None, *,
                     ids: Iterable[int] | None = None) -> list[Adjustment]:

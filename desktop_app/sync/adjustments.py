@@ -28,6 +28,7 @@ from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMap
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
+from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING, WAITING,
@@ -74,12 +75,18 @@ class AdjustmentSync:
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.settle(link)
+            self._one(link)
         for link in self.gate.release():
             self.ctx.check_cancelled()
-            self.settle(link)
+            self._one(link)
         self.write_back()
         self.worklist()
+
+    def _one(self, link: SyncLink) -> None:
+        """One adjustment: held on its own if its data cannot be read, the flow going on."""
+        if records.is_unreadable(link):
+            return  # waits for a readable version from ServiceTitan
+        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: self.settle(link))
 
     # ------------------------------------------------------------------ reading
     def discover(self) -> None:
@@ -90,6 +97,9 @@ class AdjustmentSync:
         for page in self.ctx.st.export_adjustments(since):
             with database.atomic():
                 for adjustment in page.records:
+                    if isinstance(adjustment, UnreadableRecord):
+                        records.hold_unreadable(FLOW, adjustment, actor=self.actor, summary=self.summary)
+                        continue
                     self.store(adjustment.raw)
                 if page.continue_from:
                     set_cursor(CURSOR, page.continue_from)
@@ -108,6 +118,8 @@ class AdjustmentSync:
         previous = link.st_hash
         link.st_current = raw
         link.st_hash = links.view_hash(self.view(raw))
+        if records.readable_again(link):
+            records.record(link, "readable", f"ServiceTitan adjustment {number} can be read again", actor=self.actor)
         if link.st_hash != previous and link.state in (SYNCED, FAILED, SKIPPED):
             records.transition(link, READY, "changed_in_source", f"ServiceTitan adjustment {number} changed: what "
                                "SYSPRO lacks will be posted", actor=self.actor, reason="", st_hash=link.st_hash)

@@ -34,6 +34,7 @@ from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLin
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
+from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, records, vendors as vendor_flow
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
@@ -92,6 +93,9 @@ class PoSync:
         for page in self.ctx.st.export_purchase_orders(since):
             with database.atomic():
                 for po in page.records:
+                    if isinstance(po, UnreadableRecord):
+                        records.hold_unreadable(FLOW, po, actor=self.actor, summary=self.summary)
+                        continue
                     self.store_st(po.raw)
                 if page.continue_from:
                     set_cursor(CURSOR, page.continue_from)
@@ -119,6 +123,9 @@ class PoSync:
                              data={"customer_po": customer_po(str(raw.get("number") or po_id))})
             return
         link.st_current = raw
+        if records.readable_again(link):
+            records.record(link, "readable", f"ServiceTitan PO {raw.get('number')} can be read again",
+                           actor=self.actor)
         if link.syspro_key is None and link.state in (HELD, SKIPPED, FAILED) and \
                 links.view_hash(st_view(raw)) != link.st_hash:
             link.state = READY  # edited in ServiceTitan: evaluated again
@@ -169,11 +176,11 @@ class PoSync:
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.new_st_po(link)
+            self._one(link, self.new_st_po)
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.pair(link)
+            self._one(link, self.pair)
         ours = {(l.data or {}).get("customer_po") for l in SyncLink.select().where(SyncLink.flow == FLOW)}
         start = self.ctx.settings["sync.start_date"]
         for number, header in sorted(self.headers.items()):
@@ -195,9 +202,15 @@ class PoSync:
         for link in self.gate.release():
             self.ctx.check_cancelled()
             if link.origin == "servicetitan":
-                self.new_st_po(link)
+                self._one(link, self.new_st_po)
             elif link.syspro_key in self.headers:
-                self.new_syspro_po(self.headers[link.syspro_key], link)
+                self._one(link, lambda link: self.new_syspro_po(self.headers[link.syspro_key], link))
+
+    def _one(self, link: SyncLink, step) -> None:
+        """One PO's step: held on its own if its data cannot be read, the flow going on."""
+        if records.is_unreadable(link):
+            return  # waits for a readable version from ServiceTitan
+        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
 
     # ------------------------------------------------------------------ helpers
     def _hold(self, link: SyncLink, state: str, reason: str, **fields) -> None:

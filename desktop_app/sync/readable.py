@@ -17,25 +17,12 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 
+from desktop_app.core.unreadable import Unreadable, shown  # noqa: F401 - the flows' one import
+
 # SYSPRO's amount columns: 12 digits before the point (fields._TWELVE_DIGITS)
 TWELVE_DIGITS = Decimal("1E12")
 _NUMBER = re.compile(r"\s*[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_VALUE_SHOWN = 60
-
-
-class Unreadable(ValueError):
-    """A field of a record that cannot be read: `path` (items[2].cost), the value, what is wrong."""
-
-    def __init__(self, path: str, value, what: str):
-        self.path, self.value, self.what = path, value, what
-        super().__init__(f"{path} {shown(value)} {what}")
-
-
-def shown(value) -> str:
-    """A value as a person reads it in a message: short, quoted, with unprintable characters escaped."""
-    text = ascii(value) if isinstance(value, str) and _SURROGATE.search(value) else repr(value)
-    return text if len(text) <= _VALUE_SHOWN else text[:_VALUE_SHOWN - 1] + "…"
 
 
 def amount(value, path: str) -> Decimal:

@@ -33,7 +33,7 @@ from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, s
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
-from desktop_app.servicetitan.models import Vendor, to_datetime
+from desktop_app.servicetitan.models import UnreadableRecord, Vendor, to_datetime
 from desktop_app.sync import links, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.mappings import normalise, suggest
@@ -228,13 +228,22 @@ class VendorSync:
         self.suppliers = read_suppliers(self.ctx, self.session)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         since = datetime.fromisoformat(cursor.value) if cursor else None
-        listed = self.ctx.st.vendors(modified_on_or_after=since)
+        listed = self.ctx.st.vendors(modified_on_or_after=since, hold_unreadable=True)
+        for vendor in listed:
+            if isinstance(vendor, UnreadableRecord):
+                records.hold_unreadable(FLOW, vendor, actor=self.actor, summary=self.summary)
+        listed = [vendor for vendor in listed if not isinstance(vendor, UnreadableRecord)]
         self.st_now = {vendor.id: vendor.raw for vendor in listed}
+        for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.in_(list(self.st_now))):
+            if records.readable_again(link):
+                link.save()
+                records.record(link, "readable", f"ServiceTitan vendor {link.label} can be read again",
+                               actor=self.actor)
         self.adopt_mappings()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.pair(link)
+            self._one(link, self.pair)
         pending = {link.st_id: link.st_current for link in SyncLink.select().where(
             SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),
             SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))}
@@ -242,7 +251,10 @@ class VendorSync:
             link = links.by_st(FLOW, vendor_id)
             if raw is not None and (link is None or link.syspro_key is None):
                 self.ctx.check_cancelled()
-                self.new_st_vendor(raw, link)
+                if link is None:
+                    self.new_st_vendor(raw, link)
+                else:
+                    self._one(link, lambda link, raw=raw: self.new_st_vendor(raw, link))
         for code, supplier in sorted(self.suppliers.items()):
             if not self.has_vendor(code):
                 self.ctx.check_cancelled()
@@ -257,6 +269,12 @@ class VendorSync:
         if stamps:
             # modifiedOnOrAfter is inclusive: the newest vendor is read again, compared, and left alone
             set_cursor(CURSOR, max(stamps).isoformat())
+
+    def _one(self, link: SyncLink, step) -> None:
+        """One vendor's step: held on its own if its data cannot be read, the flow going on."""
+        if records.is_unreadable(link):
+            return  # waits for a readable version from ServiceTitan
+        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
 
     @staticmethod
     def has_vendor(code: str) -> bool:
