@@ -393,7 +393,7 @@ class Vendor:
     @classmethod
     def from_api(cls, d: dict) -> Vendor:
         return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")), to_text(d.get("memo")),
-                   to_decimal(d.get("defaultTaxRate"), None), d.get("address"), d.get("contactInfo"),
+                   to_decimal(d.get("defaultTaxRate"), None, name="defaultTaxRate"), d.get("address"), d.get("contactInfo"),
                    _external_data(d.get("externalData")), to_datetime(d.get("createdOn"), name="createdOn"),
                    to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 

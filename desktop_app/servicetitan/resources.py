@@ -250,8 +250,9 @@ class ServiceTitanResources:
             params["modifiedOnOrAfter"] = utc_param(modified_on_or_after)
         return self.list_all("inventory", "vendors", Vendor.from_api, params, hold_unreadable=hold_unreadable)
 
-    def vendors_by_ids(self, ids: Iterable[int]) -> list[Vendor]:
-        return self.list_by_ids("inventory", "vendors", ids, Vendor.from_api, {"active": "Any"}, ids_as_list=True)
+    def vendors_by_ids(self, ids: Iterable[int], *, hold_unreadable: bool = False) -> list[Vendor]:
+        return self.list_by_ids("inventory", "vendors", ids, Vendor.from_api, {"active": "Any"}, ids_as_list=True,
+                                hold_unreadable=hold_unreadable)
 
     def vendors_by_external_data(self, application_guid: str, key: str, values: Iterable[str]) -> list[Vendor]:
         """Vendors carrying one of `values` under `key` in our externalData — how the caller
@@ -286,7 +287,8 @@ class ServiceTitanResources:
                                 include_recent_changes=include_recent_changes, hold_unreadable=True)
 
     def purchase_orders(self, modified_on_or_after: datetime | None = None, *,
-                        ids: Iterable[int] | None = None, number: str | None = None) -> list[PurchaseOrder]:
+                        ids: Iterable[int] | None = None, number: str | None = None,
+                        hold_unreadable: bool = False) -> list[PurchaseOrder]:
         # The purchase-orders list has no `active` filter (and returns canceled ones).
         params: dict[str, Any] = {}
         if modified_on_or_after:
@@ -294,7 +296,8 @@ class ServiceTitanResources:
         if number:
             params["number"] = number
         if ids is not None:
-            return self.list_by_ids("inventory", "purchase-orders", ids, PurchaseOrder.from_api, params)
+            return self.list_by_ids("inventory", "purchase-orders", ids, PurchaseOrder.from_api, params,
+                                    hold_unreadable=hold_unreadable)
         return self.list_all("inventory", "purchase-orders", PurchaseOrder.from_api, params)
 
     def get_purchase_order(self, purchase_order_id: int) -> PurchaseOrder:
@@ -332,12 +335,13 @@ class ServiceTitanResources:
                                 include_recent_changes=include_recent_changes, hold_unreadable=True)
 
     def adjustments(self, modified_on_or_after: datetime | None = None, *,
-                    ids: Iterable[int] | None = None) -> list[Adjustment]:
+                    ids: Iterable[int] | None = None, hold_unreadable: bool = False) -> list[Adjustment]:
         params: dict[str, Any] = {"active": "Any"}
         if modified_on_or_after:
             params["modifiedOnOrAfter"] = utc_param(modified_on_or_after)
         if ids is not None:
-            return self.list_by_ids("inventory", "adjustments", ids, Adjustment.from_api, params)
+            return self.list_by_ids("inventory", "adjustments", ids, Adjustment.from_api, params,
+                                    hold_unreadable=hold_unreadable)
         return self.list_all("inventory", "adjustments", Adjustment.from_api, params)
 
     def patch_adjustment_external_data(self, adjustment_id: int, application_guid: str,

@@ -408,3 +408,15 @@ def mark_done(row_ids: list[int], *, actor: str, done: bool = True) -> int:
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
     return records.run_flow(ctx, FLOW, "adjustments", AdjustmentSync)
+
+
+def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:
+    """Retry of adjustments held as unreadable: ServiceTitan is asked for them again (see
+    purchase_orders.read_again)."""
+    sync = AdjustmentSync(ctx, LazySession(ctx), summary)
+    with database.atomic():
+        for adjustment in ctx.st.adjustments(ids=[link.st_id for link in held], hold_unreadable=True):
+            if isinstance(adjustment, UnreadableRecord):
+                records.hold_unreadable(FLOW, adjustment, actor=ctx.actor, summary=summary)
+            else:
+                sync.store(adjustment.raw)

@@ -329,7 +329,16 @@ def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
     """Retry records: FAILED/HELD/SKIPPED are re-evaluated with current mappings; IN_DOUBT ones are
     looked up first. Runs the flow's cycle, which only sends what is due."""
     module = flow_module(flow)
+    unreadable = [link for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids))
+                  if is_unreadable(link) and link.st_id is not None]
+    if unreadable:
+        for link in unreadable:
+            record(link, "retry", f"Retry requested by {ctx.actor}: reading it again from ServiceTitan",
+                   actor=ctx.actor)
+        module.read_again(ctx, unreadable, FlowSummary())
     for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids)):
+        if any(link.id == held.id for held in unreadable):
+            continue
         if link.state in (FAILED, HELD, SKIPPED):
             transition(link, READY, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor, reason="",
                        event={"retry": True})
