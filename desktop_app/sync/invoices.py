@@ -13,6 +13,7 @@ look-up.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -501,7 +502,7 @@ def store_invoice(invoice: dict, st_id: int, known: SourceInvoice | None, evalua
     number = readable.plain(invoice.get("referenceNumber") or "")
     modified = readable.plain(invoice.get("modifiedOn") or "")
     try:
-        with database.atomic():
+        with _savepoint():
             if known is None:
                 known = ledger.create_row(SourceInvoice, st_invoice_id=st_id, number=number, modified_on=modified,
                                           payload=invoice)
@@ -525,6 +526,24 @@ def store_invoice(invoice: dict, st_id: int, known: SourceInvoice | None, evalua
     return stored
 
 
+@contextlib.contextmanager
+def _savepoint():
+    """One invoice's savepoint inside the caller's transaction. When SQLite itself ended the
+    transaction (a full disk does), rolling back to the savepoint fails too: the error raised is
+    then the one that ended it, which says what happened."""
+    savepoint = database.savepoint()
+    savepoint.__enter__()
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            savepoint.__exit__(type(exc), exc, exc.__traceback__)
+        except pw.DatabaseError:
+            pass
+        raise
+    savepoint.__exit__(None, None, None)
+
+
 def read_again(ctx: SyncContext, evaluator: Evaluator, st_ids: list[int], summary: CycleSummary) -> None:
     """Retry of an unreadable invoice: ServiceTitan is asked for it again (it may have been
     corrected without a new version in the feed yet), then it is stored and evaluated anew."""
@@ -543,8 +562,9 @@ def read_again(ctx: SyncContext, evaluator: Evaluator, st_ids: list[int], summar
                 ledger.record(doc, "read_again", f"Retry: ServiceTitan did not return invoice id {st_id}; it "
                               "stays as it was.", actor=ctx.actor)
             continue
-        known = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
-        store_invoice(record, st_id, known, evaluator, summary, retry=True)
+        with database.atomic():
+            known = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
+            store_invoice(record, st_id, known, evaluator, summary, retry=True)
 
 
 def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> set[int]:
