@@ -41,11 +41,12 @@ from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, S
                                       WAITING, FlowSummary, LazySession)
 from desktop_app.syspro import contract, purchase_orders as portoi
 from desktop_app.syspro.errors import ValidationError
-from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord
+from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord, UnreadableRow, readable_rows
 
 log = logging.getLogger("desktop_app.sync.purchase_orders")
 
 FLOW = "purchase-orders"
+SYSPRO_UNREADABLE = "syspro_unreadable"  # in link.data: held for a SYSPRO row that cannot be read
 CURSOR = "purchase-orders.export"
 PREFIX = "ST"
 MARKER = "SYSPRO PO {number}"
@@ -79,6 +80,7 @@ class PoSync:
         self._warehouses = None
         self._warehouse_branches: dict[str, str] = {}
         self.gate = records.CreationGate(ctx, FLOW)
+        self.syspro_unreadable: dict[str, str] = {}  # SYSPRO PO number → what cannot be read in its rows
 
     def local_date(self, value) -> dt.date | None:
         """A ServiceTitan timestamp as the office's date (sync.timezone)."""
@@ -133,6 +135,7 @@ class PoSync:
 
     def read_syspro(self) -> None:
         start = self.ctx.settings["sync.start_date"]
+        bad: list[UnreadableRow] = []
         if self.ctx.odata is not None:
             self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers()}
             wanted = {h.purchase_order for h in self.headers.values() if not start or not h.order_entry_date
@@ -141,14 +144,47 @@ class PoSync:
                                                                      SyncLink.syspro_key.is_null(False))}
             rows = self.ctx.odata.po_details(sorted(n for n in wanted if n in self.headers))
         else:
-            self.headers = {h.purchase_order: h for h in map(PoHeaderRecord.from_row, links.syspro_rows(
-                self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"], [], limit=100000))}
-            rows = map(PoDetailRecord.from_row, links.syspro_rows(
+            self.headers = {h.purchase_order: h for h in readable_rows("PorMasterHdr", links.syspro_rows(
+                self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"], [], limit=100000),
+                PoHeaderRecord, bad)}
+            rows = readable_rows("PorMasterDetail", links.syspro_rows(
                 self.ctx, self.session, "PorMasterDetail", contract.ODATA_ENTITIES["PorMasterDetail"], [],
-                limit=100000))
+                limit=100000), PoDetailRecord, bad)
         self.details = {}
         for row in rows:
             self.details.setdefault(row.purchase_order, []).append(row)
+        if self.ctx.odata is not None:
+            bad += self.ctx.odata.take_unreadable("PorMasterHdr") + self.ctx.odata.take_unreadable("PorMasterDetail")
+        self.hold_unreadable_rows(bad)
+
+    def hold_unreadable_rows(self, bad: list[UnreadableRow]) -> None:
+        """A SYSPRO PO with a row that cannot be read is left out of this cycle whole (a line read
+        without it would look deleted): its link is HELD naming the column and value. One whose rows
+        read again is evaluated as usual."""
+        self.syspro_unreadable = {}
+        for row in bad:
+            number = row.key.get("PurchaseOrder")
+            if number:
+                self.syspro_unreadable.setdefault(number, row.sentence())
+            else:
+                self.summary.problems.append(row.sentence())
+        for number, sentence in self.syspro_unreadable.items():
+            self.headers.pop(number, None)
+            self.details.pop(number, None)
+            reason = (f"{sentence}. Nothing of SYSPRO PO {number} is synced until it can be read: correct it in "
+                      "SYSPRO.")
+            link = links.by_syspro(FLOW, number)
+            self.summary.held += 1
+            if link is None:
+                self.summary.problems.append(reason)
+            elif link.state not in (SYNCING, IN_DOUBT) and (link.state != HELD or link.reason != reason):
+                records.transition(link, HELD, "unreadable", reason, actor=self.actor, reason=reason,
+                                   data={**(link.data or {}), SYSPRO_UNREADABLE: True})
+        for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(False)):
+            if (link.data or {}).get(SYSPRO_UNREADABLE) and link.syspro_key not in self.syspro_unreadable:
+                records.transition(link, READY, "readable", f"SYSPRO PO {link.syspro_key} can be read again",
+                                   actor=self.actor, reason="",
+                                   data={k: v for k, v in link.data.items() if k != SYSPRO_UNREADABLE})
 
     def read_one(self, number: str) -> dict | None:
         rows = links.syspro_rows(self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"],
@@ -208,8 +244,8 @@ class PoSync:
 
     def _one(self, link: SyncLink, step) -> None:
         """One PO's step: held on its own if its data cannot be read, the flow going on."""
-        if records.is_unreadable(link):
-            return  # waits for a readable version from ServiceTitan
+        if records.is_unreadable(link) or link.syspro_key in self.syspro_unreadable:
+            return  # waits for a readable version
         records.contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
 
     # ------------------------------------------------------------------ helpers

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from desktop_app.core.db import SyncLink
 from desktop_app.sandbox.st_wire import RawJson
+from desktop_app.sandbox.syspro_tables import Broken
 from desktop_app.sync import records
 from desktop_app.sync.adjustments import AdjustmentSync
 from desktop_app.sync.context import SyncContext
@@ -110,3 +111,28 @@ def test_an_unreadable_vendor_is_held_by_name_and_retry_reads_it_again(sandbox):
     retry(FLOW, held.id)
     after = SyncLink.get_by_id(held.id)
     assert not records.is_unreadable(after) and "defaultTaxRate" not in after.reason
+
+
+def test_a_syspro_po_row_that_cannot_be_read_holds_that_po_only(sandbox):
+    FLOW = "purchase-orders"
+    cycle("vendors")
+    cycle(FLOW)
+    st, sp = sandbox.company.st, sandbox.company.syspro
+    synced = [l for l in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
+                                                  SyncLink.state == SYNCED)
+              if st.purchase_orders[l.st_id]["status"] == "Pending"]
+    broken, fine = synced[0], synced[1]
+    line = sp.purchase_orders[broken.syspro_key]["lines"][0]
+    price = line["MPrice"]
+    line["MPrice"] = Broken("abc")
+    _set_first_quantity(sandbox, fine.st_id, "7")
+    cycle(FLOW)
+    held = SyncLink.get_by_id(broken.id)
+    assert held.state == HELD and f"PurchaseOrder {broken.syspro_key}" in held.reason
+    assert "MPrice 'abc' is not a number" in held.reason
+    # nothing was written to ServiceTitan for it, and the other PO's edit reached SYSPRO
+    assert st.purchase_orders[broken.st_id]["items"][0]["cost"] != "abc"
+    assert sp.purchase_orders[fine.syspro_key]["lines"][0]["MOrderQty"] == Decimal("7")
+    line["MPrice"] = price  # corrected in SYSPRO: the next cycle reads it as before
+    cycle(FLOW)
+    assert SyncLink.get_by_id(broken.id).state == SYNCED
