@@ -35,7 +35,7 @@ from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SY
                                       FlowSummary, LazySession)
 from desktop_app.syspro import contract, inventory as invtma
 from desktop_app.syspro.errors import BusinessObjectError, ValidationError
-from desktop_app.syspro.records import InventoryMovementRecord
+from desktop_app.syspro.records import InventoryMovementRecord, readable_rows
 
 log = logging.getLogger("desktop_app.sync.adjustments")
 
@@ -137,12 +137,16 @@ class AdjustmentSync:
 
     def read_movements(self) -> None:
         start = self.ctx.settings["sync.start_date"]
+        bad = []
         if self.ctx.odata is not None:
             self.movements = list(self.ctx.odata.inventory_movements(since=start))
+            bad = self.ctx.odata.take_unreadable("InvMovements")
         else:
             rows = links.syspro_rows(self.ctx, self.session, "InvMovements", contract.ODATA_ENTITIES["InvMovements"],
                                      [("TrnType", "A")], limit=100000)
-            self.movements = [InventoryMovementRecord.from_row(r) for r in rows]
+            self.movements = readable_rows("InvMovements", rows, InventoryMovementRecord, bad)
+        # a movement that cannot be read is left out of the worklist and the matching, and said so
+        self.summary.problems += [f"{row.sentence()}: left out until it can be read" for row in bad]
         # a SYSPRO entry date is already the office's date; the worklist starts at go-live
         self.movements = [m for m in self.movements if m.trn_type == "A" and not dates.before_start(m.entry_date, start)]
 

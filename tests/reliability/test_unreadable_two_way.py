@@ -136,3 +136,13 @@ def test_a_syspro_po_row_that_cannot_be_read_holds_that_po_only(sandbox):
     line["MPrice"] = price  # corrected in SYSPRO: the next cycle reads it as before
     cycle(FLOW)
     assert SyncLink.get_by_id(broken.id).state == SYNCED
+
+
+def test_a_syspro_movement_that_cannot_be_read_is_named_and_the_flow_goes_on(sandbox):
+    FLOW = "adjustments"
+    movement = next(m for m in sandbox.company.syspro.movements if m["TrnType"] == "A")
+    movement["TrnQty"] = Broken("1,5")
+    summary = cycle(FLOW)[FLOW]
+    assert any("InvMovements row" in problem and "TrnQty '1,5' is not a number" in problem
+               for problem in summary.problems)
+    assert summary.to_syspro >= 4
