@@ -107,6 +107,18 @@ def test_the_next_cycle_is_not_blocked_and_retry_reads_the_invoice_again(sandbox
     assert ApDocument.select().where(ApDocument.st_invoice_id.in_(new_ids)).exists()
 
 
+def test_invoices_list_shows_unreadable_ones(sandbox, capsys):
+    from desktop_app.cli import main
+
+    broken, = postable_invoices(sandbox, 1)
+    break_field(sandbox, broken, lambda out: out.__setitem__("invoiceDate", "not a date"))
+    cycle()
+    capsys.readouterr()
+    assert main(["invoices", "list", "--state", "unreadable"]) == 0
+    out = capsys.readouterr().out
+    assert "UNREADABLE" in out and "invoiceDate 'not a date'" in out
+
+
 @pytest.mark.parametrize("change,field", [
     (lambda out: out.__setitem__("invoiceDate", None), "invoiceDate None is missing"),
     (lambda out: out.__setitem__("invoiceDate", "31/02/2026"), "invoiceDate '31/02/2026' is not a date"),
