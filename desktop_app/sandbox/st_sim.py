@@ -378,7 +378,8 @@ class ServiceTitanSimulator(ServedSimulator):
             extra.append(lambda r: _as_datetime(r.get("invoiceDate")) >= low)
         if high is not None:
             extra.append(lambda r: _as_datetime(r.get("invoiceDate")) < high)
-        return 200, list_page(self.state.invoices.values(), args, self._on_wire("invoices", shapes.invoice), active="activeState", extra=extra)
+        return 200, list_page(self.state.invoices.values(), args, self._on_wire("invoices", shapes.invoice),
+                              active="activeState", extra=extra)
 
     def _invoices_mark_exported(self, request):
         rows = validate.check_list(self._body(request), validate.MARK_INVOICE_EXPORTED)
@@ -427,7 +428,8 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _vendors_list(self, request):
         guid, extra = self._external_filter(request.args)
-        return 200, list_page(self.state.vendors.values(), request.args, self._on_wire("vendors", lambda v: shapes.vendor(v, guid)), extra=extra)
+        return 200, list_page(self.state.vendors.values(), request.args,
+                              self._on_wire("vendors", lambda v: shapes.vendor(v, guid)), extra=extra)
 
     def _vendor_get(self, request, record_id):
         return 200, shapes.vendor(self._find(self.state.vendors, record_id, "Vendor"))
@@ -448,7 +450,8 @@ class ServiceTitanSimulator(ServedSimulator):
             extra.append(lambda r, s=args.get("status"): r["status"] == s)
         if args.get("number"):
             extra.append(lambda r, n=args.get("number"): r["number"] == n)
-        return 200, list_page(self.state.purchase_orders.values(), args, self._on_wire("purchase_orders", shapes.purchase_order), active=None,
+        return 200, list_page(self.state.purchase_orders.values(), args,
+                              self._on_wire("purchase_orders", shapes.purchase_order), active=None,
                               extra=extra)
 
     def _purchase_order_get(self, request, record_id):
@@ -464,7 +467,8 @@ class ServiceTitanSimulator(ServedSimulator):
         return 200, {"id": self.state.update_purchase_order(record_id, body)}
 
     def _export_purchase_orders(self, request):
-        return 200, export_page(self._feed("purchase_orders"), request.args, self._on_wire("purchase_orders", shapes.purchase_order),
+        return 200, export_page(self._feed("purchase_orders"), request.args,
+                                self._on_wire("purchase_orders", shapes.purchase_order),
                                 batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _receipts_list(self, request):
@@ -476,7 +480,8 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _adjustments_list(self, request):
         guid, extra = self._external_filter(request.args)
-        return 200, list_page(self.state.adjustments.values(), request.args, self._on_wire("adjustments", lambda a: shapes.adjustment(a, guid)),
+        return 200, list_page(self.state.adjustments.values(), request.args,
+                              self._on_wire("adjustments", lambda a: shapes.adjustment(a, guid)),
                               extra=extra)
 
     def _adjustment_update(self, request, record_id):
@@ -487,7 +492,8 @@ class ServiceTitanSimulator(ServedSimulator):
         return 200, {"id": self.state.update_adjustment_external_data(record_id, body["externalData"])}
 
     def _export_adjustments(self, request):
-        return 200, export_page(self._feed("adjustments"), request.args, self._on_wire("adjustments", shapes.adjustment),
+        return 200, export_page(self._feed("adjustments"), request.args,
+                                self._on_wire("adjustments", shapes.adjustment),
                                 batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _warehouses_list(self, request):

@@ -150,7 +150,8 @@ class MarkExportedResult:
 
     @classmethod
     def from_api(cls, d: dict) -> MarkExportedResult:
-        return cls(to_int(d.get("invoiceId"), name="invoiceId"), bool(d.get("success")), to_text(d.get("errorMessage")), d)
+        return cls(to_int(d.get("invoiceId"), name="invoiceId"), bool(d.get("success")),
+                   to_text(d.get("errorMessage")), d)
 
 
 # ---------------------------------------------------------------- accounting
@@ -181,8 +182,10 @@ class InvoiceItem:
     def from_api(cls, d: dict, invoice_id: int | None = None) -> InvoiceItem:
         gl = d.get("generalLedgerAccount") or {}
         return cls(
-            id=to_int(d.get("id"), name="id"), sku_id=to_int(d.get("skuId"), name="skuId"), sku_name=to_text(d.get("skuName")),
-            type=to_text(d.get("type")), quantity=to_decimal(d.get("quantity"), name="quantity"), cost=to_decimal(d.get("cost"), name="cost"),
+            id=to_int(d.get("id"), name="id"), sku_id=to_int(d.get("skuId"), name="skuId"),
+            sku_name=to_text(d.get("skuName")),
+            type=to_text(d.get("type")), quantity=to_decimal(d.get("quantity"), name="quantity"),
+            cost=to_decimal(d.get("cost"), name="cost"),
             total_cost=to_decimal(d.get("totalCost"), name="totalCost"), price=to_decimal(d.get("price"), name="price"),
             total=to_decimal(d.get("total"), name="total"), description=to_text(d.get("description")),
             inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
@@ -230,11 +233,13 @@ class Invoice:
         employee_id, employee_name = _named(d.get("employeeInfo"))
         job = d.get("job") or {}
         return cls(
-            id=invoice_id, number=to_text(d.get("referenceNumber")), invoice_date=to_date(d.get("invoiceDate"), name="invoiceDate"),
+            id=invoice_id, number=to_text(d.get("referenceNumber")),
+            invoice_date=to_date(d.get("invoiceDate"), name="invoiceDate"),
             modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"), active=to_bool(d.get("active")),
             total=to_decimal(d.get("total"), name="total"), sub_total=to_decimal(d.get("subTotal"), name="subTotal"),
-            sales_tax=to_decimal(d.get("salesTax"), name="salesTax"), business_unit_id=bu_id, business_unit_name=bu_name,
-            job_id=to_int(job.get("id"), name="id"), job_number=to_text(job.get("number")),
+            sales_tax=to_decimal(d.get("salesTax"), name="salesTax"), business_unit_id=bu_id,
+            business_unit_name=bu_name,
+            job_id=to_int(job.get("id"), name="job.id"), job_number=to_text(job.get("number")),
             adjustment_to_id=to_int(d.get("adjustmentToId"), name="adjustmentToId"), customer_id=customer_id,
             customer_name=customer_name, employee_id=employee_id, employee_name=employee_name,
             sync_status=to_text(d.get("syncStatus")), export_id=to_text(d.get("exportId")),
@@ -277,7 +282,8 @@ class ApBillItem:
     def from_api(cls, d: dict) -> ApBillItem:
         location_id, _ = _named(d.get("inventoryLocation"))
         gl = d.get("generalLedgerAccount") or {}
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")), to_text(d.get("name")),
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")),
+                   to_text(d.get("name")),
                    to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"), location_id,
                    to_text(gl.get("number")) if isinstance(gl, dict) else None, d)
 
@@ -311,10 +317,13 @@ class ApBill:
         return cls(
             id=to_int(d.get("id"), name="id"), reference_number=to_text(d.get("referenceNumber")),
             vendor_number=to_text(d.get("vendorNumber")), vendor_id=vendor_id, vendor_name=vendor_name,
-            purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"), bill_date=to_date(d.get("billDate"), name="billDate"),
-            bill_amount=to_decimal(d.get("billAmount"), name="billAmount"), tax_amount=to_decimal(d.get("taxAmount"), name="taxAmount"),
+            purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"),
+            bill_date=to_date(d.get("billDate"), name="billDate"),
+            bill_amount=to_decimal(d.get("billAmount"), name="billAmount"),
+            tax_amount=to_decimal(d.get("taxAmount"), name="taxAmount"),
             shipping_amount=to_decimal(d.get("shippingAmount"), name="shippingAmount"), status=to_text(d.get("status")),
-            sync_status=to_text(d.get("syncStatus")), business_unit_id=bu_id, job_id=to_int(d.get("jobId"), name="jobId"),
+            sync_status=to_text(d.get("syncStatus")), business_unit_id=bu_id,
+            job_id=to_int(d.get("jobId"), name="jobId"),
             modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
             items=_each(d.get("items"), ApBillItem.from_api, "items"), raw=d,
         )
@@ -336,7 +345,8 @@ class SkuVendor:
     def from_api(cls, d: Any) -> SkuVendor | None:
         if not isinstance(d, dict):
             return None
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("vendorId"), name="vendorId"), to_text(d.get("vendorName")),
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("vendorId"), name="vendorId"),
+                   to_text(d.get("vendorName")),
                    to_decimal(d.get("cost"), name="cost"), to_text(d.get("vendorPart")), to_bool(d.get("active")), d)
 
 
@@ -365,11 +375,13 @@ class Sku:
         return cls(
             kind=kind, id=to_int(d.get("id"), name="id"), code=to_text(d.get("code")),
             display_name=to_text(d.get("displayName")), description=to_text(d.get("description")),
-            cost=to_decimal(d.get("cost"), name="cost"), price=to_decimal(d.get("price"), name="price"), active=to_bool(d.get("active")),
+            cost=to_decimal(d.get("cost"), name="cost"), price=to_decimal(d.get("price"), name="price"),
+            active=to_bool(d.get("active")),
             primary_vendor=SkuVendor.from_api(d.get("primaryVendor")),
             other_vendors=[v for v in map(SkuVendor.from_api, _items(d.get("otherVendors"))) if v],
             is_inventory=d.get("isInventory"), unit_of_measure=to_text(d.get("unitOfMeasure")),
-            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"), external_data=_external_data(d.get("externalData")),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
+            external_data=_external_data(d.get("externalData")),
             raw=d,
         )
 
@@ -392,8 +404,10 @@ class Vendor:
 
     @classmethod
     def from_api(cls, d: dict) -> Vendor:
-        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")), to_text(d.get("memo")),
-                   to_decimal(d.get("defaultTaxRate"), None, name="defaultTaxRate"), d.get("address"), d.get("contactInfo"),
+        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")),
+                   to_text(d.get("memo")),
+                   to_decimal(d.get("defaultTaxRate"), None, name="defaultTaxRate"), d.get("address"),
+                   d.get("contactInfo"),
                    _external_data(d.get("externalData")), to_datetime(d.get("createdOn"), name="createdOn"),
                    to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
@@ -416,9 +430,12 @@ class PurchaseOrderItem:
 
     @classmethod
     def from_api(cls, d: dict) -> PurchaseOrderItem:
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")), to_text(d.get("skuName")),
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")),
+                   to_text(d.get("skuName")),
                    to_text(d.get("skuType")), to_text(d.get("description")), to_text(d.get("vendorPartNumber")),
-                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("quantityReceived"), name="quantityReceived"), to_decimal(d.get("cost"), name="cost"),
+                   to_decimal(d.get("quantity"), name="quantity"),
+                   to_decimal(d.get("quantityReceived"), name="quantityReceived"),
+                   to_decimal(d.get("cost"), name="cost"),
                    to_decimal(d.get("total"), name="total"), to_text(d.get("status")), d)
 
 
@@ -451,12 +468,17 @@ class PurchaseOrder:
         return cls(
             id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")), status=to_text(d.get("status")),
             type_id=to_int(d.get("typeId"), name="typeId"), vendor_id=to_int(d.get("vendorId"), name="vendorId"),
-            business_unit_id=to_int(d.get("businessUnitId"), name="businessUnitId"), inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
-            job_id=to_int(d.get("jobId"), name="jobId"), technician_id=to_int(d.get("technicianId"), name="technicianId"),
+            business_unit_id=to_int(d.get("businessUnitId"), name="businessUnitId"),
+            inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
+            job_id=to_int(d.get("jobId"), name="jobId"),
+            technician_id=to_int(d.get("technicianId"), name="technicianId"),
             vendor_document_number=to_text(d.get("vendorDocumentNumber")), date=to_date(d.get("date"), name="date"),
-            required_on=to_date(d.get("requiredOn"), name="requiredOn"), sent_on=to_datetime(d.get("sentOn"), name="sentOn"),
-            received_on=to_datetime(d.get("receivedOn"), name="receivedOn"), modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
-            total=to_decimal(d.get("total"), name="total"), tax=to_decimal(d.get("tax"), name="tax"), shipping=to_decimal(d.get("shipping"), name="shipping"),
+            required_on=to_date(d.get("requiredOn"), name="requiredOn"),
+            sent_on=to_datetime(d.get("sentOn"), name="sentOn"),
+            received_on=to_datetime(d.get("receivedOn"), name="receivedOn"),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
+            total=to_decimal(d.get("total"), name="total"), tax=to_decimal(d.get("tax"), name="tax"),
+            shipping=to_decimal(d.get("shipping"), name="shipping"),
             summary=to_text(d.get("summary")),
             items=_each(d.get("items"), PurchaseOrderItem.from_api, "items"), raw=d,
         )
@@ -475,8 +497,10 @@ class ReceiptItem:
 
     @classmethod
     def from_api(cls, d: dict) -> ReceiptItem:
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")), to_text(d.get("name")),
-                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"), to_int(d.get("purchaseOrderItemId"), name="purchaseOrderItemId"), d)
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
+                   to_text(d.get("name")),
+                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"),
+                   to_int(d.get("purchaseOrderItemId"), name="purchaseOrderItemId"), d)
 
 
 @dataclass
@@ -501,11 +525,15 @@ class Receipt:
     def from_api(cls, d: dict) -> Receipt:
         return cls(
             id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")), active=to_bool(d.get("active")),
-            purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"), vendor_id=to_int(d.get("vendorId"), name="vendorId"),
+            purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"),
+            vendor_id=to_int(d.get("vendorId"), name="vendorId"),
             inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
-            vendor_invoice_number=to_text(d.get("vendorInvoiceNumber")), received_on=to_datetime(d.get("receivedOn"), name="receivedOn"),
-            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"), receipt_amount=to_decimal(d.get("receiptAmount"), name="receiptAmount"),
-            tax_amount=to_decimal(d.get("taxAmount"), name="taxAmount"), shipping_amount=to_decimal(d.get("shippingAmount"), name="shippingAmount"),
+            vendor_invoice_number=to_text(d.get("vendorInvoiceNumber")),
+            received_on=to_datetime(d.get("receivedOn"), name="receivedOn"),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
+            receipt_amount=to_decimal(d.get("receiptAmount"), name="receiptAmount"),
+            tax_amount=to_decimal(d.get("taxAmount"), name="taxAmount"),
+            shipping_amount=to_decimal(d.get("shippingAmount"), name="shippingAmount"),
             sync_status=to_text(d.get("syncStatus")), items=_each(d.get("items"), ReceiptItem.from_api, "items"),
             raw=d,
         )
@@ -525,8 +553,10 @@ class AdjustmentItem:
 
     @classmethod
     def from_api(cls, d: dict) -> AdjustmentItem:
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")), to_text(d.get("name")),
-                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"), to_decimal(d.get("totalCost"), name="totalCost"),
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
+                   to_text(d.get("name")),
+                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"),
+                   to_decimal(d.get("totalCost"), name="totalCost"),
                    to_bool(d.get("active")), d)
 
 
@@ -551,10 +581,13 @@ class Adjustment:
     @classmethod
     def from_api(cls, d: dict) -> Adjustment:
         return cls(
-            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")), reference_number=to_text(d.get("referenceNumber")),
+            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")),
+            reference_number=to_text(d.get("referenceNumber")),
             type=to_text(d.get("type")), active=to_bool(d.get("active")),
-            inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"), business_unit_id=to_int(d.get("businessUnitId"), name="businessUnitId"),
-            invoice_id=to_int(d.get("invoiceId"), name="invoiceId"), date=to_date(d.get("date"), name="date"), memo=to_text(d.get("memo")),
+            inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
+            business_unit_id=to_int(d.get("businessUnitId"), name="businessUnitId"),
+            invoice_id=to_int(d.get("invoiceId"), name="invoiceId"), date=to_date(d.get("date"), name="date"),
+            memo=to_text(d.get("memo")),
             sync_status=to_text(d.get("syncStatus")), modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
             external_data=_external_data(d.get("externalData")),
             items=_each(d.get("items"), AdjustmentItem.from_api, "items"), raw=d,
@@ -606,7 +639,8 @@ class Technician:
     @classmethod
     def from_api(cls, d: dict) -> Technician:
         return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")),
-                   to_int(d.get("businessUnitId"), name="businessUnitId"), to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
+                   to_int(d.get("businessUnitId"), name="businessUnitId"),
+                   to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
 
 # ---------------------------------------------------------------- helpers used by paging

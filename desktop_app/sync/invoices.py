@@ -575,8 +575,14 @@ def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> s
         records = page.records
         if ctx.dry_run:
             for invoice in records:
-                seen.add(int(invoice["id"]))
-                summary.dry_run_results.append({"st_invoice_id": invoice["id"], "plan": evaluator.build(invoice)})
+                st_id = _feed_id(invoice)
+                if st_id is None:
+                    summary.problems.append(unreadable_reason(
+                        readable.plain(invoice.get("referenceNumber") or "?"),
+                        str(readable.Unreadable("id", invoice.get("id"), "is not a record id"))))
+                    continue
+                seen.add(st_id)
+                summary.dry_run_results.append({"st_invoice_id": st_id, "plan": evaluator.build(invoice)})
         else:
             seen |= store_page(records, page.continue_from, evaluator, summary)
         ctx.progress(0, 0, f"Read {pages} page(s) of ServiceTitan invoices")
@@ -1057,8 +1063,10 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
             entry["needs_mapping"] = [m["reason"] for m in plan.missing]
         if plan.skip_reason:
             entry["skipped"] = plan.skip_reason
+        if plan.unreadable:
+            entry["unreadable"] = plan.unreadable
     summary.dry_run_results = [e for e in summary.dry_run_results
-                               if "needs_mapping" in e or "skipped" in e or "held" in e]
+                               if "needs_mapping" in e or "skipped" in e or "held" in e or "unreadable" in e]
     if not plans:
         return
     with ctx.shared_enet_session() as session:
