@@ -13,5 +13,11 @@ def _decimal(text: str) -> Decimal:
     return Decimal(text)
 
 
+def _constant(name: str) -> Decimal:
+    # NaN, Infinity, -Infinity: read as the Decimals they name, so an amount check refuses them
+    # like any other value that is not an amount, and no float enters
+    return Decimal(name)
+
+
 def loads(text: str | bytes) -> object:
-    return json.loads(text, parse_float=_decimal)
+    return json.loads(text, parse_float=_decimal, parse_constant=_constant)

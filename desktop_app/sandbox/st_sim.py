@@ -359,6 +359,16 @@ class ServiceTitanSimulator(ServedSimulator):
         except ValueError:
             raise validate.BodyInvalid({"request": ["The request body is not valid JSON."]}) from None
 
+    def _on_wire(self, kind: str, shape):
+        """`shape`, then whatever change a test asked for on the record's wire form (`wire_patches`)."""
+        def shaped(record):
+            out = shape(record)
+            change = self.state.wire_patches.get(kind, {}).get(record.get("id"))
+            if change is not None:
+                change(out)
+            return out
+        return shaped
+
     def _invoices_list(self, request):
         args = request.args
         extra = []
@@ -380,14 +390,15 @@ class ServiceTitanSimulator(ServedSimulator):
             extra.append(lambda r: _as_datetime(r.get("invoiceDate")) >= low)
         if high is not None:
             extra.append(lambda r: _as_datetime(r.get("invoiceDate")) < high)
-        return 200, list_page(self.state.invoices.values(), args, shapes.invoice, active="activeState", extra=extra)
+        return 200, list_page(self.state.invoices.values(), args, self._on_wire("invoices", shapes.invoice),
+                              active="activeState", extra=extra)
 
     def _invoices_mark_exported(self, request):
         rows = validate.check_list(self._body(request), validate.MARK_INVOICE_EXPORTED)
         return 200, self.state.mark_invoices_exported(rows)
 
     def _export_invoices(self, request):
-        return 200, export_page(self._feed("invoices"), request.args, shapes.invoice,
+        return 200, export_page(self._feed("invoices"), request.args, self._on_wire("invoices", shapes.invoice),
                                 batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _export_invoice_items(self, request):
@@ -429,7 +440,8 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _vendors_list(self, request):
         guid, extra = self._external_filter(request.args)
-        return 200, list_page(self.state.vendors.values(), request.args, lambda v: shapes.vendor(v, guid), extra=extra)
+        return 200, list_page(self.state.vendors.values(), request.args,
+                              self._on_wire("vendors", lambda v: shapes.vendor(v, guid)), extra=extra)
 
     def _vendor_get(self, request, record_id):
         return 200, shapes.vendor(self._find(self.state.vendors, record_id, "Vendor"))
@@ -450,7 +462,8 @@ class ServiceTitanSimulator(ServedSimulator):
             extra.append(lambda r, s=args.get("status"): r["status"] == s)
         if args.get("number"):
             extra.append(lambda r, n=args.get("number"): r["number"] == n)
-        return 200, list_page(self.state.purchase_orders.values(), args, shapes.purchase_order, active=None,
+        return 200, list_page(self.state.purchase_orders.values(), args,
+                              self._on_wire("purchase_orders", shapes.purchase_order), active=None,
                               extra=extra)
 
     def _purchase_order_get(self, request, record_id):
@@ -466,7 +479,8 @@ class ServiceTitanSimulator(ServedSimulator):
         return 200, {"id": self.state.update_purchase_order(record_id, body)}
 
     def _export_purchase_orders(self, request):
-        return 200, export_page(self._feed("purchase_orders"), request.args, shapes.purchase_order,
+        return 200, export_page(self._feed("purchase_orders"), request.args,
+                                self._on_wire("purchase_orders", shapes.purchase_order),
                                 batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _receipts_list(self, request):
@@ -478,7 +492,8 @@ class ServiceTitanSimulator(ServedSimulator):
 
     def _adjustments_list(self, request):
         guid, extra = self._external_filter(request.args)
-        return 200, list_page(self.state.adjustments.values(), request.args, lambda a: shapes.adjustment(a, guid),
+        return 200, list_page(self.state.adjustments.values(), request.args,
+                              self._on_wire("adjustments", lambda a: shapes.adjustment(a, guid)),
                               extra=extra)
 
     def _adjustment_update(self, request, record_id):
@@ -489,7 +504,8 @@ class ServiceTitanSimulator(ServedSimulator):
         return 200, {"id": self.state.update_adjustment_external_data(record_id, body["externalData"])}
 
     def _export_adjustments(self, request):
-        return 200, export_page(self._feed("adjustments"), request.args, shapes.adjustment,
+        return 200, export_page(self._feed("adjustments"), request.args,
+                                self._on_wire("adjustments", shapes.adjustment),
                                 batch_size=self.export_batch_size, settled_until=self._settled_until())
 
     def _warehouses_list(self, request):

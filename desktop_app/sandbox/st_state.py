@@ -63,6 +63,10 @@ class StState:
     # Whether markasexported counts as a modification (re-emitting the invoice in export/invoices).
     # ServiceTitan does not document it; off, so a write-back does not look like a source edit.
     mark_exported_touches: bool = False
+    # Changes made to a record as it goes on the wire ({"invoices": {id: change(shaped record)}}): a
+    # test puts there what a broken record on the live API carries ("abc" for a cost, a NaN literal
+    # with st_wire.RawJson), which the simulator's own model of the record could not hold.
+    wire_patches: dict[str, dict[int, Callable[[Record], None]]] = field(default_factory=dict)
     next_id: int = 10_000
     last_stamp: datetime = datetime(2000, 1, 1)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)

@@ -7,11 +7,15 @@ string ("1234.565") or as a JSON number read with parse_float=Decimal (12.345).
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
+
+from desktop_app.core.unreadable import Unreadable
 
 UTC = timezone.utc
 ZERO = Decimal("0")
@@ -21,46 +25,71 @@ T = TypeVar("T")
 
 # ---------------------------------------------------------------- field parsers
 
-def to_decimal(value: Any, default: Decimal | None = ZERO) -> Decimal | None:
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+
+
+def to_decimal(value: Any, default: Decimal | None = ZERO, *, name: str = "amount") -> Decimal | None:
     if value is None or value == "":
         return default
     if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise Unreadable(name, value, "is not an amount")
         return value
-    if isinstance(value, bool):
-        raise ValueError(f"not an amount: {value!r}")
+    if isinstance(value, bool) or isinstance(value, float) and not math.isfinite(value):
+        raise Unreadable(name, value, "is not an amount")
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
         return Decimal(repr(value))  # only if someone parsed without parse_float=Decimal
+    text = str(value).strip()
+    if _THOUSANDS.fullmatch(text):
+        text = text.replace(",", "")  # "1,234.50"; "1,5" is not an amount
     try:
-        return Decimal(str(value).strip().replace(",", ""))
+        number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"not an amount: {value!r}") from None
+        raise Unreadable(name, value, "is not an amount") from None
+    if not number.is_finite() or "_" in text:
+        raise Unreadable(name, value, "is not an amount")
+    return number
 
 
-def to_datetime(value: Any) -> datetime | None:
+def to_datetime(value: Any, *, name: str = "date") -> datetime | None:
     """ServiceTitan date-times ("2021-07-19T20:35:38.2876004Z") as aware UTC datetimes."""
     if not value:
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
-    text = str(value).strip()
+    if not isinstance(value, str):
+        raise Unreadable(name, value, "is not a date")
+    text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    moment = datetime.fromisoformat(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Unreadable(name, value, "is not a date") from None
     return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def to_date(value: Any) -> date | None:
+def to_date(value: Any, *, name: str = "date") -> date | None:
     """Date-only values come as midnight UTC; the date part is the business date."""
-    moment = to_datetime(value)
+    moment = to_datetime(value, name=name)
     return moment.date() if moment else None
 
 
-def to_int(value: Any) -> int | None:
+def to_int(value: Any, *, name: str = "id") -> int | None:
     if value is None or value == "":
         return None
-    return int(value)
+    if isinstance(value, bool):
+        raise Unreadable(name, value, "is not a whole number")
+    if isinstance(value, float | Decimal):
+        if not (math.isfinite(value) and value == int(value)):
+            raise Unreadable(name, value, "is not a whole number")
+        return int(value)
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise Unreadable(name, value, "is not a whole number") from None
 
 
 def to_text(value: Any) -> str | None:
@@ -76,7 +105,7 @@ def to_bool(value: Any, default: bool = True) -> bool:
 
 def _named(value: Any) -> tuple[int | None, str | None]:
     if isinstance(value, dict):
-        return to_int(value.get("id")), to_text(value.get("name"))
+        return to_int(value.get("id"), name="id"), to_text(value.get("name"))
     return None, None
 
 
@@ -84,6 +113,17 @@ def _external_data(value: Any) -> dict[str, str | None]:
     if not isinstance(value, list):
         return {}
     return {str(item.get("key")): to_text(item.get("value")) for item in value if isinstance(item, dict)}
+
+
+def _each(value: Any, parse, path: str) -> list:
+    """Each object of a list parsed; an error names its place (items[2].cost)."""
+    out = []
+    for index, item in enumerate(_items(value)):
+        try:
+            out.append(parse(item))
+        except Unreadable as exc:
+            raise exc.within(f"{path}[{index}]") from None
+    return out
 
 
 def _items(value: Any) -> list[dict]:
@@ -110,7 +150,8 @@ class MarkExportedResult:
 
     @classmethod
     def from_api(cls, d: dict) -> MarkExportedResult:
-        return cls(to_int(d.get("invoiceId")), bool(d.get("success")), to_text(d.get("errorMessage")), d)
+        return cls(to_int(d.get("invoiceId"), name="invoiceId"), bool(d.get("success")),
+                   to_text(d.get("errorMessage")), d)
 
 
 # ---------------------------------------------------------------- accounting
@@ -141,16 +182,18 @@ class InvoiceItem:
     def from_api(cls, d: dict, invoice_id: int | None = None) -> InvoiceItem:
         gl = d.get("generalLedgerAccount") or {}
         return cls(
-            id=to_int(d.get("id")), sku_id=to_int(d.get("skuId")), sku_name=to_text(d.get("skuName")),
-            type=to_text(d.get("type")), quantity=to_decimal(d.get("quantity")), cost=to_decimal(d.get("cost")),
-            total_cost=to_decimal(d.get("totalCost")), price=to_decimal(d.get("price")),
-            total=to_decimal(d.get("total")), description=to_text(d.get("description")),
-            inventory_location_id=to_int(d.get("inventoryLocationId")),
+            id=to_int(d.get("id"), name="id"), sku_id=to_int(d.get("skuId"), name="skuId"),
+            sku_name=to_text(d.get("skuName")),
+            type=to_text(d.get("type")), quantity=to_decimal(d.get("quantity"), name="quantity"),
+            cost=to_decimal(d.get("cost"), name="cost"),
+            total_cost=to_decimal(d.get("totalCost"), name="totalCost"), price=to_decimal(d.get("price"), name="price"),
+            total=to_decimal(d.get("total"), name="total"), description=to_text(d.get("description")),
+            inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
             inventory_location=to_text(d.get("inventoryLocation")),
             gl_account_number=to_text(gl.get("number")), gl_account_name=to_text(gl.get("name")),
-            technician_id=to_int(d.get("technicianId")), active=to_bool(d.get("active")),
-            invoice_id=to_int(d.get("invoiceId")) if d.get("invoiceId") is not None else invoice_id,
-            modified_on=to_datetime(d.get("modifiedOn")), raw=d,
+            technician_id=to_int(d.get("technicianId"), name="technicianId"), active=to_bool(d.get("active")),
+            invoice_id=to_int(d.get("invoiceId"), name="invoiceId") if d.get("invoiceId") is not None else invoice_id,
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"), raw=d,
         )
 
 
@@ -184,18 +227,20 @@ class Invoice:
 
     @classmethod
     def from_api(cls, d: dict) -> Invoice:
-        invoice_id = to_int(d.get("id"))
+        invoice_id = to_int(d.get("id"), name="id")
         bu_id, bu_name = _named(d.get("businessUnit"))
         customer_id, customer_name = _named(d.get("customer"))
         employee_id, employee_name = _named(d.get("employeeInfo"))
         job = d.get("job") or {}
         return cls(
-            id=invoice_id, number=to_text(d.get("referenceNumber")), invoice_date=to_date(d.get("invoiceDate")),
-            modified_on=to_datetime(d.get("modifiedOn")), active=to_bool(d.get("active")),
-            total=to_decimal(d.get("total")), sub_total=to_decimal(d.get("subTotal")),
-            sales_tax=to_decimal(d.get("salesTax")), business_unit_id=bu_id, business_unit_name=bu_name,
-            job_id=to_int(job.get("id")), job_number=to_text(job.get("number")),
-            adjustment_to_id=to_int(d.get("adjustmentToId")), customer_id=customer_id,
+            id=invoice_id, number=to_text(d.get("referenceNumber")),
+            invoice_date=to_date(d.get("invoiceDate"), name="invoiceDate"),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"), active=to_bool(d.get("active")),
+            total=to_decimal(d.get("total"), name="total"), sub_total=to_decimal(d.get("subTotal"), name="subTotal"),
+            sales_tax=to_decimal(d.get("salesTax"), name="salesTax"), business_unit_id=bu_id,
+            business_unit_name=bu_name,
+            job_id=to_int(job.get("id"), name="job.id"), job_number=to_text(job.get("number")),
+            adjustment_to_id=to_int(d.get("adjustmentToId"), name="adjustmentToId"), customer_id=customer_id,
             customer_name=customer_name, employee_id=employee_id, employee_name=employee_name,
             sync_status=to_text(d.get("syncStatus")), export_id=to_text(d.get("exportId")),
             items=[InvoiceItem.from_api(item, invoice_id) for item in _items(d.get("items"))], raw=d,
@@ -216,9 +261,9 @@ class GlAccount:
 
     @classmethod
     def from_api(cls, d: dict) -> GlAccount:
-        return cls(to_int(d.get("id")), to_text(d.get("number")), to_text(d.get("name")),
+        return cls(to_int(d.get("id"), name="id"), to_text(d.get("number")), to_text(d.get("name")),
                    to_text(d.get("description")), to_text(d.get("type")), to_text(d.get("subtype")),
-                   to_bool(d.get("active")), to_datetime(d.get("modifiedOn")), d)
+                   to_bool(d.get("active")), to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
 
 @dataclass
@@ -237,8 +282,9 @@ class ApBillItem:
     def from_api(cls, d: dict) -> ApBillItem:
         location_id, _ = _named(d.get("inventoryLocation"))
         gl = d.get("generalLedgerAccount") or {}
-        return cls(to_int(d.get("id")), to_int(d.get("skuId")), to_text(d.get("skuCode")), to_text(d.get("name")),
-                   to_decimal(d.get("quantity")), to_decimal(d.get("cost")), location_id,
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")),
+                   to_text(d.get("name")),
+                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"), location_id,
                    to_text(gl.get("number")) if isinstance(gl, dict) else None, d)
 
 
@@ -269,14 +315,17 @@ class ApBill:
         vendor_id, vendor_name = _named(d.get("vendor"))
         bu_id, _ = _named(d.get("businessUnit"))
         return cls(
-            id=to_int(d.get("id")), reference_number=to_text(d.get("referenceNumber")),
+            id=to_int(d.get("id"), name="id"), reference_number=to_text(d.get("referenceNumber")),
             vendor_number=to_text(d.get("vendorNumber")), vendor_id=vendor_id, vendor_name=vendor_name,
-            purchase_order_id=to_int(d.get("purchaseOrderId")), bill_date=to_date(d.get("billDate")),
-            bill_amount=to_decimal(d.get("billAmount")), tax_amount=to_decimal(d.get("taxAmount")),
-            shipping_amount=to_decimal(d.get("shippingAmount")), status=to_text(d.get("status")),
-            sync_status=to_text(d.get("syncStatus")), business_unit_id=bu_id, job_id=to_int(d.get("jobId")),
-            modified_on=to_datetime(d.get("modifiedOn")),
-            items=[ApBillItem.from_api(i) for i in _items(d.get("items"))], raw=d,
+            purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"),
+            bill_date=to_date(d.get("billDate"), name="billDate"),
+            bill_amount=to_decimal(d.get("billAmount"), name="billAmount"),
+            tax_amount=to_decimal(d.get("taxAmount"), name="taxAmount"),
+            shipping_amount=to_decimal(d.get("shippingAmount"), name="shippingAmount"), status=to_text(d.get("status")),
+            sync_status=to_text(d.get("syncStatus")), business_unit_id=bu_id,
+            job_id=to_int(d.get("jobId"), name="jobId"),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
+            items=_each(d.get("items"), ApBillItem.from_api, "items"), raw=d,
         )
 
 
@@ -296,8 +345,9 @@ class SkuVendor:
     def from_api(cls, d: Any) -> SkuVendor | None:
         if not isinstance(d, dict):
             return None
-        return cls(to_int(d.get("id")), to_int(d.get("vendorId")), to_text(d.get("vendorName")),
-                   to_decimal(d.get("cost")), to_text(d.get("vendorPart")), to_bool(d.get("active")), d)
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("vendorId"), name="vendorId"),
+                   to_text(d.get("vendorName")),
+                   to_decimal(d.get("cost"), name="cost"), to_text(d.get("vendorPart")), to_bool(d.get("active")), d)
 
 
 @dataclass
@@ -323,13 +373,15 @@ class Sku:
     @classmethod
     def from_api(cls, d: dict, kind: str) -> Sku:
         return cls(
-            kind=kind, id=to_int(d.get("id")), code=to_text(d.get("code")),
+            kind=kind, id=to_int(d.get("id"), name="id"), code=to_text(d.get("code")),
             display_name=to_text(d.get("displayName")), description=to_text(d.get("description")),
-            cost=to_decimal(d.get("cost")), price=to_decimal(d.get("price")), active=to_bool(d.get("active")),
+            cost=to_decimal(d.get("cost"), name="cost"), price=to_decimal(d.get("price"), name="price"),
+            active=to_bool(d.get("active")),
             primary_vendor=SkuVendor.from_api(d.get("primaryVendor")),
             other_vendors=[v for v in map(SkuVendor.from_api, _items(d.get("otherVendors"))) if v],
             is_inventory=d.get("isInventory"), unit_of_measure=to_text(d.get("unitOfMeasure")),
-            modified_on=to_datetime(d.get("modifiedOn")), external_data=_external_data(d.get("externalData")),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
+            external_data=_external_data(d.get("externalData")),
             raw=d,
         )
 
@@ -352,10 +404,12 @@ class Vendor:
 
     @classmethod
     def from_api(cls, d: dict) -> Vendor:
-        return cls(to_int(d.get("id")), to_text(d.get("name")), to_bool(d.get("active")), to_text(d.get("memo")),
-                   to_decimal(d.get("defaultTaxRate"), None), d.get("address"), d.get("contactInfo"),
-                   _external_data(d.get("externalData")), to_datetime(d.get("createdOn")),
-                   to_datetime(d.get("modifiedOn")), d)
+        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")),
+                   to_text(d.get("memo")),
+                   to_decimal(d.get("defaultTaxRate"), None, name="defaultTaxRate"), d.get("address"),
+                   d.get("contactInfo"),
+                   _external_data(d.get("externalData")), to_datetime(d.get("createdOn"), name="createdOn"),
+                   to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
 
 @dataclass
@@ -376,10 +430,13 @@ class PurchaseOrderItem:
 
     @classmethod
     def from_api(cls, d: dict) -> PurchaseOrderItem:
-        return cls(to_int(d.get("id")), to_int(d.get("skuId")), to_text(d.get("skuCode")), to_text(d.get("skuName")),
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")),
+                   to_text(d.get("skuName")),
                    to_text(d.get("skuType")), to_text(d.get("description")), to_text(d.get("vendorPartNumber")),
-                   to_decimal(d.get("quantity")), to_decimal(d.get("quantityReceived")), to_decimal(d.get("cost")),
-                   to_decimal(d.get("total")), to_text(d.get("status")), d)
+                   to_decimal(d.get("quantity"), name="quantity"),
+                   to_decimal(d.get("quantityReceived"), name="quantityReceived"),
+                   to_decimal(d.get("cost"), name="cost"),
+                   to_decimal(d.get("total"), name="total"), to_text(d.get("status")), d)
 
 
 @dataclass
@@ -409,16 +466,21 @@ class PurchaseOrder:
     @classmethod
     def from_api(cls, d: dict) -> PurchaseOrder:
         return cls(
-            id=to_int(d.get("id")), number=to_text(d.get("number")), status=to_text(d.get("status")),
-            type_id=to_int(d.get("typeId")), vendor_id=to_int(d.get("vendorId")),
-            business_unit_id=to_int(d.get("businessUnitId")), inventory_location_id=to_int(d.get("inventoryLocationId")),
-            job_id=to_int(d.get("jobId")), technician_id=to_int(d.get("technicianId")),
-            vendor_document_number=to_text(d.get("vendorDocumentNumber")), date=to_date(d.get("date")),
-            required_on=to_date(d.get("requiredOn")), sent_on=to_datetime(d.get("sentOn")),
-            received_on=to_datetime(d.get("receivedOn")), modified_on=to_datetime(d.get("modifiedOn")),
-            total=to_decimal(d.get("total")), tax=to_decimal(d.get("tax")), shipping=to_decimal(d.get("shipping")),
+            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")), status=to_text(d.get("status")),
+            type_id=to_int(d.get("typeId"), name="typeId"), vendor_id=to_int(d.get("vendorId"), name="vendorId"),
+            business_unit_id=to_int(d.get("businessUnitId"), name="businessUnitId"),
+            inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
+            job_id=to_int(d.get("jobId"), name="jobId"),
+            technician_id=to_int(d.get("technicianId"), name="technicianId"),
+            vendor_document_number=to_text(d.get("vendorDocumentNumber")), date=to_date(d.get("date"), name="date"),
+            required_on=to_date(d.get("requiredOn"), name="requiredOn"),
+            sent_on=to_datetime(d.get("sentOn"), name="sentOn"),
+            received_on=to_datetime(d.get("receivedOn"), name="receivedOn"),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
+            total=to_decimal(d.get("total"), name="total"), tax=to_decimal(d.get("tax"), name="tax"),
+            shipping=to_decimal(d.get("shipping"), name="shipping"),
             summary=to_text(d.get("summary")),
-            items=[PurchaseOrderItem.from_api(i) for i in _items(d.get("items"))], raw=d,
+            items=_each(d.get("items"), PurchaseOrderItem.from_api, "items"), raw=d,
         )
 
 
@@ -435,8 +497,10 @@ class ReceiptItem:
 
     @classmethod
     def from_api(cls, d: dict) -> ReceiptItem:
-        return cls(to_int(d.get("id")), to_int(d.get("skuId")), to_text(d.get("code")), to_text(d.get("name")),
-                   to_decimal(d.get("quantity")), to_decimal(d.get("cost")), to_int(d.get("purchaseOrderItemId")), d)
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
+                   to_text(d.get("name")),
+                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"),
+                   to_int(d.get("purchaseOrderItemId"), name="purchaseOrderItemId"), d)
 
 
 @dataclass
@@ -460,13 +524,17 @@ class Receipt:
     @classmethod
     def from_api(cls, d: dict) -> Receipt:
         return cls(
-            id=to_int(d.get("id")), number=to_text(d.get("number")), active=to_bool(d.get("active")),
-            purchase_order_id=to_int(d.get("purchaseOrderId")), vendor_id=to_int(d.get("vendorId")),
-            inventory_location_id=to_int(d.get("inventoryLocationId")),
-            vendor_invoice_number=to_text(d.get("vendorInvoiceNumber")), received_on=to_datetime(d.get("receivedOn")),
-            modified_on=to_datetime(d.get("modifiedOn")), receipt_amount=to_decimal(d.get("receiptAmount")),
-            tax_amount=to_decimal(d.get("taxAmount")), shipping_amount=to_decimal(d.get("shippingAmount")),
-            sync_status=to_text(d.get("syncStatus")), items=[ReceiptItem.from_api(i) for i in _items(d.get("items"))],
+            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")), active=to_bool(d.get("active")),
+            purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"),
+            vendor_id=to_int(d.get("vendorId"), name="vendorId"),
+            inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
+            vendor_invoice_number=to_text(d.get("vendorInvoiceNumber")),
+            received_on=to_datetime(d.get("receivedOn"), name="receivedOn"),
+            modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
+            receipt_amount=to_decimal(d.get("receiptAmount"), name="receiptAmount"),
+            tax_amount=to_decimal(d.get("taxAmount"), name="taxAmount"),
+            shipping_amount=to_decimal(d.get("shippingAmount"), name="shippingAmount"),
+            sync_status=to_text(d.get("syncStatus")), items=_each(d.get("items"), ReceiptItem.from_api, "items"),
             raw=d,
         )
 
@@ -485,8 +553,10 @@ class AdjustmentItem:
 
     @classmethod
     def from_api(cls, d: dict) -> AdjustmentItem:
-        return cls(to_int(d.get("id")), to_int(d.get("skuId")), to_text(d.get("code")), to_text(d.get("name")),
-                   to_decimal(d.get("quantity")), to_decimal(d.get("cost")), to_decimal(d.get("totalCost")),
+        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
+                   to_text(d.get("name")),
+                   to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"),
+                   to_decimal(d.get("totalCost"), name="totalCost"),
                    to_bool(d.get("active")), d)
 
 
@@ -511,13 +581,16 @@ class Adjustment:
     @classmethod
     def from_api(cls, d: dict) -> Adjustment:
         return cls(
-            id=to_int(d.get("id")), number=to_text(d.get("number")), reference_number=to_text(d.get("referenceNumber")),
+            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")),
+            reference_number=to_text(d.get("referenceNumber")),
             type=to_text(d.get("type")), active=to_bool(d.get("active")),
-            inventory_location_id=to_int(d.get("inventoryLocationId")), business_unit_id=to_int(d.get("businessUnitId")),
-            invoice_id=to_int(d.get("invoiceId")), date=to_date(d.get("date")), memo=to_text(d.get("memo")),
-            sync_status=to_text(d.get("syncStatus")), modified_on=to_datetime(d.get("modifiedOn")),
+            inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
+            business_unit_id=to_int(d.get("businessUnitId"), name="businessUnitId"),
+            invoice_id=to_int(d.get("invoiceId"), name="invoiceId"), date=to_date(d.get("date"), name="date"),
+            memo=to_text(d.get("memo")),
+            sync_status=to_text(d.get("syncStatus")), modified_on=to_datetime(d.get("modifiedOn"), name="modifiedOn"),
             external_data=_external_data(d.get("externalData")),
-            items=[AdjustmentItem.from_api(i) for i in _items(d.get("items"))], raw=d,
+            items=_each(d.get("items"), AdjustmentItem.from_api, "items"), raw=d,
         )
 
 
@@ -533,8 +606,8 @@ class Warehouse:
 
     @classmethod
     def from_api(cls, d: dict) -> Warehouse:
-        return cls(to_int(d.get("id")), to_text(d.get("name")), to_bool(d.get("active")), d.get("address"),
-                   to_datetime(d.get("modifiedOn")), _external_data(d.get("externalData")), d)
+        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")), d.get("address"),
+                   to_datetime(d.get("modifiedOn"), name="modifiedOn"), _external_data(d.get("externalData")), d)
 
 
 # ---------------------------------------------------------------- settings
@@ -550,8 +623,8 @@ class BusinessUnit:
 
     @classmethod
     def from_api(cls, d: dict) -> BusinessUnit:
-        return cls(to_int(d.get("id")), to_text(d.get("name")), to_text(d.get("officialName")),
-                   to_bool(d.get("active")), to_datetime(d.get("modifiedOn")), d)
+        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_text(d.get("officialName")),
+                   to_bool(d.get("active")), to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
 
 @dataclass
@@ -565,17 +638,55 @@ class Technician:
 
     @classmethod
     def from_api(cls, d: dict) -> Technician:
-        return cls(to_int(d.get("id")), to_text(d.get("name")), to_bool(d.get("active")),
-                   to_int(d.get("businessUnitId")), to_datetime(d.get("modifiedOn")), d)
+        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")),
+                   to_int(d.get("businessUnitId"), name="businessUnitId"),
+                   to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
 
 # ---------------------------------------------------------------- helpers used by paging
+
+@dataclass
+class UnreadableRecord:
+    """A record of a list or feed that its model cannot read: handed on as sent, with the error
+    (which names the field), for the flow to hold on its own while the rest of the page goes on."""
+
+    raw: dict
+    error: Unreadable
+
+    @property
+    def id(self) -> int | None:
+        try:
+            return to_int(self.raw.get("id"))
+        except Unreadable:
+            return None
+
+    @property
+    def modified_on(self) -> datetime | None:
+        try:
+            return to_datetime(self.raw.get("modifiedOn"))
+        except Unreadable:
+            return None
+
+
+def readable_or_held(parse: Callable[[dict], T]) -> Callable[[dict], T | UnreadableRecord]:
+    """`parse`, with a record it cannot read given back as an UnreadableRecord instead of an error."""
+    def parse_one(record: dict):
+        try:
+            return parse(record)
+        except Unreadable as exc:
+            return UnreadableRecord(record, exc)
+    return parse_one
+
 
 def dedupe_key(record: Any) -> tuple:
     """id + modifiedOn: the same version of a record seen twice is one record (NOTES §2.1).
     For a record as the feed sent it (a dict), the same two values as its model would hold."""
     if isinstance(record, dict):
-        return (to_int(record.get("id")), to_datetime(record.get("modifiedOn")))
+        try:
+            return (to_int(record.get("id"), name="id"), to_datetime(record.get("modifiedOn"), name="modifiedOn"))
+        except (TypeError, ValueError, OverflowError):
+            # a record the engine cannot read is still handed on (its flow holds it with the reason)
+            return (repr(record.get("id")), repr(record.get("modifiedOn")))
     return (getattr(record, "id", None), getattr(record, "modified_on", None))
 
 

@@ -36,6 +36,7 @@ from desktop_app.servicetitan.models import (
     Vendor,
     Warehouse,
     drop_seen,
+    readable_or_held,
 )
 
 T = TypeVar("T")
@@ -129,28 +130,36 @@ class ServiceTitanResources:
             previous = keys
             page += 1
 
-    def list_all(self, module: str, path: str, parse: Callable[[dict], T], params: dict | None = None) -> list[T]:
+    def list_all(self, module: str, path: str, parse: Callable[[dict], T], params: dict | None = None, *,
+                 hold_unreadable: bool = False) -> list[T]:
+        """hold_unreadable: a record `parse` cannot read comes back as an UnreadableRecord, for a flow
+        that holds it on its own (see models.readable_or_held), instead of stopping the list."""
         seen: set = set()
         out: list[T] = []
+        parse = readable_or_held(parse) if hold_unreadable else parse
         for data in self.iter_pages(module, path, params):
-            out.extend(drop_seen((parse(d) for d in data), seen))
+            out.extend(drop_seen(map(parse, data), seen))
         return out
 
     def list_by_ids(self, module: str, path: str, ids: Iterable[int], parse: Callable[[dict], T],
-                    params: dict | None = None, *, ids_as_list: bool = False) -> list[T]:
+                    params: dict | None = None, *, ids_as_list: bool = False,
+                    hold_unreadable: bool = False) -> list[T]:
         """Records with the given ids, asked for 50 at a time. Most operations take `ids` as one
         comma-separated value; a few (vendors) declare an array, sent as repeated parameters."""
         seen: set = set()
         out: list[T] = []
+        parse = readable_or_held(parse) if hold_unreadable else parse
         for chunk in chunked(_unique_ids(ids)):
             ids_value: Any = chunk if ids_as_list else ",".join(map(str, chunk))
             for data in self.iter_pages(module, path, {**(params or {}), "ids": ids_value}):
-                out.extend(drop_seen((parse(d) for d in data), seen))
+                out.extend(drop_seen(map(parse, data), seen))
         return out
 
     def iter_export(self, module: str, path: str, since: str | date | datetime | None,
-                    parse: Callable[[dict], T], *, include_recent_changes: bool = False) -> Iterator[ExportPage[T]]:
+                    parse: Callable[[dict], T], *, include_recent_changes: bool = False,
+                    hold_unreadable: bool = False) -> Iterator[ExportPage[T]]:
         token = export_from(since)
+        parse = readable_or_held(parse) if hold_unreadable else parse
         seen: set = set()
         pages = 0
         tokens = {token}
@@ -164,7 +173,7 @@ class ServiceTitanResources:
             data = [d for d in (body.get("data") or []) if isinstance(d, dict)]
             next_token = body.get("continueFrom") or token
             has_more = bool(body.get("hasMore"))
-            yield ExportPage(drop_seen((parse(d) for d in data), seen), next_token, has_more)
+            yield ExportPage(drop_seen(map(parse, data), seen), next_token, has_more)
             if not has_more or (not data and next_token == token):
                 return  # an empty page that leaves the token as it was has nothing more to give
             if next_token in tokens:
@@ -195,6 +204,11 @@ class ServiceTitanResources:
 
     def list_invoices_by_ids(self, ids: Iterable[int]) -> list[Invoice]:
         return self.list_by_ids("accounting", "invoices", ids, Invoice.from_api, {"activeState": "All"})
+
+    def invoices_by_ids(self, ids: Iterable[int], *, raw: bool = False) -> list[Invoice] | list[dict]:
+        """GET accounting/invoices?ids=…, active or not; raw: the records as sent (see export_invoices)."""
+        return self.list_by_ids("accounting", "invoices", ids, _as_sent if raw else Invoice.from_api,
+                                {"activeState": "All"})
 
     def invoices(self, modified_on_or_after: datetime | None = None) -> list[Invoice]:
         params: dict[str, Any] = {"activeState": "All"}
@@ -265,14 +279,16 @@ class ServiceTitanResources:
 
     # ------------------------------------------------------------ inventory: vendors
 
-    def vendors(self, modified_on_or_after: datetime | None = None) -> list[Vendor]:
+    def vendors(self, modified_on_or_after: datetime | None = None, *,
+                hold_unreadable: bool = False) -> list[Vendor]:
         params: dict[str, Any] = {"active": "Any"}
         if modified_on_or_after:
             params["modifiedOnOrAfter"] = utc_param(modified_on_or_after)
-        return self.list_all("inventory", "vendors", Vendor.from_api, params)
+        return self.list_all("inventory", "vendors", Vendor.from_api, params, hold_unreadable=hold_unreadable)
 
-    def vendors_by_ids(self, ids: Iterable[int]) -> list[Vendor]:
-        return self.list_by_ids("inventory", "vendors", ids, Vendor.from_api, {"active": "Any"}, ids_as_list=True)
+    def vendors_by_ids(self, ids: Iterable[int], *, hold_unreadable: bool = False) -> list[Vendor]:
+        return self.list_by_ids("inventory", "vendors", ids, Vendor.from_api, {"active": "Any"}, ids_as_list=True,
+                                hold_unreadable=hold_unreadable)
 
     def vendors_by_external_data(self, application_guid: str, key: str, values: Iterable[str]) -> list[Vendor]:
         """Vendors carrying one of `values` under `key` in our externalData — how the caller
@@ -302,11 +318,13 @@ class ServiceTitanResources:
 
     def export_purchase_orders(self, since=None, *, include_recent_changes: bool = False
                                ) -> Iterator[ExportPage[PurchaseOrder]]:
+        """A purchase order its model cannot read comes as a models.UnreadableRecord (the flow holds it)."""
         return self.iter_export("inventory", "export/purchase-orders", since, PurchaseOrder.from_api,
-                                include_recent_changes=include_recent_changes)
+                                include_recent_changes=include_recent_changes, hold_unreadable=True)
 
     def purchase_orders(self, modified_on_or_after: datetime | None = None, *,
-                        ids: Iterable[int] | None = None, number: str | None = None) -> list[PurchaseOrder]:
+                        ids: Iterable[int] | None = None, number: str | None = None,
+                        hold_unreadable: bool = False) -> list[PurchaseOrder]:
         # The purchase-orders list has no `active` filter (and returns canceled ones).
         params: dict[str, Any] = {}
         if modified_on_or_after:
@@ -314,7 +332,8 @@ class ServiceTitanResources:
         if number:
             params["number"] = number
         if ids is not None:
-            return self.list_by_ids("inventory", "purchase-orders", ids, PurchaseOrder.from_api, params)
+            return self.list_by_ids("inventory", "purchase-orders", ids, PurchaseOrder.from_api, params,
+                                    hold_unreadable=hold_unreadable)
         return self.list_all("inventory", "purchase-orders", PurchaseOrder.from_api, params)
 
     def get_purchase_order(self, purchase_order_id: int) -> PurchaseOrder:
@@ -347,16 +366,18 @@ class ServiceTitanResources:
 
     def export_adjustments(self, since=None, *, include_recent_changes: bool = False
                            ) -> Iterator[ExportPage[Adjustment]]:
+        """An adjustment its model cannot read comes as a models.UnreadableRecord (the flow holds it)."""
         return self.iter_export("inventory", "export/adjustments", since, Adjustment.from_api,
-                                include_recent_changes=include_recent_changes)
+                                include_recent_changes=include_recent_changes, hold_unreadable=True)
 
     def adjustments(self, modified_on_or_after: datetime | None = None, *,
-                    ids: Iterable[int] | None = None) -> list[Adjustment]:
+                    ids: Iterable[int] | None = None, hold_unreadable: bool = False) -> list[Adjustment]:
         params: dict[str, Any] = {"active": "Any"}
         if modified_on_or_after:
             params["modifiedOnOrAfter"] = utc_param(modified_on_or_after)
         if ids is not None:
-            return self.list_by_ids("inventory", "adjustments", ids, Adjustment.from_api, params)
+            return self.list_by_ids("inventory", "adjustments", ids, Adjustment.from_api, params,
+                                    hold_unreadable=hold_unreadable)
         return self.list_all("inventory", "adjustments", Adjustment.from_api, params)
 
     def patch_adjustment_external_data(self, adjustment_id: int, application_guid: str,

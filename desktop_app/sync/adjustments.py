@@ -28,13 +28,14 @@ from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMap
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
+from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING, WAITING,
                                       FlowSummary, LazySession)
 from desktop_app.syspro import contract, inventory as invtma
 from desktop_app.syspro.errors import BusinessObjectError, ValidationError
-from desktop_app.syspro.records import InventoryMovementRecord
+from desktop_app.syspro.records import InventoryMovementRecord, readable_rows
 
 log = logging.getLogger("desktop_app.sync.adjustments")
 
@@ -74,12 +75,18 @@ class AdjustmentSync:
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.settle(link)
+            self._one(link)
         for link in self.gate.release():
             self.ctx.check_cancelled()
-            self.settle(link)
+            self._one(link)
         self.write_back()
         self.worklist()
+
+    def _one(self, link: SyncLink) -> None:
+        """One adjustment: held on its own if its data cannot be read, the flow going on."""
+        if records.is_unreadable(link):
+            return  # waits for a readable version from ServiceTitan
+        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: self.settle(link))
 
     # ------------------------------------------------------------------ reading
     def discover(self) -> None:
@@ -90,6 +97,9 @@ class AdjustmentSync:
         for page in self.ctx.st.export_adjustments(since):
             with database.atomic():
                 for adjustment in page.records:
+                    if isinstance(adjustment, UnreadableRecord):
+                        records.hold_unreadable(FLOW, adjustment, actor=self.actor, summary=self.summary)
+                        continue
                     self.store(adjustment.raw)
                 if page.continue_from:
                     set_cursor(CURSOR, page.continue_from)
@@ -108,6 +118,8 @@ class AdjustmentSync:
         previous = link.st_hash
         link.st_current = raw
         link.st_hash = links.view_hash(self.view(raw))
+        if records.readable_again(link):
+            records.record(link, "readable", f"ServiceTitan adjustment {number} can be read again", actor=self.actor)
         if link.st_hash != previous and link.state in (SYNCED, FAILED, SKIPPED):
             records.transition(link, READY, "changed_in_source", f"ServiceTitan adjustment {number} changed: what "
                                "SYSPRO lacks will be posted", actor=self.actor, reason="", st_hash=link.st_hash)
@@ -125,12 +137,16 @@ class AdjustmentSync:
 
     def read_movements(self) -> None:
         start = self.ctx.settings["sync.start_date"]
+        bad = []
         if self.ctx.odata is not None:
             self.movements = list(self.ctx.odata.inventory_movements(since=start))
+            bad = self.ctx.odata.take_unreadable("InvMovements")
         else:
             rows = links.syspro_rows(self.ctx, self.session, "InvMovements", contract.ODATA_ENTITIES["InvMovements"],
                                      [("TrnType", "A")], limit=100000)
-            self.movements = [InventoryMovementRecord.from_row(r) for r in rows]
+            self.movements = readable_rows("InvMovements", rows, InventoryMovementRecord, bad)
+        # a movement that cannot be read is left out of the worklist and the matching, and said so
+        self.summary.problems += [f"{row.sentence()}: left out until it can be read" for row in bad]
         # a SYSPRO entry date is already the office's date; the worklist starts at go-live
         self.movements = [m for m in self.movements if m.trn_type == "A" and not dates.before_start(m.entry_date, start)]
 
@@ -394,3 +410,15 @@ def mark_done(row_ids: list[int], *, actor: str, done: bool = True) -> int:
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
     return records.run_flow(ctx, FLOW, "adjustments", AdjustmentSync)
+
+
+def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:
+    """Retry of adjustments held as unreadable: ServiceTitan is asked for them again (see
+    purchase_orders.read_again)."""
+    sync = AdjustmentSync(ctx, LazySession(ctx), summary)
+    with database.atomic():
+        for adjustment in ctx.st.adjustments(ids=[link.st_id for link in held], hold_unreadable=True):
+            if isinstance(adjustment, UnreadableRecord):
+                records.hold_unreadable(FLOW, adjustment, actor=ctx.actor, summary=summary)
+            else:
+                sync.store(adjustment.raw)

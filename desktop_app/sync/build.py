@@ -13,27 +13,33 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from desktop_app.sync import readable
 from desktop_app.sync.dates import accounting_date, before_start, before_start_reason
+from desktop_app.sync.readable import Unreadable
 
 CENT = Decimal("0.01")
 INVOICE_NUMBER_MAX = 20
 TEXT_MAX = 50
 
 
-def money(value) -> Decimal:
-    """ServiceTitan money: accounting strings ("12.50") or JSON numbers parsed as Decimal."""
-    if value is None or value == "":
-        return Decimal("0")
-    if isinstance(value, float):  # never expected: JSON is parsed with parse_float=Decimal
-        raise TypeError("money arrived as float; parse JSON with parse_float=Decimal")
+def money(value, path: str = "amount") -> Decimal:
+    """ServiceTitan money: accounting strings ("12.50") or JSON numbers parsed as Decimal. Anything
+    else is `Unreadable`, naming `path` and the value (rules: `readable`)."""
+    return readable.amount(value, path)
+
+
+def line_amount(quantity, unit_cost, path: str = "") -> Decimal:
+    """quantity × cost rounded half-up to the cent; `path` names the line in an error (items[2])."""
+    where = f"{path}." if path else ""
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        raise ValueError(f"{value!r} is not an amount") from None
-
-
-def line_amount(quantity, unit_cost) -> Decimal:
-    return (money(quantity) * money(unit_cost)).quantize(CENT, rounding=ROUND_HALF_UP)
+        amount = (money(quantity, f"{where}quantity") * money(unit_cost, f"{where}cost")).quantize(
+            CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # a product beyond the context's precision
+        raise Unreadable(f"{where}quantity", quantity, f"times cost {unit_cost!r} is too large") from None
+    if abs(amount) >= readable.TWELVE_DIGITS:
+        raise Unreadable(f"{where}quantity", quantity, f"times cost {unit_cost!r} is {amount}: too large for "
+                         "SYSPRO (at most 12 digits before the decimal point)")
+    return amount
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,8 @@ class BuildResult:
     skip_reason: str = ""
     before_start: bool = False  # skipped because the invoice is dated before the go-live date
     left_out: list[dict] = field(default_factory=list)  # stock lines kept out of AP (sync.ap_lines)
+    # the invoice cannot be read: the field, its value and what is wrong (`readable.Unreadable`)
+    unreadable: str = ""
 
 
 def _int(value) -> int | None:
@@ -138,16 +146,27 @@ def _clip(text: str, limit: int = TEXT_MAX) -> str:
 
 def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
                     settings: BuildSettings) -> BuildResult:
+    """The documents `invoice` owes; an invoice that cannot be read gives `unreadable` instead."""
+    try:
+        return _build(invoice, mappings, reference, settings)
+    except Unreadable as exc:
+        return BuildResult(unreadable=str(exc))
+
+
+def _build(invoice: dict, mappings: Mappings, reference: Reference, settings: BuildSettings) -> BuildResult:
+    readable.record_id(invoice.get("id"))
+    readable.check_texts(invoice)
     number = str(invoice.get("referenceNumber") or invoice.get("number") or invoice.get("id"))
     if invoice.get("active") is False:
         return BuildResult(skip_reason="The invoice is inactive (voided) in ServiceTitan.")
-    invoice_date = accounting_date(invoice.get("invoiceDate"), settings.timezone)
+    invoice_date = readable.date(invoice.get("invoiceDate"), "invoiceDate",
+                                 lambda value: accounting_date(value, settings.timezone))
     if before_start(invoice_date, settings.start_date):
         return BuildResult(skip_reason=before_start_reason(invoice_date, settings.start_date), before_start=True)
-    bu = invoice.get("businessUnit") or {}
-    bu_id = _int(bu.get("id"))
-    bu_name = bu.get("name") or reference.business_units.get(bu_id or -1, "")
-    job = invoice.get("job") or {}
+    bu = readable.obj(invoice.get("businessUnit"), "businessUnit")
+    bu_id = readable.optional_id(bu.get("id"), "businessUnit.id")
+    bu_name = str(bu.get("name") or reference.business_units.get(bu_id or -1, ""))
+    job = readable.obj(invoice.get("job"), "job")
     job_number = str(job.get("number") or "")
     missing: dict[tuple, dict] = {}
     used: dict[tuple, dict] = {}
@@ -169,10 +188,11 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
     groups: dict[str, list[PlannedLine]] = defaultdict(list)
     cost_lines = 0
     left_out: list[dict] = []
-    for item in invoice.get("items") or []:
+    for index, item in enumerate(readable.objects(invoice.get("items"), "items")):
         if item.get("type") not in settings.cost_types or item.get("active") is False:
             continue
-        amount = line_amount(item.get("quantity"), item.get("cost"))
+        where = f"items[{index}]"
+        amount = line_amount(item.get("quantity"), item.get("cost"), where)
         if amount == 0:
             continue
         if settings.ap_lines == "non_stock" and is_stock_line(item):
@@ -180,8 +200,9 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
             continue
         cost_lines += 1
         if not technician and item.get("technicianId"):
-            technician = reference.technicians.get(_int(item["technicianId"]), "")
-        sku_id = _int(item.get("skuId"))
+            technician = reference.technicians.get(readable.record_id(item["technicianId"],
+                                                                      f"{where}.technicianId"), "")
+        sku_id = readable.optional_id(item.get("skuId"), f"{where}.skuId")
         sku = reference.skus.get(sku_id) if sku_id is not None else None
         sku_code = sku.code if sku else ""
         label = f"{sku_code or item.get('skuName') or sku_id} {item.get('description') or (sku.name if sku else '')}".strip()
@@ -213,7 +234,8 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
                      f"Item {sku_code or sku_id} has no primary vendor in ServiceTitan: map a supplier for it "
                      "or set a default supplier.", sku_code=sku_code)
         # AP carries the cost: the item's cost-of-sale account; its generalLedgerAccount is the income account
-        gl = item.get("costOfSaleAccount") or item.get("generalLedgerAccount") or {}
+        gl_path = f"{where}.costOfSaleAccount" if item.get("costOfSaleAccount") else f"{where}.generalLedgerAccount"
+        gl = readable.obj(item.get("costOfSaleAccount") or item.get("generalLedgerAccount"), gl_path)
         account = str(gl.get("number") or "").strip()
         ledger = mappings.gl.get((account, bu_id)) or mappings.gl.get((account, None)) if account else None
         if not account:
@@ -241,14 +263,17 @@ def build_documents(invoice: dict, mappings: Mappings, reference: Reference,
                            left_out=left_out)
 
     if not technician:
-        technician = (invoice.get("employeeInfo") or {}).get("name") or ""
-    original = _int(invoice.get("adjustmentToId"))
+        technician = str(readable.obj(invoice.get("employeeInfo"), "employeeInfo").get("name") or "")
+    original = readable.optional_id(invoice.get("adjustmentToId"), "adjustmentToId")
     syspro_invoice = f"{settings.invoice_prefix}{number}"[:INVOICE_NUMBER_MAX]
     documents = []
     for supplier, lines in sorted(groups.items()):
         total = sum((line.amount for line in lines), Decimal("0.00"))
         if total == 0:
             continue
+        if abs(total) >= readable.TWELVE_DIGITS:
+            raise Unreadable("items", f"{len(lines)} line(s) for supplier {supplier}",
+                             f"add up to {total}: too large for SYSPRO (at most 12 digits before the decimal point)")
         # what a supplier is owed less on an adjustment is a credit against the original's invoice;
         # what it is owed more is a new invoice of the adjustment's own
         code = "C" if total < 0 else "I"

@@ -13,6 +13,7 @@ look-up.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -23,19 +24,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import peewee as pw
+
 from desktop_app import __version__
 from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, commits_not_waiting_for_disk, database,
                                  set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import FeedNotAdvancing
-from desktop_app.sync import dates, ledger, pricebook
+from desktop_app.sync import dates, ledger, pricebook, readable
 from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
                                     build_documents, content_hash, credit_reference_key, document_texts,
                                     is_credit_reference)
-from desktop_app.sync.context import SyncContext
+from desktop_app.sync.context import Cancelled, SyncContext
 from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, DISCOVERED, FAILED, HELD, IN_DOUBT, LOCKED,
-                                     NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED, WAITING_FOR_ORIGINAL)
+                                     NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED, UNREADABLE,
+                                     WAITING_FOR_ORIGINAL)
 from desktop_app.sync.mappings import load_mappings
 
 log = logging.getLogger("desktop_app.sync.invoices")
@@ -63,6 +67,7 @@ class CycleSummary:
     failed: int = 0
     in_doubt: int = 0
     needs_mapping: int = 0
+    unreadable: int = 0
     skipped: int = 0
     written_back: int = 0
     problems: list[str] = field(default_factory=list)
@@ -188,11 +193,13 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     new plan; FAILED rows and rows a person skipped change only on a retry or a source edit.
     `existing`: the invoice's ledger rows in id order when the caller has read them already.
     """
-    st_id = int(invoice["id"])
-    number = str(invoice.get("referenceNumber") or st_id)
-    modified = str(invoice.get("modifiedOn") or "")
+    st_id = readable.record_id(invoice.get("id"))
+    number = readable.plain(invoice.get("referenceNumber") or st_id)
+    modified = readable.plain(invoice.get("modifiedOn") or "")
     if existing is None:
         existing = list(ApDocument.select().where(ApDocument.st_invoice_id == st_id).order_by(ApDocument.id))
+    if result.unreadable:
+        return _hold_unreadable(st_id, number, modified, result.unreadable, existing, actor=actor, retry=retry)
     locked = {doc.supplier: doc for doc in existing if doc.state in LOCKED}
     open_rows = [doc for doc in existing if doc.state not in LOCKED]
     plans = {plan.supplier: plan for plan in result.documents}
@@ -223,14 +230,7 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
                           f"was {doc.state}: it {what}.", actor=actor)
         touched.append(doc)
 
-    def usable(doc: ApDocument) -> bool:
-        if retry or doc.source_modified_on != modified:
-            return True
-        if doc.state == FAILED:
-            return False
-        return not (doc.state == SKIPPED and doc.reason.startswith(USER_SKIP_PREFIX))
-
-    available = [doc for doc in open_rows if usable(doc)]
+    available = [doc for doc in open_rows if _usable(doc, modified, retry)]
     by_supplier = {doc.supplier: doc for doc in available if doc.supplier}
 
     if result.missing or result.skip_reason:
@@ -310,6 +310,49 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
     return touched
 
 
+def _usable(doc: ApDocument, modified: str, retry: bool) -> bool:
+    """Whether an open row may change on this evaluation: FAILED rows and a person's Skip change
+    only on a retry or a new version of the invoice."""
+    if retry or doc.source_modified_on != modified:
+        return True
+    if doc.state == FAILED:
+        return False
+    return not (doc.state == SKIPPED and doc.reason.startswith(USER_SKIP_PREFIX))
+
+
+def unreadable_reason(number: str, what: str) -> str:
+    return (f"ServiceTitan invoice {number}: {what}. Nothing of it is posted; correct it in ServiceTitan "
+            "(it is read again when it changes) or Retry to read it again.")
+
+
+def _hold_unreadable(st_id: int, number: str, modified: str, what: str, existing: list[ApDocument], *,
+                     actor: str, retry: bool) -> list[ApDocument]:
+    """The invoice cannot be read: its open documents are held as UNREADABLE with the field that
+    stops it; what SYSPRO may hold already stays as it is, with the news in its trail."""
+    reason = unreadable_reason(number, what)
+    touched: list[ApDocument] = []
+    if not existing:
+        touched.append(ledger.new_document(
+            UNREADABLE, "unreadable", reason, actor=actor, discovered=f"ServiceTitan invoice {number} found",
+            discovered_data={"modifiedOn": modified}, doc_key=f"{st_id}:*", st_invoice_id=st_id,
+            st_invoice_number=number, reason=reason, source_modified_on=modified))
+        return touched
+    for doc in existing:
+        if doc.state in LOCKED:
+            if doc.source_modified_on != modified or retry:
+                ledger.record(doc, "unreadable", f"{reason} This document is in SYSPRO already and stays as posted.",
+                              actor=actor)
+                touched.append(doc)
+            continue
+        if not _usable(doc, modified, retry) or (doc.state == UNREADABLE and doc.reason == reason
+                                                 and doc.source_modified_on == modified):
+            continue
+        ledger.transition(doc, UNREADABLE, "unreadable", reason, actor=actor, reason=reason,
+                          source_modified_on=modified)
+        touched.append(doc)
+    return touched
+
+
 def left_out_sentence(left_out: list[dict]) -> str:
     """Which stock lines the document leaves out, for the audit trail."""
     named = "; ".join(f"{line['sku_code'] or line['sku_id']} × {line['quantity']} ({line['amount']}) from "
@@ -381,7 +424,7 @@ class Evaluator:
         result = self.build(invoice)
         if result.before_start:
             if existing is None:
-                existing = list(ApDocument.select().where(ApDocument.st_invoice_id == int(invoice["id"]))
+                existing = list(ApDocument.select().where(ApDocument.st_invoice_id == readable.record_id(invoice["id"]))
                                 .order_by(ApDocument.id))
             if any(doc.state in LOCKED for doc in existing):
                 # posted before the go-live date was moved later: it stays the connector's, edits and all
@@ -402,11 +445,15 @@ def _start_from(ctx: SyncContext) -> str | None:
 
 def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evaluator,
                summary: CycleSummary) -> set[int]:
-    """Store a page of the feed and advance the feed token in ONE transaction."""
+    """Store a page of the feed and advance the feed token in ONE transaction.
+
+    Each invoice is stored and evaluated in a savepoint of its own: one the engine cannot read is
+    held as UNREADABLE (or, without an id, named in the audit trail) and the rest of the page, and
+    the feed token, go on."""
     seen: set[int] = set()
     with database.atomic():
         # one read per page of what the ledger already holds, instead of two per invoice
-        ids = list({int(invoice["id"]) for invoice in invoices})
+        ids = list({st_id for st_id in map(_feed_id, invoices) if st_id is not None})
         known_rows: dict[int, SourceInvoice] = {}
         docs_by_invoice: dict[int, list[ApDocument]] = {}
         for start in range(0, len(ids), PAGE_QUERY_IDS):
@@ -417,28 +464,114 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
                 docs_by_invoice.setdefault(doc.st_invoice_id, []).append(doc)
         fresh: set[int] = set(ids)  # invoices whose rows above are still current
         for invoice in invoices:
-            st_id = int(invoice["id"])
-            modified = str(invoice.get("modifiedOn") or "")
+            st_id = _feed_id(invoice)
+            if st_id is None:
+                _record_without_id(invoice, evaluator.ctx.actor, summary)
+                continue
+            modified = readable.plain(invoice.get("modifiedOn") or "")
             known = known_rows.get(st_id)
             if known is not None and known.modified_on == modified:
                 continue  # the feed repeats records (includeRecentChanges): same version, nothing to do
+            # a repeat of the invoice later in the page reads its rows anew: this evaluation changes them
+            existing = docs_by_invoice.get(st_id, []) if st_id in fresh else None
+            fresh.discard(st_id)
+            known_rows[st_id] = store_invoice(invoice, st_id, known, evaluator, summary, existing=existing)
+            seen.add(st_id)
+        if continue_from:
+            set_cursor(CURSOR, continue_from)
+    return seen
+
+
+def _feed_id(invoice: dict) -> int | None:
+    try:
+        return readable.record_id(invoice.get("id"))
+    except readable.Unreadable:
+        return None
+
+
+def _record_without_id(invoice: dict, actor: str, summary: CycleSummary) -> None:
+    """An invoice with no usable id cannot have a ledger row (nor be asked for again): the audit
+    trail and the cycle's problems name it by what it has."""
+    number = readable.plain(invoice.get("referenceNumber") or "?")
+    error = readable.Unreadable("id", invoice.get("id"), "is not a record id")
+    message = unreadable_reason(number, str(error))
+    ledger.record(None, "unreadable", message, actor=actor, record_key=f"st-invoice:{number}"[:200])
+    summary.problems.append(message)
+    summary.unreadable += 1
+
+
+def store_invoice(invoice: dict, st_id: int, known: SourceInvoice | None, evaluator: Evaluator,
+                  summary: CycleSummary, *, existing: list[ApDocument] | None = None,
+                  retry: bool = False) -> SourceInvoice | None:
+    """Keep this version of the invoice and bring its documents in line, in a savepoint: whatever in
+    it the engine cannot read leaves it UNREADABLE with the reason, never the caller's page undone.
+    Returns the stored source row."""
+    number = readable.plain(invoice.get("referenceNumber") or "")
+    modified = readable.plain(invoice.get("modifiedOn") or "")
+    try:
+        with _savepoint():
             if known is None:
-                known_rows[st_id] = ledger.create_row(
-                    SourceInvoice, st_invoice_id=st_id, number=str(invoice.get("referenceNumber") or ""),
-                    modified_on=modified, payload=invoice)
+                known = ledger.create_row(SourceInvoice, st_invoice_id=st_id, number=number, modified_on=modified,
+                                          payload=invoice)
                 summary.discovered += 1
             else:
                 known.payload, known.modified_on, known.last_seen = invoice, modified, utcnow()
                 known.save()
                 summary.changed += 1
-            # a repeat of the invoice later in the page reads its rows anew: this evaluation changes them
-            existing = docs_by_invoice.get(st_id, []) if st_id in fresh else None
-            fresh.discard(st_id)
-            evaluator.evaluate(invoice, existing=existing)
-            seen.add(st_id)
-        if continue_from:
-            set_cursor(CURSOR, continue_from)
-    return seen
+            evaluator.evaluate(invoice, existing=existing, retry=retry)
+        return known
+    except (Cancelled, pw.DatabaseError):
+        raise  # the cycle's own troubles, not this invoice's
+    except Exception as exc:
+        # what build.py's checks did not foresee: the invoice waits with the error, the page goes on
+        log.warning("ServiceTitan invoice %s could not be read: %s", st_id, redact(repr(exc)))
+        what = f"could not be read ({type(exc).__name__}: {readable.plain(exc)})"
+    with database.atomic():
+        stored = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
+        evaluate_invoice({"id": st_id, "referenceNumber": number or st_id, "modifiedOn": modified},
+                         BuildResult(unreadable=what), actor=evaluator.ctx.actor, retry=retry)
+    return stored
+
+
+@contextlib.contextmanager
+def _savepoint():
+    """One invoice's savepoint inside the caller's transaction. When SQLite itself ended the
+    transaction (a full disk does), rolling back to the savepoint fails too: the error raised is
+    then the one that ended it, which says what happened."""
+    savepoint = database.savepoint()
+    savepoint.__enter__()
+    try:
+        yield
+    except BaseException as exc:
+        try:
+            savepoint.__exit__(type(exc), exc, exc.__traceback__)
+        except pw.DatabaseError:
+            pass
+        raise
+    savepoint.__exit__(None, None, None)
+
+
+def read_again(ctx: SyncContext, evaluator: Evaluator, st_ids: list[int], summary: CycleSummary) -> None:
+    """Retry of an unreadable invoice: ServiceTitan is asked for it again (it may have been
+    corrected without a new version in the feed yet), then it is stored and evaluated anew."""
+    wanted = sorted(set(st_ids))
+    if not wanted:
+        return
+    fetched = {}
+    for record in ctx.st.invoices_by_ids(wanted, raw=True):
+        st_id = _feed_id(record)
+        if st_id in wanted:
+            fetched[st_id] = record
+    for st_id in wanted:
+        record = fetched.get(st_id)
+        if record is None:
+            for doc in ApDocument.select().where(ApDocument.st_invoice_id == st_id):
+                ledger.record(doc, "read_again", f"Retry: ServiceTitan did not return invoice id {st_id}; it "
+                              "stays as it was.", actor=ctx.actor)
+            continue
+        with database.atomic():
+            known = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == st_id)
+            store_invoice(record, st_id, known, evaluator, summary, retry=True)
 
 
 def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> set[int]:
@@ -449,8 +582,14 @@ def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> s
         records = page.records
         if ctx.dry_run:
             for invoice in records:
-                seen.add(int(invoice["id"]))
-                summary.dry_run_results.append({"st_invoice_id": invoice["id"], "plan": evaluator.build(invoice)})
+                st_id = _feed_id(invoice)
+                if st_id is None:
+                    summary.problems.append(unreadable_reason(
+                        readable.plain(invoice.get("referenceNumber") or "?"),
+                        str(readable.Unreadable("id", invoice.get("id"), "is not a record id"))))
+                    continue
+                seen.add(st_id)
+                summary.dry_run_results.append({"st_invoice_id": st_id, "plan": evaluator.build(invoice)})
         else:
             seen |= store_page(records, page.continue_from, evaluator, summary)
         ctx.progress(0, 0, f"Read {pages} page(s) of ServiceTitan invoices")
@@ -815,13 +954,26 @@ def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xm
         raise
     try:
         result = apstin.parse_result(xml_out)
-        item = result.items[0]
     except Exception as exc:
         ledger.transition(doc, IN_DOUBT, "unreadable_answer", f"SYSPRO's answer could not be read ({exc}); "
                           "it will be looked up before anything is sent again.", actor=ctx.actor,
                           xml_received=xml_out, reason="SYSPRO's answer could not be read")
         summary.in_doubt += 1
         return
+    verdict = apstin.verdict(result)
+    if verdict.outcome == apstin.REFUSED:
+        # SYSPRO's own words about the whole post: with ApplyIfEntireDocumentValid nothing was applied
+        ledger.transition(doc, FAILED, "rejected", f"SYSPRO rejected it: {verdict.message}", actor=ctx.actor,
+                          xml_received=xml_out, reason=verdict.message)
+        summary.failed += 1
+        return
+    if verdict.outcome == apstin.UNCLEAR:
+        ledger.transition(doc, IN_DOUBT, "unclear_answer", f"{verdict.message}. It will be looked up in SYSPRO "
+                          "before anything is sent again.", actor=ctx.actor, xml_received=xml_out,
+                          reason=verdict.message)
+        summary.in_doubt += 1
+        return
+    item = result.items[0]
     if item.ok:
         journal = str(item.journal or "")
         ledger.transition(doc, POSTED, "posted", f"Posted to SYSPRO, journal {journal}"
@@ -973,8 +1125,10 @@ def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
             entry["needs_mapping"] = [m["reason"] for m in plan.missing]
         if plan.skip_reason:
             entry["skipped"] = plan.skip_reason
+        if plan.unreadable:
+            entry["unreadable"] = plan.unreadable
     summary.dry_run_results = [e for e in summary.dry_run_results
-                               if "needs_mapping" in e or "skipped" in e or "held" in e]
+                               if "needs_mapping" in e or "skipped" in e or "held" in e or "unreadable" in e]
     if not plans:
         return
     with ctx.shared_enet_session() as session:
@@ -1155,6 +1309,7 @@ def run_cycle(ctx: SyncContext) -> CycleSummary:
     summary.skipped = states.get(SKIPPED, 0)
     summary.failed = states.get(FAILED, 0)
     summary.in_doubt = states.get(IN_DOUBT, 0)
+    summary.unreadable += states.get(UNREADABLE, 0)
     log.info("Cycle done: %d posted, %d confirmed, %d need mapping, %d failed, %d in doubt",
              summary.posted, summary.confirmed, summary.needs_mapping, summary.failed, summary.in_doubt)
     return summary
@@ -1174,13 +1329,22 @@ def _replay(ctx: SyncContext, ids: list[int] | None, *, all_failed: bool) -> Cyc
     summary = CycleSummary()
     query = ApDocument.select()
     if all_failed:
-        query = query.where(ApDocument.state.in_([FAILED, IN_DOUBT]))
+        query = query.where(ApDocument.state.in_([FAILED, IN_DOUBT, UNREADABLE]))
     else:
         query = query.where(ApDocument.id.in_(ids or []))
     docs = list(query)
     evaluator = Evaluator(ctx)
     targets: set[int] = set()
+    unreadable = [doc for doc in docs if doc.state == UNREADABLE]
+    for doc in unreadable:
+        ledger.record(doc, "retry", f"Retry requested by {ctx.actor}: reading it again from ServiceTitan",
+                      actor=ctx.actor)
+    read_again(ctx, evaluator, [doc.st_invoice_id for doc in unreadable], summary)
+    for doc in unreadable:
+        targets.update(d.id for d in ApDocument.select().where(ApDocument.st_invoice_id == doc.st_invoice_id))
     for doc in docs:
+        if doc.state == UNREADABLE:
+            continue
         ledger.record(doc, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor)
         if doc.state in (FAILED, NEEDS_MAPPING, SKIPPED, READY, WAITING_FOR_ORIGINAL, HELD):
             source = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == doc.st_invoice_id)
@@ -1195,6 +1359,8 @@ def _replay(ctx: SyncContext, ids: list[int] | None, *, all_failed: bool) -> Cyc
     summary.failed = ApDocument.select().where(ApDocument.id.in_(sorted(targets)), ApDocument.state == FAILED).count()
     summary.needs_mapping = ApDocument.select().where(ApDocument.id.in_(sorted(targets)),
                                                       ApDocument.state == NEEDS_MAPPING).count()
+    summary.unreadable = ApDocument.select().where(ApDocument.id.in_(sorted(targets)),
+                                                   ApDocument.state == UNREADABLE).count()
     return summary
 
 

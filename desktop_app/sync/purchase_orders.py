@@ -34,17 +34,19 @@ from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLin
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
+from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, records, vendors as vendor_flow
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
                                       WAITING, FlowSummary, LazySession)
 from desktop_app.syspro import contract, purchase_orders as portoi
 from desktop_app.syspro.errors import ValidationError
-from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord
+from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord, UnreadableRow, readable_rows
 
 log = logging.getLogger("desktop_app.sync.purchase_orders")
 
 FLOW = "purchase-orders"
+SYSPRO_UNREADABLE = "syspro_unreadable"  # in link.data: held for a SYSPRO row that cannot be read
 CURSOR = "purchase-orders.export"
 PREFIX = "ST"
 MARKER = "SYSPRO PO {number}"
@@ -78,6 +80,7 @@ class PoSync:
         self._warehouses = None
         self._warehouse_branches: dict[str, str] = {}
         self.gate = records.CreationGate(ctx, FLOW)
+        self.syspro_unreadable: dict[str, str] = {}  # SYSPRO PO number → what cannot be read in its rows
 
     def local_date(self, value) -> dt.date | None:
         """A ServiceTitan timestamp as the office's date (sync.timezone)."""
@@ -92,6 +95,9 @@ class PoSync:
         for page in self.ctx.st.export_purchase_orders(since):
             with database.atomic():
                 for po in page.records:
+                    if isinstance(po, UnreadableRecord):
+                        records.hold_unreadable(FLOW, po, actor=self.actor, summary=self.summary)
+                        continue
                     self.store_st(po.raw)
                 if page.continue_from:
                     set_cursor(CURSOR, page.continue_from)
@@ -119,6 +125,9 @@ class PoSync:
                              data={"customer_po": customer_po(str(raw.get("number") or po_id))})
             return
         link.st_current = raw
+        if records.readable_again(link):
+            records.record(link, "readable", f"ServiceTitan PO {raw.get('number')} can be read again",
+                           actor=self.actor)
         if link.syspro_key is None and link.state in (HELD, SKIPPED, FAILED) and \
                 links.view_hash(st_view(raw)) != link.st_hash:
             link.state = READY  # edited in ServiceTitan: evaluated again
@@ -126,6 +135,7 @@ class PoSync:
 
     def read_syspro(self) -> None:
         start = self.ctx.settings["sync.start_date"]
+        bad: list[UnreadableRow] = []
         if self.ctx.odata is not None:
             self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers()}
             wanted = {h.purchase_order for h in self.headers.values() if not start or not h.order_entry_date
@@ -134,14 +144,47 @@ class PoSync:
                                                                      SyncLink.syspro_key.is_null(False))}
             rows = self.ctx.odata.po_details(sorted(n for n in wanted if n in self.headers))
         else:
-            self.headers = {h.purchase_order: h for h in map(PoHeaderRecord.from_row, links.syspro_rows(
-                self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"], [], limit=100000))}
-            rows = map(PoDetailRecord.from_row, links.syspro_rows(
+            self.headers = {h.purchase_order: h for h in readable_rows("PorMasterHdr", links.syspro_rows(
+                self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"], [], limit=100000),
+                PoHeaderRecord, bad)}
+            rows = readable_rows("PorMasterDetail", links.syspro_rows(
                 self.ctx, self.session, "PorMasterDetail", contract.ODATA_ENTITIES["PorMasterDetail"], [],
-                limit=100000))
+                limit=100000), PoDetailRecord, bad)
         self.details = {}
         for row in rows:
             self.details.setdefault(row.purchase_order, []).append(row)
+        if self.ctx.odata is not None:
+            bad += self.ctx.odata.take_unreadable("PorMasterHdr") + self.ctx.odata.take_unreadable("PorMasterDetail")
+        self.hold_unreadable_rows(bad)
+
+    def hold_unreadable_rows(self, bad: list[UnreadableRow]) -> None:
+        """A SYSPRO PO with a row that cannot be read is left out of this cycle whole (a line read
+        without it would look deleted): its link is HELD naming the column and value. One whose rows
+        read again is evaluated as usual."""
+        self.syspro_unreadable = {}
+        for row in bad:
+            number = row.key.get("PurchaseOrder")
+            if number:
+                self.syspro_unreadable.setdefault(number, row.sentence())
+            else:
+                self.summary.problems.append(row.sentence())
+        for number, sentence in self.syspro_unreadable.items():
+            self.headers.pop(number, None)
+            self.details.pop(number, None)
+            reason = (f"{sentence}. Nothing of SYSPRO PO {number} is synced until it can be read: correct it in "
+                      "SYSPRO.")
+            link = links.by_syspro(FLOW, number)
+            self.summary.held += 1
+            if link is None:
+                self.summary.problems.append(reason)
+            elif link.state not in (SYNCING, IN_DOUBT) and (link.state != HELD or link.reason != reason):
+                records.transition(link, HELD, "unreadable", reason, actor=self.actor, reason=reason,
+                                   data={**(link.data or {}), SYSPRO_UNREADABLE: True})
+        for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(False)):
+            if (link.data or {}).get(SYSPRO_UNREADABLE) and link.syspro_key not in self.syspro_unreadable:
+                records.transition(link, READY, "readable", f"SYSPRO PO {link.syspro_key} can be read again",
+                                   actor=self.actor, reason="",
+                                   data={k: v for k, v in link.data.items() if k != SYSPRO_UNREADABLE})
 
     def read_one(self, number: str) -> dict | None:
         rows = links.syspro_rows(self.ctx, self.session, "PorMasterHdr", contract.ODATA_ENTITIES["PorMasterHdr"],
@@ -169,11 +212,11 @@ class PoSync:
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.new_st_po(link)
+            self._one(link, self.new_st_po)
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.pair(link)
+            self._one(link, self.pair)
         ours = {(l.data or {}).get("customer_po") for l in SyncLink.select().where(SyncLink.flow == FLOW)}
         start = self.ctx.settings["sync.start_date"]
         for number, header in sorted(self.headers.items()):
@@ -195,9 +238,15 @@ class PoSync:
         for link in self.gate.release():
             self.ctx.check_cancelled()
             if link.origin == "servicetitan":
-                self.new_st_po(link)
+                self._one(link, self.new_st_po)
             elif link.syspro_key in self.headers:
-                self.new_syspro_po(self.headers[link.syspro_key], link)
+                self._one(link, lambda link: self.new_syspro_po(self.headers[link.syspro_key], link))
+
+    def _one(self, link: SyncLink, step) -> None:
+        """One PO's step: held on its own if its data cannot be read, the flow going on."""
+        if records.is_unreadable(link) or link.syspro_key in self.syspro_unreadable:
+            return  # waits for a readable version
+        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
 
     # ------------------------------------------------------------------ helpers
     def _hold(self, link: SyncLink, state: str, reason: str, **fields) -> None:
@@ -637,3 +686,15 @@ class PoSync:
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
     return records.run_flow(ctx, FLOW, "purchase orders", PoSync)
+
+
+def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:
+    """Retry of POs held as unreadable: ServiceTitan is asked for them again and what it sends now is
+    stored as a fresh version (still unreadable: held again, with what is wrong now)."""
+    sync = PoSync(ctx, LazySession(ctx), summary)
+    with database.atomic():
+        for po in ctx.st.purchase_orders(ids=[link.st_id for link in held], hold_unreadable=True):
+            if isinstance(po, UnreadableRecord):
+                records.hold_unreadable(FLOW, po, actor=ctx.actor, summary=summary)
+            else:
+                sync.store_st(po.raw)

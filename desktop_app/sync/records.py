@@ -195,6 +195,92 @@ def send_once(link: SyncLink, *, actor: str, summary, message: str, params: str,
     return None
 
 
+# ---------------------------------------------------------------------------- records that cannot be read
+UNREADABLE_FLAG = "unreadable"  # in link.data: the ServiceTitan version that cannot be read
+_ST_NOUNS = {"vendors": "vendor", "purchase-orders": "purchase order", "adjustments": "adjustment"}
+
+
+def is_unreadable(link: SyncLink | None) -> bool:
+    """Held because ServiceTitan's version cannot be read: nothing of it is synced until a readable
+    version comes (a new one in the feed, or Retry reading it again)."""
+    return link is not None and bool((link.data or {}).get(UNREADABLE_FLAG))
+
+
+def unreadable_reason(flow: str, label, error) -> str:
+    return (f"ServiceTitan {_ST_NOUNS.get(flow, 'record')} {label}: {error}. Nothing of this version is synced; "
+            "correct it in ServiceTitan (it is read again when it changes) or Retry to read it again.")
+
+
+def hold_unreadable(flow: str, record, *, actor: str, summary) -> SyncLink | None:
+    """Hold a ServiceTitan record its model could not read (`models.UnreadableRecord`): its link is
+    HELD with the field and value that stop it; the link keeps the last version it could read."""
+    raw, st_id = record.raw, record.id
+    label = str(raw.get("number") or raw.get("name") or raw.get("id"))
+    from desktop_app.sync.readable import plain
+
+    label = plain(label)[:100]
+    reason = unreadable_reason(flow, label, plain(record.error))
+    summary.held += 1
+    if st_id is None:
+        ledger.record(None, "unreadable", reason, actor=actor, flow=flow, record_key=f"st-unreadable:{label}")
+        summary.problems.append(reason)
+        return None
+    link = SyncLink.get_or_none(SyncLink.flow == flow, SyncLink.st_id == st_id)
+    version = plain(raw.get("modifiedOn") or "")
+    if link is None:
+        return new_link(flow, state=HELD, kind="unreadable", message=reason, actor=actor, st_id=st_id, label=label,
+                        origin="servicetitan", reason=reason, data={UNREADABLE_FLAG: version or True})
+    if link.state in (SYNCING, IN_DOUBT):
+        record(link, "unreadable", f"{reason} A write of the last readable version is still being settled.",
+               actor=actor)
+        return link
+    if link.state == HELD and link.reason == reason:
+        return link
+    return transition(link, HELD, "unreadable", reason, actor=actor, reason=reason,
+                      data={**(link.data or {}), UNREADABLE_FLAG: version or True})
+
+
+def readable_again(link: SyncLink) -> bool:
+    """A readable version arrived for a link held as unreadable: it is evaluated again (the caller
+    saves the link). Returns whether it was held so."""
+    if not is_unreadable(link):
+        return False
+    link.data = {key: value for key, value in (link.data or {}).items() if key != UNREADABLE_FLAG}
+    if link.state == HELD:
+        link.state, link.reason = READY, ""
+    return True
+
+
+def contain(link: SyncLink, *, actor: str, summary, step) -> None:
+    """Run one link's step; an error in its data (not the cycle's own: cancel, connection, database)
+    holds this link with the error and lets the flow go on with the next one. A link caught
+    mid-write is IN_DOUBT (looked up before anything is sent again), never HELD."""
+    from peewee import DatabaseError
+
+    from desktop_app.sync.context import Cancelled
+
+    try:
+        step()
+    except (Cancelled, ConnectError, OutcomeUnknown, DatabaseError):
+        raise
+    except Exception as exc:
+        log.warning("%s record %s could not be processed: %r", link.flow, link.id, exc)
+        fresh = SyncLink.get_by_id(link.id)
+        label = fresh.label or fresh.st_id or fresh.syspro_key
+        if fresh.state == SYNCING:
+            transition(fresh, IN_DOUBT, "unreadable_answer", f"Stopped while writing {label}: {exc}. It will be "
+                       "looked up before anything is sent again.", actor=actor, reason=f"Stopped while writing: {exc}")
+            summary.in_doubt += 1
+            return
+        from desktop_app.sync.readable import plain
+
+        reason = (f"{label} cannot be read: {plain(exc)}. Nothing of it is synced; correct it (it is read again "
+                  "when it changes) or Retry.")
+        if fresh.state != HELD or fresh.reason != reason:
+            transition(fresh, HELD, "unreadable", reason, actor=actor, reason=reason[:2000])
+        summary.held += 1
+
+
 def new_link(flow: str, *, state: str, kind: str, message: str, actor: str, **fields) -> SyncLink:
     with database.atomic():
         link = SyncLink.create(flow=flow, state=state, **fields)
@@ -285,7 +371,16 @@ def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
     looked up first. Runs the flow's cycle, which only sends what is due."""
     dates.require_start_date(ctx.settings)
     module = flow_module(flow)
+    unreadable = [link for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids))
+                  if is_unreadable(link) and link.st_id is not None]
+    if unreadable:
+        for link in unreadable:
+            record(link, "retry", f"Retry requested by {ctx.actor}: reading it again from ServiceTitan",
+                   actor=ctx.actor)
+        module.read_again(ctx, unreadable, FlowSummary())
     for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids)):
+        if any(link.id == held.id for held in unreadable):
+            continue
         if link.state in (FAILED, HELD, SKIPPED):
             transition(link, READY, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor, reason="",
                        event={"retry": True})

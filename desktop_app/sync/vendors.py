@@ -33,7 +33,7 @@ from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, s
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
-from desktop_app.servicetitan.models import Vendor, to_datetime
+from desktop_app.servicetitan.models import UnreadableRecord, Vendor, to_datetime
 from desktop_app.sync import links, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.mappings import normalise, suggest
@@ -228,13 +228,27 @@ class VendorSync:
         self.suppliers = read_suppliers(self.ctx, self.session)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         since = datetime.fromisoformat(cursor.value) if cursor else None
-        listed = self.ctx.st.vendors(modified_on_or_after=since)
+        listed = self.ctx.st.vendors(modified_on_or_after=since, hold_unreadable=True)
+        for vendor in listed:
+            if isinstance(vendor, UnreadableRecord):
+                records.hold_unreadable(FLOW, vendor, actor=self.actor, summary=self.summary)
+        listed = [vendor for vendor in listed if not isinstance(vendor, UnreadableRecord)]
         self.st_now = {vendor.id: vendor.raw for vendor in listed}
+        for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False)):
+            if (link.data or {}).get(REREAD):
+                self.st_now.setdefault(link.st_id, link.st_current)
+                link.data = {key: value for key, value in link.data.items() if key != REREAD}
+                link.save()
+        for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.in_(list(self.st_now))):
+            if records.readable_again(link):
+                link.save()
+                records.record(link, "readable", f"ServiceTitan vendor {link.label} can be read again",
+                               actor=self.actor)
         self.adopt_mappings()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self.pair(link)
+            self._one(link, self.pair)
         pending = {link.st_id: link.st_current for link in SyncLink.select().where(
             SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),
             SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))}
@@ -242,7 +256,10 @@ class VendorSync:
             link = links.by_st(FLOW, vendor_id)
             if raw is not None and (link is None or link.syspro_key is None):
                 self.ctx.check_cancelled()
-                self.new_st_vendor(raw, link)
+                if link is None:
+                    self.new_st_vendor(raw, link)
+                else:
+                    self._one(link, lambda link, raw=raw: self.new_st_vendor(raw, link))
         for code, supplier in sorted(self.suppliers.items()):
             if not self.has_vendor(code):
                 self.ctx.check_cancelled()
@@ -257,6 +274,12 @@ class VendorSync:
         if stamps:
             # modifiedOnOrAfter is inclusive: the newest vendor is read again, compared, and left alone
             set_cursor(CURSOR, max(stamps).isoformat())
+
+    def _one(self, link: SyncLink, step) -> None:
+        """One vendor's step: held on its own if its data cannot be read, the flow going on."""
+        if records.is_unreadable(link):
+            return  # waits for a readable version from ServiceTitan
+        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
 
     @staticmethod
     def has_vendor(code: str) -> bool:
@@ -292,9 +315,13 @@ class VendorSync:
                                      f"{row.st_vendor_id} → {code}", actor=self.actor, st_id=row.st_vendor_id,
                                      syspro_key=code, label=row.st_vendor_name or code, origin="mapping")
                 else:
-                    records.transition(st_link, READY, "linked", f"Linked by the vendor mapping to supplier {code}"
+                    # a vendor held as unreadable is linked all the same, and stays held until it can be read
+                    held = records.is_unreadable(st_link)
+                    records.transition(st_link, HELD if held else READY, "linked",
+                                       f"Linked by the vendor mapping to supplier {code}"
                                        + (f" (was {former_code})" if former_code else ""),
-                                       actor=self.actor, st_id=row.st_vendor_id, syspro_key=code, reason="",
+                                       actor=self.actor, st_id=row.st_vendor_id, syspro_key=code,
+                                       reason=st_link.reason if held else "",
                                        st_synced=None, syspro_synced=None, conflict=None)
                 if former_code and former_code != code:
                     self.release(former_code, row.st_vendor_id, code)
@@ -771,3 +798,23 @@ class VendorSync:
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
     return records.run_flow(ctx, FLOW, "vendors", VendorSync)
+
+
+REREAD = "reread"  # in link.data: a version read again on Retry, compared on the next pass
+
+
+def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:
+    """Retry of vendors held as unreadable: ServiceTitan is asked for them again; a readable one is
+    compared on the flow's next pass like a vendor the list sent (whatever the list's cursor)."""
+    with database.atomic():
+        for vendor in ctx.st.vendors_by_ids([link.st_id for link in held], hold_unreadable=True):
+            if isinstance(vendor, UnreadableRecord):
+                records.hold_unreadable(FLOW, vendor, actor=ctx.actor, summary=summary)
+                continue
+            link = links.by_st(FLOW, vendor.id)
+            if link is not None and records.readable_again(link):
+                link.st_current = vendor.raw
+                link.data = {**(link.data or {}), REREAD: True}
+                link.save()
+                records.record(link, "readable", f"ServiceTitan vendor {link.label} can be read again",
+                               actor=ctx.actor)

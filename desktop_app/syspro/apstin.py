@@ -72,6 +72,52 @@ class PostResult:
     errors: list[FieldError] = field(default_factory=list)  # document-level, outside any item
 
 
+# What a post's answer says of its one document (`verdict`); ITEM: read the item itself.
+ITEM = "item"
+REFUSED = "refused"  # nothing was posted: SYSPRO's errors say why
+UNCLEAR = "unclear"  # the answer does not say whether it was posted: look it up before anything else
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    message: str = ""
+
+
+def verdict(result: PostResult) -> Verdict:
+    """Read an answer to a one-document post as what it is.
+
+    Errors outside any item (a bad parameter, a period that is closed) mean the post was refused:
+    ApplyIfEntireDocumentValid=Y applies nothing of a document with an error. An answer with no item
+    that counts the document invalid, or processed none, is a refusal as well. An item reported
+    clean but without a journal, or a journal beside document-level errors, does not tell whether
+    AP holds the invoice: it is looked up, never taken as posted."""
+    top = "; ".join(str(error) for error in result.errors)
+    if len(result.items) > 1:
+        return Verdict(UNCLEAR, f"SYSPRO answered one document with {len(result.items)} items")
+    item = result.items[0] if result.items else None
+    if item is None:
+        if top:
+            return Verdict(REFUSED, top)
+        if result.items_invalid:
+            return Verdict(REFUSED, f"SYSPRO counted the document invalid ({result.items_invalid} invalid) "
+                                    "without saying why")
+        if result.items_processed == 0:
+            return Verdict(REFUSED, "SYSPRO processed nothing and gave no reason")
+        return Verdict(UNCLEAR, "SYSPRO's answer holds no item for the document")
+    if item.duplicate:
+        return Verdict(ITEM)  # settled by the look-up that follows a duplicate rejection
+    if top:
+        if item.journal and not item.errors:
+            return Verdict(UNCLEAR, f"SYSPRO reported errors ({top}) and journal {item.journal} for the document")
+        if item.errors:
+            return Verdict(REFUSED, "; ".join([top, item.message]))
+        return Verdict(REFUSED, top)
+    if item.ok and not item.journal:
+        return Verdict(UNCLEAR, "SYSPRO reported the document posted but gave no journal")
+    return Verdict(ITEM)
+
+
 @functools.lru_cache(maxsize=16)  # the same few texts for every document of a cycle; a str is immutable
 def build_parameters(*, validate_only: bool, ignore_warnings: str = "N", posting_period: str = "C",
                      apply_if_entire_document_valid: bool = True,

@@ -38,8 +38,11 @@ from desktop_app.syspro.records import (
     StockCodeRecord,
     StockLevelRecord,
     SupplierRecord,
+    UnreadableRow,
     WarehouseRecord,
+    unreadable_row,
 )
+from desktop_app.core.unreadable import Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +106,7 @@ class ODataReader:
         self._schema: dict[str, frozenset[str] | None] | None = None
         self._schema_read = False
         self._reported_missing: set[str] = set()
+        self.unreadable: list[UnreadableRow] = []  # rows `_typed` left out (see take_unreadable)
 
     def __repr__(self) -> str:
         return f"ODataReader(base_url={self.base_url!r}, company={self.company!r}, user={self.user!r})"
@@ -244,9 +248,22 @@ class ODataReader:
     # --- typed readers -----------------------------------------------------------------------------
 
     def _typed(self, default_name: str, record, **kwargs) -> Iterator:
+        """Rows as records; a row the record type cannot read is left out and kept in `unreadable`
+        (the flows hold what it belongs to, naming the column and value)."""
         kwargs.setdefault("select", list(contract.ODATA_ENTITIES[default_name]))
         for row in self.rows(default_name, **kwargs):
-            yield record.from_row(row)
+            try:
+                yield record.from_row(row)
+            except Unreadable as exc:
+                bad = unreadable_row(default_name, row, exc)
+                log.warning("%s", bad.sentence())
+                self.unreadable.append(bad)
+
+    def take_unreadable(self, table: str | None = None) -> list[UnreadableRow]:
+        """The rows left out since the last call (of `table`, or all), forgotten here."""
+        taken = [bad for bad in self.unreadable if table is None or bad.table == table]
+        self.unreadable = [bad for bad in self.unreadable if bad not in taken]
+        return taken
 
     def ap_invoices(self, *, date_field: str = "InvoiceDate", since: dt.date | None = None,
                     until: dt.date | None = None) -> Iterator[ApInvoiceRecord]:

@@ -8,7 +8,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
+
+from desktop_app.core.unreadable import Unreadable
 
 
 def _text(row: Mapping, key: str) -> str:
@@ -16,29 +19,86 @@ def _text(row: Mapping, key: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
+_NO_DATE = re.compile(r"[0\-/ :T.]*")
+
+
 def _decimal(row: Mapping, key: str) -> Decimal | None:
+    """A number column: a JSON number (Decimal) or COMFND's padded text ("  1,234.50"). Anything
+    else is `Unreadable`, naming the column: a row is never read with a value it does not hold."""
     value = row.get(key)
     if value is None or value == "":
         return None
+    if isinstance(value, bool):
+        raise Unreadable(key, value, "is not a number")
     if isinstance(value, float):  # never expected (parse_float=Decimal); keep the printed digits
         value = repr(value)
-    try:
-        return Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation:
-        return None
+    if isinstance(value, Decimal | int):
+        number = Decimal(value)
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        if _THOUSANDS.fullmatch(text):
+            text = text.replace(",", "")
+        if not _NUMBER.fullmatch(text):
+            raise Unreadable(key, value, "is not a number")
+        number = Decimal(text)
+    if not number.is_finite():
+        raise Unreadable(key, value, "is not a number")
+    return number
 
 
 def _int(row: Mapping, key: str) -> int | None:
     value = _decimal(row, key)
-    return int(value) if value is not None else None
+    if value is None:
+        return None
+    if value != value.to_integral_value():
+        raise Unreadable(key, row.get(key), "is not a whole number")
+    return int(value)
 
 
 def _date(row: Mapping, key: str) -> dt.date | None:
     text = _text(row, key)
+    if not text or _NO_DATE.fullmatch(text):
+        return None  # blank, or SYSPRO's zero date: no date
     try:
-        return dt.date.fromisoformat(text[:10]) if text else None
+        return dt.date.fromisoformat(text[:10])
     except ValueError:
-        return None
+        raise Unreadable(key, row.get(key), "is not a date") from None
+
+
+# the columns that name a row in a message about it, in this order
+ROW_KEYS = ("Supplier", "PurchaseOrder", "Invoice", "Line", "StockCode", "Warehouse", "Journal", "EntryNumber")
+
+
+@dataclass(frozen=True)
+class UnreadableRow:
+    """A SYSPRO row a record type cannot read: which table, which row (its key columns), what is wrong."""
+
+    table: str
+    key: dict
+    error: Unreadable
+
+    def sentence(self) -> str:
+        named = ", ".join(f"{column} {value}" for column, value in self.key.items())
+        return f"SYSPRO {self.table} row ({named or 'no key'}): {self.error}"
+
+
+def unreadable_row(table: str, row: Mapping, error: Unreadable) -> UnreadableRow:
+    return UnreadableRow(table, {column: _text(row, column) for column in ROW_KEYS if _text(row, column)}, error)
+
+
+def readable_rows(table: str, rows, record, bad: list[UnreadableRow]) -> list:
+    """`record.from_row` of each row; the rows it cannot read go to `bad` instead."""
+    out = []
+    for row in rows:
+        try:
+            out.append(record.from_row(row))
+        except Unreadable as exc:
+            bad.append(unreadable_row(table, row, exc))
+    return out
 
 
 @dataclass(frozen=True)

@@ -32,16 +32,18 @@ STATE_LABELS = {
     ledger.CHANGED_IN_SOURCE: "Changed in ServiceTitan",
     ledger.WAITING_FOR_ORIGINAL: "Credit waiting for original",
     ledger.HELD: "Credit held",
+    ledger.UNREADABLE: "Cannot be read",
 }
 TILE_ORDER = (ledger.READY, ledger.POSTED, ledger.CONFIRMED, ledger.NEEDS_MAPPING, ledger.FAILED,
               ledger.IN_DOUBT, ledger.CHANGED_IN_SOURCE, ledger.SKIPPED, ledger.DISCOVERED, ledger.POSTING,
-              ledger.WAITING_FOR_ORIGINAL, ledger.HELD)
+              ledger.WAITING_FOR_ORIGINAL, ledger.HELD, ledger.UNREADABLE)
 ATTENTION_ROWS = (
     (ledger.FAILED, "failed in SYSPRO", "Review"),
     (ledger.IN_DOUBT, "in doubt (sent, no answer)", "Review"),
     (ledger.CHANGED_IN_SOURCE, "changed in ServiceTitan after posting", "Review"),
     (ledger.NEEDS_MAPPING, "waiting for a mapping", "Review"),
     (ledger.HELD, "held: returns with no SYSPRO invoice to credit", "Review"),
+    (ledger.UNREADABLE, "cannot be read: ServiceTitan sent a field the connector cannot read", "Review"),
 )
 REFRESH_MS = 30_000
 LIVE_REFRESH_S = 2.0  # while a sync reports progress, the tiles follow it this often at most

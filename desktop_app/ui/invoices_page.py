@@ -24,7 +24,7 @@ from desktop_app.ui.widgets import (SearchBox, StatusLine, add_shortcut,
 
 ACTOR = "user"
 RETRYABLE = frozenset({ledger.FAILED, ledger.IN_DOUBT, ledger.NEEDS_MAPPING, ledger.SKIPPED, ledger.HELD,
-                       ledger.WAITING_FOR_ORIGINAL})
+                       ledger.WAITING_FOR_ORIGINAL, ledger.UNREADABLE})
 NO_DATE = QDate(2000, 1, 1)  # the date edits' minimum, shown as "Any"
 COLUMN_STATE_WIDTH = 150
 KIND_WORDS = {"vendors": "vendor", "items": "item", "gl": "GL account", "branches": "business unit",

@@ -25,6 +25,7 @@ STATE_COLOURS: dict[str, tuple[str, str]] = {
     "CHANGED_IN_SOURCE": ("#EDE9FE", "#5B21B6"),
     "SKIPPED": ("#F3F4F6", "#6B7280"),
     "WAITING_FOR_ORIGINAL": ("#DBEAFE", "#1E40AF"),
+    "UNREADABLE": ("#FEE2E2", "#991B1B"),
     # states only the two-way flows have, in the hue of the invoice state that means the same
     "SYNCING": ("#DBEAFE", "#1E40AF"),
     "SYNCED": ("#DCFCE7", "#166534"),
@@ -37,7 +38,7 @@ STATE_LABELS: dict[str, str] = {
     "POSTING": "Posting", "POSTED": "Posted", "CONFIRMED": "Confirmed", "FAILED": "Failed",
     "IN_DOUBT": "In doubt", "CHANGED_IN_SOURCE": "Changed in source",
     "WAITING_FOR_ORIGINAL": "Waiting for original", "HELD": "Held",
-    "WAITING_APPROVAL": "Waiting for approval",
+    "WAITING_APPROVAL": "Waiting for approval", "UNREADABLE": "Cannot be read",
 }
 PROBLEM_BACKGROUND = QColor("#FEE2E2")
 DIFFERENCE_BACKGROUND = QColor("#FEF3C7")

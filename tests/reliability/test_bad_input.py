@@ -18,7 +18,8 @@ MAPPINGS = Mappings(vendors={100: "SUP"}, items_by_id={1: ("CU", "")}, gl={("500
 
 
 def invoice(**fields):
-    base = {"id": 1, "referenceNumber": "9", "invoiceDate": None, "businessUnit": {"id": 10, "name": None},
+    base = {"id": 1, "referenceNumber": "9", "invoiceDate": "2026-03-02T00:00:00Z",
+            "businessUnit": {"id": 10, "name": None},
             "job": None, "items": [], "active": True, "modifiedOn": None, "employeeInfo": None}
     base.update(fields)
     return base

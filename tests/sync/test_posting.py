@@ -248,3 +248,44 @@ def test_durability_is_not_changed_inside_a_transaction():
         assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
     finally:
         db.close_database()
+
+
+DOCUMENT_ERROR_ONLY = """<?xml version="1.0" encoding="Windows-1252"?><postapinvoice>
+<ErrorDescription>Posting period 2026/11 is closed for Accounts Payable</ErrorDescription>
+<StatusOfItems><ItemsProcessed>000000</ItemsProcessed><ItemsInvalid>000001</ItemsInvalid></StatusOfItems>
+</postapinvoice>"""
+STATUS_ONLY = """<postapinvoice><StatusOfItems><ItemsProcessed>000000</ItemsProcessed>
+<ItemsInvalid>000001</ItemsInvalid></StatusOfItems></postapinvoice>"""
+DOCUMENT_ERROR_AND_CLEAN_ITEM = """<postapinvoice><ErrorDescription>Invalid parameter PostingPeriod</ErrorDescription>
+<Item><Supplier>SUP</Supplier><Invoice>ST100</Invoice><ItemNumber>000001</ItemNumber></Item></postapinvoice>"""
+OK_WITHOUT_JOURNAL = """<postapinvoice><Item><Supplier>SUP</Supplier><Invoice>ST100</Invoice>
+<ItemNumber>000001</ItemNumber></Item><StatusOfItems><ItemsProcessed>000001</ItemsProcessed>
+<ItemsInvalid>000000</ItemsInvalid></StatusOfItems></postapinvoice>"""
+
+
+@pytest.mark.parametrize("answer,words", [
+    (DOCUMENT_ERROR_ONLY, "Posting period 2026/11 is closed"),
+    (STATUS_ONLY, "invalid"),
+    (DOCUMENT_ERROR_AND_CLEAN_ITEM, "Invalid parameter PostingPeriod"),
+])
+def test_document_level_errors_fail_the_post_with_syspros_words(doc, answer, words, monkeypatch):
+    ctx = SyncContext(settings=Settings(), actor="test")
+    monkeypatch.setattr(invoices, "lookup", lambda *a: pytest.fail("a refusal needs no look-up"))
+    session = ScriptedSession(answer)
+    summary = invoices.CycleSummary()
+    invoices.post_documents(ctx, session, [ApDocument.get_by_id(doc.id)], summary)
+    after = ApDocument.get_by_id(doc.id)
+    assert after.state == ledger.FAILED and words in after.reason and not after.journal
+    assert summary.failed == 1 and summary.posted == summary.in_doubt == 0
+    # a retry does not loop: the next post is sent only after a look-up (it was sent once)
+    assert after.attempts == 1
+
+
+def test_an_item_reported_clean_without_a_journal_is_looked_up_not_taken_as_posted(doc):
+    ctx = SyncContext(settings=Settings(), actor="test")
+    session = ScriptedSession(OK_WITHOUT_JOURNAL)
+    summary = invoices.CycleSummary()
+    invoices.post_documents(ctx, session, [ApDocument.get_by_id(doc.id)], summary)
+    after = ApDocument.get_by_id(doc.id)
+    assert after.state == ledger.IN_DOUBT and "no journal" in after.reason
+    assert summary.in_doubt == 1 and summary.posted == 0

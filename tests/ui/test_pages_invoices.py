@@ -396,3 +396,20 @@ def test_cancelling_the_credit_dialog_changes_nothing(qtbot, bridge):
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Cancel), Qt.MouseButton.LeftButton)
     bridge.wait_idle()
     assert ApDocument.get_by_id(held.id).state == ledger.HELD
+
+
+def test_an_unreadable_invoice_is_listed_as_cannot_be_read_with_retry(qtbot, bridge):
+    reason = "ServiceTitan invoice 43008: items[2].cost 'abc' is not an amount. Nothing of it is posted"
+    doc = make_document("43008", ledger.UNREADABLE, supplier="", reason=reason)
+    page = open_page(qtbot, bridge)
+    combo = page.state_combo
+    index = combo.findData(ledger.UNREADABLE)
+    assert index >= 0 and combo.itemText(index) == "Cannot be read"
+    combo.setCurrentIndex(index)
+    qtbot.waitUntil(lambda: shown_numbers(page) == ["43008"], timeout=5000)
+    select(qtbot, page, doc.id)
+    assert page.detail_pane.retry_button.isEnabled()
+    # "Needs attention" lists it too
+    with qtbot.waitSignal(page.model.loaded, timeout=5000):
+        combo.setCurrentIndex(combo.findText("Needs attention"))
+    qtbot.waitUntil(lambda: page.model.ready and "43008" in shown_numbers(page), timeout=5000)
