@@ -167,6 +167,67 @@ def hung_engine_in(box: Sandbox, *, watchdog_s: float = 3.0, cycles: int = 2, ar
     return judge(box, outcome)
 
 
+def _damage(rng: random.Random):
+    """One way a live invoice can arrive broken: a cost that is no number, a literal JSON cannot
+    give as Decimal, a date that is gone, a business unit of the wrong shape."""
+    from desktop_app.sandbox.st_wire import RawJson
+
+    index_of_cost = lambda out: next(i for i, item in enumerate(out["items"])  # noqa: E731
+                                     if item["type"] in ("Material", "Equipment"))
+    kinds = [
+        lambda out: out["items"][index_of_cost(out)].__setitem__("cost", "abc"),
+        lambda out: out["items"][index_of_cost(out)].__setitem__("quantity", RawJson("NaN")),
+        lambda out: out.__setitem__("invoiceDate", None),
+        lambda out: out.__setitem__("businessUnit", "Plumbing"),
+    ]
+    return rng.choice(kinds)
+
+
+def broken_records_in(box: Sandbox, *, every: int = 5, cycles: int = 3, arrivals: int = 40,
+                      seed: int = 11) -> Outcome:
+    """Every `every`-th new invoice arrives broken: it must be held as unreadable and never posted
+    while the cycles around it post everything else; once ServiceTitan sends it whole again, Retry
+    posts it. A broken invoice that reached SYSPRO counts as a disagreement."""
+    from desktop_app.sync import invoices
+    from desktop_app.sync.context import SyncContext
+    from desktop_app.sync.cycle import run_cycle
+
+    rng = random.Random(seed)
+    outcome = Outcome(f"broken records (1 in {every}) x{cycles}")
+    patches = box.company.st.wire_patches.setdefault("invoices", {})
+    broken: set[int] = set()
+    for _ in range(cycles):
+        before = set(box.company.st.invoices)
+        box.company.st.advance(arrivals)
+        for position, st_id in enumerate(sorted(set(box.company.st.invoices) - before)):
+            if position % every == 0 and any(item["type"] in ("Material", "Equipment")
+                                             for item in box.company.st.invoices[st_id]["items"]):
+                patches[st_id] = _damage(rng)
+                broken.add(st_id)
+        ctx = SyncContext.from_database(actor="scenario")
+        try:
+            run_cycle(ctx)
+        finally:
+            ctx.close()
+    outcome.kills = len(broken)
+    posted = {(row["Supplier"], row["Invoice"]) for row in box.company.syspro.ap_invoices}
+    outcome.disagree += sum(1 for doc in db.ApDocument.select().where(db.ApDocument.st_invoice_id.in_(broken))
+                            if (doc.supplier, doc.syspro_invoice) in posted)
+    outcome.stuck += sum(1 for st_id in broken if not db.ApDocument.select().where(
+        db.ApDocument.st_invoice_id == st_id, db.ApDocument.state == ledger.UNREADABLE).exists())
+    patches.clear()  # fixed in ServiceTitan
+    started = time.monotonic()
+    ctx = SyncContext.from_database(actor="scenario")
+    try:
+        invoices.replay(ctx, all_failed=True)
+        run_cycle(ctx)
+    finally:
+        ctx.close()
+    outcome.recover_seconds = time.monotonic() - started
+    outcome.stuck += db.ApDocument.select().where(db.ApDocument.state == ledger.UNREADABLE).count()
+    return judge(box, outcome)
+
+
 FAULTS = [
     ("st", {"rate_limit_storm": 5}), ("st", {"rate_limit_storm_nohdr": 3}), ("st", {"http_500": 3}),
     ("st", {"token_expire": 1}), ("st", {"maintenance_409": 2}), ("st", {"malformed": 1}), ("st", {"drop": 1}),
@@ -177,10 +238,10 @@ FAULTS = [
 ]
 
 # Scenarios that are more than a fault switched on, each `function(box) -> Outcome` on a configured
-# sandbox with the database open. Broken records, a session evicted mid-post and a concurrent Skip
-# belong here as they are written.
+# sandbox with the database open (a session evicted mid-post and a concurrent Skip: race_scenarios).
 SCENARIOS = [
     ("hung engine", hung_engine_in),
+    ("broken records", broken_records_in),
 ]
 
 

@@ -208,3 +208,14 @@ def test_unreadable_fields_are_named(fields, expected):
     result = build_documents(_invoice(**fields), MAPPINGS, REFERENCE, SETTINGS)
     assert expected in result.unreadable
     assert not result.documents
+
+
+def test_the_reliability_scenario_of_broken_records_posts_none_of_them_until_they_read_again(sandbox):
+    from desktop_app.sandbox import scenarios
+
+    assert ("broken records", scenarios.broken_records_in) in scenarios.SCENARIOS
+    outcome = scenarios.broken_records_in(sandbox, every=3, cycles=2, arrivals=12)
+    assert outcome.kills >= 4, outcome  # broken invoices did arrive
+    assert outcome.ok and outcome.invoices > 0, outcome
+    # repaired and retried, every one of them is in SYSPRO now
+    assert not ApDocument.select().where(ApDocument.state == ledger.UNREADABLE).exists()
