@@ -1,19 +1,17 @@
-"""Which path an e.net call takes, against real local servers.
+"""e.net calls through requests, against real local servers.
 
-Plain-HTTP calls without a proxy go through `PlainGet` (http.client, one kept connection) and must
-send what requests would send; https, proxies, cookies and redirects go through requests; a server
-that cannot be reached at all is "not sent", one that drops the connection after the request is
-"outcome unknown"."""
+One kept-alive connection per session; the query string is the form encoding of every value;
+cookies and redirects within e.net's origin are honoured; a server that cannot be reached at all is
+"not sent", one that drops the connection after the request is "outcome unknown"."""
 from __future__ import annotations
 
 import socket
 import time
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
 import requests
-import requests.adapters
 
 from desktop_app.syspro.enet import EnetClient
 from desktop_app.syspro.errors import PostOutcomeUnknown, TransportError
@@ -67,18 +65,7 @@ def enet_server(monkeypatch):
         yield httpd
 
 
-@pytest.fixture
-def adapter_calls(monkeypatch):
-    """Every request requests' adapter sends (the requests path), by URL path."""
-    calls = []
-    original = requests.adapters.HTTPAdapter.send
-
-    def send(self, request, *args, **kwargs):
-        calls.append(urlsplit(request.url).path)
-        return original(self, request, *args, **kwargs)
-
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
-    return calls
+QUERY_XML = "<Query><Key>A&B 50%+x é</Key></Query>"
 
 
 def make_client(base_url: str, **kwargs) -> EnetClient:
@@ -88,68 +75,64 @@ def make_client(base_url: str, **kwargs) -> EnetClient:
 
 def run_calls(client: EnetClient) -> None:
     with client.session() as session:
-        session.query("APSQRY", "<Query><Key>A&B 50%+x</Key></Query>")
+        session.query("APSQRY", QUERY_XML)
         session.post("APSTIN", "<PostApInvoice><Parameters/></PostApInvoice>", "<PostApInvoice><Item/></PostApInvoice>")
 
 
-def test_plain_http_calls_bypass_requests_and_send_what_requests_sends(enet_server, adapter_calls):
+def test_a_session_keeps_one_connection_and_sends_what_a_plain_requests_session_sends(enet_server):
     run_calls(make_client(enet_server.base_url))
-    plain = enet_server.seen[:]
-    assert adapter_calls == [], "no call went through requests"
-    assert len({connection for connection, _, _ in plain}) == 1, "one kept connection for the whole session"
+    own = enet_server.seen[:]
+    assert len({connection for connection, _, _ in own}) == 1, "one kept connection for the whole session"
 
     enet_server.seen.clear()
-    with requests.Session() as given:  # a session given by the caller is used as given: the requests path
+    with requests.Session() as given:
         run_calls(make_client(enet_server.base_url, session=given))
-    through_requests = enet_server.seen[:]
-    assert [path.rsplit("/", 1)[-1] for path in adapter_calls] == ["Logon", "Query", "Post", "Logoff"]
-
-    assert [target for _, target, _ in plain] == [target for _, target, _ in through_requests]
-    assert [headers for _, _, headers in plain] == [headers for _, _, headers in through_requests]
+    through_given = enet_server.seen[:]
+    assert [target for _, target, _ in own] == [target for _, target, _ in through_given]
+    assert [headers for _, _, headers in own] == [headers for _, _, headers in through_given]
 
 
-def test_a_client_serves_one_session_after_another(enet_server, adapter_calls):
+def test_every_value_is_form_encoded_into_the_query_string_as_sent(enet_server):
+    """e.net reads XmlIn and the rest from the query string, form-encoded (space as "+", every
+    reserved character escaped): the target is exactly `urlencode` of the values."""
+    run_calls(make_client(enet_server.base_url))
+    _, target, _ = next(seen for seen in enet_server.seen if "/Query/Query?" in seen[1])
+    query = target.split("?", 1)[1]
+    values = dict(parse_qsl(query, keep_blank_values=True))
+    assert values["XmlIn"] == QUERY_XML
+    assert query == urlencode(values)
+    assert "+50%25%2Bx+%C3%A9" in query and "%26B" in query
+
+
+def test_a_client_serves_one_session_after_another(enet_server):
     client = make_client(enet_server.base_url)
     run_calls(client)
     run_calls(client)
-    assert adapter_calls == []
     assert len(enet_server.seen) == 8
     assert len({connection for connection, _, _ in enet_server.seen}) == 2, "each session closes its connection"
 
 
-def test_https_goes_through_requests(monkeypatch, adapter_calls):
-    def refuse(self, request, *args, **kwargs):
-        adapter_calls.append(urlsplit(request.url).path)
-        raise requests.ConnectionError("refused in the test")
-
-    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse)
-    with pytest.raises(TransportError):
-        make_client("https://127.0.0.1:9/SYSPROWCFService/Rest").session().__enter__()
-    assert adapter_calls == ["/SYSPROWCFService/Rest/Logon"]
-
-
-def test_a_cookie_set_by_the_server_goes_out_with_every_later_call(enet_server, adapter_calls):
+def test_a_cookie_set_by_the_server_goes_out_with_every_later_call(enet_server):
     enet_server.cookie = "affinity=node-2"
     run_calls(make_client(enet_server.base_url))
     cookies = [headers.get("Cookie") for _, _, headers in enet_server.seen]
     assert cookies == [None, "affinity=node-2", "affinity=node-2", "affinity=node-2"]
-    assert [path.rsplit("/", 1)[-1] for path in adapter_calls] == ["Query", "Post", "Logoff"]
 
 
-def test_a_redirect_is_followed_through_requests_and_later_calls_stay_there(enet_server, adapter_calls):
+@pytest.mark.parametrize("given", [False, True], ids=["own-session", "given-session"])
+def test_a_redirect_within_the_origin_is_followed(enet_server, given):
     enet_server.redirect = True
-    client = make_client(enet_server.base_url)
-    with client.session() as session:
-        assert session.query("APSQRY", "<Query/>") == "<Ok/>"
-        session.post("APSTIN", "<P/>", "<I/>")
+    with requests.Session() as http:
+        client = make_client(enet_server.base_url, **({"session": http} if given else {}))
+        with client.session() as session:
+            assert session.query("APSQRY", "<Query/>") == "<Ok/>"
+            session.post("APSTIN", "<P/>", "<I/>")
     paths = [urlsplit(target).path for _, target, _ in enet_server.seen]
     assert paths == ["/SYSPROWCFService/Rest/Logon",
-                     "/SYSPROWCFService/Rest/Query/Query",  # plain: answered with the redirect
-                     "/SYSPROWCFService/Rest/Query/Query",  # the same call again through requests…
-                     "/Moved/Query/Query",  # …which follows the redirect
+                     "/SYSPROWCFService/Rest/Query/Query",  # answered with the redirect…
+                     "/Moved/Query/Query",  # …which is followed
                      "/SYSPROWCFService/Rest/Transaction/Post",
                      "/SYSPROWCFService/Rest/Logoff"]
-    assert [path.rsplit("/", 1)[-1] for path in adapter_calls] == ["Query", "Query", "Post", "Logoff"]
 
 
 def test_a_server_that_is_gone_before_a_post_means_the_post_was_not_sent(enet_server):
@@ -173,3 +156,16 @@ def test_a_connection_dropped_after_a_post_was_sent_leaves_its_outcome_unknown(e
         session.post("APSTIN", "<P/>", "<I/>")
     assert caught.value.exchange.response_text is None
     assert OPERATOR_PASSWORD not in str(caught.value)
+
+
+def test_a_refused_connection_is_classified_by_urllib3s_exception_not_its_text(monkeypatch):
+    """What decides "not sent" is the `NewConnectionError` under requests' ConnectionError."""
+    from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
+    from desktop_app.syspro.enet import _never_sent
+
+    refused = requests.ConnectionError(MaxRetryError(None, "/x", NewConnectionError(None, "no words we match")))
+    dropped = requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+    assert _never_sent(refused) and _never_sent(requests.ConnectTimeout())
+    assert not _never_sent(dropped) and not _never_sent(requests.ReadTimeout())
+    assert not _never_sent(requests.ConnectionError("Failed to establish a new connection"))
