@@ -317,7 +317,7 @@ def _migration_2(db: pw.SqliteDatabase) -> None:
 
 def _migration_3(db: pw.SqliteDatabase) -> None:
     # SYSPRO knows an AP invoice by supplier and number: each new document checks it is not taken
-    db.execute_sql(f"CREATE INDEX IF NOT EXISTS apdocument_supplier_syspro_invoice "
+    db.execute_sql("CREATE INDEX IF NOT EXISTS apdocument_supplier_syspro_invoice "
                    "ON ap_document (supplier, syspro_invoice)")
 
 
