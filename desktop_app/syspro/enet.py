@@ -48,9 +48,9 @@ class Exchange:
     """One business-object call as the audit trail keeps it (all text redacted).
 
     The texts are redacted when first read, not when the call is made: most exchanges are never
-    read (the audit trail asks for the one of a post whose outcome is unknown), and redacting three
-    XML documents per call cost as much CPU as the rest of the call. Reading them always gives the
-    redacted form (secrets registered since the call are masked too); `repr` shows only that form.
+    read (the audit trail asks for the one of a post whose outcome is unknown). Reading them always
+    gives the redacted form (secrets registered since the call are masked too); `repr` shows only
+    that form.
     """
 
     __slots__ = ("operation", "business_object", "_raw", "_shown")
