@@ -169,3 +169,29 @@ def test_a_refused_connection_is_classified_by_urllib3s_exception_not_its_text(m
     assert _never_sent(refused) and _never_sent(requests.ConnectTimeout())
     assert not _never_sent(dropped) and not _never_sent(requests.ReadTimeout())
     assert not _never_sent(requests.ConnectionError("Failed to establish a new connection"))
+
+
+def test_xml_with_reserved_and_accented_characters_reaches_the_syspro_simulator_intact():
+    """Against the sandbox's SYSPRO: a post whose notation holds &, %, +, spaces, < and an accent
+    is stored as written, and an invoice number with / and + is found again by its key."""
+    from desktop_app.sandbox.syspro_sim import SysproSimulator
+    from tests.sandbox_syspro.conftest import (COMPANY, COMPANY_PASSWORD as SIM_COMPANY_PASSWORD, OPERATOR,
+                                               PASSWORD, apstin_doc, apstin_item, apstin_params, seeded_state)
+
+    state = seeded_state()
+    simulator = SysproSimulator(state, session_idle_timeout_s=600)
+    simulator.start()
+    try:
+        client = EnetClient(base_url=simulator.enet_url, operator=OPERATOR, operator_password=PASSWORD,
+                            company_id=COMPANY, company_password=SIM_COMPANY_PASSWORD, connect_timeout=5,
+                            read_timeout=10)
+        notation = "Café & Co: 50% + 5 <net>  two spaces"
+        escaped = notation.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        with client.session() as session:
+            answer = session.post("APSTIN", apstin_params(), apstin_doc(apstin_item(
+                invoice="ST 1/2+3", notation=escaped, reference="R&amp;D 100%")))
+        assert "<Journal>" in answer, answer
+        (row,) = state.find_invoices("FERGUSON", "ST 1/2+3")
+        assert row["Notation"] == notation
+    finally:
+        simulator.stop()
