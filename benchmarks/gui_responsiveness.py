@@ -160,7 +160,7 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: 
     print(f"Building a sandbox company with {invoices:,} invoices; simulators {where}; "
           f"Invoices page {'open' if with_page else 'not open'}; GUI thread in "
           f"{'a processEvents() + sleep(0.5 ms) loop' if poll_loop else 'QEventLoop.exec(), as in the app'}; "
-          f"engine {'on the worker thread (for comparison)' if engine_thread else 'in its own process, as in the app'}; "
+          f"engine {'on the worker thread (comparison)' if engine_thread else 'in its own process, as in the app'}; "
           f"switch interval {sys.getswitchinterval() * 1000:g} ms…", flush=True)
     began = time.perf_counter()
     if in_process:
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stacks", type=int, default=0, metavar="N",
                         help="sample every thread's stack while the GUI is late; print the N longest stalls")
     parser.add_argument("--poll-loop", action="store_true",
-                        help="drive the GUI with a processEvents() + sleep(0.5 ms) loop, for comparison with an event loop")
+                        help="drive the GUI with a processEvents() + sleep(0.5 ms) loop (comparison)")
     parser.add_argument("--profile-gui", metavar="FILE", help="write a cProfile of the GUI thread during the sync")
     parser.add_argument("--engine-thread", action="store_true",
                         help="run the cycle on the worker thread, not the engine process (for comparison)")

@@ -94,7 +94,7 @@ class OriginBoundSession(requests.Session):
         if yield_requests:  # Session.send preparing `response.next`: nothing is sent
             return super().resolve_redirects(resp, req, *args, yield_requests=True, **kwargs)
         names = ("stream", "timeout", "verify", "cert", "proxies")
-        kwargs.update(zip(names, args))
+        kwargs.update(zip(names, args, strict=False))  # requests passes some of them by position
         return resolve_redirects_within_origin(self, resp, req, **kwargs)
 
 
