@@ -30,9 +30,10 @@ from __future__ import annotations
 
 import os
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import requests
-from requests.utils import get_environ_proxies, getproxies
+from requests.utils import get_environ_proxies
 
 from desktop_app.core.origins import refuse_other_origin
 
