@@ -22,6 +22,9 @@ before anything is sent there: the credentials our clients attach (a Basic or Be
 key, e.net's passwords in the query string) go only where the person configured them. A session
 given by a caller is followed with `resolve_redirects_within_origin`, which applies the same rule.
 
+`never_sent` tells, from requests' and urllib3's exception classes, whether a failed request can
+have reached the server: what decides whether a write is "not sent" or "outcome unknown".
+
 Settings read at the start of a job hold for that job: each job builds its clients anew.
 With `trust_env` off requests does not read ~/.netrc; none of our services uses it (each sends
 its own credentials).
@@ -34,6 +37,8 @@ from urllib.request import getproxies
 
 import requests
 from requests.utils import get_environ_proxies
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
 from desktop_app.core.origins import refuse_other_origin
 
@@ -103,3 +108,29 @@ def session_from_environment(*urls: str) -> requests.Session:
     """A new session for talking to `urls`, with the environment's settings read once, now."""
     return configure_from_environment(OriginBoundSession(), *urls)
 
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached the server (so a post was not processed).
+
+    That is when no connection could be opened: requests raises `ConnectTimeout`, or a
+    `ConnectionError` whose urllib3 cause is a `NewConnectionError` (refused, unreachable, name not
+    resolved; also on the way to a proxy). Anything else may have left after the request did.
+    """
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ReadTimeout):
+        return False
+    seen: set[int] = set()
+    causes: list[BaseException | None] = [*(a for a in exc.args if isinstance(a, BaseException)), exc.__context__]
+    while causes:
+        cause = causes.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, NewConnectionError):
+            return True
+        if isinstance(cause, MaxRetryError):
+            causes.append(cause.reason)
+        elif isinstance(cause, Urllib3ProxyError):
+            causes.append(cause.original_error)
+    return False

@@ -19,11 +19,9 @@ from urllib.parse import urlencode
 
 import requests
 from requests.utils import select_proxy
-from urllib3.exceptions import MaxRetryError, NewConnectionError
-from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
 from desktop_app.core.errors import ConfigError
-from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
+from desktop_app.core.http import never_sent, resolve_redirects_within_origin, session_from_environment
 from desktop_app.core.origins import refuse_clear_text_proxy, require_encrypted
 from desktop_app.core.redact import MASK, redact, redact_document, register_secret
 from desktop_app.syspro import contract
@@ -292,33 +290,6 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the server (so a post was not processed).
-
-    That is when no connection could be opened: requests raises `ConnectTimeout`, or a
-    `ConnectionError` whose urllib3 cause is a `NewConnectionError` (refused, unreachable, name not
-    resolved; also on the way to a proxy). Anything else may have left after the request did.
-    """
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ReadTimeout):
-        return False
-    seen: set[int] = set()
-    causes: list[BaseException | None] = [*(a for a in exc.args if isinstance(a, BaseException)), exc.__context__]
-    while causes:
-        cause = causes.pop()
-        if cause is None or id(cause) in seen:
-            continue
-        seen.add(id(cause))
-        if isinstance(cause, NewConnectionError):
-            return True
-        if isinstance(cause, MaxRetryError):
-            causes.append(cause.reason)
-        elif isinstance(cause, Urllib3ProxyError):
-            causes.append(cause.original_error)
-    return False
-
-
 class EnetSession:
     """A logged-on e.net session. Calls are serialised by the caller (one job worker)."""
 
@@ -400,7 +371,7 @@ class EnetSession:
         except (requests.RequestException, _HttpStatus) as exc:
             what = _describe(exc)
             exchange = record(None)
-            if writes and not (isinstance(exc, requests.RequestException) and _never_sent(exc)):
+            if writes and not (isinstance(exc, requests.RequestException) and never_sent(exc)):
                 raise PostOutcomeUnknown(
                     f"SYSPRO did not answer {operation} of {business_object} ({what}). It is not known "
                     "whether the document was processed: look it up in SYSPRO before sending it again.",

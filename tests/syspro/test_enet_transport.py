@@ -162,7 +162,7 @@ def test_a_refused_connection_is_classified_by_urllib3s_exception_not_its_text(m
     """What decides "not sent" is the `NewConnectionError` under requests' ConnectionError."""
     from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
-    from desktop_app.syspro.enet import _never_sent
+    from desktop_app.core.http import never_sent as _never_sent
 
     refused = requests.ConnectionError(MaxRetryError(None, "/x", NewConnectionError(None, "no words we match")))
     dropped = requests.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
