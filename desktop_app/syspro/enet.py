@@ -201,8 +201,8 @@ class EnetClient:
     def _get(self, path: str, params: dict[str, str], stats: SessionStats) -> str:
         """One GET; returns the decoded body. Raises requests exceptions for the caller to classify.
 
-        Every value goes form-encoded into the query string (README §1.2), as requests' `params`
-        encodes it. Redirects are followed only within e.net's origin
+        e.net reads every value form-encoded from the query string, as requests' `params` encodes
+        them. Redirects are followed only within e.net's origin
         (`resolve_redirects_within_origin`), also on a session the caller gave: the credentials
         are in the URL.
         """
