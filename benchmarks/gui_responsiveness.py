@@ -160,7 +160,7 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: 
     print(f"Building a sandbox company with {invoices:,} invoices; simulators {where}; "
           f"Invoices page {'open' if with_page else 'not open'}; GUI thread in "
           f"{'a processEvents() + sleep(0.5 ms) loop' if poll_loop else 'QEventLoop.exec(), as in the app'}; "
-          f"engine {'on the worker thread (the old way)' if engine_thread else 'in its own process, as in the app'}; "
+          f"engine {'on the worker thread (comparison)' if engine_thread else 'in its own process, as in the app'}; "
           f"switch interval {sys.getswitchinterval() * 1000:g} ms…", flush=True)
     began = time.perf_counter()
     if in_process:
@@ -220,7 +220,7 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: 
 
             profiler = cProfile.Profile()  # profiles the calling thread only: the GUI thread
             profiler.enable()
-        if poll_loop:  # the old way: it takes the GIL back every 0.5 ms, which the app never does
+        if poll_loop:  # for comparison: a loop that takes the GIL back every 0.5 ms, which the app never does
             while not done:
                 app.processEvents()
                 time.sleep(0.0005)
@@ -375,16 +375,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-page", action="store_true",
                         help="part 2 without the Invoices page, to tell engine stalls from page stalls")
     parser.add_argument("--in-process-simulators", action="store_true",
-                        help="run the simulators in this process (the old setup; they compete for the GIL)")
+                        help="run the simulators in this process (for comparison: they compete for the GIL)")
     parser.add_argument("--stacks", type=int, default=0, metavar="N",
                         help="sample every thread's stack while the GUI is late; print the N longest stalls")
     parser.add_argument("--poll-loop", action="store_true",
-                        help="drive the GUI with processEvents() + sleep(0.5 ms) instead of an event loop (old setup)")
+                        help="drive the GUI with a processEvents() + sleep(0.5 ms) loop (comparison)")
     parser.add_argument("--profile-gui", metavar="FILE", help="write a cProfile of the GUI thread during the sync")
     parser.add_argument("--engine-thread", action="store_true",
-                        help="run the cycle on the worker thread instead of the engine process (the old way)")
+                        help="run the cycle on the worker thread, not the engine process (for comparison)")
     parser.add_argument("--switch-interval", type=float, metavar="MS",
-                        help="the GIL switch interval to run with instead of the app's own")
+                        help="the GIL switch interval to run with (default: the app's own)")
     args = parser.parse_args(argv)
     if args.switch_interval is not None:
         sys.setswitchinterval(args.switch_interval / 1000)

@@ -1,12 +1,12 @@
-"""Benchmark: the invoice flow's pricebook, listed whole each cycle (before) or kept in the database
-and read from its export feeds (sync/pricebook.py), for a large tenant's pricebook.
+"""Benchmark: the invoice flow's pricebook, listed whole each cycle (for comparison) or kept in the
+database and read from its export feeds (sync/pricebook.py), for a large tenant's pricebook.
 
 The ServiceTitan simulator runs in its own process with the seeded pricebook padded to --skus
 materials (copies under new ids and codes). In this process, on the engine's side, each way runs
 against the same simulator and prints ServiceTitan requests, wall time, CPU time of this thread
 (time.thread_time: client HTTP, JSON decoding, SQLite) and RSS growth:
 
-- list (before): `materials()` + `equipment()`, the list endpoints with active=Any, 500 per page;
+- list: `materials()` + `equipment()`, the list endpoints with active=Any, 500 per page;
 - feeds, first cycle: `pricebook.load_skus` on an empty table: every page of both feeds, stored;
 - feeds, a later cycle: the same call again, nothing changed: one request per feed plus the
   database read of every stored SKU.
@@ -70,7 +70,7 @@ def main() -> None:
             ctx = SyncContext.from_database(actor="bench")
             try:
                 rows = [
-                    measure("list (before)", sims, lambda: len(ctx.st.materials()) + len(ctx.st.equipment())),
+                    measure("list (whole)", sims, lambda: len(ctx.st.materials()) + len(ctx.st.equipment())),
                     measure("feeds, first cycle", sims, lambda: len(pricebook.load_skus(ctx))),
                     measure("feeds, a later cycle", sims, lambda: len(pricebook.load_skus(ctx))),
                 ]

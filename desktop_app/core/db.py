@@ -10,10 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,20 +54,12 @@ class MoneyField(pw.TextField):
         return None if value is None else Decimal(value)
 
 
-class _ReadsWhatItWrites:
-    """A peewee date/time field that writes ISO text itself and reads it with `fromisoformat`
-    (~1 us) instead of peewee's strptime loop (~6-10 us). Only text of exactly the stored shapes
-    takes the fast path, where both give the same value; anything else (and invalid dates) goes
-    through peewee's own formats, unchanged."""
-
-    stored_text: re.Pattern
-    peewee_formats: list[str]
-    from_text: Callable
+class _WritesIsoText:
+    """A peewee date/time field that writes a date or datetime as ISO text itself: sqlite3's default
+    adapters are deprecated since Python 3.12, so the text stored does not hang on which module
+    registered which adapter. Peewee reads that text back with its own formats."""
 
     def db_value(self, value):
-        """The ISO text the registered adapter makes of a date or datetime (sqlite3's own up to
-        Python 3.11, peewee's from 3.12, where sqlite3's are deprecated), made here: the text
-        stored does not hang on which module registered what, and no adapter is looked up."""
         value = super().db_value(value)
         if isinstance(value, dt.datetime):
             return value.isoformat(" ")
@@ -77,36 +67,19 @@ class _ReadsWhatItWrites:
             return value.isoformat()
         return value
 
-    def adapt(self, value):
-        if value.__class__ is str and self.stored_text.fullmatch(value) and self.formats is self.peewee_formats:
-            try:
-                return self.from_text(value)
-            except ValueError:
-                pass
-        return super().adapt(value)
 
-
-class DateTimeField(_ReadsWhatItWrites, pw.DateTimeField):
+class DateTimeField(_WritesIsoText, pw.DateTimeField):
     """`str(datetime)`: "2024-05-01 12:30:45" or "2024-05-01 12:30:45.123456"."""
 
-    stored_text = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?")
-    peewee_formats = pw.DateTimeField.formats
-    from_text = staticmethod(dt.datetime.fromisoformat)
 
-
-class DateField(_ReadsWhatItWrites, pw.DateField):
-    """"2024-05-01": an invoice date, read with every document the post and the read-back load."""
-
-    stored_text = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-    peewee_formats = pw.DateField.formats
-    from_text = staticmethod(dt.date.fromisoformat)
+class DateField(_WritesIsoText, pw.DateField):
+    """"2024-05-01"."""
 
 
 class JSONField(pw.TextField):
-    """JSON text: what json.dumps(value, default=_json_default, sort_keys=True) returns, from an
-    encoder made once. `keys_as_given`: the keys in the value's own order instead, for a record
-    kept as a service sent it; sorting doubles the encoding's cost (~75 against ~38 us for a
-    5 kB ServiceTitan invoice, once per invoice a cycle discovers)."""
+    """JSON text: what json.dumps(value, default=_json_default, sort_keys=True) returns, so that equal
+    values give equal text. `keys_as_given`: the keys in the value's own order instead, for a record
+    kept as a service sent it (a person reading it sees the service's order)."""
 
     def __init__(self, *args, keys_as_given: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -344,8 +317,8 @@ def _migration_2(db: pw.SqliteDatabase) -> None:
 
 def _migration_3(db: pw.SqliteDatabase) -> None:
     # SYSPRO knows an AP invoice by supplier and number: each new document checks it is not taken
-    db.execute_sql(f"CREATE INDEX IF NOT EXISTS apdocument_supplier_syspro_invoice "
-                   f"ON {ApDocument._meta.table_name} (supplier, syspro_invoice)")
+    db.execute_sql("CREATE INDEX IF NOT EXISTS apdocument_supplier_syspro_invoice "
+                   "ON ap_document (supplier, syspro_invoice)")
 
 
 # Indexes no query filters or sorts by, which every write kept up to date: a document's updated_at
@@ -378,7 +351,7 @@ def _migration_5(db: pw.SqliteDatabase) -> None:
 
 def _migration_6(db: pw.SqliteDatabase) -> None:
     # a database made by this version's _migration_1 has the columns already
-    table = ApDocument._meta.table_name
+    table = "ap_document"
     present = {column.name for column in db.get_columns(table)}
     if "credit_of" not in present:
         db.execute_sql(f'ALTER TABLE "{table}" ADD COLUMN "credit_of" INTEGER')
@@ -389,13 +362,13 @@ def _migration_6(db: pw.SqliteDatabase) -> None:
 
 def _migration_7(db: pw.SqliteDatabase) -> None:
     # a SYSPRO key may now belong to more than one link (vendors sharing a supplier)
-    table = SyncLink._meta.table_name
+    table = "sync_link"
     db.execute_sql("DROP INDEX IF EXISTS sync_link_flow_syspro_key")
     db.execute_sql(f"CREATE INDEX IF NOT EXISTS sync_link_flow_syspro_key ON {table} (flow, syspro_key)")
 
 
 def _migration_8(db: pw.SqliteDatabase) -> None:
-    table = ApDocument._meta.table_name
+    table = "ap_document"
     # a database made by _migration_1 from today's model has the column already
     columns = {row[1] for row in db.execute_sql(f'PRAGMA table_info("{table}")').fetchall()}
     if "left_out" not in columns:
@@ -424,11 +397,13 @@ def _read_only_uri(path: Path) -> str:
     return Path(path).resolve().as_uri() + "?mode=ro"
 
 
-def _own_tables() -> set[str]:
-    names = {"schema_version", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4"}
-    for model in BaseModel.__subclasses__() + MappingModel.__subclasses__():
-        names.add(model._meta.table_name)
-    return names
+# Every table a database of ours may hold (tests/core/test_db.py checks it against a new database).
+OWN_TABLES = frozenset({
+    "schema_version", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4",
+    "setting", "vendor_mapping", "item_mapping", "gl_mapping", "branch_mapping", "warehouse_mapping",
+    "sync_cursor", "source_invoice", "ap_document", "audit_event", "job_run", "sync_link", "worklist_row",
+    "pricebook_sku",
+})
 
 
 def _check_file(path: Path) -> None:
@@ -451,7 +426,7 @@ def _check_file(path: Path) -> None:
             f"The database file {path} is damaged or is not a database ({exc}). It was left untouched. "
             f"Restore a copy from {path.parent / 'backups'}, or move the file away to start afresh."
         ) from None
-    ours_unmarked = app_id == 0 and "schema_version" in tables and tables <= _own_tables()
+    ours_unmarked = app_id == 0 and "schema_version" in tables and tables <= OWN_TABLES
     if app_id != APP_ID and (tables or app_id) and not ours_unmarked:
         raise DatabaseError(
             f"The file {path} is a SQLite database of another program, not of ml-connector. "
@@ -562,8 +537,8 @@ def open_database(path: Path | None = None) -> pw.SqliteDatabase:
         pragmas={
             "journal_mode": "wal",
             "foreign_keys": 1,
-            # an accounting ledger: a committed POSTING mark must survive power loss (and see
-            # commits_not_waiting_for_disk)
+            # an accounting ledger: a committed POSTING mark must survive power loss, so every
+            # commit waits for the disk
             "synchronous": "full",
             "busy_timeout": BUSY_TIMEOUT_MS,
         },
@@ -591,25 +566,6 @@ def open_database(path: Path | None = None) -> pw.SqliteDatabase:
         except OSError:
             pass
     return database
-
-
-@contextmanager
-def commits_not_waiting_for_disk() -> Iterator[None]:
-    """Commits made inside do not wait for the disk (`synchronous=NORMAL` on this thread's connection).
-
-    For records that may be lost in a power cut because the state before them is safe to restart
-    from: a committed POSTING mark (FULL, on disk before its request leaves) makes an unsaved result
-    an IN_DOUBT document that is looked up in SYSPRO. Such a commit still survives the app being
-    killed (the WAL is in the OS's cache), and the next FULL commit writes it to disk with itself.
-    Saves ~0.1 ms of CPU per commit (the WAL's fdatasync).
-    """
-    if database.in_transaction():
-        raise RuntimeError("the durability of a commit is chosen before its transaction begins")
-    database.execute_sql("PRAGMA synchronous = NORMAL")
-    try:
-        yield
-    finally:
-        database.execute_sql("PRAGMA synchronous = FULL")
 
 
 def close_database() -> None:

@@ -3,9 +3,10 @@
 A plain `requests.Session` has `trust_env=True`: on every request it reads the proxy variables
 (and, on Windows, the system proxy settings in the registry), matches the URL against no_proxy,
 and looks up REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE. That is the behaviour users behind corporate
-proxies and HTTPS-inspecting gateways need, but doing it per request costs more CPU than the rest
-of a small request. `session_from_environment` does the same look-ups once, for the hosts the client
-will talk to, pins the answers on the session and turns `trust_env` off:
+proxies and HTTPS-inspecting gateways need. `session_from_environment` does the same look-ups once,
+for the hosts the client will talk to, pins the answers on the session and turns `trust_env` off,
+so that a job keeps one decision about where its requests go (and which proxy a clear-text check
+approved) however long it runs:
 
 - every given URL's host gets the proxy the environment chooses for it (requests'
   `get_environ_proxies`, so no_proxy and the Windows proxy bypass list are honoured), or ""
@@ -21,24 +22,23 @@ before anything is sent there: the credentials our clients attach (a Basic or Be
 key, e.net's passwords in the query string) go only where the person configured them. A session
 given by a caller is followed with `resolve_redirects_within_origin`, which applies the same rule.
 
-Settings read at the start of a job hold for that job: each job builds its clients anew.
-With `trust_env` off requests no longer reads ~/.netrc; none of our services uses it (each sends
-its own credentials).
+`never_sent` tells, from requests' and urllib3's exception classes, whether a failed request can
+have reached the server: what decides whether a write is "not sent" or "outcome unknown".
 
-`install_target_fast_path` (called by `session_from_environment`) saves urllib3 from re-encoding,
-byte by byte in Python, a request target that is already fully percent-encoded (e.net's query
-strings carry whole XML documents): see its docstring.
+Settings read at the start of a job hold for that job: each job builds its clients anew.
+With `trust_env` off requests does not read ~/.netrc; none of our services uses it (each sends
+its own credentials).
 """
 from __future__ import annotations
 
 import os
-import re
 from urllib.parse import urlsplit
+from urllib.request import getproxies
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.utils import get_environ_proxies, getproxies
-from urllib3 import HTTPConnectionPool
+from requests.utils import get_environ_proxies
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+from urllib3.exceptions import ProxyError as Urllib3ProxyError
 
 from desktop_app.core.origins import refuse_other_origin
 
@@ -73,42 +73,6 @@ def configure_from_environment(session: requests.Session, *urls: str) -> request
     return session
 
 
-class PoolKeepingAdapter(HTTPAdapter):
-    """requests' HTTPAdapter that keeps, per origin and TLS and proxy settings, the connection pool
-    it chose for a request.
-
-    `get_connection_with_tls_context` derives the pool anew for every request: proxy selection,
-    URL parsing, the pool manager's key. That is ~50 us per request, as much as writing the request
-    line and headers. For the same origin, `verify`, `cert` and proxies the pool manager gives the
-    same pool, so that pool is used again while it is open (older urllib3 closes the pools its
-    manager drops). A client talks to two or three origins; `close` closes the pools kept.
-    """
-
-    MAX_KEPT = 32  # a safety bound: far more origins than any client of ours talks to
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._pools: dict[tuple, HTTPConnectionPool] = {}
-
-    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None) -> HTTPConnectionPool:
-        url = request.url
-        end = url.find("/", url.find("//") + 2)
-        key = (url if end < 0 else url[:end], verify, cert, tuple(sorted(proxies.items())) if proxies else ())
-        pool = self._pools.get(key)
-        if pool is None or pool.pool is None:  # not chosen yet, or closed since
-            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            if len(self._pools) >= self.MAX_KEPT:
-                self._pools.clear()
-            self._pools[key] = pool
-        return pool
-
-    def close(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        super().close()
-        for pool in pools:
-            pool.close()
-
-
 def _refuse_redirect_elsewhere(session: requests.Session, response: requests.Response) -> None:
     target = session.get_redirect_target(response)
     if target:
@@ -136,62 +100,37 @@ class OriginBoundSession(requests.Session):
         if yield_requests:  # Session.send preparing `response.next`: nothing is sent
             return super().resolve_redirects(resp, req, *args, yield_requests=True, **kwargs)
         names = ("stream", "timeout", "verify", "cert", "proxies")
-        kwargs.update(zip(names, args))
+        kwargs.update(zip(names, args, strict=False))  # requests passes some of them by position
         return resolve_redirects_within_origin(self, resp, req, **kwargs)
 
 
 def session_from_environment(*urls: str) -> requests.Session:
     """A new session for talking to `urls`, with the environment's settings read once, now."""
-    install_target_fast_path()
-    session = OriginBoundSession()
-    for prefix in ("https://", "http://"):
-        session.mount(prefix, PoolKeepingAdapter())
-    return configure_from_environment(session, *urls)
+    return configure_from_environment(OriginBoundSession(), *urls)
 
 
-# A request target urllib3 would send unchanged: "/", then only characters its path and query may
-# hold (RFC 3986 unreserved, sub-delims, ":@/?") and percent escapes with upper-case hex digits.
-_NOT_AS_IS = re.compile(r"[^A-Za-z0-9._~!$&'()*+,;=:@/?%-]|%(?![0-9A-F]{2})")
-_FAST_PATH_MARK = "_ml_connector_fast_path"
+def never_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached the server (so a post was not processed).
 
-
-def _fast_encode_target(original):
-    def encode_target(target: str) -> str:
-        if target[:1] == "/" and _NOT_AS_IS.search(target) is None:
-            return target
-        return original(target)
-
-    setattr(encode_target, _FAST_PATH_MARK, original)
-    return encode_target
-
-
-def install_target_fast_path() -> bool:
-    """Let urllib3 skip re-encoding request targets that are already valid and fully encoded.
-
-    urllib3's `HTTPConnectionPool.urlopen` passes every target through `_encode_target`, which for
-    any target holding a "%" walks it byte by byte in Python (~0.1-0.3 ms for a 2 kB e.net query:
-    the largest single cost of an e.net call). For a target that starts with "/" and consists only
-    of the characters it allows plus well-formed upper-case escapes, that walk returns the target
-    unchanged; this wrapper returns it at once and hands everything else (fragments, spaces,
-    non-ASCII, lower-case or stray "%") to urllib3's own function, so what is sent never changes.
-    Installed once per process, and only when urllib3 still has the function and the wrapper
-    agrees with it on a few probes; returns whether the fast path is in place.
+    That is when no connection could be opened: requests raises `ConnectTimeout`, or a
+    `ConnectionError` whose urllib3 cause is a `NewConnectionError` (refused, unreachable, name not
+    resolved; also on the way to a proxy). Anything else may have left after the request did.
     """
-    try:
-        import urllib3.connectionpool as pool
-    except ImportError:  # pragma: no cover - requests always brings urllib3
-        return False
-    original = getattr(pool, "_encode_target", None)
-    if original is None:
-        return False
-    if hasattr(original, _FAST_PATH_MARK):
+    if isinstance(exc, requests.ConnectTimeout):
         return True
-    fast = _fast_encode_target(original)
-    probes = ("/a/b?UserId=X&XmlIn=%3CA%3E+b", "/a?b=%2f", "/a?b=c d", "/a#f", "/%zz?%", "/a?\u00e9", "/a\n")
-    try:
-        if any(fast(probe) != original(probe) for probe in probes):
-            return False
-    except Exception:  # noqa: BLE001 - an unexpected urllib3: keep its own function
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ReadTimeout):
         return False
-    pool._encode_target = fast
-    return True
+    seen: set[int] = set()
+    causes: list[BaseException | None] = [*(a for a in exc.args if isinstance(a, BaseException)), exc.__context__]
+    while causes:
+        cause = causes.pop()
+        if cause is None or id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, NewConnectionError):
+            return True
+        if isinstance(cause, MaxRetryError):
+            causes.append(cause.reason)
+        elif isinstance(cause, Urllib3ProxyError):
+            causes.append(cause.original_error)
+    return False

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import requests
-import urllib3.exceptions
 
 from desktop_app.core import liveness
 from desktop_app.core import secrets as secret_store
 from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
-from desktop_app.core.http import session_from_environment
+from desktop_app.core.http import never_sent, session_from_environment
 from desktop_app.core.origins import require_encrypted
 from desktop_app.core.redact import register_secret
 from desktop_app.core import money_json
@@ -205,7 +204,7 @@ class ServiceTitanClient(ServiceTitanResources):
                     "A proxy or antivirus that inspects HTTPS, or a wrong servicetitan.api_url, usually "
                     "causes this.") from None
             except requests.RequestException as exc:
-                not_sent = _surely_not_sent(exc)
+                not_sent = never_sent(exc)
                 problem = _describe_exception(exc, urlsplit(self.api_url).netloc)
                 if is_write and not not_sent:
                     raise ServiceTitanOutcomeUnknown(
@@ -268,25 +267,13 @@ class ServiceTitanClient(ServiceTitanResources):
             authorization = None  # every attempt is signed anew with the current token
 
 
-def _surely_not_sent(exc: requests.RequestException) -> bool:
-    """True only when no connection was ever made, so the server cannot have seen the request."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        if isinstance(reason, urllib3.exceptions.MaxRetryError):
-            reason = reason.reason
-        return isinstance(reason, urllib3.exceptions.NewConnectionError)  # refused, DNS failure
-    return False
-
-
 def _describe_exception(exc: requests.RequestException, host: str) -> str:
     if isinstance(exc, requests.ConnectTimeout):
         return f"no connection to {host} within the connect timeout"
     if isinstance(exc, requests.ReadTimeout):
         return "no answer within the read timeout"
     if isinstance(exc, requests.ConnectionError):
-        if _surely_not_sent(exc):
+        if never_sent(exc):
             return f"could not connect to {host}"
         return "the connection broke"
     return f"the request failed ({type(exc).__name__})"

@@ -193,7 +193,7 @@ class ServiceTitanResources:
     def export_invoices(self, since: str | date | datetime | None = None, *, include_recent_changes: bool = False,
                         raw: bool = False) -> Iterator[ExportPage[Invoice]] | Iterator[ExportPage[dict]]:
         """raw: pages of the records as the feed sent them (deduplicated all the same), for a caller that
-        reads the JSON itself (the invoice flow does) and would throw the models away (~30 us each)."""
+        reads the JSON itself (the invoice flow keeps each record as sent)."""
         return self.iter_export("accounting", "export/invoices", since, _as_sent if raw else Invoice.from_api,
                                 include_recent_changes=include_recent_changes)
 

@@ -27,7 +27,7 @@ from decimal import Decimal
 import peewee as pw
 
 from desktop_app import __version__
-from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, commits_not_waiting_for_disk, database,
+from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, database,
                                  set_cursor, utcnow)
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
@@ -880,17 +880,15 @@ def post_documents(ctx: SyncContext, session, docs: list[ApDocument], summary: C
             marked.append((doc, params, xml_in))
     started = 0
     try:
-        # the marks are on disk: whatever is recorded from here on may wait for the next ones
-        with commits_not_waiting_for_disk():
-            for doc, params, xml_in in marked:
-                ctx.check_cancelled()
-                started += 1
-                try:
-                    _send_and_record(ctx, session, doc, params, xml_in, summary)
-                except ledger.TransitionLost as lost:
-                    _taken_over(doc, lost, ctx.actor)
-                if done_one is not None:
-                    done_one()
+        for doc, params, xml_in in marked:
+            ctx.check_cancelled()
+            started += 1
+            try:
+                _send_and_record(ctx, session, doc, params, xml_in, summary)
+            except ledger.TransitionLost as lost:
+                _taken_over(doc, lost, ctx.actor)
+            if done_one is not None:
+                done_one()
     finally:
         _unmark([doc for doc, _, _ in marked[started:]], ctx.actor)
 

@@ -15,16 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 import requests
-from requests.cookies import MockRequest, MockResponse, extract_cookies_to_jar
 from requests.utils import select_proxy
 
 from desktop_app.core.errors import ConfigError
-from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
-from desktop_app.core.origins import refuse_clear_text_proxy, refuse_other_origin, require_encrypted
-from desktop_app.core.plain_http import ConnectFailed, PlainAnswer, PlainGet
+from desktop_app.core.http import never_sent, resolve_redirects_within_origin, session_from_environment
+from desktop_app.core.origins import refuse_clear_text_proxy, require_encrypted
 from desktop_app.core.redact import MASK, redact, redact_document, register_secret
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import (
@@ -40,13 +38,6 @@ from desktop_app.syspro.xmlout import decode_body, error_text
 
 log = logging.getLogger(__name__)
 
-# Calls go through `PlainGet` where it can carry them (see EnetClient._plain_route). Tests that mock
-# requests (the `responses` library) turn this off: they test the requests path, which https,
-# proxies and cookies still take.
-PLAIN_HTTP = True
-_UNDECIDED = object()
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
 _SECRET_PARAMS = {"OperatorPassword", "CompanyPassword", "UserId"}
 _DOCUMENT_PARAMS = {"XmlIn", "XmlParameters"}
 
@@ -55,9 +46,9 @@ class Exchange:
     """One business-object call as the audit trail keeps it (all text redacted).
 
     The texts are redacted when first read, not when the call is made: most exchanges are never
-    read (the audit trail asks for the one of a post whose outcome is unknown), and redacting three
-    XML documents per call cost as much CPU as the rest of the call. Reading them always gives the
-    redacted form (secrets registered since the call are masked too); `repr` shows only that form.
+    read (the audit trail asks for the one of a post whose outcome is unknown). Reading them always
+    gives the redacted form (secrets registered since the call are masked too); `repr` shows only
+    that form.
     """
 
     __slots__ = ("operation", "business_object", "_raw", "_shown")
@@ -102,37 +93,6 @@ class Exchange:
     def __repr__(self) -> str:
         return (f"Exchange(operation={self.operation!r}, business_object={self.business_object!r}, "
                 f"redacted_url={self.redacted_url!r}, answered={self.response_text is not None})")
-
-
-# urlencode() quotes byte by byte in Python: for the ~3 kB of XmlParameters and XmlIn of a post,
-# ~0.1 ms per call even from one table look-up per byte. That text is ASCII, in which only a few
-# distinct characters need escaping; each is replaced throughout by one str.replace.
-_FORM_SAFE_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~"
-_FORM_SAFE = frozenset(_FORM_SAFE_TEXT.encode())
-_FORM_BYTE = [chr(b) if b in _FORM_SAFE else "+" if b == 32 else f"%{b:02X}" for b in range(256)]
-_WITHOUT_SAFE = str.maketrans("", "", _FORM_SAFE_TEXT)
-
-
-def _form_quote(text: str) -> str:
-    """quote_plus(text, safe=""), as urlencode applies it to each key and value."""
-    if not text.isascii():
-        return "".join(map(_FORM_BYTE.__getitem__, text.encode()))
-    unsafe = set(text.translate(_WITHOUT_SAFE))
-    # "%" first, as every escape adds one; "+" before " ", which becomes "+"
-    for char in ("%", "+"):
-        if char in unsafe:
-            text = text.replace(char, _FORM_BYTE[ord(char)])
-            unsafe.discard(char)
-    for char in unsafe:
-        text = text.replace(char, _FORM_BYTE[ord(char)])
-    return text
-
-
-def _form_encode(params: dict[str, str]) -> str:
-    """urlencode(params), exactly; keys and values other than str go through urlencode itself."""
-    if not all(k.__class__ is str and v.__class__ is str for k, v in params.items()):
-        return urlencode(params)
-    return "&".join(f"{_form_quote(k)}={_form_quote(v)}" for k, v in params.items())
 
 
 @dataclass
@@ -194,18 +154,12 @@ class EnetClient:
         self._operator_password = operator_password or ""
         self._company_password = company_password or ""
         self.timeout = (connect_timeout, read_timeout)
-        # our own session reads the proxy and CA-bundle settings of the environment once, not per call
         self._http = session if session is not None else session_from_environment(self.base_url)
         self._owns_http = session is None
         probe = self._http.merge_environment_settings(self.base_url + "/", {}, None, None, None)
         refuse_clear_text_proxy(self.base_url, select_proxy(self.base_url + "/", probe["proxies"]),
                                 setting="syspro.enet_url")
         self.on_exchange = on_exchange
-        self._templates: dict[str, requests.PreparedRequest] = {}
-        self._send_settings: dict | None = None  # proxies, verify, cert, stream: fixed while trust_env is off
-        self._routes: dict[str, tuple[str, dict[str, str]] | None] = {}
-        self._plain: PlainGet | None = None
-        self._plain_allowed = self._owns_http  # a session given by the caller keeps its adapters
 
     def __repr__(self) -> str:
         return f"EnetClient(base_url={self.base_url!r}, operator={self.operator!r}, company_id={self.company_id!r})"
@@ -239,8 +193,6 @@ class EnetClient:
             self.close()
 
     def close(self) -> None:
-        if self._plain is not None:
-            self._plain.close()  # the next call opens a new connection
         if self._owns_http:
             self._http.close()
 
@@ -249,137 +201,27 @@ class EnetClient:
     def _get(self, path: str, params: dict[str, str], stats: SessionStats) -> str:
         """One GET; returns the decoded body. Raises requests exceptions for the caller to classify.
 
-        The wire form is what `session.get(url, params=params)` sends (README §1.2: every value
-        form-encoded into the query string), but the query is encoded once and appended to the
-        prepared base URL: requests would otherwise re-quote the whole (long, already encoded)
-        query once more. Environment settings are merged as `Session.request` does.
+        e.net reads every value form-encoded from the query string, as requests' `params` encodes
+        them. Redirects are followed only within e.net's origin
+        (`resolve_redirects_within_origin`), also on a session the caller gave: the credentials
+        are in the URL.
         """
         url = f"{self.base_url}/{path}"
         stats.requests += 1
         if log.isEnabledFor(logging.DEBUG):
             log.debug("SYSPRO e.net GET %s", redacted_url(url, params))
-        query = _form_encode(params)
-        route = self._plain_route(url)
-        if route is not None:
-            answer = self._plain_get(url, route, query)
-            if answer is not None:
-                if answer.status >= 400:
-                    raise _HttpStatus(answer.status, answer.reason)
-                return decode_body(answer.content)
         http = self._http
-        request = self._prepared(url)
-        request.url = _with_query(request.url, query)
-        settings = self._send_settings
-        if settings is None or http.trust_env:
-            settings = http.merge_environment_settings(request.url, {}, None, None, None)
-            if not http.trust_env:
-                self._send_settings = settings
-        response = self._send(request, settings)
-        if response.status_code >= 400:
-            raise _HttpStatus(response.status_code, response.reason)
-        return decode_body(response.content)
-
-    def _send(self, request: requests.PreparedRequest, settings: dict) -> requests.Response:
-        """`session.send(request, allow_redirects=True, ...)`, through the adapter directly when the
-        answer needs nothing more of the session.
-
-        Session.send spends ~0.2 ms per call on what an e.net answer almost never needs: response
-        hooks, reading cookies into the jar, following redirects. So the adapter sends, and what
-        Session.send would do runs only when needed: with hooks registered on the session, the
-        session sends; a Set-Cookie header is read into the jar; a redirect is followed as
-        Session.send follows it, from this answer, but only within e.net's origin
-        (`resolve_redirects_within_origin`): the credentials are in the URL.
-        """
-        http = self._http
-        if any(request.hooks.values()):
-            response = http.send(request, timeout=self.timeout, allow_redirects=False, **settings)
-        else:
-            response = http.get_adapter(request.url).send(request, timeout=self.timeout, **settings)
-            if "Set-Cookie" in response.headers:
-                extract_cookies_to_jar(http.cookies, request, response.raw)
+        request = http.prepare_request(requests.Request("GET", url, params=params))
+        settings = http.merge_environment_settings(request.url, {}, None, None, None)
+        response = http.send(request, timeout=self.timeout, allow_redirects=False, **settings)
         if response.is_redirect:
             history = [response, *resolve_redirects_within_origin(http, response, request, timeout=self.timeout,
                                                                   **settings)]
             response = history.pop()
             response.history = history
-        return response
-
-    def _plain_route(self, url: str) -> tuple[str, dict[str, str]] | None:
-        """(target, headers) for sending `url` through `PlainGet`, or None to send it through requests.
-
-        The plain path is taken only where it sends what requests would send and nothing is lost:
-        a plain-HTTP URL reached without a proxy, on the session this client built (a session
-        given by the caller keeps its adapters), with no authentication, hooks or cookies on it.
-        Decided once per URL; a cookie set later, or a redirect, sends every later call through
-        requests (see `_plain_get`).
-        """
-        http = self._http
-        if len(http.cookies):
-            return None
-        route = self._routes.get(url, _UNDECIDED)
-        if route is _UNDECIDED:
-            route = self._routes[url] = self._decide_route(url)
-        return route
-
-    def _decide_route(self, url: str) -> tuple[str, dict[str, str]] | None:
-        http = self._http
-        if not (PLAIN_HTTP and self._plain_allowed) or http.trust_env or http.auth is not None \
-                or any(http.hooks.values()):
-            return None
-        request = self._prepared(url)
-        if not request.url.startswith("http://"):
-            return None  # TLS stays with requests and urllib3
-        settings = http.merge_environment_settings(request.url, {}, None, None, None)
-        if select_proxy(request.url, settings["proxies"]):
-            return None
-        origin_end = request.url.find("/", len("http://"))
-        origin = request.url if origin_end < 0 else request.url[:origin_end]
-        if self._plain is None:
-            self._plain = PlainGet(origin, connect_timeout=self.timeout[0], read_timeout=self.timeout[1])
-        elif origin != self._plain.origin:
-            return None  # one kept connection per client (every URL is under base_url: not expected)
-        target = "/" if origin_end < 0 else request.url[origin_end:]
-        return target, dict(request.headers)
-
-    def _plain_get(self, url: str, route: tuple[str, dict[str, str]], query: str) -> PlainAnswer | None:
-        """The answer through `PlainGet`; None when it was a redirect, for requests to follow.
-
-        A Set-Cookie is stored in the session's jar (later calls then go through requests and carry
-        it). A redirect answer means the request was not processed where it was sent: the caller
-        sends it again through requests, which follows redirects, and so does every later call.
-        """
-        target, headers = route
-        answer = self._plain.get(_with_query(target, query), headers)
-        if "Set-Cookie" in answer.headers:
-            self._http.cookies.extract_cookies(MockResponse(answer.headers),
-                                               MockRequest(requests.Request("GET", url).prepare()))
-        if answer.status in _REDIRECTS and "Location" in answer.headers:
-            # another origin is refused here, before requests would send the query (and passwords) again
-            refuse_other_origin(url, urljoin(url, answer.headers["Location"]),
-                                what=f"A redirect (HTTP {answer.status}) was refused", setting="syspro.enet_url")
-            log.info("SYSPRO e.net answered with a redirect (HTTP %s); following it through requests", answer.status)
-            self._plain_allowed = False
-            self._routes.clear()
-            self._plain.close()
-            return None
-        return answer
-
-    def _prepared(self, url: str) -> requests.PreparedRequest:
-        """`session.prepare_request(Request("GET", url))`, made once per operation and copied.
-
-        Preparing merges the session's headers, hooks and cookies and parses the URL: ~0.1 ms,
-        as much as the rest of requests' work for a call. While the session holds no cookie the
-        result depends only on the URL and the session's headers and hooks, which nothing changes
-        after the client is built; once a server has set a cookie (a load balancer's affinity
-        cookie, say), every call is prepared afresh so that it carries the cookies as they are now.
-        """
-        http = self._http
-        if len(http.cookies):
-            return http.prepare_request(requests.Request("GET", url))
-        template = self._templates.get(url)
-        if template is None:
-            template = self._templates[url] = http.prepare_request(requests.Request("GET", url))
-        return template.copy()
+        if response.status_code >= 400:
+            raise _HttpStatus(response.status_code, response.reason)
+        return decode_body(response.content)
 
     def _logon(self, stats: SessionStats) -> str:
         params = {
@@ -429,11 +271,6 @@ class EnetClient:
             log.info("Logged off from SYSPRO")
 
 
-def _with_query(url: str, query: str) -> str:
-    """`url` with the encoded `query` appended to any query it already has."""
-    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
-
-
 class _HttpStatus(Exception):
     def __init__(self, status: int, reason: str | None):
         super().__init__(f"{status} {reason or ''}".strip())
@@ -451,17 +288,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, _HttpStatus):
         return f"HTTP {exc}"
     return type(exc).__name__
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """True when the request provably never reached the server (so a post was not processed)."""
-    if isinstance(exc, (requests.ConnectTimeout, ConnectFailed)):
-        return True
-    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
-        text = repr(exc)
-        return "NewConnectionError" in text or "Failed to establish a new connection" in text \
-            or "NameResolutionError" in text
-    return False
 
 
 class EnetSession:
@@ -545,7 +371,7 @@ class EnetSession:
         except (requests.RequestException, _HttpStatus) as exc:
             what = _describe(exc)
             exchange = record(None)
-            if writes and not (isinstance(exc, requests.RequestException) and _never_sent(exc)):
+            if writes and not (isinstance(exc, requests.RequestException) and never_sent(exc)):
                 raise PostOutcomeUnknown(
                     f"SYSPRO did not answer {operation} of {business_object} ({what}). It is not known "
                     "whether the document was processed: look it up in SYSPRO before sending it again.",

@@ -321,3 +321,14 @@ def test_a_data_folder_with_hash_and_percent_works(tmp_path, monkeypatch):
     conn.close()
     with pytest.raises(db.DatabaseError, match="another program"):
         db._check_file(other)
+
+
+def test_own_tables_are_the_tables_a_new_database_has(tmp_path):
+    """A file is recognised as ours by its tables: the list must name every table the models make."""
+    db.open_database(tmp_path / "new.db")
+    try:
+        made = set(db.database.get_tables())
+    finally:
+        db.close_database()
+    assert made <= db.OWN_TABLES
+    assert db.OWN_TABLES - made <= {"sqlite_sequence", "sqlite_stat1", "sqlite_stat4"}

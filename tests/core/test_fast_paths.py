@@ -147,27 +147,6 @@ def test_a_source_invoice_is_stored_with_its_keys_in_the_feed_order():
     assert db.SourceInvoice.get_by_id(7).payload == invoice
 
 
-def test_enet_form_encoding_is_urlencode():
-    from urllib.parse import urlencode
-
-    from desktop_app.syspro.enet import _form_encode
-
-    rng = random.Random(7)
-    alphabet = [chr(c) for c in range(0, 0x250)] + ["€", "𝄞", "\u2028", "\ufeff", " ", "+", "%", "&", "="]
-    cases = [{}, {"a": ""}, {"": "x"}, {"UserId": "abc 1+2", "XmlIn": '<a b="c">d & é</a>\r\n'},
-             {"n": 5}, {"b": b"\xff x"}]
-    # mostly ASCII, as e.net's XML is, with the characters whose escapes interact: "%", "+" and " "
-    ascii_alphabet = [chr(c) for c in range(128)] + ["%", "+", " "] * 20
-    for _ in range(500):
-        for letters in (alphabet, ascii_alphabet):
-            def text(most):
-                return "".join(rng.choices(letters, k=rng.randint(0, most)))
-            cases.append({text(5): text(60) for _ in range(rng.randint(1, 4))})
-    cases.append({"XmlIn": "<a>100% + 5 %2B</a> ~._-" * 40, "k": "% +"})
-    for params in cases:
-        assert _form_encode(params) == urlencode(params), params
-
-
 def test_lines_json_is_what_asdict_gives():
     from dataclasses import asdict, fields
     from decimal import Decimal

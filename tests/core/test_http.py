@@ -6,10 +6,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import select_proxy
 
-from desktop_app.core.http import (PoolKeepingAdapter, configure_from_environment, environment_proxies,
-                                   session_from_environment)
-
-REQUESTS_CHOICE = HTTPAdapter.get_connection_with_tls_context
+from desktop_app.core.http import configure_from_environment, environment_proxies, session_from_environment
 
 API = "https://api.example.com/v2"
 LOCAL = "http://127.0.0.1:20000/SYSPROWCFService/Rest"
@@ -90,86 +87,13 @@ def test_prepared_requests_carry_the_pinned_settings(clean_env, tmp_path):
         assert settings["verify"] == str(tmp_path / "ca.pem")
 
 
-# --- urllib3's request-target encoding: the fast path sends exactly what urllib3 would -------------
 
-def test_target_fast_path_is_installed_and_agrees_with_urllib3():
-    import random
-    from urllib.parse import urlencode
-
+def test_sessions_use_requests_own_adapters_and_urllib3_own_target_encoding(clean_env):
+    """The transport is requests and urllib3 as published: nothing of theirs is replaced."""
     import urllib3.connectionpool as pool
 
-    from desktop_app.core.http import install_target_fast_path
-
-    assert install_target_fast_path()
-    fast = pool._encode_target
-    original = fast._ml_connector_fast_path
-    rng = random.Random(7)
-    alphabet = "aZ09-._~!$&'()*+,;=:@/?%#[]{}\"<> \t\n\\^`|éü€\u00a0Ab2fF"
-    targets = ["/", "/a?", "/a?b=%2F", "/a?b=%2f", "/a?b=%", "/a?b=%4", "/a?b=%G1", "/a#frag", "/a?b#c", "/é",
-               "/SYSPROWCFService/Rest/Transaction/Post?" + urlencode(
-                   {"UserId": "ID", "XmlIn": "<PostApInvoice><Item><Notation>Café € 50% a+b</Notation></Item>"})]
-    for _ in range(3000):
-        targets.append("/" + "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))))
-        targets.append("/p?" + urlencode({"XmlIn": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))}))
-    def outcome(encode, target):
-        try:
-            return encode(target)
-        except Exception as exc:  # noqa: BLE001 - urllib3 refuses some targets: so must the fast path
-            return type(exc)
-
-    for target in targets:
-        assert outcome(fast, target) == outcome(original, target), target
-
-
-def test_target_fast_path_keeps_urllib3_function_when_probes_disagree(monkeypatch):
-    import urllib3.connectionpool as pool
-
-    from desktop_app.core import http
-
-    monkeypatch.setattr(pool, "_encode_target", lambda target: target.upper())  # some other urllib3
-    assert not http.install_target_fast_path()
-    assert pool._encode_target("/a?b=%2F") == "/A?B=%2F"
-
-
-def _prepared(session: requests.Session, url: str) -> requests.PreparedRequest:
-    return session.prepare_request(requests.Request("GET", url))
-
-
-def test_the_adapter_keeps_the_pool_requests_would_choose(clean_env, monkeypatch, tmp_path):
-    """Same pool as HTTPAdapter's own choice, for every origin, TLS and proxy setting; chosen once."""
-    clean_env.setenv("HTTPS_PROXY", "http://proxy:3128")
-    clean_env.setenv("NO_PROXY", "127.0.0.1")
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
+    before = getattr(pool, "_encode_target", None)
     with session_from_environment(API, LOCAL) as session:
-        adapter = session.get_adapter(API)
-        assert isinstance(adapter, PoolKeepingAdapter) and isinstance(session.get_adapter(LOCAL), PoolKeepingAdapter)
-        choices = []
-        monkeypatch.setattr(HTTPAdapter, "get_connection_with_tls_context",
-                            lambda self, *args: choices.append(args) or REQUESTS_CHOICE(self, *args))
-        cases = [(API + "/tenant/1/invoices?page=2", True, None), (API + "/other", True, None),
-                 ("https://auth.example.com/connect/token", True, None), (API + "/x", str(bundle), None),
-                 (API + "/x", True, ("c.pem", "k.pem")), (LOCAL + "/Logon?x=1", True, None),
-                 ("http://127.0.0.1:20001/Rest", True, None), ("http://127.0.0.1:20000", True, None)]
-        for url, verify, cert in cases:
-            for _ in range(3):
-                request = _prepared(session, url)
-                kept = adapter.get_connection_with_tls_context(request, verify, session.proxies, cert)
-                assert kept is REQUESTS_CHOICE(adapter, request, verify, session.proxies, cert), url
-        # the two API paths share their origin and settings, as do LOCAL and its bare origin
-        assert len(choices) == len(cases) - 2
-        assert adapter.get_connection_with_tls_context(_prepared(session, API), True, session.proxies).proxy.host \
-            == "proxy"
-
-
-def test_a_pool_closed_since_is_chosen_anew_and_close_closes_the_kept_ones(clean_env):
-    with session_from_environment(LOCAL) as session:
-        adapter = session.get_adapter(LOCAL)
-        request = _prepared(session, LOCAL + "/Logon")
-        first = adapter.get_connection_with_tls_context(request, True, session.proxies)
-        adapter.poolmanager.clear()  # the manager drops it, and (urllib3 before 2.0) closes it
-        first.close()
-        second = adapter.get_connection_with_tls_context(request, True, session.proxies)
-        assert second is not first and second.pool is not None
-    assert second.pool is None  # the session's close reached the kept pool
-    assert adapter.get_connection_with_tls_context(request, True, session.proxies) is not second
+        for url in (API, LOCAL):
+            assert type(session.get_adapter(url)) is HTTPAdapter
+    assert getattr(pool, "_encode_target", None) is before

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from desktop_app.servicetitan.client import _surely_not_sent
+from desktop_app.core.http import never_sent as _surely_not_sent
 
 
 def _closed_port() -> int:

@@ -126,9 +126,9 @@ def _commit_modes(statements: list[str]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("answer, outcome", [(POSTED_ANSWER, ledger.POSTED),
                                              (ConnectError("refused"), ledger.IN_DOUBT)])
-def test_the_posting_mark_waits_for_the_disk_and_only_the_result_does_not(doc, answer, outcome):
-    """The POSTING mark is committed with synchronous=FULL before the request; the result may be
-    committed without waiting for the disk, and FULL is back afterwards, whatever happened."""
+def test_the_posting_mark_and_the_result_both_wait_for_the_disk(doc, answer, outcome):
+    """One durable setting: every commit of a post, the POSTING mark and the result, is made with
+    synchronous=FULL, and nothing switches it."""
     ctx = SyncContext(settings=Settings(), actor="test")
     statements: list[str] = []
     connection = db.database.connection()
@@ -140,7 +140,8 @@ def test_the_posting_mark_waits_for_the_disk_and_only_the_result_does_not(doc, a
     finally:
         connection.set_trace_callback(None)
     assert ApDocument.get_by_id(doc.id).state == outcome
-    assert _commit_modes(statements) == [(ledger.POSTING, "FULL"), (outcome, "NORMAL")]
+    assert _commit_modes(statements) == [(ledger.POSTING, "FULL"), (outcome, "FULL")]
+    assert not [sql for sql in statements if "SYNCHRONOUS" in sql.upper()]
     assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
@@ -161,11 +162,14 @@ def test_a_batch_is_marked_in_one_commit_to_disk_before_its_first_request(doc):
     connection.set_trace_callback(statements.append)
     session = ScriptedSession(POSTED_ANSWER)
     marked_before_first_post = []
+    commits_before_first_post = []
     real_post = session.post
 
     def post(*args):
         if session.posts == 0:
             marked_before_first_post.extend(d.state for d in ApDocument.select().order_by(ApDocument.id))
+            commits_before_first_post.extend(_commit_modes(statements))
+            assert not db.database.in_transaction(), "the marks are committed, not pending, when the request leaves"
         return real_post(*args)
 
     session.post = post
@@ -174,7 +178,8 @@ def test_a_batch_is_marked_in_one_commit_to_disk_before_its_first_request(doc):
     finally:
         connection.set_trace_callback(None)
     assert marked_before_first_post == [ledger.POSTING] * 3
-    assert _commit_modes(statements) == [(ledger.POSTING, "FULL")] + [(ledger.POSTED, "NORMAL")] * 3
+    assert commits_before_first_post == [(ledger.POSTING, "FULL")]
+    assert _commit_modes(statements) == [(ledger.POSTING, "FULL")] + [(ledger.POSTED, "FULL")] * 3
     assert session.posts == 3
     assert [e.kind for e in ledger.trail(doc.id)][-2:] == ["post_attempt", "posted"]
 
@@ -239,13 +244,11 @@ def test_marked_documents_a_crash_left_are_all_looked_up(doc, monkeypatch):
     assert looked_up[:3] == [d.id for d in docs] and session.posts == 3
 
 
-def test_durability_is_not_changed_inside_a_transaction():
+def test_the_database_commits_to_disk_in_wal_mode():
     db.open_database()
     try:
-        with db.database.atomic(), pytest.raises(RuntimeError, match="before its transaction"):
-            with db.commits_not_waiting_for_disk():
-                pass
-        assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2
+        assert db.database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     finally:
         db.close_database()
 

@@ -13,7 +13,6 @@ import pytest
 import requests
 import responses
 
-from desktop_app.syspro import enet as enet_module
 from desktop_app.syspro.enet import EnetClient
 from tests.reference_docs import SYSPRO_FIELD_REFERENCE, SYSPRO_SAMPLES
 from tests.serving import serving
@@ -92,9 +91,7 @@ class FakeEnet:
 
 @pytest.fixture
 def rsps(monkeypatch):
-    """requests mocked; e.net calls then go through requests, the path https and proxies take
-    (plain-HTTP calls are tested against real sockets in test_plain_http.py)."""
-    monkeypatch.setattr(enet_module, "PLAIN_HTTP", False)
+    """requests mocked (real sockets: test_enet_transport.py)."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 

@@ -108,9 +108,11 @@ def test_post_http_500_is_outcome_unknown_but_query_500_is_transport_error(enet,
 
 
 def test_post_that_never_left_is_a_transport_error(enet, client):
-    enet.answer("Transaction/Post", requests.ConnectionError(
-        "HTTPConnectionPool: Max retries exceeded (Caused by NewConnectionError: Failed to establish a new "
-        "connection: [Errno 111] Connection refused)"))
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    # what requests raises when no connection could be opened
+    enet.answer("Transaction/Post", requests.ConnectionError(MaxRetryError(
+        None, "/Transaction/Post", NewConnectionError(None, "Failed to establish a new connection: refused"))))
     with client.session() as session:
         with pytest.raises(TransportError) as caught:
             session.post("APSTIN", "<p/>", "<d/>")

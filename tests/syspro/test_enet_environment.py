@@ -179,18 +179,6 @@ def test_response_hooks_of_the_session_see_every_answer(clean_env, sent):
                     "/SYSPROWCFService/Rest/Logoff"]
 
 
-def test_a_plain_answer_goes_through_the_adapter_alone(clean_env, sent, monkeypatch):
-    """The fast path: an answer with no redirect, no cookie and no hook never runs Session.send."""
-    http = requests.Session()
-    full_sends = []
-    original = http.send
-    monkeypatch.setattr(http, "send", lambda *args, **kwargs: full_sends.append(args) or original(*args, **kwargs))
-    with make_client(session=http).session() as session:
-        for _ in range(3):
-            assert session.query("COMFND", "<Q/>") == "<Ok/>"
-    assert len(sent) == 5 and full_sends == []
-
-
 # --- environment ---------------------------------------------------------------------------------
 
 def test_proxy_from_the_environment_is_used(clean_env, sent):
