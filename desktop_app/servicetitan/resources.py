@@ -1,6 +1,6 @@
 """The ServiceTitan endpoints the sync flows use, as methods of `ServiceTitanClient`.
 
-Paths and query parameters follow the official OpenAPI documents (reference/servicetitan/openapi);
+Paths and query parameters follow the official OpenAPI documents (kept for the tests in tests/reference/servicetitan/openapi);
 the tests check every request against them, because ServiceTitan silently ignores parameters it
 does not know and answers with unfiltered data (NOTES §6.5).
 

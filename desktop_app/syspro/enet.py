@@ -1,10 +1,10 @@
 """The e.net REST session: Logon at the start of a sync cycle, business-object calls, Logoff at its end.
 
-e.net takes everything in the query string of a GET (README §1.2), passwords included, so URLs are
+e.net takes everything in the query string of a GET, passwords included, so URLs are
 never logged as sent: every log line and audit record carries a rebuilt URL with the session id
 and passwords masked and the XML documents elided (they are recorded separately, redacted).
 
-SYSPRO allows one live session per operator; a second Logon evicts the first (README §1.4). So one
+SYSPRO allows one live session per operator; a second Logon evicts the first. So one
 `EnetSession` serves a whole cycle and is re-established at most once per call when SYSPRO says it
 no longer knows it.
 """

@@ -1,6 +1,6 @@
 """INVTMA – inventory adjustments; INVQRY – one stock code with its warehouses.
 
-INVTMA has no natural duplicate guard (README §2.7): callers put their own reference in
+INVTMA has no natural duplicate guard: callers put their own reference in
 `Reference`/`Notation` so that a movement whose outcome is unknown can be looked up.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Read-only access to SYSPRO tables over the SYSPRO OData service, and the idempotency lookup.
 
-Entity-set names, paging and filter syntax are not publicly confirmed (README §3), so names come
+Entity-set names, paging and filter syntax are not publicly confirmed (docs/syspro-contract.md), so names come
 from `contract.ODATA_ENTITIES` through the `syspro.odata_entities` override, paging follows
 `@odata.nextLink` when the server gives one and `$skip` otherwise, and Test connection reports
 what `$metadata` actually lists.
