@@ -1,6 +1,6 @@
 """OAuth client-credentials token for one ServiceTitan tenant, cached and refreshed in time.
 
-Tokens last 900 s and ServiceTitan throttles token requests (NOTES §1), so one token is reused
+Tokens last 900 s and ServiceTitan throttles token requests, so one token is reused
 until `refresh_margin` seconds before it expires; the margin means no request leaves with a token
 that could expire before the server reads it. One lock makes concurrent callers share a single
 refresh. A token is remembered by `redact` the moment it arrives.

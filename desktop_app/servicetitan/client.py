@@ -5,7 +5,7 @@ the tenant's rate limiter, signs with a fresh-enough token and the app key, send
 and read timeouts, and decides from the answer whether to retry. The endpoint methods the sync
 flows use live in `resources.ServiceTitanResources`, which this class inherits.
 
-Retry rules (NOTES §4, §6):
+Retry rules:
 - GET: retried on connection errors, timeouts, 429, 5xx and 409 "maintenance".
 - POST/PATCH/PUT/DELETE: retried only when the request surely never reached ServiceTitan (no
   connection could be made, or a 429). Anything else that leaves the outcome open raises
@@ -310,7 +310,7 @@ def _problem_fields(body: object) -> dict:
 
 
 def _is_maintenance(status: int, body: object) -> bool:
-    # "The service is suspended for maintenance. Please try again later." (NOTES §4)
+    # "The service is suspended for maintenance. Please try again later."
     return status == 409 and "maintenance" in str(body).lower()
 
 

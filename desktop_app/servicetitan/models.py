@@ -2,7 +2,7 @@
 
 Each record keeps the untouched answer in `raw` for the audit trail. Parsing is lenient where
 ServiceTitan is: any field the schema marks nullable may be null, enums documented as strings
-sometimes arrive as integers (NOTES §6.8), and money is Decimal whether it came as an accounting
+sometimes arrive as integers, and money is Decimal whether it came as an accounting
 string ("1234.565") or as a JSON number read with parse_float=Decimal (12.345).
 """
 from __future__ import annotations
@@ -679,7 +679,7 @@ def readable_or_held(parse: Callable[[dict], T]) -> Callable[[dict], T | Unreada
 
 
 def dedupe_key(record: Any) -> tuple:
-    """id + modifiedOn: the same version of a record seen twice is one record (NOTES §2.1).
+    """id + modifiedOn: the same version of a record seen twice is one record.
     For a record as the feed sent it (a dict), the same two values as its model would hold."""
     if isinstance(record, dict):
         try:

@@ -1,6 +1,6 @@
 """Client-side limit of ServiceTitan calls per rolling second, shared per tenant.
 
-ServiceTitan allows 60 calls per second per application per tenant (NOTES §4). Every flow and
+ServiceTitan allows 60 calls per second per application per tenant. Every flow and
 thread of this process that talks to one tenant draws from the same limiter, so running the
 vendor and invoice flows side by side cannot add up past the limit. The window is a little
 longer than a second because the server counts arrival times, which network jitter squeezes.

@@ -1,10 +1,10 @@
 """The ServiceTitan endpoints the sync flows use, as methods of `ServiceTitanClient`.
 
-Paths and query parameters follow the official OpenAPI documents (kept for the tests in tests/reference/servicetitan/openapi);
-the tests check every request against them, because ServiceTitan silently ignores parameters it
-does not know and answers with unfiltered data (NOTES §6.5).
+Paths and query parameters follow ServiceTitan's official OpenAPI documents (a copy is kept for the
+tests in tests/reference/servicetitan/openapi); the tests check every request against them, because
+ServiceTitan silently ignores parameters it does not know and answers with unfiltered data.
 
-Reading rules (NOTES §2.1, §6.3):
+Reading rules (ServiceTitan's developer documentation on paging and export feeds):
 - lists page from 1 with `pageSize` (client.page_size, default 500) until `hasMore` is false, and
   ask for inactive records too (`active=Any`; invoices `activeState=All`) where the operation
   has that filter;
@@ -41,7 +41,7 @@ from desktop_app.servicetitan.models import (
 
 T = TypeVar("T")
 
-IDS_PER_REQUEST = 50  # ServiceTitan answers 400 above this (NOTES §2.1, §6.7)
+IDS_PER_REQUEST = 50  # ServiceTitan answers 400 above this
 # Pages one read may take before it is taken for a feed that never ends: 20,000 pages are 10 million
 # records at the default page size, far beyond any tenant, yet a runaway loop stops within minutes.
 MAX_PAGES_PER_READ = 20_000

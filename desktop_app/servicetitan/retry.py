@@ -1,7 +1,7 @@
 """How long to wait before trying a ServiceTitan request again, and when to give up.
 
 ServiceTitan documents neither its 429 answer nor Retry-After; clients in the wild see either a
-`Retry-After` header or an RFC 7807 body whose title ends "... Try again in N seconds." (NOTES §4),
+`Retry-After` header or an RFC 7807 body whose title ends "... Try again in N seconds.",
 so both are read, and exponential backoff with jitter covers the rest.
 """
 from __future__ import annotations
