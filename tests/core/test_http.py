@@ -6,8 +6,12 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import select_proxy
 
-from desktop_app.core.http import (PoolKeepingAdapter, configure_from_environment, environment_proxies,
-                                   session_from_environment)
+from desktop_app.core.http import (
+    PoolKeepingAdapter,
+    configure_from_environment,
+    environment_proxies,
+    session_from_environment,
+)
 
 REQUESTS_CHOICE = HTTPAdapter.get_connection_with_tls_context
 
