@@ -88,7 +88,8 @@ def environment_lookups(monkeypatch):
 
     resolved: list[str] = []
     real = core_http.get_environ_proxies
-    monkeypatch.setattr(core_http, "get_environ_proxies", lambda url, *a, **k: resolved.append(url) or real(url, *a, **k))
+    monkeypatch.setattr(core_http, "get_environ_proxies",
+                        lambda url, *a, **k: resolved.append(url) or real(url, *a, **k))
     monkeypatch.setattr(requests.sessions, "get_environ_proxies",
                         lambda *a, **k: pytest.fail("requests looked the environment up for a single request"))
     return resolved

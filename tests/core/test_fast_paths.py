@@ -93,7 +93,7 @@ def test_datetime_field_reads_exactly_what_peewee_reads():
         assert got == expected and type(got) is type(expected), text
         _writes_what_peewee_wrote(ours, theirs, text)
     assert ours.python_value(None) is None and theirs.python_value(None) is None
-    utc = dt.timezone.utc
+    utc = dt.UTC
     for value in (None, dt.datetime(2026, 12, 3, 1, 25, 28), dt.datetime(2026, 12, 3, 1, 25, 28, 7),
                   dt.datetime(2026, 12, 3, 1, 25, 28, 7, tzinfo=utc), dt.date(2026, 12, 3), db.utcnow()):
         _writes_what_peewee_wrote(ours, theirs, value)

@@ -321,7 +321,8 @@ def test_a_credit_is_found_by_its_reference_over_odata_and_over_enet(sandbox):
         with ctx.enet.session() as session:
             for odata, enet in ((ctx.odata, None), (None, session)):
                 found = find_ap_credit(odata=odata, session=enet, supplier=credit.supplier,
-                                       invoice=credit.syspro_invoice, reference_key=credit_reference_key(returned["id"]))
+                                       invoice=credit.syspro_invoice,
+                                       reference_key=credit_reference_key(returned["id"]))
                 assert found is not None and found.amount == credit.amount and found.trn_type == "C"
                 assert find_ap_credit(odata=odata, session=enet, supplier=credit.supplier,
                                       invoice=credit.syspro_invoice, reference_key=credit_reference_key(1)) is None

@@ -217,7 +217,7 @@ def last_31st(before: dt.date) -> dt.date:
 def evening_of(day: dt.date) -> dt.datetime:
     """8 pm in Chicago on `day`, as the naive UTC instant the simulator keeps (01:00 or 02:00 the next day)."""
     moment = dt.datetime.combine(day, dt.time(20, 0), tzinfo=zoneinfo.ZoneInfo(ZONE))
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _open_the_month_of(sp, day: dt.date) -> None:

@@ -206,6 +206,7 @@ def test_rejected_document_fails_with_reason_then_retry_posts_it(sandbox):
     assert_exactly_once(sandbox)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side,faults", [
     ("st", {"rate_limit_storm": 5}),
     ("st", {"rate_limit_storm_nohdr": 3}),

@@ -4,6 +4,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = textwrap.dedent("""
     import sys, threading
     from desktop_app.sandbox.runner import Sandbox
@@ -42,6 +44,7 @@ def run(mode, tmp_path):
     return result.stdout.split()
 
 
+@pytest.mark.slow
 def test_after_preload_a_cycle_imports_nothing_new(tmp_path):
     without = run("cold", tmp_path)
     assert "desktop_app.syspro.enet" in without and "requests" in without  # what preload is for

@@ -2,7 +2,7 @@
 leaves off (docs/sandbox-fidelity.md): nothing is lost or posted twice when they are on."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from .test_invoice_sync import assert_exactly_once, cycle
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @pytest.mark.parametrize("sandbox", [{"faults": "st.export_delay=900"}], indirect=True)

@@ -77,7 +77,8 @@ def test_two_vendors_mapped_to_one_supplier_keep_the_persons_mapping_and_share_i
     assert {r.changed_by for r in VendorMapping.select().where(VendorMapping.syspro_supplier == "FERGUS")} == {"office"}
     assert set(sp.suppliers) - suppliers <= {"LONESTARCOPPERT"} and len(st.vendors) == vendor_count
     # invoices of both vendors post to the shared supplier
-    posted = [d for d in ApDocument.select().where(ApDocument.supplier == "FERGUS") if d.state in ("POSTED", "CONFIRMED")]
+    posted = [d for d in ApDocument.select().where(ApDocument.supplier == "FERGUS")
+              if d.state in ("POSTED", "CONFIRMED")]
     skus_posted = {line.get("sku_id") for d in posted for line in d.lines}
     assert skus_posted & moved and skus_posted - moved
     assert not [d for d in ApDocument.select() if any(m.get("key") in (branch_copy, str(branch_copy))
@@ -119,7 +120,7 @@ def test_fifty_new_suppliers_wait_for_approval_then_are_created_once(sandbox, ca
     before = len(st.vendors)
     cycle(FLOW)
     waiting = SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.state == WAITING)
-    assert {l.syspro_key for l in waiting} >= {f"BULK{n:03d}" for n in range(50)}
+    assert {row.syspro_key for row in waiting} >= {f"BULK{n:03d}" for n in range(50)}
     assert waiting.count() == 50
     assert len(st.vendors) == before
     assert records.waiting_counts(FLOW)[0]["sentence"] == ("50 suppliers from SYSPRO wait for your approval before "
@@ -263,7 +264,7 @@ def test_too_many_new_pos_wait_for_approval(sandbox):
     assert records.waiting_counts("purchase-orders")[0]["sentence"].endswith("before they are created in SYSPRO")
     assert main(["records", "approve", "--flow", "purchase-orders", "--all"]) == 0
     assert SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == WAITING).count() == 0
-    made = [l for l in waiting if SyncLink.get_by_id(l.id).state == SYNCED]
+    made = [row for row in waiting if SyncLink.get_by_id(row.id).state == SYNCED]
     assert len(made) == len(waiting)
     writes = Writes(sandbox)
     cycle("purchase-orders")
@@ -274,13 +275,13 @@ def test_too_many_first_postings_of_adjustments_wait_then_post_once_and_later_ed
     config.save_setting("sync.max_auto_create", "1", actor="test")
     cycle("adjustments")
     waiting = list(SyncLink.select().where(SyncLink.flow == "adjustments", SyncLink.state == WAITING))
-    assert len(waiting) > 1 and not [l for l in SyncLink.select().where(SyncLink.flow == "adjustments",
-                                                                        SyncLink.state == SYNCED)]
+    assert len(waiting) > 1 and not [row for row in SyncLink.select().where(SyncLink.flow == "adjustments",
+                                                                            SyncLink.state == SYNCED)]
     assert records.waiting_counts("adjustments")[0]["sentence"] == (
         f"{len(waiting)} inventory adjustments from ServiceTitan wait for your approval before they are posted to "
         "SYSPRO")
     assert main(["records", "approve", "--flow", "adjustments", "--all"]) == 0
-    assert all(SyncLink.get_by_id(l.id).state == SYNCED for l in waiting)
+    assert all(SyncLink.get_by_id(row.id).state == SYNCED for row in waiting)
     writes = Writes(sandbox)
     cycle("adjustments")
     assert writes.syspro() == []

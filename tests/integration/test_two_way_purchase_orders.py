@@ -34,11 +34,12 @@ def test_pos_go_both_ways_once_unmappable_ones_are_held_and_nothing_echoes(sandb
         header = sp.purchase_orders[row.syspro_key]["header"]
         assert header["CustomerPoNumber"] == "ST" + po["number"] and cpns[header["CustomerPoNumber"]] == 1
         lines = sp.purchase_orders[row.syspro_key]["lines"]
-        assert [l["MOrderQty"] for l in lines] == [i["quantity"] for i in sorted(po["items"], key=lambda i: i["id"])]
-    held = [l for l in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
-                                                SyncLink.state == HELD)]
-    assert held and all(l.reason.startswith("Needs mapping") for l in held)
-    assert all(st.purchase_orders[l.st_id]["status"] == "Canceled" for l in
+        ordered = sorted(po["items"], key=lambda i: i["id"])
+        assert [line["MOrderQty"] for line in lines] == [i["quantity"] for i in ordered]
+    held = [row for row in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
+                                                    SyncLink.state == HELD)]
+    assert held and all(row.reason.startswith("Needs mapping") for row in held)
+    assert all(st.purchase_orders[row.st_id]["status"] == "Canceled" for row in
                SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.state == SKIPPED))
     # the SYSPRO-only PO of a mapped supplier became a ServiceTitan PO with the marker
     johnst = next(n for n, po in sp.purchase_orders.items() if po["header"]["Supplier"] == "JOHNST"
@@ -46,7 +47,7 @@ def test_pos_go_both_ways_once_unmappable_ones_are_held_and_nothing_echoes(sandb
     made = link(FLOW, syspro_key=johnst)
     assert made.state == SYNCED and st.purchase_orders[made.st_id]["summary"] == f"SYSPRO PO {johnst}"
     assert [i["quantity"] for i in st.purchase_orders[made.st_id]["items"]] == \
-           [l["MOrderQty"] for l in sp.purchase_orders[johnst]["lines"]]
+           [line["MOrderQty"] for line in sp.purchase_orders[johnst]["lines"]]
     grainger = next(n for n, po in sp.purchase_orders.items() if po["header"]["Supplier"] == "GRAING")
     assert link(FLOW, syspro_key=grainger).state == HELD and "GRAING" in link(FLOW, syspro_key=grainger).reason
 
@@ -56,7 +57,8 @@ def test_pos_go_both_ways_once_unmappable_ones_are_held_and_nothing_echoes(sandb
 
 
 def _st_origin(box, status="Pending"):
-    for row in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan", SyncLink.state == SYNCED):
+    for row in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
+                                       SyncLink.state == SYNCED):
         if box.company.st.purchase_orders[row.st_id]["status"] == status:
             return row
     raise AssertionError("no synced PO with status " + status)
@@ -116,7 +118,8 @@ def test_both_sides_changed_is_a_conflict_and_the_policy_resolves_it(sandbox):
     cycle(FLOW)
     pair = link(FLOW, st_id=row.st_id)
     assert pair.state == CONFLICT and writes.all() == []
-    assert pair.conflict["servicetitan"]["lines"][0]["qty"] == "31" and pair.conflict["syspro"]["lines"][0]["qty"] == "41"
+    assert pair.conflict["servicetitan"]["lines"][0]["qty"] == "31"
+    assert pair.conflict["syspro"]["lines"][0]["qty"] == "41"
     set_policy("servicetitan")
     cycle(FLOW)
     assert sandbox.company.syspro.purchase_orders[row.syspro_key]["lines"][0]["MOrderQty"] == Decimal(31)

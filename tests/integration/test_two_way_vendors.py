@@ -34,7 +34,8 @@ def test_first_cycle_links_creates_and_holds_then_a_second_cycle_writes_nothing(
     assert grainger.state == HELD and "SupAddr1" in grainger.reason and "SupPostalCode" in grainger.reason
     assert link(FLOW, st_id=st_vendor(sandbox, "Old Town Supply (closed)")["id"]).state == SKIPPED
     assert summary.linked >= 7 and summary.to_syspro == 1
-    assert AuditEvent.select().where(AuditEvent.flow == FLOW, AuditEvent.record_key == f"vendor:{lsc['id']}").count() >= 2
+    assert AuditEvent.select().where(AuditEvent.flow == FLOW,
+                                     AuditEvent.record_key == f"vendor:{lsc['id']}").count() >= 2
 
     writes = Writes(sandbox)
     again = cycle(FLOW)[FLOW]
@@ -85,7 +86,8 @@ def test_new_syspro_supplier_becomes_a_vendor_and_a_killed_create_is_not_repeate
     new.save()
     writes = Writes(sandbox)
     summary = cycle(FLOW)[FLOW]
-    assert len(sandbox.company.st.vendors) == count and ("POST", f"/inventory/v2/tenant/{sandbox.company.st.tenant}/vendors") not in writes.servicetitan()
+    assert len(sandbox.company.st.vendors) == count
+    assert ("POST", f"/inventory/v2/tenant/{sandbox.company.st.tenant}/vendors") not in writes.servicetitan()
     again = SyncLink.get_by_id(new.id)
     assert again.state == SYNCED and again.st_id == vendor["id"] and summary.settled == 1
 

@@ -33,7 +33,8 @@ class Writes:
                 if r["method"] != "GET" and r["path"] != "/connect/token"]
 
     def syspro(self) -> list[tuple[str, str]]:
-        return [(path, params.get("BusinessObject", "")) for _m, path, params, _s in self.box.syspro.request_log[self.sp_from:]
+        return [(path, params.get("BusinessObject", ""))
+                for _m, path, params, _s in self.box.syspro.request_log[self.sp_from:]
                 if "/Setup/" in path or "/Transaction/" in path]
 
     def all(self) -> list:

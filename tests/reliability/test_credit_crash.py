@@ -53,8 +53,9 @@ def test_engine_killed_while_a_credit_is_posting_leaves_it_posted_once(tmp_path,
         assert scenarios._run_sync(env, applied.is_set) == -signal.SIGKILL
         monkeypatch.setattr(syspro_postings, "_apply_to_invoice", plain)
         db.open_database()
+        # committed before the request left; no answer recorded
         credit = db.ApDocument.get(db.ApDocument.st_invoice_id == returned["id"],
-                                   db.ApDocument.state == ledger.POSTING)  # committed before the request left; no answer recorded
+                                   db.ApDocument.state == ledger.POSTING)
         db.close_database()
 
         assert scenarios._run_sync(env) in (0, 1)

@@ -69,6 +69,7 @@ def test_a_cli_cycle_waits_for_a_cycle_running_elsewhere_then_runs(sandbox, data
         holder.join(30)
 
 
+@pytest.mark.slow
 def test_a_cli_cycle_refuses_with_exit_2_and_a_sentence_when_the_other_cycle_does_not_end(
         sandbox, data_home, monkeypatch, capsys):
     monkeypatch.setattr(cycle_lock, "WAIT_S", 1.5)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 from collections import Counter
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings

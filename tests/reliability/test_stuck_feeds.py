@@ -58,6 +58,7 @@ def test_the_fault_spec_names_the_feed_that_does_not_advance():
         parse_fault_spec("st.http_500=1e")
 
 
+@pytest.mark.slow
 def test_the_reliability_scenarios_of_a_stuck_feed_and_a_hung_engine_lose_and_duplicate_nothing(sandbox):
     from desktop_app.sandbox import scenarios
 

@@ -62,6 +62,7 @@ FAULTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("side,faults", [(None, None), *FAULTS],
                          ids=["no-fault", *(f"{side}.{next(iter(f))}" for side, f in FAULTS)])
 def test_two_way_flows_end_as_without_the_fault_and_write_nothing_twice(sandbox, side, faults, fault_free):

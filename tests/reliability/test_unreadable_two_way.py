@@ -40,9 +40,9 @@ def test_an_unreadable_po_is_held_by_name_the_others_sync_and_retry_reads_it_aga
     cycle("vendors")
     cycle(FLOW)
     st, sp = sandbox.company.st, sandbox.company.syspro
-    synced = [l for l in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
+    synced = [row for row in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
                                                   SyncLink.state == SYNCED)
-              if st.purchase_orders[l.st_id]["status"] == "Pending"]
+              if st.purchase_orders[row.st_id]["status"] == "Pending"]
     broken, fine = synced[0], synced[1]
     for row in (broken, fine):
         _set_first_quantity(sandbox, row.st_id, "7")
@@ -118,9 +118,9 @@ def test_a_syspro_po_row_that_cannot_be_read_holds_that_po_only(sandbox):
     cycle("vendors")
     cycle(FLOW)
     st, sp = sandbox.company.st, sandbox.company.syspro
-    synced = [l for l in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
+    synced = [row for row in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan",
                                                   SyncLink.state == SYNCED)
-              if st.purchase_orders[l.st_id]["status"] == "Pending"]
+              if st.purchase_orders[row.st_id]["status"] == "Pending"]
     broken, fine = synced[0], synced[1]
     line = sp.purchase_orders[broken.syspro_key]["lines"][0]
     price = line["MPrice"]

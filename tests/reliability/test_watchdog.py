@@ -42,6 +42,7 @@ def quick_engine(data_home):
     db.close_database()
 
 
+@pytest.mark.slow
 def test_a_long_job_that_is_getting_on_is_not_stopped(quick_engine):
     # silent towards the app but for the engine's own beats between steps, three times the watchdog
     assert quick_engine.run(functools.partial(work_quietly, seconds=6.0), actor="test") == 6.0

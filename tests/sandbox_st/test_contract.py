@@ -3,12 +3,11 @@ operation and status — successes and the documented error responses alike."""
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 from jsonschema import Draft202012Validator
 
 from desktop_app.sandbox.st_sim import ROUTES
-
 from tests.reference_docs import ST_OPENAPI, ST_SAMPLES
 
 from .conftest import body
@@ -16,7 +15,7 @@ from .conftest import body
 GUID = "0a1b2c3d-0000-4000-8000-00000000abcd"
 
 
-@lru_cache(maxsize=None)
+@cache
 def spec(module: str) -> dict:
     return json.loads((ST_OPENAPI / f"{module}-v2.json").read_text("utf-8"))
 

@@ -121,8 +121,9 @@ def test_vendor_patch_with_external_data_replace_and_merge(client, company):
         assert response.status_code == 200, response.text
         return body(client.get("inventory", f"vendors/{vendor_id}"))
 
-    ext = lambda pairs, mode=None: {"externalData": {"applicationGuid": GUID, "patchMode": mode,
-                                                     "externalData": pairs}}
+    def ext(pairs, mode=None):
+        return {"externalData": {"applicationGuid": GUID, "patchMode": mode, "externalData": pairs}}
+
     patch(ext([{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]))
     merged = patch(ext([{"key": "b", "value": "3"}, {"key": "c", "value": "4"}], "Merge"))
     assert {p["key"]: p["value"] for p in merged["externalData"]} == {"a": "1", "b": "3", "c": "4"}
@@ -141,7 +142,8 @@ def test_purchase_order_create_is_pending_and_patch_respects_status(client, comp
     sku = next(iter(st.materials.values()))
     address = {"street": "1 Main", "unit": "", "city": "Dallas", "state": "TX", "zip": "75201", "country": "USA"}
     payload = {"vendorId": vendor["id"], "typeId": 1, "businessUnitId": next(iter(st.business_units)),
-               "inventoryLocationId": next(iter(st.warehouses)), "shipTo": {"description": "Dallas", "address": address},
+               "inventoryLocationId": next(iter(st.warehouses)),
+               "shipTo": {"description": "Dallas", "address": address},
                "impactsTechnicianPayroll": False, "date": "2026-03-10T00:00:00Z", "requiredOn": "2026-03-12T00:00:00Z",
                "tax": 0, "shipping": 12.5, "memo": "From SYSPRO PO 000123",
                "items": [{"skuId": sku["id"], "description": sku["description"], "vendorPartNumber": "P1",

@@ -1,8 +1,8 @@
 """APSTIN (post AP invoice) validation and storage, seen through XmlOut, OData and COMFND."""
 from __future__ import annotations
 
-from decimal import Decimal
 import json
+from decimal import Decimal
 
 from lxml import etree
 

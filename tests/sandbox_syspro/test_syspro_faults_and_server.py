@@ -10,6 +10,7 @@ import requests
 from lxml import etree
 
 from desktop_app.sandbox.syspro_sim import SysproSimulator
+
 from .conftest import (
     PASSWORD,
     apstin_doc,

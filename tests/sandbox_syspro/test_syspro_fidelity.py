@@ -7,8 +7,19 @@ from decimal import Decimal
 import pytest
 
 from desktop_app.sandbox.syspro_sim import SysproSimulator
-from .conftest import COMPANY, COMPANY_PASSWORD, OPERATOR, PASSWORD, apstin_doc, apstin_item, apstin_params, \
-    errors, items, parse
+
+from .conftest import (
+    COMPANY,
+    COMPANY_PASSWORD,
+    OPERATOR,
+    PASSWORD,
+    apstin_doc,
+    apstin_item,
+    apstin_params,
+    errors,
+    items,
+    parse,
+)
 from .test_syspro_other_bos import APSSSP_PARAMS, INVTMA_PARAMS, PORTOI_PARAMS, adjustment, po_add, supplier_doc
 
 COMFND = "<Query><TableName>ApSupplier</TableName></Query>"

@@ -97,8 +97,8 @@ def test_portoi_add_change_cancel_visible_in_odata(enet, state):
                       "OrderDueDate": "2026-03-20", "Warehouse": "N1", "OrderStatus": "1",
                       "CustomerPoNumber": "ST-PO-55", "Branch": "NORTH"}
     lines = odata(enet, "PorMasterDetail", **{"$orderby": "Line"})
-    assert [(l["Line"], l["MStockCode"], l["MWarehouse"], l["MOrderQty"], l["MPrice"], l["MGlCode"])
-            for l in lines] == [(1, "FLT-1620", "N1", Decimal("12"), Decimal("4.25000"), "5000-100"),
+    assert [(line["Line"], line["MStockCode"], line["MWarehouse"], line["MOrderQty"], line["MPrice"], line["MGlCode"])
+            for line in lines] == [(1, "FLT-1620", "N1", Decimal("12"), Decimal("4.25000"), "5000-100"),
                                 (2, "REF-R410A", "S1", Decimal("2.5"), Decimal("150"), "")]
     assert lines[0]["MStockDes"] == "Filter 16x20x1"
 

@@ -7,6 +7,7 @@ import re
 from lxml import etree
 
 from desktop_app.sandbox.syspro_sim import SysproSimulator
+
 from .conftest import COMPANY, COMPANY_PASSWORD, OPERATOR, PASSWORD, parse
 
 COMFND = "<Query><TableName>ApSupplier</TableName><Columns><Column>Supplier</Column></Columns></Query>"
@@ -83,12 +84,14 @@ def test_idle_session_expires_on_the_injected_clock_and_use_keeps_it_alive(enet,
     clock.advance(500)  # 500 s since the last call: still inside the 600 s timeout
     assert parse(enet.get("Query/Query", UserId=user_id, BusinessObject="COMFND", XmlIn=COMFND)).tag == "ApSupplier"
     clock.advance(601)
-    assert enet.get("Query/Query", UserId=user_id, BusinessObject="COMFND", XmlIn=COMFND).text == "ERROR: Invalid UserId"
+    expired = enet.get("Query/Query", UserId=user_id, BusinessObject="COMFND", XmlIn=COMFND)
+    assert expired.text == "ERROR: Invalid UserId"
     assert sim.open_sessions() == 0
 
 
 def test_unknown_and_missing_user_id(enet):
-    assert enet.get("Query/Query", UserId="0" * 34, BusinessObject="COMFND", XmlIn=COMFND).text == "ERROR: Invalid UserId"
+    unknown = enet.get("Query/Query", UserId="0" * 34, BusinessObject="COMFND", XmlIn=COMFND)
+    assert unknown.text == "ERROR: Invalid UserId"
     assert enet.get("Query/Query", BusinessObject="COMFND", XmlIn=COMFND).text.startswith("ERROR")
 
 

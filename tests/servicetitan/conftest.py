@@ -7,11 +7,19 @@ import responses
 
 from desktop_app.servicetitan.client import ServiceTitanClient
 from desktop_app.servicetitan.retry import RetryPolicy
+from tests.reference_docs import ST_OPENAPI
 
 from .st_fakes import (
-    API_URL, APP_KEY, AUTH_URL, CLIENT_ID, CLIENT_SECRET, TENANT, FakeTime, SpecChecker, TokenServer,
+    API_URL,
+    APP_KEY,
+    AUTH_URL,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TENANT,
+    FakeTime,
+    SpecChecker,
+    TokenServer,
 )
-from tests.reference_docs import ST_OPENAPI
 
 
 @pytest.fixture(scope="session")

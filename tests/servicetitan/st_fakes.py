@@ -79,7 +79,8 @@ class SpecChecker:
         assert candidates, f"{method} {rest}: no such path in {module}-v2.json"
         _, template, item = min(candidates, key=lambda c: c[0])
         operation = item.get(method.lower())
-        assert operation, f"{method} not allowed on {module} {template} (allowed: {sorted(k for k in item if k != 'parameters')})"
+        allowed = sorted(k for k in item if k != "parameters")
+        assert operation, f"{method} not allowed on {module} {template} (allowed: {allowed})"
         declared = {p["name"]: p for p in item.get("parameters", []) + operation.get("parameters", [])
                     if p.get("in") == "query"}
         sent = parse_qsl(parts.query, keep_blank_values=True)

@@ -57,7 +57,8 @@ def test_unknown_tenant(st, tokens, make_client):
 
 def test_unreachable_host_fails_fast(st, make_client, fake_time):
     reason = urllib3.exceptions.NewConnectionError(None, "Name or service not known")
-    st.add(responses.POST, AUTH_URL, body=requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, AUTH_URL, reason)))
+    st.add(responses.POST, AUTH_URL,
+           body=requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, AUTH_URL, reason)))
     result = check_connection(make_client())
     assert not result.ok and "Could not reach the ServiceTitan sign-in server auth.st.example" in result.message
     assert sum(fake_time.slept) < 10

@@ -6,7 +6,6 @@ import pytest
 import responses
 from requests.utils import select_proxy
 
-
 from .st_fakes import API_URL, AUTH_URL, api, page
 
 BU = api("settings", "business-units")

@@ -1,7 +1,7 @@
 """Page-numbered lists, ids chunking, export feeds with continueFrom, dedupe."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -82,7 +82,7 @@ def test_vendor_ids_are_an_array_parameter(st, tokens, make_client):
 def test_modified_on_or_after_is_sent_in_utc(st, tokens, make_client):
     url = api("inventory", "vendors")
     st.add(responses.GET, url, json=page([]))
-    make_client().vendors(datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc))
+    make_client().vendors(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
     assert _query(st.calls[-1])["modifiedOnOrAfter"] == "2026-03-01T12:00:00.000Z"
 
 
@@ -208,7 +208,7 @@ def test_an_export_feed_that_never_ends_stops_at_the_page_cap(st, tokens, make_c
 def test_a_list_that_repeats_its_page_stops_with_an_error_naming_it(st, tokens, make_client):
     from desktop_app.servicetitan.errors import FeedNotAdvancing
 
-    for n in range(5):  # a server that ignores `page`
+    for _ in range(5):  # a server that ignores `page`
         st.add(responses.GET, MATERIALS, json=page([{"id": 1, "code": "A", "cost": 1}], has_more=True))
     with pytest.raises(FeedNotAdvancing, match="pricebook/materials list answered page 2 with the same records"):
         make_client().materials()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -37,7 +37,7 @@ def test_invoice_parsing_keeps_money_exact():
     invoice = Invoice.from_api(money_json.loads(json.dumps(INVOICE)))
     assert invoice.total == Decimal("1234.565") and isinstance(invoice.total, Decimal)
     assert invoice.number == "INV-77" and invoice.invoice_date == date(2026, 1, 19)
-    assert invoice.modified_on == datetime(2026, 1, 19, 20, 35, 38, 287600, tzinfo=timezone.utc)
+    assert invoice.modified_on == datetime(2026, 1, 19, 20, 35, 38, 287600, tzinfo=UTC)
     assert (invoice.business_unit_id, invoice.business_unit_name) == (3, "Plumbing")
     assert (invoice.job_id, invoice.job_number, invoice.customer_name) == (9, "J-9", "Customer")
     assert invoice.employee_id is None and invoice.sync_status == "0"

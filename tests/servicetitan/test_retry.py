@@ -1,7 +1,7 @@
 """429 / 5xx / timeouts: what is retried, how long it waits, and when a write's fate is unknown."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import pytest
@@ -42,7 +42,7 @@ def test_429_with_retry_after_header(st, tokens, make_client, fake_time):
 
 
 def test_429_with_retry_after_http_date(st, tokens, make_client, fake_time):
-    when = datetime.fromtimestamp(fake_time.wall() + 12, timezone.utc)
+    when = datetime.fromtimestamp(fake_time.wall() + 12, UTC)
     st.add(responses.GET, BU, status=429, headers={"Retry-After": format_datetime(when, usegmt=True)})
     st.add(responses.GET, BU, json=page([]))
     make_client().business_units()
@@ -51,7 +51,8 @@ def test_429_with_retry_after_http_date(st, tokens, make_client, fake_time):
 
 def test_429_with_hint_only_in_the_body(st, tokens, make_client, fake_time):
     st.add(responses.GET, BU, status=429, json={
-        "type": "https://tools.ietf.org/html/rfc6585#section-4", "title": "Rate limit is exceeded. Try again in 3 seconds.",
+        "type": "https://tools.ietf.org/html/rfc6585#section-4",
+        "title": "Rate limit is exceeded. Try again in 3 seconds.",
         "status": 429, "traceId": "abc", "errors": {}, "data": {}})
     st.add(responses.GET, BU, json=page([]))
     make_client().business_units()
@@ -85,7 +86,8 @@ def test_5xx_then_success(st, tokens, make_client, fake_time):
 
 
 def test_409_maintenance_is_retried_for_reads(st, tokens, make_client):
-    st.add(responses.GET, BU, status=409, json={"title": "The service is suspended for maintenance. Please try again later."})
+    st.add(responses.GET, BU, status=409,
+           json={"title": "The service is suspended for maintenance. Please try again later."})
     st.add(responses.GET, BU, json=page([{"id": 3}]))
     assert [u.id for u in make_client().business_units()] == [3]
 
@@ -97,7 +99,8 @@ def test_other_4xx_is_not_retried_and_carries_problem_details(st, tokens, make_c
     with pytest.raises(BadRequest) as info:
         make_client().business_units()
     err = info.value
-    assert err.status == 400 and err.trace_id == "t-1" and err.errors == {"Ids": ["Simple IDs lookup should not exceed 50"]}
+    assert err.status == 400 and err.trace_id == "t-1"
+    assert err.errors == {"Ids": ["Simple IDs lookup should not exceed 50"]}
     assert "validation errors" in str(err) and "t-1" in str(err)
     assert len(_bu_calls(st)) == 1
 

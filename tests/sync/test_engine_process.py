@@ -284,5 +284,7 @@ def test_a_worker_stopped_at_once_leaves_no_engine_behind(data_home):
         assert worker.stop(timeout=30)  # perhaps before its engine started, perhaps while it starts
     finally:
         db.close_database()
-    time.sleep(0.5)  # a start that lost the race has had time to spawn
+    for thread in threading.enumerate():  # a start that lost the race has finished spawning or giving up
+        if thread.name == "ml-connector-engine-start":
+            thread.join(60)
     assert engine.closed and engine.pid is None

@@ -32,7 +32,8 @@ def test_import_valid_file_and_export_round_trip(tmp_path):
 
 def test_one_bad_row_imports_nothing_and_names_its_line(tmp_path):
     db.VendorMapping.create(st_vendor_id=1, syspro_supplier="KEEP")
-    path = write(tmp_path, "st_vendor_id,syspro_supplier\n100,FERG01\n2x0,JOHN01\n300,\n400,WAYTOOLONGSUPPLIER1\n100,DUP\n")
+    path = write(tmp_path, "st_vendor_id,syspro_supplier\n"
+                           "100,FERG01\n2x0,JOHN01\n300,\n400,WAYTOOLONGSUPPLIER1\n100,DUP\n")
     with pytest.raises(mappings.MappingImportError) as info:
         mappings.import_csv("vendors", path)
     problems = dict(info.value.problems)
@@ -71,7 +72,8 @@ def test_items_by_code_and_gl_per_business_unit(tmp_path):
     assert snapshot.items_by_id[5] == ("FLT", "SPECIAL")
     assert snapshot.gl == {("5000", None): "10-5000", ("5000", 10): "20-5000"}
     # re-import updates in place rather than duplicating
-    mappings.import_csv("gl", write(tmp_path, "st_gl_account,st_business_unit_id,syspro_gl_code\n5000,,11-5000\n", "gl2.csv"))
+    mappings.import_csv("gl", write(tmp_path, "st_gl_account,st_business_unit_id,syspro_gl_code\n5000,,11-5000\n",
+                                    "gl2.csv"))
     assert db.GlMapping.select().count() == 2
     assert mappings.load_mappings().gl[("5000", None)] == "11-5000"
 

@@ -43,7 +43,8 @@ def doc():
 
 def test_an_enet_exception_is_a_failure_with_syspros_words(doc):
     ctx = SyncContext(settings=Settings(), actor="test")
-    session = ScriptedSession(BusinessObjectError("APSTIN", "ERROR: e.net exception 100000: Business object APSTIN is not licensed"))
+    session = ScriptedSession(BusinessObjectError(
+        "APSTIN", "ERROR: e.net exception 100000: Business object APSTIN is not licensed"))
     summary = invoices.CycleSummary()
     invoices.post_documents(ctx, session, [ApDocument.get_by_id(doc.id)], summary)
     after = ApDocument.get_by_id(doc.id)

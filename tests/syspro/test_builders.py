@@ -156,7 +156,8 @@ def test_apsssp_parameters_and_document(field_reference):
 
 
 def test_apsssp_update_sends_only_given_fields():
-    item = parse(suppliers.build_document([suppliers.SupplierDocument(supplier="ACME01", email="new@acme.test")])).find("Item")
+    document = suppliers.build_document([suppliers.SupplierDocument(supplier="ACME01", email="new@acme.test")])
+    item = parse(document).find("Item")
     assert tags(item) == ["Key", "Email"]
 
 
@@ -201,7 +202,7 @@ def test_portoi_add_order(field_reference):
     assert header.findtext("CustomerPoNumber") == "ST-PO-778"
     line = orders.find("OrderDetails/StockLine")
     assert is_subsequence(tags(line), xsd_order(field_reference, "PORTOIDOC", "StockLine"))
-    assert (line.findtext("StockCode"), line.findtext("OrderQty"), line.findtext("Price")) == ("A100", "2.5", "12.34567")
+    assert [line.findtext(tag) for tag in ("StockCode", "OrderQty", "Price")] == ["A100", "2.5", "12.34567"]
 
 
 def test_portoi_rules():

@@ -71,7 +71,7 @@ def test_logoff_even_when_the_post_raises(enet, client):
 def test_logoff_even_when_the_caller_fails(enet, client):
     with pytest.raises(ZeroDivisionError):
         with client.session():
-            1 / 0
+            raise ZeroDivisionError("the caller failed")
     assert enet.paths() == ["Logon", "Logoff"]
 
 
@@ -208,7 +208,8 @@ def test_logon_refused(enet, client, debug_logs):
 
 def test_logon_unreachable(rsps, client, debug_logs):
     rsps.add(responses.GET, f"{ENET_URL}/Logon",
-             body=requests.ConnectionError(f"Max retries exceeded with url: /Logon?OperatorPassword={OPERATOR_PASSWORD}"))
+             body=requests.ConnectionError(
+                 f"Max retries exceeded with url: /Logon?OperatorPassword={OPERATOR_PASSWORD}"))
     with pytest.raises(TransportError) as caught:
         with client.session():
             pass

@@ -175,8 +175,16 @@ def test_xml_with_reserved_and_accented_characters_reaches_the_syspro_simulator_
     """Against the sandbox's SYSPRO: a post whose notation holds &, %, +, spaces, < and an accent
     is stored as written, and an invoice number with / and + is found again by its key."""
     from desktop_app.sandbox.syspro_sim import SysproSimulator
-    from tests.sandbox_syspro.conftest import (COMPANY, COMPANY_PASSWORD as SIM_COMPANY_PASSWORD, OPERATOR,
-                                               PASSWORD, apstin_doc, apstin_item, apstin_params, seeded_state)
+    from tests.sandbox_syspro.conftest import (
+        COMPANY,
+        OPERATOR,
+        PASSWORD,
+        apstin_doc,
+        apstin_item,
+        apstin_params,
+        seeded_state,
+    )
+    from tests.sandbox_syspro.conftest import COMPANY_PASSWORD as SIM_COMPANY_PASSWORD
 
     state = seeded_state()
     simulator = SysproSimulator(state, session_idle_timeout_s=600)

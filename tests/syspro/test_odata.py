@@ -234,7 +234,8 @@ def test_an_overridden_entity_name_is_named_with_its_default(rsps, memory_keyrin
     rsps.replace(responses.GET, f"{COMPANY_URL}/$metadata", body=csdl({"Suppliers": ("Supplier", "Email")}))
     with ODataReader.from_settings(settings) as reader, pytest.raises(ConfigError) as caught:
         list(reader.suppliers())
-    assert "Suppliers (for ApSupplier) lacks required column SupplierName: the vendor sync cannot run" in str(caught.value)
+    assert ("Suppliers (for ApSupplier) lacks required column SupplierName: the vendor sync cannot run"
+            in str(caught.value))
 
 
 @pytest.mark.parametrize("answer", [{"status": 404}, {"status": 500}, {"body": "not xml"}])

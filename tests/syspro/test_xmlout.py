@@ -184,7 +184,7 @@ def test_decode_body_variants():
     assert xmlout.decode_body(xml.encode("cp1252")) == xml
     assert xmlout.decode_body(json.dumps(xml).encode("utf-8")) == xml
     assert xmlout.decode_body(json.dumps(json.dumps("ABC  ")).encode()) == "ABC  "
-    assert xmlout.decode_body("ERROR: Invalid UserId".encode()) == "ERROR: Invalid UserId"
+    assert xmlout.decode_body(b"ERROR: Invalid UserId") == "ERROR: Invalid UserId"
     assert xmlout.decode_body(b"\xef\xbb\xbf0") == "0"
 
 

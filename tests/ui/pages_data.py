@@ -8,8 +8,9 @@ from desktop_app.core.db import ApDocument
 from desktop_app.sync import ledger
 
 LINES = [
-    {"st_item_id": 1, "sku_id": 11, "sku_code": "CU-12", "stock_code": "CU12-COPPER", "description": "Copper pipe 1/2in",
-     "quantity": "3", "unit_cost": "12.50", "amount": "37.50", "ledger_code": "5100-100"},
+    {"st_item_id": 1, "sku_id": 11, "sku_code": "CU-12", "stock_code": "CU12-COPPER",
+     "description": "Copper pipe 1/2in", "quantity": "3", "unit_cost": "12.50", "amount": "37.50",
+     "ledger_code": "5100-100"},
     {"st_item_id": 2, "sku_id": 12, "sku_code": "CAP-45", "stock_code": "CAP45", "description": "Run capacitor 45uF",
      "quantity": "1", "unit_cost": "1000.00", "amount": "1000.00", "ledger_code": "5100-100"},
 ]

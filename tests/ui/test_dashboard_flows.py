@@ -62,7 +62,8 @@ def test_one_reason_shared_by_every_flow_is_said_once():
 
 def test_reasons_are_grouped_with_the_flows_they_stopped():
     cycle = {"state": "completed", "error": "",
-             "summary": {"errors": {"adjustments": "ServiceTitan is not set up.", "invoices": "ServiceTitan is not set up.",
+             "summary": {"errors": {"adjustments": "ServiceTitan is not set up.",
+                                    "invoices": "ServiceTitan is not set up.",
                                     "vendors": "The SYSPRO e.net address is not set."}}}
     assert summary_sentence(cycle) == ("It did not complete: ServiceTitan is not set up. (Invoices and Inventory "
                                        "adjustments failed.) The SYSPRO e.net address is not set. (Vendors failed.)")

@@ -12,8 +12,15 @@ from desktop_app.core.db import SyncLink, WorklistRow
 from desktop_app.sync import records
 from desktop_app.ui.adjustments_page import AdjustmentsPage
 from desktop_app.ui.main_window import external_page
-from desktop_app.ui.records_model import (ATTENTION, ConflictModel, RecordsModel, WorklistModel, conflict_rows,
-                                          load_records, load_worklist)
+from desktop_app.ui.records_model import (
+    ATTENTION,
+    ConflictModel,
+    RecordsModel,
+    WorklistModel,
+    conflict_rows,
+    load_records,
+    load_worklist,
+)
 from desktop_app.ui.records_page import PurchaseOrdersPage, RecordsPage, VendorsPage
 from desktop_app.ui.widgets import DIFFERENCE_BACKGROUND
 
@@ -267,7 +274,7 @@ def test_create_selected_on_the_vendors_page_creates_only_the_chosen_waiting_sup
                                             SupAddr2="Waco", SupAddr3="TX", SupAddr4="USA", SupPostalCode="76701")
     vendors_before = len(sandbox.company.st.vendors)
     run_cycle_job(qtbot, bridge)
-    waiting = {l.syspro_key: l.id for l in SyncLink.select().where(SyncLink.flow == "vendors",
+    waiting = {row.syspro_key: row.id for row in SyncLink.select().where(SyncLink.flow == "vendors",
                                                                    SyncLink.state == records.WAITING)}
     assert set(waiting) == {"WAIT0", "WAIT1", "WAIT2"} and len(sandbox.company.st.vendors) == vendors_before
 

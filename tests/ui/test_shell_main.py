@@ -315,7 +315,8 @@ def test_app_starts_focuses_on_second_launch_and_quits_cleanly(qtbot):
             services.start(first_run_wizard=True)
         # nothing configured: the wizard comes first
         assert services.wizard is not None and services.wizard.isVisible()
-        qtbot.wait(700)  # at least one check of the app's garbage collector
+        with qtbot.waitSignal(services.garbage._timer.timeout, timeout=5000):
+            pass  # at least one check of the app's garbage collector
         assert not services.garbage.frozen  # not while the wizard is open: its objects would stay
         services.wizard.reject()
         qtbot.waitUntil(lambda: services.window.isVisible(), timeout=3000)
