@@ -36,7 +36,7 @@ FAILED = "FAILED"
 HELD = "HELD"
 # an IN_DOUBT reason that starts so: e.net answered with a session error, so nothing is still
 # running in SYSPRO and the record can be looked up and sent again in the same cycle
-SESSION_LOST = "SYSPRO session ended during the post"
+SESSION_LOST = "The SYSPRO session ended during its post"
 
 
 class IllegalTransition(RuntimeError):
