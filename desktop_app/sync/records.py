@@ -209,8 +209,9 @@ def hold_unreadable(flow: str, record, *, actor: str, summary) -> SyncLink | Non
         return link
     if link.state == HELD and link.reason == reason:
         return link
-    return transition(link, HELD, "unreadable", reason, actor=actor, reason=reason,
-                      data={**(link.data or {}), UNREADABLE_FLAG: version or True})
+    protocol.hold(LEDGER, link, reason, actor=actor, kind="unreadable",
+                  data={**(link.data or {}), UNREADABLE_FLAG: version or True})
+    return link
 
 
 def readable_again(link: SyncLink) -> bool:
@@ -241,16 +242,15 @@ def contain(link: SyncLink, *, actor: str, summary, step) -> None:
         fresh = SyncLink.get_by_id(link.id)
         label = fresh.label or fresh.st_id or fresh.syspro_key
         if fresh.state == SYNCING:
-            transition(fresh, IN_DOUBT, "unreadable_answer", f"Stopped while writing {label}: {exc}. It will be "
-                       "looked up before anything is sent again.", actor=actor, reason=f"Stopped while writing: {exc}")
-            summary.in_doubt += 1
+            protocol.in_doubt(LEDGER, fresh, "unreadable_answer", f"Stopped while writing {label}: {exc}. It will be "
+                              "looked up before anything is sent again.", f"Stopped while writing: {exc}",
+                              actor=actor, summary=summary)
             return
         from desktop_app.sync.readable import plain
 
         reason = (f"{label} cannot be read: {plain(exc)}. Nothing of it is synced; correct it (it is read again "
-                  "when it changes) or Retry.")
-        if fresh.state != HELD or fresh.reason != reason:
-            transition(fresh, HELD, "unreadable", reason, actor=actor, reason=reason[:2000])
+                  "when it changes) or Retry.")[:2000]
+        protocol.hold(LEDGER, fresh, reason, actor=actor, kind="unreadable")
         summary.held += 1
 
 
