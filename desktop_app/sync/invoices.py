@@ -454,7 +454,7 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
     the feed token, go on."""
     seen: set[int] = set()
     with database.atomic():
-        # one read per page of what the ledger already holds, instead of two per invoice
+        # one read per page of what the ledger already holds
         ids = list({st_id for st_id in map(_feed_id, invoices) if st_id is not None})
         known_rows: dict[int, SourceInvoice] = {}
         docs_by_invoice: dict[int, list[ApDocument]] = {}
@@ -614,8 +614,7 @@ def evaluation_inputs(evaluator: Evaluator) -> str:
 def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -> int:
     """Mappings added since the last cycle release the documents they blocked, with no other action.
 
-    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait (~1.5 s
-    for 6,500). A pass whose inputs are those of the last complete pass cannot change anything:
+    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait. A pass whose inputs are those of the last complete pass cannot change anything:
     every waiting document was evaluated against them then, or on discovery since (this cycle's
     discoveries with this cycle's inputs). So such a pass is skipped; the digest is stored only
     when a pass completes, and a full pass runs at least every FULL_REEVALUATION_EVERY anyway.
@@ -890,7 +889,7 @@ def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xm
     from desktop_app.syspro.errors import BusinessObjectError
 
     def rejected(exc: BaseException) -> None:
-        # e.net answered with an exception text instead of XmlOut: nothing was posted
+        # e.net answered with an exception text, not XmlOut: nothing was posted
         ledger.transition(doc, FAILED, "rejected", f"SYSPRO refused the document: {exc}", actor=ctx.actor,
                           reason=f"SYSPRO refused the document: {exc}")
         summary.failed += 1
