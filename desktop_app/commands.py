@@ -321,7 +321,8 @@ def _invoice_shown(flow: str, doc_id: int) -> dict:
     doc = ApDocument.get_or_none(ApDocument.id == doc_id)
     if doc is None:
         raise LookupError(f"No AP document with id {doc_id}")
-    return {"document": {**_doc_dict(doc), "lines": doc.lines, "left_out": doc.left_out}, "audit": _events(trail(doc.id))}
+    return {"document": {**_doc_dict(doc), "lines": doc.lines, "left_out": doc.left_out},
+            "audit": _events(trail(doc.id))}
 
 
 def _invoice_details(doc: dict) -> None:

@@ -1278,15 +1278,15 @@ def _replay(ctx: SyncContext, ids: list[int] | None, *, all_failed: bool) -> Cyc
     targets: set[int] = set()
     unreadable = [doc for doc in docs if doc.state == UNREADABLE]
     for doc in unreadable:
-        ledger.record(doc, "retry", f"Retry requested by {ctx.actor}: reading it again from ServiceTitan",
-                      actor=ctx.actor)
+        protocol.request_retry(ledger.LEDGER, doc, actor=ctx.actor, unreadable=True)
     read_again(ctx, evaluator, [doc.st_invoice_id for doc in unreadable], summary)
     for doc in unreadable:
         targets.update(d.id for d in ApDocument.select().where(ApDocument.st_invoice_id == doc.st_invoice_id))
     for doc in docs:
         if doc.state == UNREADABLE:
             continue
-        ledger.record(doc, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor)
+        # the evaluation below reopens what a Retry reopens, with current mappings
+        protocol.request_retry(ledger.LEDGER, doc, actor=ctx.actor)
         if doc.state in (FAILED, NEEDS_MAPPING, SKIPPED, READY, WAITING_FOR_ORIGINAL, HELD):
             source = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == doc.st_invoice_id)
             if source is not None:

@@ -101,7 +101,8 @@ def _audit(doc: ApDocument, kind: str, message: str, **event) -> int:
 
 
 LEDGER = protocol.Ledger(name="invoices", model=ApDocument, allowed={k: frozenset(v) for k, v in ALLOWED.items()},
-                         ready=READY, marked=POSTING, audit=_audit, noun="document")
+                         ready=READY, marked=POSTING, audit=_audit, noun="document",
+                         mark_kind="post_attempt")
 
 
 def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, actor: str, data=None,

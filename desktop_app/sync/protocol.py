@@ -66,6 +66,7 @@ class Ledger:
     audit: Callable[..., int]  # audit(row, kind, message, *, actor, data, xml_sent, xml_received)
     lost: type[TransitionLost] = TransitionLost
     noun: str = "record"  # "document", "record": in the words a person reads
+    mark_kind: str = "write_attempt"  # the audit kind of a mark
 
     def check(self, row, new_state: str) -> None:
         if new_state not in self.allowed.get(row.state, ()):
@@ -154,7 +155,8 @@ def wire_text(params: str, xml_in: str) -> str:
 
 
 def mark(ledger: Ledger, rows: Iterable, message: Callable[[Any], str], *, actor: str,
-         xml_sent: Callable[[Any], str | None] = lambda row: None, event: Callable[[Any], dict | None] = lambda row: None,
+         xml_sent: Callable[[Any], str | None] = lambda row: None,
+         event: Callable[[Any], dict | None] = lambda row: None,
          fields: Callable[[Any], dict] = lambda row: {}, on_lost: Callable[[Any], None] | None = None) -> list:
     """Commit every record as marked (attempts + 1, what is sent) in one transaction, durable
     before the first request leaves. Returns the records marked; one another writer changed since
@@ -163,9 +165,8 @@ def mark(ledger: Ledger, rows: Iterable, message: Callable[[Any], str], *, actor
     with database.atomic():
         for row in rows:
             try:
-                transition(ledger, row, ledger.marked, "post_attempt" if ledger.name == "invoices" else "write_attempt",
-                           message(row), actor=actor, attempts=row.attempts + 1, event=event(row),
-                           xml_sent=xml_sent(row), **fields(row))
+                transition(ledger, row, ledger.marked, ledger.mark_kind, message(row), actor=actor,
+                           attempts=row.attempts + 1, event=event(row), xml_sent=xml_sent(row), **fields(row))
             except TransitionLost as lost:
                 log.info("Not sending %s %s: %s", ledger.noun, row.id, lost)
                 if on_lost is not None:
@@ -184,8 +185,8 @@ def unmark(ledger: Ledger, rows: list, *, actor: str) -> None:
         with database.atomic():
             for row in rows:
                 try:
-                    transition(ledger, row, ledger.ready, "post_withdrawn", "Not sent: the sync stopped before its turn.",
-                               actor=actor, attempts=row.attempts - 1)
+                    transition(ledger, row, ledger.ready, "post_withdrawn",
+                               "Not sent: the sync stopped before its turn.", actor=actor, attempts=row.attempts - 1)
                 except TransitionLost:
                     continue  # another run took it over (and looks it up): its state stands
     except Exception:
@@ -274,6 +275,21 @@ def settle(ledger: Ledger, row, look_up: Callable[[], bool], *, actor: str, summ
     transition(ledger, row, ledger.ready, "not_posted", "SYSPRO does not have it: it will be posted.", actor=actor,
                reason="")
     return False
+
+
+def request_retry(ledger: Ledger, row, *, actor: str, reopen: frozenset[str] = frozenset(),
+                  unreadable: bool = False) -> None:
+    """A person's Retry, in the record's trail. A record in `reopen` goes back to ready; any other
+    is left for the flow's cycle (evaluated again, or looked up first when it is IN_DOUBT)."""
+    if unreadable:
+        ledger.audit(row, "retry", f"Retry requested by {actor}: reading it again from ServiceTitan", actor=actor,
+                     data=None, xml_sent=None, xml_received=None)
+    elif row.state in reopen:
+        transition(ledger, row, ledger.ready, "retry", f"Retry requested by {actor}", actor=actor, reason="",
+                   event={"retry": True})
+    else:
+        ledger.audit(row, "retry", f"Retry requested by {actor} (state {row.state})", actor=actor, data=None,
+                     xml_sent=None, xml_received=None)
 
 
 def hold(ledger: Ledger, row, reason: str, *, actor: str, kind: str = "held", message: str | None = None,

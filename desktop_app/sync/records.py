@@ -344,17 +344,12 @@ def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
                   if is_unreadable(link) and link.st_id is not None]
     if unreadable:
         for link in unreadable:
-            record(link, "retry", f"Retry requested by {ctx.actor}: reading it again from ServiceTitan",
-                   actor=ctx.actor)
+            protocol.request_retry(LEDGER, link, actor=ctx.actor, unreadable=True)
         module.read_again(ctx, unreadable, FlowSummary())
     for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids)):
         if any(link.id == held.id for held in unreadable):
             continue
-        if link.state in (FAILED, HELD, SKIPPED):
-            transition(link, READY, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor, reason="",
-                       event={"retry": True})
-        else:
-            record(link, "retry", f"Retry requested by {ctx.actor} (state {link.state})", actor=ctx.actor)
+        protocol.request_retry(LEDGER, link, actor=ctx.actor, reopen=frozenset({FAILED, HELD, SKIPPED}))
     return module.run_cycle(ctx)
 
 
