@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from desktop_app.core.db import ApDocument, AuditEvent, BaseModel
+from desktop_app.core.db import ApDocument, AuditEvent, BaseModel, database, utcnow
 from desktop_app.core.redact import redact, redact_document
 from desktop_app.sync import protocol
 
@@ -59,14 +59,39 @@ ALLOWED = {
 }
 
 
+_STATEMENTS: dict[tuple, str | None] = {}
+
+
 def insert_row(model: type[BaseModel], **values) -> int:
     """Insert a row (given values, the fields' defaults for the rest) without building a model
-    instance; returns the new row's id."""
-    return model.insert(**values).execute()
+    instance; returns the new row's id.
+
+    Several rows are written per document, and building the statement is most of the work of
+    writing one: when the values name every column peewee writes, the statement peewee built for
+    that set of columns is kept and only the values are converted (each field's `db_value`)."""
+    names = tuple(values)
+    key = (model, names)
+    sql = _STATEMENTS.get(key, "")
+    if sql:
+        params = [getattr(model, name).db_value(values[name]) for name in names]
+        return database.execute_sql(sql, params).lastrowid
+    query = model.insert_many([tuple(values.values())], fields=[getattr(model, name) for name in names])
+    if key not in _STATEMENTS:
+        text, params = query.sql()
+        # kept only when peewee added no column of its own (a default), so the values are the parameters
+        _STATEMENTS[key] = text if len(params) == len(names) else None
+    return query.execute()
 
 
 def create_row(model: type[BaseModel], **values) -> BaseModel:
-    return model.create(**values)
+    """model.create(**values) through `insert_row`: a new instance holds every column it writes
+    (given values and defaults) as set, so the statement is the same for every row."""
+    row = model(**values)
+    row_id = insert_row(model, **{field.name: getattr(row, field.name) for field in row.dirty_fields})
+    if row.id is None:
+        row.id = row_id
+    protocol.forget_changes(row)
+    return row
 
 
 def save_changes(doc: ApDocument, **guards) -> bool:
@@ -84,6 +109,7 @@ def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow:
     """Append an audit event; returns its id."""
     return insert_row(
         AuditEvent,
+        created_at=utcnow(),
         flow=flow,
         record_key=record_key or (doc.doc_key if doc else ""),
         document_id=doc.id if doc else None,

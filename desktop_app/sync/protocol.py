@@ -80,8 +80,9 @@ def one_transaction() -> AbstractContextManager:
 
 
 # ---------------------------------------------------------------------------- compare-and-set
-def _clean(row: BaseModel) -> None:
-    # peewee has no public call that forgets which fields were set since the row was read
+def forget_changes(row: BaseModel) -> None:
+    """The row is as stored. Peewee has no public call that forgets which fields were set since the
+    row was read; this is the one place that reaches in."""
     row._dirty.clear()
 
 
@@ -89,7 +90,7 @@ def reread(row: BaseModel) -> BaseModel:
     """Load the row as it is now into `row` (after a lost compare-and-set)."""
     fresh = type(row).get_by_id(row.id)
     row.__data__ = dict(fresh.__data__)
-    _clean(row)
+    forget_changes(row)
     return row
 
 
@@ -114,7 +115,7 @@ def save_changes(row: BaseModel, *, expected_state: str | None = None, expected_
         guards.append(model.updated_at == expected_updated_at)
     written = model.update({f: getattr(row, f.name) for f in dirty}).where(*guards).execute() == 1
     if written:
-        _clean(row)
+        forget_changes(row)
     return written
 
 
