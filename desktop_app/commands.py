@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from desktop_app.cli import _print_json, command, open_engine_db
 from desktop_app.core import config, cycle_lock, errors
@@ -115,60 +117,6 @@ def _doc_dict(doc) -> dict:
             "credit_of": doc.credit_of, "credit_against": doc.credit_against or None}
 
 
-@command("invoices.list")
-def cmd_invoices_list(args) -> int:
-    from desktop_app.core.db import ApDocument
-    from desktop_app.sync.ledger import STATES
-
-    open_engine_db()
-    query = ApDocument.select().order_by(ApDocument.id.desc()).limit(args.limit)
-    if args.state:
-        state = args.state.upper()
-        if state not in STATES:
-            raise errors.ConfigError(f"Unknown state {args.state!r}; states: {', '.join(STATES)}")
-        query = query.where(ApDocument.state == state)
-    docs = [_doc_dict(doc) for doc in query]
-    if args.json:
-        _print_json(docs)
-    else:
-        print(f"{'ID':>6}  {'STATE':<18} {'ST INV':<10} {'SUPPLIER':<10} {'AMOUNT':>11}  REASON")
-        for d in docs:
-            print(f"{d['id']:>6}  {d['state']:<18} {d['st_invoice_number']:<10} {d['supplier']:<10} "
-                  f"{d['amount']:>11}  {d['reason'][:60]}")
-    return EXIT_OK
-
-
-@command("invoices.show")
-def cmd_invoices_show(args) -> int:
-    from desktop_app.core.db import ApDocument
-    from desktop_app.sync.ledger import trail
-
-    open_engine_db()
-    doc = ApDocument.get_or_none(ApDocument.id == args.id)
-    if doc is None:
-        raise errors.ConfigError(f"No AP document with id {args.id}")
-    events = [{"at": e.created_at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message,
-               "data": e.data, "xml_sent": e.xml_sent, "xml_received": e.xml_received} for e in trail(doc.id)]
-    if args.json:
-        _print_json({"document": {**_doc_dict(doc), "lines": doc.lines, "left_out": doc.left_out}, "audit": events})
-    else:
-        for key, value in _doc_dict(doc).items():
-            print(f"{key:>18}: {value}")
-        print("\nLines:")
-        for line in doc.lines:
-            print(f"  {line['sku_code'] or line['sku_id']:<14} {line['stock_code']:<14} {line['ledger_code']:<12} "
-                  f"{line['quantity']} × {line['unit_cost']} = {line['amount']}")
-        if doc.left_out:
-            from desktop_app.sync.build import left_out_text
-
-            print(f"\nLeft out of AP ({len(doc.left_out)} line(s)):")
-            print("\n".join(f"  {text}" for text in left_out_text(doc.left_out).splitlines()))
-        print("\nAudit trail:")
-        for e in events:
-            print(f"  {e['at']}  {e['kind']:<18} {e['actor']:<12} {e['message']}")
-    return EXIT_OK
-
-
 def _document_action(args, action) -> int:
     from desktop_app.core.db import database
 
@@ -211,29 +159,6 @@ def cmd_invoices_skip(args) -> int:
         return invoices.skip(args.id, reason, actor="cli")
 
     return _document_action(args, skip)
-
-
-@command("replay")
-def cmd_replay(args) -> int:
-    from desktop_app.sync import invoices
-    from desktop_app.sync.context import SyncContext
-
-    if not args.ids and not args.all_failed:
-        raise errors.ConfigError("Give document ids to retry, or --all-failed")
-    open_engine_db()
-    with InstanceLock(), cycle_lock.held():  # they post: not beside an engine still finishing
-        ctx = SyncContext.from_database(actor="cli-replay")
-        try:
-            summary = invoices.replay(ctx, args.ids, all_failed=args.all_failed)
-        finally:
-            ctx.close()
-    data = summary.as_dict()
-    if args.json:
-        _print_json(data)
-    else:
-        print(f"posted {summary.posted}, failed {summary.failed}, in doubt {summary.in_doubt}, "
-              f"need mapping {summary.needs_mapping}")
-    return EXIT_RECORDS_NEED_ATTENTION if (summary.failed or summary.needs_mapping or summary.in_doubt) else EXIT_OK
 
 
 @command("reconcile")
@@ -358,68 +283,207 @@ def waiting_for_approval() -> list[dict]:
     return records.waiting_counts()
 
 
-@command("records.list")
-def cmd_records_list(args) -> int:
+# ---------------------------------------------------------------- the ledger verbs: one implementation, every flow
+@dataclass(frozen=True)
+class _Book:
+    """What differs between the invoice ledger and the two-way records for the shared verbs."""
+
+    noun: str  # the JSON key of the record in `show`
+    header: str
+    line: Callable[[dict], str]
+    rows: Callable[[str, str | None, int], list[dict]]  # (flow, state, limit)
+    shown: Callable[[str, int], dict]  # {noun: ..., "audit": [...]}
+    details: Callable[[dict], None]  # what `show` prints between the record and its trail
+    replay: Callable[..., tuple[dict, str, bool]]  # (ctx, flow, ids, all_failed) → (summary, line, attention)
+
+
+def _events(trail) -> list[dict]:
+    return [{"at": e.created_at.isoformat(), "kind": e.kind, "actor": e.actor, "message": e.message,
+             "data": e.data, "xml_sent": e.xml_sent, "xml_received": e.xml_received} for e in trail]
+
+
+def _invoice_rows(flow: str, state: str | None, limit: int) -> list[dict]:
+    from desktop_app.core.db import ApDocument
+    from desktop_app.sync.ledger import STATES
+
+    query = ApDocument.select().order_by(ApDocument.id.desc()).limit(limit)
+    if state:
+        if state.upper() not in STATES:
+            raise ValueError(f"Unknown state {state!r}; states: {', '.join(STATES)}")
+        query = query.where(ApDocument.state == state.upper())
+    return [_doc_dict(doc) for doc in query]
+
+
+def _invoice_shown(flow: str, doc_id: int) -> dict:
+    from desktop_app.core.db import ApDocument
+    from desktop_app.sync.ledger import trail
+
+    doc = ApDocument.get_or_none(ApDocument.id == doc_id)
+    if doc is None:
+        raise LookupError(f"No AP document with id {doc_id}")
+    return {"document": {**_doc_dict(doc), "lines": doc.lines, "left_out": doc.left_out},
+            "audit": _events(trail(doc.id))}
+
+
+def _invoice_details(doc: dict) -> None:
+    print("\nLines:")
+    for line in doc["lines"]:
+        print(f"  {line['sku_code'] or line['sku_id']:<14} {line['stock_code']:<14} {line['ledger_code']:<12} "
+              f"{line['quantity']} × {line['unit_cost']} = {line['amount']}")
+    if doc["left_out"]:
+        from desktop_app.sync.build import left_out_text
+
+        print(f"\nLeft out of AP ({len(doc['left_out'])} line(s)):")
+        print("\n".join(f"  {text}" for text in left_out_text(doc["left_out"]).splitlines()))
+
+
+def _invoice_replay(ctx, flow: str, ids: list[int], all_failed: bool) -> tuple[dict, str, bool]:
+    from desktop_app.sync import invoices
+
+    if not ids and not all_failed:
+        raise errors.ConfigError("Give document ids to retry, or --all-failed")
+    summary = invoices.replay(ctx, ids, all_failed=all_failed)
+    return (summary.as_dict(), f"posted {summary.posted}, failed {summary.failed}, in doubt {summary.in_doubt}, "
+            f"need mapping {summary.needs_mapping}", bool(summary.failed or summary.needs_mapping or summary.in_doubt))
+
+
+def _record_rows(flow: str, state: str | None, limit: int) -> list[dict]:
+    from desktop_app.sync import records
+
+    return records.list_records(flow, state, limit)
+
+
+def _record_shown(flow: str, link_id: int) -> dict:
+    from desktop_app.sync import records
+
+    shown = records.show_record(link_id)
+    if shown["record"]["flow"] != flow:
+        raise LookupError(f"Record {link_id} belongs to {shown['record']['flow']}, not {flow}")
+    return shown
+
+
+def _record_replay(ctx, flow: str, ids: list[int], all_failed: bool) -> tuple[dict, str, bool]:
+    from desktop_app.sync import records
+
+    if all_failed:
+        ids = [r["id"] for r in records.list_records(flow, limit=100_000) if r["state"] in records.ATTENTION]
+    if not ids:
+        raise errors.ConfigError("Give record ids to retry, or --all-failed")
+    data = records.replay(ctx, flow, ids).as_dict()
+    line = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in data.items() if v and k != "problems") or "nothing to do"
+    states = {r["state"] for r in records.list_records(flow, limit=100_000) if r["id"] in ids}
+    return data, line, bool(states & records.ATTENTION)
+
+
+_INVOICES = _Book(
+    noun="document", header=f"{'ID':>6}  {'STATE':<18} {'ST INV':<10} {'SUPPLIER':<10} {'AMOUNT':>11}  REASON",
+    line=lambda d: (f"{d['id']:>6}  {d['state']:<18} {d['st_invoice_number']:<10} {d['supplier']:<10} "
+                    f"{d['amount']:>11}  {d['reason'][:60]}"),
+    rows=_invoice_rows, shown=_invoice_shown, details=_invoice_details, replay=_invoice_replay)
+_RECORDS = _Book(
+    noun="record", header=f"{'ID':>6}  {'STATE':<16} {'SERVICETITAN':<12} {'SYSPRO':<16} {'LABEL':<28} REASON",
+    line=lambda r: (f"{r['id']:>6}  {r['state']:<16} {str(r['st_id'] or ''):<12} {r['syspro_key'] or '':<16} "
+                    f"{r['label'][:28]:<28} {r['reason'][:70]}"),
+    rows=_record_rows, shown=_record_shown, details=lambda record: None, replay=_record_replay)
+
+
+def _book(flow: str) -> _Book:
+    return _INVOICES if flow == "invoices" else _RECORDS
+
+
+def ledger_list(args, flow: str) -> int:
+    """`invoices list` and `records list --flow F`."""
     from desktop_app.sync import records
 
     open_engine_db()
+    book = _book(flow)
     try:
-        rows = records.list_records(args.flow, args.state)
+        rows = book.rows(flow, args.state, getattr(args, "limit", None) or 500)
     except ValueError as exc:
         raise errors.ConfigError(str(exc)) from None
     if args.json:
         _print_json(rows)
-    else:
-        print(f"{'ID':>6}  {'STATE':<16} {'SERVICETITAN':<12} {'SYSPRO':<16} {'LABEL':<28} REASON")
-        for r in rows:
-            print(f"{r['id']:>6}  {r['state']:<16} {str(r['st_id'] or ''):<12} {r['syspro_key'] or '':<16} "
-                  f"{r['label'][:28]:<28} {r['reason'][:70]}")
-        for waiting in records.waiting_counts(args.flow):
-            print(f"\n{waiting['sentence']}: ml-connector records approve --flow {args.flow} ID… (or --all)")
+        return EXIT_OK
+    print(book.header)
+    for row in rows:
+        print(book.line(row))
+    if flow in records.FLOWS:
+        for waiting in records.waiting_counts(flow):
+            print(f"\n{waiting['sentence']}: ml-connector records approve --flow {flow} ID… (or --all)")
     return EXIT_OK
 
 
-@command("records.show")
-def cmd_records_show(args) -> int:
-    from desktop_app.sync import records
-
+def ledger_show(args, flow: str) -> int:
+    """`invoices show ID` and `records show --flow F ID`."""
     open_engine_db()
+    book = _book(flow)
     try:
-        shown = records.show_record(args.id)
+        shown = book.shown(flow, args.id)
     except LookupError as exc:
         raise errors.ConfigError(str(exc)) from None
-    if shown["record"]["flow"] != args.flow:
-        raise errors.ConfigError(f"Record {args.id} belongs to {shown['record']['flow']}, not {args.flow}")
     if args.json:
         _print_json(shown)
-    else:
-        for key, value in shown["record"].items():
-            print(f"{key:>14}: {value}")
-        print("\nAudit trail:")
-        for e in shown["audit"]:
-            print(f"  {e['at']}  {e['kind']:<20} {e['actor']:<12} {e['message']}")
+        return EXIT_OK
+    record = shown[book.noun]
+    for key, value in record.items():
+        if key not in ("lines", "left_out"):
+            print(f"{key:>18}: {value}")
+    book.details(record)
+    print("\nAudit trail:")
+    for e in shown["audit"]:
+        print(f"  {e['at']}  {e['kind']:<20} {e['actor']:<12} {e['message']}")
     return EXIT_OK
 
 
-@command("records.replay")
-def cmd_records_replay(args) -> int:
-    from desktop_app.sync import records
+def ledger_replay(args, flow: str) -> int:
+    """`replay` / `invoices replay` and `records replay --flow F`: Retry, as the pages' button."""
     from desktop_app.sync.context import SyncContext
 
+    book = _book(flow)
+    if not args.ids and not getattr(args, "all_failed", False):
+        book.replay(None, flow, [], False)  # says what to give
     open_engine_db()
     with InstanceLock(), cycle_lock.held():  # they post: not beside an engine still finishing
         ctx = SyncContext.from_database(actor="cli-replay")
         try:
-            summary = records.replay(ctx, args.flow, args.ids)
+            data, line, attention = book.replay(ctx, flow, list(args.ids), getattr(args, "all_failed", False))
         finally:
             ctx.close()
     if args.json:
-        _print_json(summary.as_dict())
+        _print_json(data)
     else:
-        print(", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary.as_dict().items() if v and k != "problems")
-              or "nothing to do")
-    states = {r["state"] for r in records.list_records(args.flow) if r["id"] in args.ids}
-    return EXIT_RECORDS_NEED_ATTENTION if states & records.ATTENTION else EXIT_OK
+        print(line)
+    return EXIT_RECORDS_NEED_ATTENTION if attention else EXIT_OK
+
+
+@command("invoices.list")
+def cmd_invoices_list(args) -> int:
+    return ledger_list(args, "invoices")
+
+
+@command("invoices.show")
+def cmd_invoices_show(args) -> int:
+    return ledger_show(args, "invoices")
+
+
+@command("replay")
+def cmd_replay(args) -> int:
+    return ledger_replay(args, "invoices")
+
+
+@command("records.list")
+def cmd_records_list(args) -> int:
+    return ledger_list(args, args.flow)
+
+
+@command("records.show")
+def cmd_records_show(args) -> int:
+    return ledger_show(args, args.flow)
+
+
+@command("records.replay")
+def cmd_records_replay(args) -> int:
+    return ledger_replay(args, args.flow)
 
 
 @command("records.approve")

@@ -25,13 +25,13 @@ from decimal import Decimal
 from desktop_app.core import csv_safe
 from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMapping, WorklistRow, database,
                                  set_cursor, utcnow)
-from desktop_app.core.errors import ConnectError, OutcomeUnknown
+from desktop_app.core.errors import OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, links, records
+from desktop_app.sync import dates, links, protocol, records
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING, WAITING,
+from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING,
                                       FlowSummary, LazySession)
 from desktop_app.syspro import contract, inventory as invtma
 from desktop_app.syspro.errors import BusinessObjectError, ValidationError
@@ -240,27 +240,20 @@ class AdjustmentSync:
             self.summary.failed += 1
             return
         pending = {"reference": reference, "groups": {k: format(v, "f") for k, v in delta.items()}}
-        attempt = link.attempts + 1
-        records.transition(link, SYNCING, "write_attempt", f"Posting {len(items)} movement(s) to SYSPRO with reference "
-                           f"{reference} (attempt {attempt})", actor=self.actor, attempts=attempt,
-                           last_attempt_at=utcnow(), data={**data, "pending": pending}, event={"pending": pending},
-                           xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
-        try:
+        def request():
             xml_out = self.session.get().post(invtma.BUSINESS_OBJECT, params, xml_in)
-            result = invtma.parse_result(xml_out)
-        except OutcomeUnknown as exc:
-            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from SYSPRO: {exc}. Reference "
-                               f"{reference} will be looked up before anything is posted again.", actor=self.actor,
-                               reason=f"No answer from SYSPRO: {exc}")
-            self.summary.in_doubt += 1
+            return xml_out, invtma.parse_result(xml_out)
+
+        answer = records.write_once(
+            link, f"Posting {len(items)} movement(s) to SYSPRO with reference {reference}", request,
+            actor=self.actor, summary=self.summary, system="SYSPRO", refused=(BusinessObjectError,),
+            on_refused=lambda exc: self._rejected(link, f"SYSPRO refused it: {exc}", None),
+            event={"pending": pending}, xml_sent=protocol.wire_text(params, xml_in),
+            then=f"Reference {reference} will be looked up before anything is posted again.",
+            data={**data, "pending": pending})
+        if answer is protocol.NOT_SETTLED:
             return
-        except BusinessObjectError as exc:
-            self._rejected(link, f"SYSPRO refused it: {exc}", None)
-            return
-        except ConnectError as exc:
-            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=self.actor,
-                               reason=f"Could not reach SYSPRO: {exc}")
-            raise
+        xml_out, result = answer
         if result.items and all(item.ok for item in result.items):
             journals = ", ".join(sorted({str(item.journal) for item in result.items if item.journal}))
             self._posted(link, link.data, pending, journals, xml_out=xml_out)

@@ -116,8 +116,7 @@ class PlannedDocument:
     credit_of: int | None = None
 
     def lines_json(self) -> list[dict]:
-        # the fields are all scalars: a copy of each line's __dict__ is what asdict() gives, without
-        # its recursive deep copy (~35 µs for a document of three lines)
+        # the fields are all scalars: a copy of each line's __dict__ is what asdict() gives
         return [{**vars(line), "amount": format(line.amount, "f")} for line in self.lines]
 
 

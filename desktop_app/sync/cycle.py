@@ -39,8 +39,7 @@ ENGINE_MODULES = (
 def preload() -> None:
     """Import now what the first cycle would import. The GUI's worker calls this before its first
     job: once PySide6 is loaded, its import hook reads the source of every module imported after
-    it, and ~100 imports in the middle of the first sync kept the GUI thread from the GIL for up to
-    70 ms at a time."""
+    it, and that many imports in the middle of the first sync would keep the GUI thread from the GIL."""
     for name in ENGINE_MODULES:
         importlib.import_module(name)
 

@@ -1,10 +1,8 @@
 """Sync jobs in a child process, so that the GUI process's interpreter lock stays with the GUI.
 
-On a worker *thread*, a 5,000-invoice cycle keeps the GIL busy for most of half a minute and the
-GUI thread waits for it between its events: longest stalls of 39-69 ms, 94 ms next to two CPU-bound
-programs. The same cycle in this child process: 6-43 ms, all but two runs under 27 ms
-(benchmarks/README.md). The JobWorker still runs
-one job at a time: for an isolated job its thread hands the job to this child and waits, relaying
+On a worker *thread*, a large cycle keeps the GIL busy for long stretches and the GUI thread waits
+for it between its events (measured in benchmarks/README.md). The JobWorker still runs one job at a
+time: for an isolated job its thread hands the job to this child and waits, relaying
 progress, log records and the cancel flag, so the rest of the app sees the same JobEvents.
 
 One long-lived child (spawned, so no Qt state is inherited), one Pipe:

@@ -32,7 +32,7 @@ from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, database
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import FeedNotAdvancing
-from desktop_app.sync import dates, ledger, pricebook, readable
+from desktop_app.sync import dates, ledger, pricebook, protocol, readable
 from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
                                     build_documents, content_hash, credit_reference_key, document_texts,
                                     is_credit_reference)
@@ -52,7 +52,7 @@ FULL_REEVALUATION_EVERY = dt.timedelta(hours=24)
 USER_SKIP_PREFIX = "Skipped by "
 PAGE_QUERY_IDS = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 # The reason of a document whose post e.net answered with a session error (looked up at once).
-SESSION_LOST = "The SYSPRO session ended during its post"
+SESSION_LOST = protocol.SESSION_LOST
 # Documents marked POSTING in one commit. After a crash each one marked but not sent costs a look-up.
 POSTING_BATCH = 16
 
@@ -366,11 +366,16 @@ def alternate_invoice_number(st_id: int, prefix: str = "ST") -> str:
     return f"{prefix}-{st_id}"[:INVOICE_NUMBER_MAX]
 
 
-# a credit note carries the number of the invoice it credits: that number is not its own. A row SYSPRO
-# may hold (posted, or sent without an answer yet) holds its number however young it is.
-_NUMBER_HELD_SQL = (f'SELECT 1 FROM "{ApDocument._meta.table_name}" WHERE supplier = ? AND syspro_invoice = ? '
-                    "AND st_invoice_id != ? AND transaction_code != 'C' "
-                    f"AND (id < ? OR state IN ({', '.join(repr(state) for state in sorted(LOCKED))})) LIMIT 1")
+def _number_held(supplier: str, number: str, st_id: int, first_row: int | None) -> bool:
+    """Another ServiceTitan invoice's row holds (supplier, number): an earlier row, or one SYSPRO may
+    hold (posted, or sent without an answer yet) however young it is. A credit note carries the
+    number of the invoice it credits: that number is not its own."""
+    older = ApDocument.state.in_(sorted(LOCKED))
+    if first_row is not None:
+        older = (ApDocument.id < first_row) | older
+    return ApDocument.select(ApDocument.id).where(
+        ApDocument.supplier == supplier, ApDocument.syspro_invoice == number, ApDocument.st_invoice_id != st_id,
+        ApDocument.transaction_code != "C", older).exists()
 
 
 def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dict[str, str]:
@@ -386,10 +391,7 @@ def _claim_invoice_numbers(plans, st_id: int, existing: list[ApDocument]) -> dic
     first_row = min((doc.id for doc in existing), default=None)
     renumbered = {}
     for plan in plans:
-        # plain SQL: it runs once per document, and peewee would build the same statement every time
-        held = database.execute_sql(_NUMBER_HELD_SQL, (plan.supplier, plan.syspro_invoice, st_id,
-                                                       first_row if first_row is not None else 1 << 62))
-        if held.fetchone() is not None:
+        if _number_held(plan.supplier, plan.syspro_invoice, st_id, first_row):
             renumbered[plan.supplier] = plan.syspro_invoice
             plan.syspro_invoice = alternate_invoice_number(st_id)
             plan.content_hash = content_hash(plan)
@@ -452,7 +454,7 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
     the feed token, go on."""
     seen: set[int] = set()
     with database.atomic():
-        # one read per page of what the ledger already holds, instead of two per invoice
+        # one read per page of what the ledger already holds
         ids = list({st_id for st_id in map(_feed_id, invoices) if st_id is not None})
         known_rows: dict[int, SourceInvoice] = {}
         docs_by_invoice: dict[int, list[ApDocument]] = {}
@@ -612,8 +614,7 @@ def evaluation_inputs(evaluator: Evaluator) -> str:
 def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -> int:
     """Mappings added since the last cycle release the documents they blocked, with no other action.
 
-    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait (~1.5 s
-    for 6,500). A pass whose inputs are those of the last complete pass cannot change anything:
+    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait. A pass whose inputs are those of the last complete pass cannot change anything:
     every waiting document was evaluated against them then, or on discovery since (this cycle's
     discoveries with this cycle's inputs). So such a pass is skipped; the digest is stored only
     when a pass completes, and a full pass runs at least every FULL_REEVALUATION_EVERY anyway.
@@ -694,14 +695,9 @@ def apply_scope_change(ctx: SyncContext, evaluator: Evaluator) -> int:
 
 def recover_interrupted() -> int:
     """POSTING rows at the start of a cycle belong to a process that died mid-post."""
-    count = 0
-    for doc in ApDocument.select().where(ApDocument.state == POSTING):
-        ledger.transition(doc, IN_DOUBT, "interrupted",
-                          "The app stopped while this document was marked for posting (it may have been "
-                          "sent). SYSPRO will be checked before it is sent again.", actor="recovery",
-                          reason="Interrupted while posting: SYSPRO will be checked first")
-        count += 1
-    return count
+    return protocol.recover_interrupted(
+        ledger.LEDGER, "The app stopped while this document was marked for posting (it may have been sent). SYSPRO "
+        "will be checked before it is sent again.", "Interrupted while posting: SYSPRO will be checked first")
 
 
 # ---------------------------------------------------------------------------- posting
@@ -816,13 +812,16 @@ def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> 
     return True
 
 
+def settle(ctx: SyncContext, session, doc: ApDocument, why: str) -> bool:
+    """`protocol.settle` with the invoice look-up: True when SYSPRO settled it (POSTED or FAILED),
+    False when it is not there and is READY to post."""
+    return protocol.settle(ledger.LEDGER, doc, lambda: settle_with_lookup(ctx, session, doc, why), actor=ctx.actor)
+
+
 def settle_in_doubt(ctx: SyncContext, session, summary: CycleSummary) -> None:
     for doc in ApDocument.select().where(ApDocument.state == IN_DOUBT).order_by(ApDocument.id):
         ctx.check_cancelled()
-        if not settle_with_lookup(ctx, session, doc, "Checking an unanswered post"):
-            ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
-                              actor=ctx.actor, reason="")
-        elif doc.state == POSTED:
+        if settle(ctx, session, doc, "Checking an unanswered post") and doc.state == POSTED:
             summary.posted += 1
 
 
@@ -848,115 +847,61 @@ def post_documents(ctx: SyncContext, session, docs: list[ApDocument], summary: C
                    done_one: Callable[[], None] | None = None) -> None:
     """Post READY documents, one request each, marking them POSTING together first.
 
-    The marks of the batch are one transaction, committed to disk before the first request leaves:
-    one disk flush for the batch instead of one per document (~0.15 ms of CPU each). A crash
-    leaves every marked document POSTING, so each is looked up in SYSPRO before it is sent, as
-    the exactly-once rule wants; a batch stopped in the app (cancel, SYSPRO unreachable, an
-    error) puts the documents that were surely not sent back to READY with an event that says so.
+    The marks of the batch are one durable transaction (`protocol.mark`) committed before the
+    first request leaves. A crash leaves every marked document POSTING, so each is looked up in
+    SYSPRO before it is sent; a batch stopped in the app (cancel, SYSPRO unreachable, an error)
+    puts the documents that were surely not sent back to READY (`protocol.unmark`).
     """
-    batch = []
+    wires = {}
     for doc in docs:
         ctx.check_cancelled()
         wire = _prepare(ctx, session, doc, summary)
         if wire is not None:
-            batch.append((doc, *wire))
+            wires[doc.id] = wire
         elif done_one is not None:
             done_one()
-    if not batch:
+    if not wires:
         return
-    marked = []
-    with database.atomic():
-        for doc, params, xml_in in batch:
-            try:
-                ledger.transition(doc, POSTING, "post_attempt", f"Posting to SYSPRO (attempt {doc.attempts + 1})",
-                                  actor=ctx.actor, attempts=doc.attempts + 1,
-                                  xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
-            except ledger.TransitionLost as lost:
-                # a person's Skip (or another writer) came first: theirs stands, and nothing is sent
-                log.info("Not posting document %s: %s", doc.id, lost)
-                if done_one is not None:
-                    done_one()
-                continue
-            marked.append((doc, params, xml_in))
+    marked = protocol.mark(ledger.LEDGER, [doc for doc in docs if doc.id in wires],
+                           lambda doc: f"Posting to SYSPRO (attempt {doc.attempts + 1})", actor=ctx.actor,
+                           xml_sent=lambda doc: protocol.wire_text(*wires[doc.id]),
+                           on_lost=lambda doc: done_one() if done_one is not None else None)
     started = 0
     try:
-        for doc, params, xml_in in marked:
+        for doc in marked:
             ctx.check_cancelled()
             started += 1
             try:
-                _send_and_record(ctx, session, doc, params, xml_in, summary)
+                _send_and_record(ctx, session, doc, *wires[doc.id], summary)
             except ledger.TransitionLost as lost:
-                _taken_over(doc, lost, ctx.actor)
+                protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
             if done_one is not None:
                 done_one()
     finally:
-        _unmark([doc for doc, _, _ in marked[started:]], ctx.actor)
-
-
-def _taken_over(doc: ApDocument, lost: ledger.TransitionLost, actor: str) -> None:
-    """The answer to a post came after another process took the document out of POSTING (its
-    recovery made it IN_DOUBT): that process's state stands, and it looks the document up."""
-    log.warning("Document %s was taken over while its post was on its way: %s", doc.id, lost)
-    ledger.record(doc, "answer_after_takeover",
-                  f"SYSPRO answered this post after another run had taken the document over (it is now "
-                  f"{doc.state}); it is left as that run left it and is looked up in SYSPRO before anything "
-                  "else is sent.", actor=actor)
-
-
-def _unmark(docs: list[ApDocument], actor: str) -> None:
-    """Back to READY for marked documents whose request never started (they stay POSTING, and so
-    are looked up later, if even this cannot be written)."""
-    if not docs:
-        return
-    try:
-        with database.atomic():
-            for doc in docs:
-                try:
-                    ledger.transition(doc, READY, "post_withdrawn", "Not sent: the sync stopped before its turn.",
-                                      actor=actor, attempts=doc.attempts - 1)
-                except ledger.TransitionLost:
-                    continue  # another run took it over (and looks it up): its state stands
-    except Exception:
-        log.exception("Could not put %d unsent document(s) back to READY; they will be looked up in SYSPRO "
-                      "before they are sent", len(docs))
+        protocol.unmark(ledger.LEDGER, marked[started:], actor=ctx.actor)
 
 
 def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xml_in: str,
                      summary: CycleSummary) -> None:
     from desktop_app.syspro import apstin
-    from desktop_app.syspro.errors import BusinessObjectError, SessionLostDuringWrite
+    from desktop_app.syspro.errors import BusinessObjectError
 
-    try:
-        xml_out = session.post("APSTIN", params, xml_in)
-    except SessionLostDuringWrite as exc:
-        ledger.transition(doc, IN_DOUBT, "session_lost", f"{exc} It is looked up in SYSPRO before anything is "
-                          "sent again.", actor=ctx.actor, reason=f"{SESSION_LOST}: {exc}")
-        summary.in_doubt += 1
-        return
-    except OutcomeUnknown as exc:
-        ledger.transition(doc, IN_DOUBT, "no_answer", f"No answer from SYSPRO: {exc}. It will be looked up "
-                          "before anything is sent again.", actor=ctx.actor, reason=f"No answer from SYSPRO: {exc}")
-        summary.in_doubt += 1
-        return
-    except BusinessObjectError as exc:
-        # e.net answered with an exception text instead of XmlOut: nothing was posted
+    def rejected(exc: BaseException) -> None:
+        # e.net answered with an exception text, not XmlOut: nothing was posted
         ledger.transition(doc, FAILED, "rejected", f"SYSPRO refused the document: {exc}", actor=ctx.actor,
                           reason=f"SYSPRO refused the document: {exc}")
         summary.failed += 1
+
+    xml_out = protocol.send(ledger.LEDGER, doc, lambda: session.post("APSTIN", params, xml_in), actor=ctx.actor,
+                            system="SYSPRO", summary=summary, refused=(BusinessObjectError,), on_refused=rejected,
+                            no_answer="No answer", session_lost=True)
+    if xml_out is protocol.NOT_SETTLED:
         return
-    except ConnectError as exc:
-        # raised only when the request surely never reached SYSPRO
-        ledger.transition(doc, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=ctx.actor,
-                          reason=f"Could not reach SYSPRO: {exc}")
-        summary.in_doubt += 1
-        raise
     try:
         result = apstin.parse_result(xml_out)
     except Exception as exc:
-        ledger.transition(doc, IN_DOUBT, "unreadable_answer", f"SYSPRO's answer could not be read ({exc}); "
-                          "it will be looked up before anything is sent again.", actor=ctx.actor,
-                          xml_received=xml_out, reason="SYSPRO's answer could not be read")
-        summary.in_doubt += 1
+        protocol.unreadable_answer(ledger.LEDGER, doc, f"SYSPRO's answer could not be read ({exc})", actor=ctx.actor,
+                                   summary=summary, xml_received=xml_out)
         return
     verdict = apstin.verdict(result)
     if verdict.outcome == apstin.REFUSED:
@@ -1043,9 +988,7 @@ def post_ready(ctx: SyncContext, summary: CycleSummary, only: list[int] | None =
             settle_in_doubt(ctx, session, summary)
         else:
             for doc in ApDocument.select().where(ApDocument.id.in_(only), ApDocument.state == IN_DOUBT):
-                if not settle_with_lookup(ctx, session, doc, "Retry"):
-                    ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
-                                      actor=ctx.actor, reason="")
+                settle(ctx, session, doc, "Retry")
         ready = ApDocument.select(ApDocument.id).where(ApDocument.state == READY).order_by(ApDocument.id)
         if only is not None:
             ready = ready.where(ApDocument.id.in_(only))
@@ -1076,9 +1019,7 @@ def _settle_lost_sessions(ctx: SyncContext, session, summary: CycleSummary, done
     for doc in lost:
         ctx.check_cancelled()
         summary.in_doubt -= 1
-        if not settle_with_lookup(ctx, session, doc, "After the SYSPRO session ended during its post"):
-            ledger.transition(doc, READY, "not_posted", "SYSPRO does not have it: it will be posted.",
-                              actor=ctx.actor, reason="")
+        if not settle(ctx, session, doc, "After the SYSPRO session ended during its post"):
             again.append(doc.id)
         else:
             summary.posted += doc.state == POSTED
@@ -1335,15 +1276,15 @@ def _replay(ctx: SyncContext, ids: list[int] | None, *, all_failed: bool) -> Cyc
     targets: set[int] = set()
     unreadable = [doc for doc in docs if doc.state == UNREADABLE]
     for doc in unreadable:
-        ledger.record(doc, "retry", f"Retry requested by {ctx.actor}: reading it again from ServiceTitan",
-                      actor=ctx.actor)
+        protocol.request_retry(ledger.LEDGER, doc, actor=ctx.actor, unreadable=True)
     read_again(ctx, evaluator, [doc.st_invoice_id for doc in unreadable], summary)
     for doc in unreadable:
         targets.update(d.id for d in ApDocument.select().where(ApDocument.st_invoice_id == doc.st_invoice_id))
     for doc in docs:
         if doc.state == UNREADABLE:
             continue
-        ledger.record(doc, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor)
+        # the evaluation below reopens what a Retry reopens, with current mappings
+        protocol.request_retry(ledger.LEDGER, doc, actor=ctx.actor)
         if doc.state in (FAILED, NEEDS_MAPPING, SKIPPED, READY, WAITING_FOR_ORIGINAL, HELD):
             source = SourceInvoice.get_or_none(SourceInvoice.st_invoice_id == doc.st_invoice_id)
             if source is not None:

@@ -97,7 +97,7 @@ class JobWorker:
                 self.current.cancel_event.set()
 
     def abandon_current(self) -> None:
-        """End the engine process now, from any thread: its job fails at once instead of finishing
+        """End the engine process now, from any thread: its job fails at once, without finishing
         its current document (a document it was posting is looked up in SYSPRO by the next cycle,
         as after any crash). A job on the worker's own thread cannot be ended; it stays cancelled."""
         self.cancel_all()

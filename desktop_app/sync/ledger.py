@@ -1,15 +1,19 @@
-"""Invoice states and the audit trail (DESIGN §2).
+"""Invoice states, their transition table and the audit trail.
 
-Every state change of an AP document goes through `transition`, which writes the new state and
-its audit event in one transaction. Audit events are append-only (enforced by SQLite triggers).
+Every state change of an AP document goes through `transition` (`protocol.transition` over this
+ledger's table `ALLOWED`), which writes the new state and its audit event in one transaction.
+Audit events are append-only (enforced by SQLite triggers).
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from contextlib import AbstractContextManager, nullcontext
 
 from desktop_app.core.db import ApDocument, AuditEvent, BaseModel, database, utcnow
 from desktop_app.core.redact import redact, redact_document
+from desktop_app.sync import protocol
+
+IllegalTransition = protocol.IllegalTransition
+TransitionLost = protocol.TransitionLost
 
 DISCOVERED = "DISCOVERED"
 NEEDS_MAPPING = "NEEDS_MAPPING"
@@ -55,102 +59,48 @@ ALLOWED = {
 }
 
 
-class IllegalTransition(RuntimeError):
-    pass
-
-
-class TransitionLost(IllegalTransition, ValueError):
-    """Another writer (a person's Skip, another process) changed the row after it was read.
-
-    Nothing was written; the document object holds the row as the other writer left it."""
-
-    def __init__(self, doc: ApDocument, wanted: str, was: str):
-        self.doc, self.wanted, self.was = doc, wanted, was
-        super().__init__(f"document {doc.id} is now {doc.state} (it was {was} when read), so it was not "
-                         f"moved to {wanted}: someone else changed it meanwhile")
-
-
-_GIVEN = object()
-_ROW_PLANS: dict[tuple, tuple[str, list]] = {}
-_UPDATES: dict[tuple[str, ...], str] = {}
+_STATEMENTS: dict[tuple, str | None] = {}
 
 
 def insert_row(model: type[BaseModel], **values) -> int:
-    """The row model.create(**values) writes — given values, the fields' defaults for the rest —,
-    without a model instance (as costly as the INSERT): for rows written several times per document
-    (audit events, ledger rows, source invoices). The statement's text and each column's conversion
-    are kept per model and set of columns instead of built anew by peewee for every row. Returns
-    the new row's id."""
-    meta = model._meta
-    generated = meta.auto_increment and values.get(meta.primary_key.name) is None
-    key = (model, generated, *values)
-    plan = _ROW_PLANS.get(key)
-    if plan is None:
-        fields = [f for f in meta.sorted_fields
-                  if (f.name in values or f in meta.defaults) and not (generated and f is meta.primary_key)]
-        plan = _ROW_PLANS[key] = (
-            'INSERT INTO "{}" ({}) VALUES ({})'.format(
-                meta.table_name, ", ".join(f'"{f.column_name}"' for f in fields), ", ".join("?" for _ in fields)),
-            [(f.name, f.db_value, _GIVEN if f.name in values else meta.defaults[f]) for f in fields])
-    sql, columns = plan
-    params = []
-    for name, to_db, default in columns:
-        value = values[name] if default is _GIVEN else default() if callable(default) else default
-        params.append(to_db(value))
-    return database.execute_sql(sql, params).lastrowid
+    """Insert a row (given values, the fields' defaults for the rest) without building a model
+    instance; returns the new row's id.
+
+    Several rows are written per document, and building the statement is most of the work of
+    writing one: when the values name every column peewee writes, the statement peewee built for
+    that set of columns is kept and only the values are converted (each field's `db_value`)."""
+    names = tuple(values)
+    key = (model, names)
+    sql = _STATEMENTS.get(key, "")
+    if sql:
+        params = [getattr(model, name).db_value(values[name]) for name in names]
+        return database.execute_sql(sql, params).lastrowid
+    query = model.insert_many([tuple(values.values())], fields=[getattr(model, name) for name in names])
+    if key not in _STATEMENTS:
+        text, params = query.sql()
+        # kept only when peewee added no column of its own (a default), so the values are the parameters
+        _STATEMENTS[key] = text if len(params) == len(names) else None
+    return query.execute()
 
 
 def create_row(model: type[BaseModel], **values) -> BaseModel:
-    """model.create(**values) through `insert_row`, for the callers that go on with the row."""
+    """model.create(**values) through `insert_row`: a new instance holds every column it writes
+    (given values and defaults) as set, so the statement is the same for every row."""
     row = model(**values)
-    row_id = insert_row(model, **row.__data__)
-    if row._pk is None:
-        row._pk = row_id
-    row._dirty.clear()
+    row_id = insert_row(model, **{field.name: getattr(row, field.name) for field in row.dirty_fields})
+    if row.id is None:
+        row.id = row_id
+    protocol.forget_changes(row)
     return row
 
 
-def save_changes(doc: ApDocument, *, expected_state: str | None = None,
-                 expected_updated_at=_GIVEN) -> bool:
-    """Write the fields set since the row was read or saved (peewee marks them dirty); the rest is as
-    the row holds it. What doc.save() writes for them, the statement's text kept per set of columns.
-
-    Compare-and-set: the row is written only while it is still in the state (and, when it was read,
-    at the `updated_at`) the document was read with, so a writer that read it earlier never writes
-    over a person's Skip or another process. False when the row had changed: nothing was written."""
-    fields = [f for f in ApDocument._meta.sorted_fields if f.name in doc._dirty]
-    if not fields:
-        return True
-    data = doc.__data__
-    if expected_state is None and "state" not in doc._dirty:
-        expected_state = data.get("state")
-    if expected_updated_at is _GIVEN:
-        expected_updated_at = data.get("updated_at") if "updated_at" not in doc._dirty else None
-    guards = (("state",) if expected_state is not None else ()) + (
-        ("updated_at",) if expected_updated_at is not None else ())
-    names = tuple(f.name for f in fields) + ("|",) + guards
-    sql = _UPDATES.get(names)
-    if sql is None:
-        sql = _UPDATES[names] = 'UPDATE "{}" SET {} WHERE {}'.format(
-            ApDocument._meta.table_name, ", ".join(f'"{f.column_name}" = ?' for f in fields),
-            " AND ".join(f'"{name}" = ?' for name in (ApDocument._meta.primary_key.column_name, *guards)))
-    params = [f.db_value(data.get(f.name)) for f in fields] + [doc.id]
-    if expected_state is not None:
-        params.append(expected_state)
-    if expected_updated_at is not None:
-        params.append(ApDocument.updated_at.db_value(expected_updated_at))
-    written = database.execute_sql(sql, params).rowcount == 1
-    if written:
-        doc._dirty.clear()
-    return written
+def save_changes(doc: ApDocument, **guards) -> bool:
+    """Compare-and-set write of the fields set since the document was read (`protocol.save_changes`)."""
+    return protocol.save_changes(doc, **guards)
 
 
 def reread(doc: ApDocument) -> ApDocument:
-    """Load the row as it is now into `doc` (after a lost compare-and-set)."""
-    fresh = ApDocument.get_by_id(doc.id)
-    doc.__data__ = dict(fresh.__data__)
-    doc._dirty.clear()
-    return doc
+    return protocol.reread(doc)
 
 
 def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow: str = "invoices",
@@ -159,6 +109,7 @@ def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow:
     """Append an audit event; returns its id."""
     return insert_row(
         AuditEvent,
+        created_at=utcnow(),
         flow=flow,
         record_key=record_key or (doc.doc_key if doc else ""),
         document_id=doc.id if doc else None,
@@ -171,43 +122,20 @@ def record(doc: ApDocument | None, kind: str, message: str, *, actor: str, flow:
     )
 
 
-def _one_transaction() -> AbstractContextManager:
-    """A transaction for a state change and its event, unless the caller's is open: then that one
-    holds them (an exception ends it, and no caller goes on inside a transaction after one), and a
-    savepoint would add two statements (~13 us) to each event of a page of the feed or of read-back."""
-    return nullcontext() if database.in_transaction() else database.atomic()
+def _audit(doc: ApDocument, kind: str, message: str, **event) -> int:
+    return record(doc, kind, message, **event)
 
 
-def _unchanged_since(doc: ApDocument, state: str, updated_at) -> bool:
-    """True when the row is still as read, only stored in a text shape that does not read back to
-    the same text (an older writer's timestamp): then the state alone guards the write."""
-    row = ApDocument.select(ApDocument.state, ApDocument.updated_at).where(ApDocument.id == doc.id).first()
-    return row is not None and updated_at is not None and row.state == state and row.updated_at == updated_at
+LEDGER = protocol.Ledger(name="invoices", model=ApDocument, allowed={k: frozenset(v) for k, v in ALLOWED.items()},
+                         ready=READY, marked=POSTING, audit=_audit, noun="document",
+                         mark_kind="post_attempt")
 
 
 def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, actor: str, data=None,
                xml_sent: str | None = None, xml_received: str | None = None, **fields) -> ApDocument:
-    """Change state and write the audit event atomically, as compare-and-set: if the row is no longer
-    as `doc` was read (another writer moved it), nothing is written, `doc` is re-read and
-    TransitionLost is raised for the caller to leave the document as the other writer left it."""
-    if new_state not in ALLOWED.get(doc.state, ()):
-        raise IllegalTransition(f"document {doc.id}: {doc.state} → {new_state} is not allowed")
-    with _one_transaction():
-        previous = doc.state
-        read_at = doc.__data__.get("updated_at") if "updated_at" not in doc._dirty else None
-        doc.state = new_state
-        for name, value in fields.items():
-            setattr(doc, name, value)
-        doc.updated_at = utcnow()
-        if not save_changes(doc, expected_state=previous, expected_updated_at=read_at):
-            if not _unchanged_since(doc, previous, read_at) or not save_changes(doc, expected_state=previous):
-                # the row moved on since it was read: keep what the other writer left, write nothing
-                reread(doc)
-                raise TransitionLost(doc, new_state, previous)
-        record(doc, kind, message, actor=actor,
-               data={"from": previous, "to": new_state, **(data or {})},
-               xml_sent=xml_sent, xml_received=xml_received)
-    return doc
+    """`protocol.transition` over the invoice ledger: compare-and-set, with its audit event."""
+    return protocol.transition(LEDGER, doc, new_state, kind, message, actor=actor, event=data, xml_sent=xml_sent,
+                               xml_received=xml_received, **fields)
 
 
 def new_document(new_state: str, kind: str, message: str, *, actor: str, discovered: str, discovered_data=None,
@@ -215,11 +143,10 @@ def new_document(new_state: str, kind: str, message: str, *, actor: str, discove
     """A new document, DISCOVERED and at once moved on to `new_state`, written as one row.
 
     Its trail is what `create_row(..., state=DISCOVERED)`, `record(doc, "discovered", ...)` and
-    `transition(doc, new_state, kind, ...)` write, in one transaction: an UPDATE less for each of
-    the ~1.5 documents an invoice makes on its first evaluation."""
+    `transition(doc, new_state, kind, ...)` write, in one transaction."""
     if new_state not in ALLOWED[DISCOVERED]:
         raise IllegalTransition(f"a new document: {DISCOVERED} → {new_state} is not allowed")
-    with _one_transaction():
+    with protocol.one_transaction():
         doc = create_row(ApDocument, state=new_state, **fields)
         record(doc, "discovered", discovered, actor=actor, data=discovered_data)
         record(doc, kind, message, actor=actor, data={"from": DISCOVERED, "to": new_state, **(data or {})})

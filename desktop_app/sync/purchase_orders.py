@@ -30,12 +30,11 @@ from collections import Counter
 from decimal import Decimal
 
 from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLink, VendorMapping,
-                                 WarehouseMapping, database, set_cursor, utcnow)
-from desktop_app.core.errors import ConnectError, OutcomeUnknown
+                                 WarehouseMapping, database, set_cursor)
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, links, records, vendors as vendor_flow
+from desktop_app.sync import dates, links, protocol, records, vendors as vendor_flow
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
                                       WAITING, FlowSummary, LazySession)
@@ -516,25 +515,15 @@ class PoSync:
                                   "vendorPartNumber": item.get("vendorPartNumber") or "",
                                   "quantity": Decimal(sp_lines[line]["qty"]), "cost": Decimal(sp_lines[line]["price"])})
         payload = {"items": payload_items}
-        attempt = link.attempts + 1
-        records.transition(link, SYNCING, "write_attempt", f"Updating ServiceTitan PO {raw.get('number')} ({why}) "
-                           f"(attempt {attempt})", actor=self.actor, attempts=attempt, last_attempt_at=utcnow(),
-                           event={"payload": payload})
-        try:
-            self.ctx.st.patch_purchase_order(link.st_id, payload)
-        except OutcomeUnknown as exc:
-            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from ServiceTitan: {exc}",
-                               actor=self.actor, reason=f"No answer from ServiceTitan: {exc}")
-            self.summary.in_doubt += 1
+        sent = records.write_once(
+            link, f"Updating ServiceTitan PO {raw.get('number')} ({why})",
+            lambda: self.ctx.st.patch_purchase_order(link.st_id, payload), actor=self.actor, summary=self.summary,
+            system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
+            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
+                                                data={**(link.data or {}), "blocked_versions": versions}),
+            then="It will be read again before anything is sent.")
+        if sent is protocol.NOT_SETTLED:
             return
-        except ServiceTitanApiError as exc:
-            self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
-                         data={**(link.data or {}), "blocked_versions": versions})
-            return
-        except ConnectError as exc:
-            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach ServiceTitan: {exc}", actor=self.actor,
-                               reason=f"Could not reach ServiceTitan: {exc}")
-            raise
         after = self.ctx.st.get_purchase_order(link.st_id).raw
         self._synced(link, "updated_servicetitan", f"ServiceTitan PO {raw.get('number')} updated ({why})", after, sp_now)
         self.summary.to_servicetitan += 1
@@ -657,26 +646,15 @@ class PoSync:
         }
         if self.gate.holds(link):
             return
-        attempt = link.attempts + 1
-        records.transition(link, SYNCING, "write_attempt", f"Creating a ServiceTitan PO for SYSPRO PO {number} "
-                           f"(attempt {attempt})", actor=self.actor, attempts=attempt, last_attempt_at=utcnow(),
-                           event={"payload": payload})
-        try:
-            po_id = self.ctx.st.create_purchase_order(payload)
-        except OutcomeUnknown as exc:
-            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from ServiceTitan: {exc}. It will be "
-                               f"looked up ('{marker}') before anything is sent again.", actor=self.actor,
-                               reason=f"No answer from ServiceTitan: {exc}")
-            self.summary.in_doubt += 1
+        po_id = records.write_once(
+            link, f"Creating a ServiceTitan PO for SYSPRO PO {number}",
+            lambda: self.ctx.st.create_purchase_order(payload), actor=self.actor, summary=self.summary,
+            system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
+            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the PO: {exc} {exc.errors or ''}",
+                                                syspro_hash=links.view_hash(view)),
+            then=f"It will be looked up ('{marker}') before anything is sent again.")
+        if po_id is protocol.NOT_SETTLED:
             return
-        except ServiceTitanApiError as exc:
-            self._failed(link, f"ServiceTitan refused the PO: {exc} {exc.errors or ''}",
-                         syspro_hash=links.view_hash(view))
-            return
-        except ConnectError as exc:
-            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach ServiceTitan: {exc}", actor=self.actor,
-                               reason=f"Could not reach ServiceTitan: {exc}")
-            raise
         raw = self.ctx.st.get_purchase_order(po_id).raw
         lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"])}
         self._synced(link, "created_servicetitan", f"Created in ServiceTitan as PO {raw.get('number')} ('{marker}')",

@@ -16,7 +16,7 @@ from peewee import fn
 
 from desktop_app.core.db import AuditEvent, SyncLink, database, utcnow
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
-from desktop_app.sync import dates, ledger
+from desktop_app.sync import dates, ledger, protocol
 
 READY = "READY"  # will be written this cycle
 SYNCING = "SYNCING"  # a write is on its way (committed before the request)
@@ -104,95 +104,68 @@ def record(link: SyncLink, kind: str, message: str, *, actor: str, data=None, xm
                          xml_sent=xml_sent, xml_received=xml_received)
 
 
-def transition(link: SyncLink, new_state: str, kind: str, message: str, *, actor: str, event=None,
-               xml_sent: str | None = None, xml_received: str | None = None, **fields) -> SyncLink:
-    """Change state (and the link's `fields`) and write the audit event (with `event` data) atomically."""
-    if new_state not in STATES:
-        raise ValueError(f"unknown state {new_state!r}")
-    with database.atomic():
-        previous = link.state
-        guards = [SyncLink.id == link.id]
-        # compare-and-set on the row as it was read (a state or time the caller set but did not save
-        # is not what the row holds, so it cannot guard)
-        if "state" not in link._dirty:
-            guards.append(SyncLink.state == previous)
-        read_at = link.__data__.get("updated_at") if "updated_at" not in link._dirty else None
-        if read_at is not None:
-            guards.append(SyncLink.updated_at == read_at)
-        link.state = new_state
-        for name, value in fields.items():
-            setattr(link, name, value)
-        link.updated_at = utcnow()
-        values = {SyncLink._meta.fields[name]: value for name, value in link.__data__.items() if name != "id"}
-        if (SyncLink.update(values).where(*guards).execute() != 1
-                and not _rewritten_as_read(link.id, values, previous, read_at)):
-            fresh = SyncLink.get_by_id(link.id)
-            link.__data__, wanted = dict(fresh.__data__), new_state
-            link._dirty.clear()
-            raise LinkTransitionLost(link, wanted, previous)
-        link._dirty.clear()
-        record(link, kind, message, actor=actor, data={"from": previous, "to": new_state, **(event or {})},
-               xml_sent=xml_sent, xml_received=xml_received)
-    return link
-
-
-def _rewritten_as_read(link_id: int, values: dict, previous: str, read_at) -> bool:
-    """The row is still as read but its timestamp is stored in a shape that does not read back to
-    the same text (an older writer's): write it guarded by the state alone."""
-    row = SyncLink.select(SyncLink.state, SyncLink.updated_at).where(SyncLink.id == link_id).first()
-    if row is None or read_at is None or row.state != previous or row.updated_at != read_at:
-        return False
-    return SyncLink.update(values).where(SyncLink.id == link_id, SyncLink.state == previous).execute() == 1
-
-
-class LinkTransitionLost(ledger.TransitionLost):
+class LinkTransitionLost(protocol.TransitionLost):
     """Another writer changed the link after it was read: nothing was written, `link` holds the row
     as that writer left it."""
 
     def __init__(self, link: SyncLink, wanted: str, was: str):
-        self.doc, self.wanted, self.was = link, wanted, was
-        RuntimeError.__init__(self, f"{link.flow} record {link.id} is now {link.state} (it was {was} when read), "
-                              f"so it was not moved to {wanted}: someone else changed it meanwhile")
+        super().__init__(link, wanted, was, what=f"{link.flow} record {link.id}")
+
+
+_ANY = frozenset(STATES)
+# A write on its way ends with its answer (written, refused), unknown (in doubt), or withdrawn unsent.
+ALLOWED = {state: _ANY for state in STATES} | {SYNCING: frozenset({SYNCED, FAILED, IN_DOUBT, READY})}
+LEDGER = protocol.Ledger(name="records", model=SyncLink, allowed=ALLOWED, ready=READY, marked=SYNCING,
+                         audit=record, lost=LinkTransitionLost, noun="record")
+
+
+def transition(link: SyncLink, new_state: str, kind: str, message: str, *, actor: str, event=None,
+               xml_sent: str | None = None, xml_received: str | None = None, **fields) -> SyncLink:
+    """`protocol.transition` over the links (`ALLOWED`): change state (and the link's `fields`) and
+    write the audit event (with `event` data) atomically, as compare-and-set."""
+    return protocol.transition(LEDGER, link, new_state, kind, message, actor=actor, event=event, xml_sent=xml_sent,
+                               xml_received=xml_received, **fields)
+
+
+def write_once(link: SyncLink, message: str, request, *, actor: str, summary, system: str, refused=(),
+               on_refused=None, event=None, xml_sent: str | None = None, then: str | None = None, **fields):
+    """The send-once steps for one link: marked SYNCING (durable, attempts + 1) before `request()`
+    leaves, then its answer returned for the flow to read, or `protocol.NOT_SETTLED` when the
+    outcome is recorded already (IN_DOUBT, refused, or a person changed the link first: nothing
+    sent). A request that never left re-raises ConnectError."""
+    marked = protocol.mark(LEDGER, [link], lambda _: f"{message} (attempt {link.attempts + 1})", actor=actor,
+                           xml_sent=lambda _: xml_sent, event=lambda _: event,
+                           fields=lambda _: {"last_attempt_at": utcnow(), **fields})
+    if not marked:
+        return protocol.NOT_SETTLED
+    extra = {"then": then} if then is not None else {}
+    return protocol.send(LEDGER, link, request, actor=actor, system=system, summary=summary, refused=refused,
+                         on_refused=on_refused, **extra)
 
 
 def send_once(link: SyncLink, *, actor: str, summary, message: str, params: str, xml_in: str, send,
               noun: str, refused, event=None):
-    """Commit the link as SYNCING with what is sent, then send: the exactly-once step of every flow.
-
-    `send()` posts and parses; its value is returned. An answer that settles nothing leaves the link
-    IN_DOUBT (it is looked up before anything is sent again) and returns None; a refusal by e.net
-    goes to `refused(message)` and returns None; a request that never left re-raises ConnectError.
-    A link another writer changed since it was read (a person skipped or decided it) is left as they
-    left it: nothing is sent, and None is returned.
-    """
+    """`write_once` for a SYSPRO business object: `send()` posts and parses; its value is returned,
+    or None when nothing is to read (IN_DOUBT, refused by e.net into `refused(message)`, or a
+    person changed the link first). An answer that lists no `noun` leaves the link IN_DOUBT."""
     from desktop_app.syspro.errors import BusinessObjectError
 
-    attempt = link.attempts + 1
-    try:
-        transition(link, SYNCING, "write_attempt", f"{message} (attempt {attempt})", actor=actor, attempts=attempt,
-                   last_attempt_at=utcnow(), event=event,
-                   xml_sent=f"<!-- XmlParameters -->\n{params}\n<!-- XmlIn -->\n{xml_in}")
-    except LinkTransitionLost as lost:
-        # a person (or another run) changed the record first: theirs stands, and nothing is sent
-        log.info("Not sending: %s", lost)
+    def request():
+        try:
+            return send()
+        except IndexError:
+            return _UNREADABLE
+
+    result = write_once(link, message, request, actor=actor, summary=summary, system="SYSPRO",
+                        refused=(BusinessObjectError,), on_refused=lambda exc: refused(f"SYSPRO refused it: {exc}"),
+                        event=event, xml_sent=protocol.wire_text(params, xml_in))
+    if result is _UNREADABLE:
+        protocol.unreadable_answer(LEDGER, link, f"SYSPRO's answer listed no {noun}", actor=actor, summary=summary)
         return None
-    try:
-        return send()
-    except OutcomeUnknown as exc:
-        transition(link, IN_DOUBT, "no_answer", f"No usable answer from SYSPRO: {exc}. It will be looked up "
-                   "before anything is sent again.", actor=actor, reason=f"No answer from SYSPRO: {exc}")
-    except BusinessObjectError as exc:
-        refused(f"SYSPRO refused it: {exc}")
-        return None
-    except ConnectError as exc:
-        transition(link, IN_DOUBT, "not_sent", f"Could not reach SYSPRO: {exc}", actor=actor,
-                   reason=f"Could not reach SYSPRO: {exc}")
-        raise
-    except IndexError:
-        transition(link, IN_DOUBT, "unreadable_answer", f"SYSPRO's answer listed no {noun}; it will be looked up "
-                   "before anything is sent again.", actor=actor, reason="SYSPRO's answer could not be read")
-    summary.in_doubt += 1
-    return None
+    return None if result is protocol.NOT_SETTLED else result
+
+
+_UNREADABLE = object()
 
 
 # ---------------------------------------------------------------------------- records that cannot be read
@@ -236,8 +209,9 @@ def hold_unreadable(flow: str, record, *, actor: str, summary) -> SyncLink | Non
         return link
     if link.state == HELD and link.reason == reason:
         return link
-    return transition(link, HELD, "unreadable", reason, actor=actor, reason=reason,
-                      data={**(link.data or {}), UNREADABLE_FLAG: version or True})
+    protocol.hold(LEDGER, link, reason, actor=actor, kind="unreadable",
+                  data={**(link.data or {}), UNREADABLE_FLAG: version or True})
+    return link
 
 
 def readable_again(link: SyncLink) -> bool:
@@ -268,16 +242,15 @@ def contain(link: SyncLink, *, actor: str, summary, step) -> None:
         fresh = SyncLink.get_by_id(link.id)
         label = fresh.label or fresh.st_id or fresh.syspro_key
         if fresh.state == SYNCING:
-            transition(fresh, IN_DOUBT, "unreadable_answer", f"Stopped while writing {label}: {exc}. It will be "
-                       "looked up before anything is sent again.", actor=actor, reason=f"Stopped while writing: {exc}")
-            summary.in_doubt += 1
+            protocol.in_doubt(LEDGER, fresh, "unreadable_answer", f"Stopped while writing {label}: {exc}. It will be "
+                              "looked up before anything is sent again.", f"Stopped while writing: {exc}",
+                              actor=actor, summary=summary)
             return
         from desktop_app.sync.readable import plain
 
         reason = (f"{label} cannot be read: {plain(exc)}. Nothing of it is synced; correct it (it is read again "
-                  "when it changes) or Retry.")
-        if fresh.state != HELD or fresh.reason != reason:
-            transition(fresh, HELD, "unreadable", reason, actor=actor, reason=reason[:2000])
+                  "when it changes) or Retry.")[:2000]
+        protocol.hold(LEDGER, fresh, reason, actor=actor, kind="unreadable")
         summary.held += 1
 
 
@@ -290,13 +263,9 @@ def new_link(flow: str, *, state: str, kind: str, message: str, actor: str, **fi
 
 def recover_interrupted(flow: str) -> int:
     """SYNCING rows at the start of a cycle: the process died mid-write."""
-    count = 0
-    for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.state == SYNCING):
-        transition(link, IN_DOUBT, "interrupted", "The app stopped while this record was being written. "
-                   "The other system will be checked before it is sent again.", actor="recovery",
-                   reason="Interrupted while writing: will be looked up first")
-        count += 1
-    return count
+    return protocol.recover_interrupted(
+        LEDGER, "The app stopped while this record was being written. The other system will be checked before it "
+        "is sent again.", "Interrupted while writing: will be looked up first", where=SyncLink.flow == flow)
 
 
 # ---------------------------------------------------------------------------- reading, for CLI and GUI
@@ -375,17 +344,12 @@ def replay(ctx, flow: str, ids: list[int]) -> FlowSummary:
                   if is_unreadable(link) and link.st_id is not None]
     if unreadable:
         for link in unreadable:
-            record(link, "retry", f"Retry requested by {ctx.actor}: reading it again from ServiceTitan",
-                   actor=ctx.actor)
+            protocol.request_retry(LEDGER, link, actor=ctx.actor, unreadable=True)
         module.read_again(ctx, unreadable, FlowSummary())
     for link in SyncLink.select().where(SyncLink.flow == flow, SyncLink.id.in_(ids)):
         if any(link.id == held.id for held in unreadable):
             continue
-        if link.state in (FAILED, HELD, SKIPPED):
-            transition(link, READY, "retry", f"Retry requested by {ctx.actor}", actor=ctx.actor, reason="",
-                       event={"retry": True})
-        else:
-            record(link, "retry", f"Retry requested by {ctx.actor} (state {link.state})", actor=ctx.actor)
+        protocol.request_retry(LEDGER, link, actor=ctx.actor, reopen=frozenset({FAILED, HELD, SKIPPED}))
     return module.run_cycle(ctx)
 
 
@@ -492,7 +456,7 @@ class LazySession:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> "LazySession":
+    def __enter__(self) -> LazySession:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -30,15 +30,14 @@ from datetime import datetime
 
 from desktop_app.core import config
 from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, set_cursor, utcnow
-from desktop_app.core.errors import ConnectError, OutcomeUnknown
+from desktop_app.core.errors import OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord, Vendor, to_datetime
-from desktop_app.sync import links, records
+from desktop_app.sync import links, protocol, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.mappings import normalise, suggest
-from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
-                                      WAITING, FlowSummary, LazySession)
+from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING, FlowSummary, LazySession)
 from desktop_app.syspro import contract, suppliers as apsssp
 from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import SupplierRecord
@@ -543,25 +542,15 @@ class VendorSync:
             payload["address"] = {"street": sp_view["street"], "unit": unit, "city": sp_view["city"],
                                   "state": sp_view["state"], "zip": sp_view["zip"], "country": sp_view["country"]}
         what = ", ".join(fields)
-        attempt = link.attempts + 1
-        records.transition(link, SYNCING, "write_attempt", f"Updating ServiceTitan vendor {link.st_id} ({why}: "
-                           f"{what}) (attempt {attempt})", actor=self.actor, attempts=attempt,
-                           last_attempt_at=utcnow(), event={"payload": payload})
-        try:
-            self.ctx.st.patch_vendor(link.st_id, payload)
-        except OutcomeUnknown as exc:
-            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from ServiceTitan: {exc}. The "
-                               "vendor will be read again before anything is sent.", actor=self.actor,
-                               reason=f"No answer from ServiceTitan: {exc}")
-            self.summary.in_doubt += 1
+        sent = records.write_once(
+            link, f"Updating ServiceTitan vendor {link.st_id} ({why}: {what})",
+            lambda: self.ctx.st.patch_vendor(link.st_id, payload), actor=self.actor, summary=self.summary,
+            system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
+            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
+                                                versions),
+            then="The vendor will be read again before anything is sent.")
+        if sent is protocol.NOT_SETTLED:
             return
-        except ServiceTitanApiError as exc:
-            self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}", versions)
-            return
-        except ConnectError as exc:
-            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach ServiceTitan: {exc}",
-                               actor=self.actor, reason=f"Could not reach ServiceTitan: {exc}")
-            raise
         after = self.ctx.st.get_vendor(link.st_id).raw
         view = self.st_view(after)
         records.transition(link, SYNCED, "updated_servicetitan", f"Vendor {link.st_id} updated in ServiceTitan "
@@ -765,26 +754,15 @@ class VendorSync:
             payload["phone"] = view["phone"]
         if view["email"]:
             payload["email"] = view["email"]
-        attempt = link.attempts + 1
-        records.transition(link, SYNCING, "write_attempt", f"Creating a ServiceTitan vendor for supplier {code} "
-                           f"(attempt {attempt})", actor=self.actor, attempts=attempt, last_attempt_at=utcnow(),
-                           event={"payload": payload})
-        try:
-            vendor_id = self.ctx.st.create_vendor(payload)
-        except OutcomeUnknown as exc:
-            records.transition(link, IN_DOUBT, "no_answer", f"No usable answer from ServiceTitan: {exc}. It will "
-                               "be looked up (externalData) before anything is sent again.", actor=self.actor,
-                               reason=f"No answer from ServiceTitan: {exc}")
-            self.summary.in_doubt += 1
+        vendor_id = records.write_once(
+            link, f"Creating a ServiceTitan vendor for supplier {code}", lambda: self.ctx.st.create_vendor(payload),
+            actor=self.actor, summary=self.summary, system="ServiceTitan", refused=(ServiceTitanApiError,),
+            event={"payload": payload},
+            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the new vendor: {exc} {exc.errors or ''}",
+                                                links.view_hash({"st": None, "syspro": view})),
+            then="It will be looked up (externalData) before anything is sent again.")
+        if vendor_id is protocol.NOT_SETTLED:
             return
-        except ServiceTitanApiError as exc:
-            self._failed(link, f"ServiceTitan refused the new vendor: {exc} {exc.errors or ''}",
-                         links.view_hash({"st": None, "syspro": view}))
-            return
-        except ConnectError as exc:
-            records.transition(link, IN_DOUBT, "not_sent", f"Could not reach ServiceTitan: {exc}",
-                               actor=self.actor, reason=f"Could not reach ServiceTitan: {exc}")
-            raise
         after = self.ctx.st.get_vendor(vendor_id).raw
         st_now = self.st_view(after)
         with database.atomic():

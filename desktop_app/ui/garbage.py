@@ -12,15 +12,13 @@ any thread; only cycles wait for the timer. The same pattern is used by pyqtgrap
 
 A collection holds the GUI thread (and the GIL) for as long as it walks its generation. The
 oldest one holds every module, class and function of PySide6, the GUI and the engine: a full
-collection took 36-46 ms of the GUI thread during a sync, almost a whole stall budget, to find
-nothing, since none of those objects is ever garbage. So once the app has started (`freeze_when`),
+collection holds the GUI thread for a noticeable stall to find nothing, since none of those objects is ever garbage. So once the app has started (`freeze_when`),
 what is alive then is collected once and moved to the permanent generation (`gc.freeze()`, the
 standard-library way for long-lived processes); later collections walk only younger objects.
 
 The young generations have the same problem while a job runs on the worker thread: what they hold
-then is mostly the job's working set, which a collection walks to find nothing (6-16 ms for an
-export page just parsed, when cycles still ran on that thread; they now run in the engine process,
-`sync/engine_process.py`, and leave nothing here). So while `defer_while()` says a job runs, a
+then is mostly the job's working set, which a collection walks to find nothing (isolated jobs run
+in the engine process, `sync/engine_process.py`, and leave nothing here). So while `defer_while()` says a job runs, a
 generation waits until its count is BUSY_FACTOR times its threshold: garbage in cycles made
 meanwhile still has a bound, and once the job has ended the next check collects as usual, after
 the job's objects are gone.

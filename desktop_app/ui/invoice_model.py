@@ -176,7 +176,7 @@ class InvoiceTableModel(ReadOnlyTableModel):
         self.loaded.emit(total)
 
     def _refresh_in_place(self, total: int, pages: dict[int, list[InvoiceRow]]) -> bool:
-        """A refresh of the same query: tell the view only what changed, instead of a reset.
+        """A refresh of the same query: tell the view only what changed, not a reset.
 
         A reset makes the view forget its state and ask for every visible cell again; each of those
         questions is a Python call that must take the GIL back from a busy sync worker, so a reset

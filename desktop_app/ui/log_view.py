@@ -1,7 +1,7 @@
 """The live sync log: a bounded table of log lines, filterable by level, flow and text.
 
 Records arrive through `bridge.logRecord` (already in the GUI thread). They are batched and
-inserted every 100 ms, so a burst of thousands of lines costs a few model resets, not thousands.
+inserted on a short timer, so a burst of thousands of lines costs a few model resets, not thousands.
 The model is a ring buffer: past `capacity` rows the oldest go.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ be selected but not edited, and no answer for cells outside the table; subclasse
 what a cell shows.
 
 Painting a cell must enter Python as few times as possible: each entry of the GUI thread into Python
-waits for the GIL, up to the 5 ms switch interval when the sync worker is running Python. So a view's
+waits for the GIL, up to the interpreter's switch interval when a worker runs Python. So a view's
 delegate gets all the roles of a cell from one `multiData` call (Qt 6's QStyledItemDelegate asks for
 seven roles per cell; through `data` that is seven entries), `index` is answered without the two
 rowCount/columnCount calls of QAbstractTableModel.index, and `flags` is Qt's own (the same flags).

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from desktop_app.core import config
-from desktop_app.core.db import ApDocument
+from desktop_app.core.db import ApDocument, database
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import is_credit_reference
 from desktop_app.sync.reconcile import reconcile
@@ -243,7 +243,7 @@ def test_a_credit_marked_posting_but_never_sent_is_posted_once_after_the_look_up
 
     def crash_after_marking(ctx, session, docs, summary, done_one=None):
         if any(d.transaction_code == "C" for d in docs):
-            with ledger.database.atomic():
+            with database.atomic():
                 for d in docs:
                     ledger.transition(d, ledger.POSTING, "post_attempt", "marked", actor="test",
                                       attempts=d.attempts + 1)
