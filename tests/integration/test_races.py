@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from desktop_app.core.db import ApDocument, AuditEvent
+from desktop_app.core.models import ApDocument, AuditEvent
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import run_cycle

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.core.db import ApDocument, AuditEvent, SyncCursor
+from desktop_app.core.models import ApDocument, AuditEvent, SyncCursor
 from desktop_app.sandbox.st_wire import RawJson
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import BuildSettings, Mappings, Reference, Sku, build_documents
