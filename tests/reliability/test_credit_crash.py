@@ -10,10 +10,11 @@ import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from desktop_app.core import db, models
-from desktop_app.sandbox import scenarios, syspro_postings
+from desktop_app.sandbox import syspro_postings
 from desktop_app.sandbox.runner import Sandbox
 from desktop_app.sync import ledger
 from desktop_app.sync.build import is_credit_reference
+from tests.reliability import scenarios
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 

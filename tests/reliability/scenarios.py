@@ -1,6 +1,7 @@
 """Reliability scenarios against the simulators, shared by the test suite (small) and
 `benchmarks/reliability_report.py` (heavy): each returns the same counts — processed, lost,
-duplicated, stuck — so the report and the tests judge by one rule.
+duplicated, stuck — so the report and the tests judge by one rule. A test harness: the app never
+imports it, and the Windows bundle leaves it out.
 """
 from __future__ import annotations
 
@@ -84,7 +85,10 @@ def crash_loop_in(box: Sandbox, *, seed: int, kills: int, arrivals: int = 25, en
         posts_before = state.post_count
         target = rng.randint(1, max(1, arrivals // 2))
         early = time.monotonic() + rng.uniform(0.3, 1.0) if rng.random() < 0.25 else None
-        kill_when = (lambda: time.monotonic() > early) if early else (lambda: state.post_count - posts_before >= target)
+        if early:
+            kill_when = lambda at=early: time.monotonic() > at  # noqa: E731
+        else:
+            kill_when = lambda before=posts_before, n=target: state.post_count - before >= n  # noqa: E731
         outcome.kills += _run_sync(env, kill_when) == -signal.SIGKILL
     box.syspro.set_faults({})
     started = time.monotonic()
