@@ -44,7 +44,7 @@ if [[ -z "${SMOKE_BUNDLE:-}" ]]; then
     echo "smoke_test: the bundle carries test-only modules (above)" >&2; exit 1
   fi
 fi
-if [[ -e "$bundle/_internal/tests" ]] || find "$bundle" -path '*desktop_app/sandbox/scenarios*' | grep -q .; then
+if [[ -e "$bundle/_internal/tests" ]]; then
   echo "smoke_test: the bundle carries the test harness" >&2; exit 1
 fi
 exe="$bundle/$app_name"
