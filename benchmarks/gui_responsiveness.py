@@ -33,7 +33,7 @@ def use_temp_home() -> tempfile.TemporaryDirectory:
 
 
 def bulk_documents(count: int) -> float:
-    from desktop_app.core.db import ApDocument, database
+    from desktop_app.core.models import ApDocument, database
 
     rng = random.Random(7)
     states = ["CONFIRMED"] * 80 + ["POSTED"] * 10 + ["FAILED", "NEEDS_MAPPING", "SKIPPED", "IN_DOUBT"] * 2 + ["READY"] * 2
@@ -151,7 +151,7 @@ def sync_stalls(app, bridge, invoices: int, with_page: bool = True, in_process: 
                 engine_thread: bool = False) -> None:
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 
-    from desktop_app.core.db import ApDocument
+    from desktop_app.core.models import ApDocument
     from desktop_app.sync.cycle import run_cycle
     from desktop_app.ui.invoices_page import InvoicesPage
 

@@ -40,8 +40,8 @@ def main() -> int:
 
     keyring.set_keyring(PlaintextKeyring())
     from desktop_app.core import db, paths
-    from desktop_app.sandbox import scenarios
     from desktop_app.sandbox.runner import Sandbox
+    from tests.reliability import scenarios
 
     outcomes = []
     deadline = time.monotonic() + 3 * 3600
@@ -64,7 +64,7 @@ def main() -> int:
             break
     # another writer while a cycle posts (a session evicted mid-post, a person's concurrent Skip) runs as
     # one more scenario of the same loop
-    from desktop_app.sandbox.race_scenarios import RACES
+    from tests.reliability.race_scenarios import RACES
 
     races = [(race.__name__.removesuffix("_in").replace("_", " "), race) for race in RACES]
     for index, (name, scenario) in enumerate(scenarios.SCENARIOS + races):

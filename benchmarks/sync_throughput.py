@@ -72,7 +72,7 @@ def _run_engine(hello: dict, options: dict, conn) -> None:
 
 def _measure_cycle(hello: dict, options: dict, conn) -> None:
     use_memory_keyring()
-    from desktop_app.core import db
+    from desktop_app.core import db, models
     from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
 
@@ -140,7 +140,7 @@ def _measure_cycle(hello: dict, options: dict, conn) -> None:
         run_cycle(ctx, flow="invoices")
         conn.send({"idle_wall": time.perf_counter() - wall, "idle_cpu": time.thread_time() - cpu})
     ctx.close()
-    db.database.close()
+    models.database.close()
     conn.close()
 
 

@@ -34,6 +34,19 @@ else
   bundle="$work/dist/$app_name"
   echo "smoke_test: built in $(( $(date +%s) - started )) s, bundle $(du -sh "$bundle" | cut -f1)"
 fi
+# The bundle ships no test suite, harness or test tool (the spec refuses a build whose analysis
+# finds one; this checks what came out).
+test_only_regex="^[[[:space:]]*\\('(tests|pytest|_pytest|pytestqt|pytest_timeout|hypothesis)[.']"
+if [[ -z "${SMOKE_BUNDLE:-}" ]]; then
+  pyz_toc="$work/build/ml-connector/PYZ-00.toc"  # workpath/<spec name>/
+  [[ -f "$pyz_toc" ]] || { echo "smoke_test: no module list at $pyz_toc" >&2; exit 1; }
+  if grep -E "$test_only_regex" "$pyz_toc"; then
+    echo "smoke_test: the bundle carries test-only modules (above)" >&2; exit 1
+  fi
+fi
+if [[ -e "$bundle/_internal/tests" ]]; then
+  echo "smoke_test: the bundle carries the test harness" >&2; exit 1
+fi
 exe="$bundle/$app_name"
 [[ -x "$exe" ]] || exe="$bundle/$app_name.exe"
 [[ -x "$exe" ]] || { echo "smoke_test: no executable in $bundle" >&2; exit 1; }

@@ -121,6 +121,69 @@ def test_spec_is_valid_python_and_bundles_resources_and_sandbox():
     assert "keyring.backends.Windows" in spec_text and '"tzdata"' in spec_text
 
 
+def run_spec(monkeypatch, extra_pure: tuple[tuple[str, Path], ...] = ()) -> dict:
+    """Execute ml-connector.spec with PyInstaller's build steps stubbed (no build): returns the
+    arguments the spec gave Analysis. `extra_pure` adds (module, file) to what the analysis found."""
+    import types
+
+    app_modules = sorted(
+        ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for path in (REPO_ROOT / "desktop_app").rglob("*.py"))
+    hooks = types.ModuleType("PyInstaller.utils.hooks")
+    hooks.collect_submodules = lambda package: [m for m in app_modules if m.split(".")[0] == package]
+    hooks.collect_data_files = lambda package: []
+    for name in ("PyInstaller", "PyInstaller.utils"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "PyInstaller.utils.hooks", hooks)
+    monkeypatch.setitem(sys.modules, "appinfo", load_packaging_module("appinfo"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    seen: dict = {}
+
+    def analysis(scripts, **kwargs):
+        seen.update(kwargs)
+        found = [(name, REPO_ROOT.joinpath(*name.split(".")).with_suffix(".py")) for name in kwargs["hiddenimports"]]
+        pure = [(name, str(path), "PYMODULE") for name, path in [*found, *extra_pure]]
+        return types.SimpleNamespace(pure=pure, datas=[], binaries=[], scripts=[])
+
+    stub = lambda *args, **kwargs: types.SimpleNamespace()  # noqa: E731
+    spec_path = PACKAGING / "ml-connector.spec"
+    code = compile(spec_path.read_text(encoding="utf-8"), str(spec_path), "exec")
+    exec(code, {"SPECPATH": str(PACKAGING), "workpath": str(REPO_ROOT / "build"), "Analysis": analysis,
+                "PYZ": stub, "EXE": stub, "COLLECT": stub, "__name__": "__main__"})
+    return seen
+
+
+def test_the_bundle_leaves_out_the_tests_their_harness_and_test_tools(monkeypatch):
+    excludes = set(run_spec(monkeypatch)["excludes"])
+    assert {"tests", "pytest", "_pytest", "pytestqt", "hypothesis"} <= excludes
+
+
+def test_a_build_whose_analysis_finds_a_test_module_fails(monkeypatch):
+    # as if a module of the app imported the harness: the analysis would follow it into the bundle
+    harness = ("reliability.scenarios", REPO_ROOT / "tests" / "reliability" / "scenarios.py")
+    with pytest.raises(SystemExit, match=r"test-only modules \['reliability.scenarios'\]"):
+        run_spec(monkeypatch, extra_pure=(harness,))
+    with pytest.raises(SystemExit, match=r"test-only modules \['hypothesis.strategies'\]"):
+        run_spec(monkeypatch, extra_pure=(("hypothesis.strategies", Path("site-packages/hypothesis/strategies.py")),))
+    run_spec(monkeypatch, extra_pure=(("requests", Path("site-packages/requests/__init__.py")),))
+
+
+def test_no_module_of_the_app_imports_tests_or_test_tools(monkeypatch):
+    """The bundle collects every module under desktop_app/; none may pull in the test suite, its
+    harness (tests/reliability/scenarios.py and the like) or a test tool, even lazily."""
+    import ast
+
+    test_only = {"tests", "pytest", "_pytest", "pytestqt", "pytest_timeout", "hypothesis"}
+    offenders = []
+    for path in sorted((REPO_ROOT / "desktop_app").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            offenders += [f"{path.relative_to(REPO_ROOT)}: {name}" for name in names
+                          if name.split(".")[0] in test_only]
+    assert offenders == []
+
+
 # ------------------------------------------------------------------ installer promises
 def test_installs_per_user_without_admin_rights():
     assert re.search(r"^RequestExecutionLevel user$", NSIS_TEXT, flags=re.M)

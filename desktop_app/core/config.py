@@ -280,14 +280,14 @@ class Settings(Mapping):
 
 
 def load_settings() -> Settings:
-    from desktop_app.core.db import Setting
+    from desktop_app.core.models import Setting
 
     return Settings({row.key: row.value for row in Setting.select()})
 
 
 def save_setting(key: str, raw: str, *, actor: str = "user") -> Any:
     """Validate and store one setting; returns the typed value."""
-    from desktop_app.core.db import Setting, database, utcnow
+    from desktop_app.core.models import Setting, database, utcnow
 
     value = parse_value(key, raw)
     updates = {key: to_text(key, value)}

@@ -25,6 +25,10 @@ class ConfigError(ConnectorError):
     exit_code = EXIT_USAGE
 
 
+class DatabaseError(ConfigError):
+    """The database file cannot be used; the message says why and what to do."""
+
+
 class ConnectError(ConnectorError):
     """Could not reach or authenticate with ServiceTitan or SYSPRO."""
 

@@ -100,7 +100,7 @@ class Sandbox:
     def configure_profile(self, *, mappings: bool = True, actor: str = "demo") -> None:
         """Point the open database and the keyring of the current data dir at this sandbox."""
         from desktop_app.core import config, secrets
-        from desktop_app.core.db import database
+        from desktop_app.core.models import database
         from desktop_app.sync import mappings as mapping_tables
 
         with database.atomic():

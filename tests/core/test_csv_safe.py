@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.core import csv_safe, db
+from desktop_app.core import csv_safe, db, models
 from desktop_app.sync import adjustments, mappings
 
 NASTY = ["=HYPERLINK(\"http://x\",\"y\")", "+1+2", "-2+3", "@SUM(A1)", "\tTAB", "\rCR", "'quoted", "''=x",
@@ -43,20 +43,20 @@ def cells(path):
 
 def test_mapping_export_is_guarded_and_imports_back_unchanged(database, tmp_path):
     for number, name in enumerate(NASTY, start=1):
-        db.VendorMapping.create(st_vendor_id=number, st_vendor_name=name, syspro_supplier=f"S{number}")
+        models.VendorMapping.create(st_vendor_id=number, st_vendor_name=name, syspro_supplier=f"S{number}")
     out = tmp_path / "vendors.csv"
     mappings.export_csv("vendors", out)
     assert not [cell for cell in cells(out) if cell.startswith(csv_safe.TRIGGERS)]
-    before = {row.st_vendor_id: row.st_vendor_name for row in db.VendorMapping.select()}
-    db.VendorMapping.delete().execute()
+    before = {row.st_vendor_id: row.st_vendor_name for row in models.VendorMapping.select()}
+    models.VendorMapping.delete().execute()
     mappings.import_csv("vendors", out)
-    after = {row.st_vendor_id: row.st_vendor_name for row in db.VendorMapping.select()}
+    after = {row.st_vendor_id: row.st_vendor_name for row in models.VendorMapping.select()}
     # the import strips surrounding blanks, as it always did: compare what survives that
     assert after == {key: value.strip() for key, value in before.items()}
 
 
 def test_worklist_export_guards_text_and_keeps_negative_quantities(database, tmp_path):
-    db.WorklistRow.create(movement_key="k1", warehouse="=cmd|' /C calc'!A0", stock_code="@SUM(1)",
+    models.WorklistRow.create(movement_key="k1", warehouse="=cmd|' /C calc'!A0", stock_code="@SUM(1)",
                           st_location_name="-2+3", quantity=Decimal("-12.50"), note="+note",
                           entry_date=dt.date(2024, 5, 1))
     out = tmp_path / "worklist.csv"

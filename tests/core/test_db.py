@@ -5,7 +5,7 @@ from decimal import Decimal
 import peewee as pw
 import pytest
 
-from desktop_app.core import db, paths
+from desktop_app.core import db, migrations, models, paths
 
 
 def _digest(path):
@@ -15,10 +15,10 @@ def _digest(path):
 def test_fresh_database_is_migrated_and_marked(tmp_path):
     database = db.open_database()
     version = database.execute_sql("SELECT version FROM schema_version").fetchone()[0]
-    assert version == db.latest_version()
+    assert version == migrations.latest_version()
     assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == migrations.APP_ID
 
 
 def test_migrates_from_each_older_version_with_backup(monkeypatch):
@@ -29,17 +29,17 @@ def test_migrates_from_each_older_version_with_backup(monkeypatch):
         database.execute_sql("ALTER TABLE sync_cursor ADD COLUMN note TEXT DEFAULT ''")
         added.append(True)
 
-    original = list(db.MIGRATIONS)
+    original = list(migrations.MIGRATIONS)
     # build a database at every older version, then open it with a newer code base
     for start in range(1, len(original) + 1):
         db.close_database()
         if path.exists():
             path.unlink()
-        monkeypatch.setattr(db, "MIGRATIONS", original[:start])
+        monkeypatch.setattr(migrations, "MIGRATIONS", original[:start])
         db.open_database()
-        db.SyncCursor.create(name="invoices", value="tok")
+        models.SyncCursor.create(name="invoices", value="tok")
         db.close_database()
-        monkeypatch.setattr(db, "MIGRATIONS", original[:start] + [add_column])
+        monkeypatch.setattr(migrations, "MIGRATIONS", original[:start] + [add_column])
         before = set(paths.backups_dir().iterdir())
         database = db.open_database()
         assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == start + 1
@@ -60,18 +60,18 @@ def test_failed_migration_rolls_back(monkeypatch):
         database.execute_sql("CREATE TABLE half_done (x INTEGER)")
         raise pw.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [broken])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [broken])
     with pytest.raises(db.DatabaseError):
         db.open_database()
     conn = sqlite3.connect(paths.db_path())
-    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(db.MIGRATIONS) - 1
+    assert conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(migrations.MIGRATIONS) - 1
     assert conn.execute("SELECT name FROM sqlite_master WHERE name='half_done'").fetchone() is None
     conn.close()
 
 
 def test_newer_schema_is_refused_untouched(monkeypatch):
     db.open_database()
-    db.database.execute_sql("INSERT INTO schema_version (version) VALUES (99)")
+    models.database.execute_sql("INSERT INTO schema_version (version) VALUES (99)")
     db.close_database()
     before = _digest(paths.db_path())
     with pytest.raises(db.DatabaseError, match="newer ml-connector"):
@@ -103,20 +103,21 @@ def test_foreign_sqlite_file_is_refused_untouched():
 
 def test_audit_events_are_append_only():
     db.open_database()
-    event = db.AuditEvent.create(record_key="1:SUP", kind="discovered", message="found")
+    event = models.AuditEvent.create(record_key="1:SUP", kind="discovered", message="found")
     with pytest.raises(pw.IntegrityError):
-        db.AuditEvent.update(message="changed").where(db.AuditEvent.id == event.id).execute()
+        models.AuditEvent.update(message="changed").where(models.AuditEvent.id == event.id).execute()
     with pytest.raises(pw.IntegrityError):
-        db.AuditEvent.delete().where(db.AuditEvent.id == event.id).execute()
-    assert db.AuditEvent.get_by_id(event.id).message == "found"
+        models.AuditEvent.delete().where(models.AuditEvent.id == event.id).execute()
+    assert models.AuditEvent.get_by_id(event.id).message == "found"
 
 
 def test_money_is_exact_decimal_and_refuses_float():
     db.open_database()
-    doc = db.ApDocument.create(doc_key="1:A", st_invoice_id=1, state="READY", amount=Decimal("0.10") + Decimal("0.20"))
-    assert db.ApDocument.get_by_id(doc.id).amount == Decimal("0.30")
+    doc = models.ApDocument.create(doc_key="1:A", st_invoice_id=1, state="READY",
+                                   amount=Decimal("0.10") + Decimal("0.20"))
+    assert models.ApDocument.get_by_id(doc.id).amount == Decimal("0.30")
     with pytest.raises(TypeError, match="Decimal"):
-        db.ApDocument.create(doc_key="1:B", st_invoice_id=1, state="READY", amount=0.3)
+        models.ApDocument.create(doc_key="1:B", st_invoice_id=1, state="READY", amount=0.3)
 
 
 def test_data_dir_is_private(data_home):
@@ -129,7 +130,7 @@ def test_migration_3_indexes_ap_invoice_numbers_per_supplier():
     database = db.open_database()
     try:
         plan = " ".join(str(row) for row in database.execute_sql(
-            f"EXPLAIN QUERY PLAN SELECT id FROM {db.ApDocument._meta.table_name} "
+            f"EXPLAIN QUERY PLAN SELECT id FROM {models.ApDocument._meta.table_name} "
             "WHERE supplier = ? AND syspro_invoice = ?",
             ("SUP", "ST1")).fetchall())
         assert "apdocument_supplier_syspro_invoice" in plan
@@ -143,19 +144,19 @@ def _index_names(database) -> set[str]:
 
 def test_indexes_no_query_uses_are_dropped_and_the_pages_filters_keep_theirs(monkeypatch):
     """A ledger from before version 4 loses them; a new one never has them."""
-    assert not _index_names(db.open_database()) & set(db.UNUSED_INDEXES)
+    assert not _index_names(db.open_database()) & set(migrations.UNUSED_INDEXES)
     db.close_database()
     paths.db_path().unlink()
     with monkeypatch.context() as version_3:
-        version_3.setattr(db, "MIGRATIONS", db.MIGRATIONS[:3])
+        version_3.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:3])
         database = db.open_database()
-        for name in db.UNUSED_INDEXES:  # as the models of earlier releases made them
+        for name in migrations.UNUSED_INDEXES:  # as the models of earlier releases made them
             table, column = name.rsplit("_", 2)[0], "_".join(name.rsplit("_", 2)[1:])
             database.execute_sql(f'CREATE INDEX "{name}" ON "{table}" ("{column}")')
         db.close_database()
     database = db.open_database()
-    assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
-    assert not _index_names(database) & set(db.UNUSED_INDEXES)
+    assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == migrations.latest_version()
+    assert not _index_names(database) & set(migrations.UNUSED_INDEXES)
     assert {"ap_document_state", "apdocument_supplier_syspro_invoice", "audit_event_document_id"} <= \
         _index_names(database)
 
@@ -168,9 +169,9 @@ def test_indexes_no_query_uses_are_dropped_and_the_pages_filters_keep_theirs(mon
 def release_5_ledger(monkeypatch, state: str) -> None:
     """A database as release 5 left it (schema version 5: no credit or left-out columns), holding one
     AP document '1:A' in `state`."""
-    table = db.ApDocument._meta.table_name
+    table = models.ApDocument._meta.table_name
     with monkeypatch.context() as version_5:
-        version_5.setattr(db, "MIGRATIONS", db.MIGRATIONS[:5])
+        version_5.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:5])
         database = db.open_database()
         database.execute_sql(f'DROP INDEX IF EXISTS "{table}_credit_of"')
         for column in ("credit_of", "credit_against", "left_out"):
@@ -186,17 +187,19 @@ def release_5_ledger(monkeypatch, state: str) -> None:
 def test_a_ledger_from_before_left_out_gains_the_column_empty(monkeypatch):
     release_5_ledger(monkeypatch, "READY")
     db.open_database()
-    assert db.ApDocument.get(db.ApDocument.doc_key == "1:A").left_out == []
-    assert db.database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
+    assert models.ApDocument.get(models.ApDocument.doc_key == "1:A").left_out == []
+    version = models.database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0]
+    assert version == migrations.latest_version()
 
 
 def test_migration_6_adds_the_credit_columns_to_a_ledger_that_has_none(monkeypatch):
-    table = db.ApDocument._meta.table_name
+    table = models.ApDocument._meta.table_name
     release_5_ledger(monkeypatch, "POSTED")
     database = db.open_database()
     try:
-        assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
-        doc = db.ApDocument.get(db.ApDocument.doc_key == "1:A")
+        version = database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        assert version == migrations.latest_version()
+        doc = models.ApDocument.get(models.ApDocument.doc_key == "1:A")
         assert (doc.credit_of, doc.credit_against) == (None, "")
         assert f"{table}_credit_of" in _index_names(database)
     finally:
@@ -204,21 +207,21 @@ def test_migration_6_adds_the_credit_columns_to_a_ledger_that_has_none(monkeypat
 
 
 def test_a_first_start_whose_migration_fails_midway_is_finished_by_the_next_start(monkeypatch):
-    original = list(db.MIGRATIONS)
+    original = list(migrations.MIGRATIONS)
 
     def broken(database):
         database.execute_sql("CREATE TABLE half_done (x INTEGER)")
         raise pw.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(db, "MIGRATIONS", original[:3] + [broken] + original[3:])
+    monkeypatch.setattr(migrations, "MIGRATIONS", original[:3] + [broken] + original[3:])
     with pytest.raises(db.DatabaseError, match="schema 4 failed.*at schema 3; the next start tries again"):
         db.open_database()
-    assert db.database.is_closed()
-    monkeypatch.setattr(db, "MIGRATIONS", original)
+    assert models.database.is_closed()
+    monkeypatch.setattr(migrations, "MIGRATIONS", original)
     database = db.open_database()  # not "a SQLite database of another program"
     assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == len(original)
-    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
-    db.SyncCursor.create(name="invoices", value="tok")
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == migrations.APP_ID
+    models.SyncCursor.create(name="invoices", value="tok")
 
 
 def test_a_first_start_stopped_before_the_mark_by_an_older_version_is_still_ours():
@@ -232,8 +235,8 @@ def test_a_first_start_stopped_before_the_mark_by_an_older_version_is_still_ours
     conn.commit()
     conn.close()
     database = db.open_database()
-    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
-    assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == db.latest_version()
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == migrations.APP_ID
+    assert database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0] == migrations.latest_version()
 
 
 def test_an_upgrade_stopped_midway_is_reported_with_its_backup_at_the_next_start(monkeypatch, caplog):
@@ -244,17 +247,18 @@ def test_an_upgrade_stopped_midway_is_reported_with_its_backup_at_the_next_start
     def killed(database):
         raise KeyboardInterrupt  # stands for the process being killed inside the step
 
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [killed])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [killed])
     with pytest.raises(KeyboardInterrupt):
         db.open_database()
     db.close_database()
     copies = list(paths.backups_dir().iterdir())
     assert len(copies) == 1, "a copy is made before an existing database is upgraded"
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1] + [lambda database: None])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:-1] + [lambda database: None])
     with caplog.at_level("WARNING", logger="desktop_app.db"):
         db.open_database()
     for text in (caplog.text, db.upgrade_notice):
-        assert "stopped while it upgraded the database" in text and f"it is at schema {len(db.MIGRATIONS) - 1}" in text
+        assert "stopped while it upgraded the database" in text
+        assert f"it is at schema {len(migrations.MIGRATIONS) - 1}" in text
         assert str(copies[0]) in text and f"copy it over {path}" in text
     caplog.clear()
     db.close_database()
@@ -273,11 +277,11 @@ def test_the_cli_says_an_upgrade_was_interrupted(monkeypatch, capsys):
     def killed(database):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [killed])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [killed])
     with pytest.raises(KeyboardInterrupt):
         db.open_database()
     db.close_database()
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1] + [lambda database: None])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:-1] + [lambda database: None])
     assert main(["status"]) == 0
     err = capsys.readouterr().err
     assert "stopped while it upgraded the database" in err and "copy it over" in err
@@ -290,7 +294,7 @@ def test_a_failed_upgrade_of_an_existing_database_names_its_backup(monkeypatch):
     def broken(database):
         raise pw.IntegrityError("UNIQUE constraint failed")
 
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [broken])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [broken])
     with pytest.raises(db.DatabaseError) as info:
         db.open_database()
     (copy,) = paths.backups_dir().iterdir()
@@ -304,12 +308,12 @@ def test_a_data_folder_with_hash_and_percent_works(tmp_path, monkeypatch):
     path = paths.db_path()
     assert "#" in str(path) and "%" in str(path)
     db.open_database()
-    db.SyncCursor.create(name="invoices", value="tok")
+    models.SyncCursor.create(name="invoices", value="tok")
     db.close_database()
     db._check_file(path)  # the read-only check opens the real file (not "a#b" or a new empty one)
     database = db.open_database()
-    assert db.SyncCursor.get_by_id("invoices").value == "tok"
-    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == db.APP_ID
+    assert models.SyncCursor.get_by_id("invoices").value == "tok"
+    assert database.execute_sql("PRAGMA application_id").fetchone()[0] == migrations.APP_ID
     assert sorted(p.name for p in home.iterdir() if p.name.startswith("ml-connector.sqlite3")
                   and not p.name.endswith(("-wal", "-shm"))) == ["ml-connector.sqlite3"]
     # a foreign file in such a folder is still recognised (the check read it, not an empty stand-in)
@@ -327,7 +331,7 @@ def test_own_tables_are_the_tables_a_new_database_has(tmp_path):
     """A file is recognised as ours by its tables: the list must name every table the models make."""
     db.open_database(tmp_path / "new.db")
     try:
-        made = set(db.database.get_tables())
+        made = set(models.database.get_tables())
     finally:
         db.close_database()
     assert made <= db.OWN_TABLES

@@ -7,8 +7,8 @@ import pytest
 
 from desktop_app.cli import main
 from desktop_app.core import config, db
-from desktop_app.core.db import JobRun
 from desktop_app.core.errors import EXIT_CONNECT, EXIT_USAGE
+from desktop_app.core.models import JobRun
 
 
 @pytest.fixture

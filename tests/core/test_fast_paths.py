@@ -7,7 +7,7 @@ import warnings
 
 import peewee as pw
 
-from desktop_app.core import db, redact
+from desktop_app.core import db, models, redact
 from tests.reference_docs import SYSPRO_SAMPLES
 
 
@@ -81,7 +81,7 @@ def _writes_what_peewee_wrote(ours, theirs, value) -> None:
 
 
 def test_datetime_field_reads_exactly_what_peewee_reads():
-    ours, theirs = db.DateTimeField(), pw.DateTimeField()
+    ours, theirs = models.DateTimeField(), pw.DateTimeField()
     rng = random.Random(7)
     texts = list(DATETIME_TEXTS)
     for _ in range(2000):
@@ -95,7 +95,7 @@ def test_datetime_field_reads_exactly_what_peewee_reads():
     assert ours.python_value(None) is None and theirs.python_value(None) is None
     utc = dt.UTC
     for value in (None, dt.datetime(2026, 12, 3, 1, 25, 28), dt.datetime(2026, 12, 3, 1, 25, 28, 7),
-                  dt.datetime(2026, 12, 3, 1, 25, 28, 7, tzinfo=utc), dt.date(2026, 12, 3), db.utcnow()):
+                  dt.datetime(2026, 12, 3, 1, 25, 28, 7, tzinfo=utc), dt.date(2026, 12, 3), models.utcnow()):
         _writes_what_peewee_wrote(ours, theirs, value)
 
 
@@ -103,9 +103,9 @@ def test_datetime_field_round_trips_through_the_database():
     db.open_database()
     moments = [dt.datetime(2026, 12, 3, 1, 25, 28), dt.datetime(2026, 12, 3, 1, 25, 28, 1)]
     for moment in moments:
-        db.Setting.create(key=f"k{moment.microsecond}", value="v", changed_at=moment)
+        models.Setting.create(key=f"k{moment.microsecond}", value="v", changed_at=moment)
     for moment in moments:
-        assert db.Setting.get_by_id(f"k{moment.microsecond}").changed_at == moment
+        assert models.Setting.get_by_id(f"k{moment.microsecond}").changed_at == moment
 
 
 DATE_TEXTS = ["2026-12-03", "2026-02-29", "2024-02-29", "2026-13-01", "2026-00-10", "2026-12-32", "2026-1-3",
@@ -114,7 +114,7 @@ DATE_TEXTS = ["2026-12-03", "2026-02-29", "2024-02-29", "2026-13-01", "2026-00-1
 
 
 def test_date_field_reads_exactly_what_peewee_reads():
-    ours, theirs = db.DateField(), pw.DateField()
+    ours, theirs = models.DateField(), pw.DateField()
     rng = random.Random(7)
     texts = DATE_TEXTS + [str(dt.date(1900, 1, 1) + dt.timedelta(days=rng.randrange(80_000))) for _ in range(2000)]
     for text in texts:
@@ -124,8 +124,8 @@ def test_date_field_reads_exactly_what_peewee_reads():
     for value in (None, dt.date(2026, 1, 2), dt.datetime(2026, 1, 2, 3, 4, 5)):
         _writes_what_peewee_wrote(ours, theirs, value)
     assert ours.python_value(None) is None and ours.python_value(dt.date(2026, 1, 2)) == dt.date(2026, 1, 2)
-    assert isinstance(db.ApDocument.invoice_date, db.DateField)
-    assert isinstance(db.WorklistRow.entry_date, db.DateField)
+    assert isinstance(models.ApDocument.invoice_date, models.DateField)
+    assert isinstance(models.WorklistRow.entry_date, models.DateField)
 
 
 def test_json_field_writes_what_json_dumps_writes():
@@ -133,18 +133,18 @@ def test_json_field_writes_what_json_dumps_writes():
 
     value = {"b": [1, Decimal("12.50"), dt.date(2026, 1, 2)], "a": {"z": None, "é": "ü"},
              "t": dt.datetime(2026, 1, 2, 3, 4, 5, 6)}
-    assert db.JSONField().db_value(value) == json.dumps(value, default=db._json_default, sort_keys=True)
-    as_given = db.JSONField(keys_as_given=True).db_value(value)
-    assert as_given == json.dumps(value, default=db._json_default) and as_given.index('"b"') < as_given.index('"a"')
+    assert models.JSONField().db_value(value) == json.dumps(value, default=models._json_default, sort_keys=True)
+    as_given = models.JSONField(keys_as_given=True).db_value(value)
+    assert as_given == json.dumps(value, default=models._json_default) and as_given.index('"b"') < as_given.index('"a"')
 
 
 def test_a_source_invoice_is_stored_with_its_keys_in_the_feed_order():
     db.open_database()
     invoice = {"id": 7, "referenceNumber": "R-7", "items": [{"skuId": 3, "cost": "1.50"}], "active": True}
-    db.SourceInvoice.create(st_invoice_id=7, payload=invoice)
-    (text,) = db.database.execute_sql("SELECT payload FROM source_invoice WHERE st_invoice_id = 7").fetchone()
+    models.SourceInvoice.create(st_invoice_id=7, payload=invoice)
+    (text,) = models.database.execute_sql("SELECT payload FROM source_invoice WHERE st_invoice_id = 7").fetchone()
     assert text == json.dumps(invoice)
-    assert db.SourceInvoice.get_by_id(7).payload == invoice
+    assert models.SourceInvoice.get_by_id(7).payload == invoice
 
 
 def test_lines_json_is_what_asdict_gives():

@@ -131,7 +131,7 @@ def test_a_short_password_never_alters_dates_numbers_or_an_audit_document():
 
 
 def test_an_audit_xml_without_a_secret_is_unchanged_through_the_exchange_and_the_ledger(memory_keyring):
-    from desktop_app.core import db
+    from desktop_app.core import db, models
     from desktop_app.sync import ledger
     from desktop_app.syspro.enet import Exchange
 
@@ -146,7 +146,7 @@ def test_an_audit_xml_without_a_secret_is_unchanged_through_the_exchange_and_the
     try:
         event_id = ledger.record(None, "posted", "posted invoice 2024-05-01", actor="test", record_key="k",
                                  xml_sent=exchange.xml_in, xml_received=exchange.response_text)
-        event = db.AuditEvent.get_by_id(event_id)
+        event = models.AuditEvent.get_by_id(event_id)
         assert event.xml_sent == AUDIT_XML and event.xml_received == AUDIT_XML
         assert event.message == "posted invoice 2024-05-01"
     finally:

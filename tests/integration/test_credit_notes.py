@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from desktop_app.core import config
-from desktop_app.core.db import ApDocument, database
+from desktop_app.core.models import ApDocument, database
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import is_credit_reference
 from desktop_app.sync.reconcile import reconcile
@@ -35,7 +35,7 @@ def add_return(box, original_id, keep=None, *, number=None, adjustment=True):
 
 
 def supplier_of(box, item):
-    from desktop_app.core.db import VendorMapping
+    from desktop_app.core.models import VendorMapping
 
     sku = box.company.st.sku(item["skuId"])
     vendor = (sku.get("primaryVendor") or {}).get("vendorId")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sandbox.seed import advance
 from desktop_app.sync import ledger
 from desktop_app.sync.context import Cancelled, SyncContext

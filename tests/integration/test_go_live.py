@@ -11,7 +11,7 @@ import zoneinfo
 from decimal import Decimal
 
 from desktop_app.core import config
-from desktop_app.core.db import ApDocument, SyncLink, WorklistRow
+from desktop_app.core.models import ApDocument, SyncLink, WorklistRow
 from desktop_app.sync import ledger
 from desktop_app.sync.dates import accounting_date
 from desktop_app.sync.records import SKIPPED, SYNCED

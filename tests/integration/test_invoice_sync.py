@@ -8,7 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from desktop_app.core.db import ApDocument, AuditEvent, SyncCursor
+from desktop_app.core.models import ApDocument, AuditEvent, SyncCursor
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import is_credit_reference
 from desktop_app.sync.context import Cancelled, SyncContext

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from desktop_app.cli import main
-from desktop_app.core.db import ApDocument, JobRun
 from desktop_app.core.errors import EXIT_USAGE
+from desktop_app.core.models import ApDocument, JobRun
 from desktop_app.sync import ledger
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import CONFIGURATION, FLOWS, run_cycle

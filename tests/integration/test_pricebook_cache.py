@@ -6,8 +6,8 @@ from collections import Counter
 
 import pytest
 
-from desktop_app.core.db import ApDocument, PricebookSku, SyncCursor, VendorMapping
 from desktop_app.core.errors import ConnectError
+from desktop_app.core.models import ApDocument, PricebookSku, SyncCursor, VendorMapping
 from desktop_app.sync import ledger, pricebook
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import run_cycle

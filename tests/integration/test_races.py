@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from desktop_app.core.db import ApDocument, AuditEvent
+from desktop_app.core.models import ApDocument, AuditEvent
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import run_cycle
@@ -184,7 +184,7 @@ def test_test_connection_during_a_cycle_refuses_instead_of_evicting_its_session(
 
 @pytest.mark.parametrize("scenario", ["evicted_mid_post_in", "concurrent_skip_in"])
 def test_the_race_scenarios_of_the_reliability_report_lose_and_duplicate_nothing(sandbox, scenario):
-    from desktop_app.sandbox import race_scenarios
+    from tests.reliability import race_scenarios
 
     outcome = getattr(race_scenarios, scenario)(sandbox, cycles=2, arrivals=10)
     assert outcome.kills > 0, "the race never landed"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from desktop_app.core.db import ApDocument, AuditEvent
+from desktop_app.core.models import ApDocument, AuditEvent
 from desktop_app.sandbox.syspro_sim import SysproSimulator
 from desktop_app.syspro.enet import EnetClient
 
@@ -93,7 +93,7 @@ def test_a_syspro_8_server_that_json_quotes_every_answer_is_synced_all_the_same(
 def test_an_adjustment_of_a_lot_traceable_item_fails_with_syspros_reason(sandbox):
     """INVTMA needs a lot for a lot-traceable item, which a ServiceTitan adjustment cannot name: the
     adjustment fails with SYSPRO's reason for a person, and its other items are not half-posted."""
-    from desktop_app.core.db import SyncLink
+    from desktop_app.core.models import SyncLink
     from desktop_app.sync.records import FAILED
 
     from .two_way_helpers import cycle as flow_cycle

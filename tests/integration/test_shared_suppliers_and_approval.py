@@ -7,7 +7,7 @@ import json
 
 from desktop_app.cli import main
 from desktop_app.core import config
-from desktop_app.core.db import ApDocument, SyncLink, VendorMapping
+from desktop_app.core.models import ApDocument, SyncLink, VendorMapping
 from desktop_app.sync import records, vendors
 from desktop_app.sync.mappings import export_rows, import_csv
 from desktop_app.sync.records import SKIPPED, SYNCED, WAITING
@@ -225,7 +225,7 @@ def test_a_syspro_po_whose_branch_maps_to_nothing_gets_the_po_business_unit(sand
 
 
 def test_a_syspro_po_takes_its_warehouses_branch_when_its_own_maps_to_nothing(sandbox):
-    from desktop_app.core.db import BranchMapping
+    from desktop_app.core.models import BranchMapping
 
     sp, st = sandbox.company.syspro, sandbox.company.st
     number = syspro_only_po(sandbox, "JOHNST")

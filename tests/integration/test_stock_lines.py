@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 from desktop_app.core import config
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
 from desktop_app.sync.build import is_stock_line
 from tests.core.test_cli_foundation import run_cli

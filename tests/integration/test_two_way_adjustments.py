@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from desktop_app.cli import main
-from desktop_app.core.db import SyncLink, WorklistRow
+from desktop_app.core.models import SyncLink, WorklistRow
 from desktop_app.sync.adjustments import movement_key, worklist_rows
 from desktop_app.sync.links import DEFAULT_APPLICATION_GUID
 from desktop_app.sync.records import HELD, SKIPPED, SYNCED

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 
-from desktop_app.core.db import SyncLink
+from desktop_app.core.models import SyncLink
 from desktop_app.sync.records import CONFLICT, HELD, SKIPPED, SYNCED
 from tests.integration.two_way_helpers import Writes, cycle, link, set_policy
 

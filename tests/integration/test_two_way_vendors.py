@@ -1,7 +1,7 @@
 """Vendors ↔ suppliers against the simulators."""
 from __future__ import annotations
 
-from desktop_app.core.db import AuditEvent, SyncLink, VendorMapping
+from desktop_app.core.models import AuditEvent, SyncLink, VendorMapping
 from desktop_app.sync import records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.links import DEFAULT_APPLICATION_GUID

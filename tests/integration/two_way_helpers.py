@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from desktop_app.core import config
-from desktop_app.core.db import SyncLink
+from desktop_app.core.models import SyncLink
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import run_cycle
 

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
 from desktop_app.sync.build import BuildSettings, Mappings, Reference, Sku, build_documents
 from desktop_app.sync.context import SyncContext

@@ -8,9 +8,9 @@ import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from desktop_app.core import db
-from desktop_app.sandbox import scenarios
 from desktop_app.sandbox.runner import Sandbox
 from desktop_app.sync import ledger
+from tests.reliability import scenarios
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 

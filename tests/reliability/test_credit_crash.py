@@ -9,11 +9,12 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
-from desktop_app.core import db
-from desktop_app.sandbox import scenarios, syspro_postings
+from desktop_app.core import db, models
+from desktop_app.sandbox import syspro_postings
 from desktop_app.sandbox.runner import Sandbox
 from desktop_app.sync import ledger
 from desktop_app.sync.build import is_credit_reference
+from tests.reliability import scenarios
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 
@@ -30,8 +31,8 @@ def test_engine_killed_while_a_credit_is_posting_leaves_it_posted_once(tmp_path,
         db.close_database()
         assert scenarios._run_sync(env) in (0, 1)
         db.open_database()
-        original = next(d for d in db.ApDocument.select().where(db.ApDocument.state == ledger.CONFIRMED,
-                                                                 db.ApDocument.transaction_code == "I")
+        original = next(d for d in models.ApDocument.select().where(models.ApDocument.state == ledger.CONFIRMED,
+                                                                 models.ApDocument.transaction_code == "I")
                         if d.amount > 0)
         db.close_database()
         returned = box.company.st.add_return(original.st_invoice_id)
@@ -54,13 +55,13 @@ def test_engine_killed_while_a_credit_is_posting_leaves_it_posted_once(tmp_path,
         monkeypatch.setattr(syspro_postings, "_apply_to_invoice", plain)
         db.open_database()
         # committed before the request left; no answer recorded
-        credit = db.ApDocument.get(db.ApDocument.st_invoice_id == returned["id"],
-                                   db.ApDocument.state == ledger.POSTING)
+        credit = models.ApDocument.get(models.ApDocument.st_invoice_id == returned["id"],
+                                   models.ApDocument.state == ledger.POSTING)
         db.close_database()
 
         assert scenarios._run_sync(env) in (0, 1)
         db.open_database()
-        credit = db.ApDocument.get_by_id(credit.id)
+        credit = models.ApDocument.get_by_id(credit.id)
         assert credit.state in (ledger.POSTED, ledger.CONFIRMED)
         kinds = [e.kind for e in ledger.trail(credit.id)]
         assert "interrupted" in kinds and "found_in_syspro" in kinds
@@ -69,7 +70,7 @@ def test_engine_killed_while_a_credit_is_posting_leaves_it_posted_once(tmp_path,
                 and is_credit_reference(t["Reference"], returned["id"])]
         assert len(sent) == 1
         assert scenarios.judge(box, scenarios.Outcome("credit kill")).ok
-        others = db.ApDocument.select().where(db.ApDocument.st_invoice_id == returned["id"])
+        others = models.ApDocument.select().where(models.ApDocument.st_invoice_id == returned["id"])
         assert all(doc.state in (ledger.POSTED, ledger.CONFIRMED) for doc in others)
     finally:
         box.stop()

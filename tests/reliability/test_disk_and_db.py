@@ -9,7 +9,7 @@ from collections import Counter
 
 import pytest
 
-from desktop_app.core import db, paths
+from desktop_app.core import db, migrations, models, paths
 from desktop_app.sync import ledger
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import run_cycle
@@ -34,7 +34,7 @@ def test_database_locked_by_another_process_is_a_clear_error(monkeypatch):
     try:
         assert holder.stdout.readline().strip() == "locked"
         monkeypatch.setattr(db, "BUSY_TIMEOUT_MS", 300)
-        monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [lambda d: d.execute_sql("SELECT 1")])
+        monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [lambda d: d.execute_sql("SELECT 1")])
         with pytest.raises(db.DatabaseError, match="locked by another program"):
             db.open_database()
     finally:
@@ -44,7 +44,7 @@ def test_database_locked_by_another_process_is_a_clear_error(monkeypatch):
 
 
 def test_disk_full_mid_cycle_loses_nothing_and_next_cycle_completes(sandbox):
-    database = db.database
+    database = models.database
     pages = database.execute_sql("PRAGMA page_count").fetchone()[0]
     database.execute_sql(f"PRAGMA max_page_count = {pages + 3}")  # room for a few pages only
     result = cycle()
@@ -58,15 +58,15 @@ def test_disk_full_mid_cycle_loses_nothing_and_next_cycle_completes(sandbox):
     assert counts[ledger.CONFIRMED] > 20 and counts[ledger.POSTING] == 0
     keys = Counter((r["Supplier"], r["Invoice"]) for r in sandbox.company.syspro.ap_invoices)
     assert max(keys.values()) == 1
-    ids = {row.st_invoice_id for row in db.SourceInvoice.select()}
+    ids = {row.st_invoice_id for row in models.SourceInvoice.select()}
     assert set(sandbox.company.st.invoices) == ids
 
 
 def test_backup_taken_before_a_migration_restores_a_working_database(monkeypatch):
     db.open_database()
-    db.SyncCursor.create(name="invoices.export", value="token-1")
+    models.SyncCursor.create(name="invoices.export", value="token-1")
     db.close_database()
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS + [
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [
         lambda d: d.execute_sql("ALTER TABLE sync_cursor ADD COLUMN extra TEXT")])
     db.open_database()
     db.close_database()
@@ -77,9 +77,9 @@ def test_backup_taken_before_a_migration_restores_a_working_database(monkeypatch
         extra = paths.db_path().with_name(paths.db_path().name + suffix)
         if extra.exists():
             extra.unlink()
-    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:-1])
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:-1])
     db.open_database()
-    assert db.SyncCursor.get().value == "token-1"
+    assert models.SyncCursor.get().value == "token-1"
     db.close_database()
     conn = sqlite3.connect(paths.db_path())
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

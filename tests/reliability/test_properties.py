@@ -18,8 +18,8 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from desktop_app.core import db
 from desktop_app.core.config import Settings
-from desktop_app.core.db import ApDocument
 from desktop_app.core.errors import ConfigError
+from desktop_app.core.models import ApDocument
 from desktop_app.sandbox.st_wire import RawJson
 from desktop_app.sync import invoices, ledger, mappings
 from desktop_app.sync.build import BuildSettings, Mappings, Reference, Sku, build_documents

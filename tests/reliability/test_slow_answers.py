@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from desktop_app.core import config
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.servicetitan import client, retry
 from desktop_app.sync import ledger
 from tests.integration.test_invoice_sync import assert_exactly_once, cycle

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
 from tests.integration.test_invoice_sync import assert_exactly_once, cycle
 
@@ -60,7 +60,7 @@ def test_the_fault_spec_names_the_feed_that_does_not_advance():
 
 @pytest.mark.slow
 def test_the_reliability_scenarios_of_a_stuck_feed_and_a_hung_engine_lose_and_duplicate_nothing(sandbox):
-    from desktop_app.sandbox import scenarios
+    from tests.reliability import scenarios
 
     assert ("st", {"stuck_feed": "invoices"}) in scenarios.FAULTS
     stuck = scenarios.fault_in(sandbox, "st", {"stuck_feed": "invoices"}, cycles=2)

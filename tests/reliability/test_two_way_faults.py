@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from desktop_app.core.db import SyncLink
+from desktop_app.core.models import SyncLink
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.cycle import run_cycle
 from desktop_app.sync.links import DEFAULT_APPLICATION_GUID

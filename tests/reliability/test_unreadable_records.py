@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.core.db import ApDocument, AuditEvent, SyncCursor
+from desktop_app.core.models import ApDocument, AuditEvent, SyncCursor
 from desktop_app.sandbox.st_wire import RawJson
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import BuildSettings, Mappings, Reference, Sku, build_documents
@@ -211,7 +211,7 @@ def test_unreadable_fields_are_named(fields, expected):
 
 
 def test_the_reliability_scenario_of_broken_records_posts_none_of_them_until_they_read_again(sandbox):
-    from desktop_app.sandbox import scenarios
+    from tests.reliability import scenarios
 
     assert ("broken records", scenarios.broken_records_in) in scenarios.SCENARIOS
     outcome = scenarios.broken_records_in(sandbox, every=3, cycles=2, arrivals=12)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from desktop_app.core.db import SyncLink
+from desktop_app.core.models import SyncLink
 from desktop_app.sandbox.st_wire import RawJson
 from desktop_app.sandbox.syspro_tables import Broken
 from desktop_app.sync import records

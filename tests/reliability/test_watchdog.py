@@ -9,7 +9,7 @@ import pytest
 
 from desktop_app.core import db
 from desktop_app.core.config import SPECS
-from desktop_app.core.db import JobRun
+from desktop_app.core.models import JobRun
 from desktop_app.sync import ledger
 from desktop_app.sync.cycle import run_cycle
 from desktop_app.sync.engine_process import EngineProcess, EngineStalled, watchdog_seconds

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.core import db
+from desktop_app.core import db, models
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import BuildResult, PlannedDocument, content_hash
 from desktop_app.sync.invoices import credit_target
@@ -20,7 +20,7 @@ def database():
 
 
 def original(state, *, supplier="FERG01", number="ST1001", st_id=444, code="I"):
-    return db.ApDocument.create(doc_key=f"{st_id}:{supplier}", st_invoice_id=st_id, st_invoice_number="1001",
+    return models.ApDocument.create(doc_key=f"{st_id}:{supplier}", st_invoice_id=st_id, st_invoice_number="1001",
                                 state=state, supplier=supplier, syspro_invoice=number, transaction_code=code,
                                 amount=Decimal("50.00"), reason="why" if state in ledger.ATTENTION else "")
 
@@ -37,7 +37,7 @@ def credit_plan(supplier="FERG01", credit_of=444):
 def evaluate(plan, unmatched="hold"):
     source = {"id": 555, "referenceNumber": "1001-R", "modifiedOn": "2026-03-09T10:00:00Z"}
     invoices.evaluate_invoice(source, BuildResult(documents=[plan]), actor="test", unmatched_credits=unmatched)
-    return db.ApDocument.get(db.ApDocument.doc_key == f"555:{plan.supplier}")
+    return models.ApDocument.get(models.ApDocument.doc_key == f"555:{plan.supplier}")
 
 
 @pytest.mark.parametrize("state", [ledger.POSTED, ledger.CONFIRMED, ledger.CHANGED_IN_SOURCE])
@@ -55,7 +55,7 @@ def test_credit_of_an_original_on_its_way_waits_for_it(database, state):
 
 
 def test_credit_of_an_original_that_needs_mapping_waits(database):
-    db.ApDocument.create(doc_key="444:*", st_invoice_id=444, st_invoice_number="1001", state=ledger.NEEDS_MAPPING,
+    models.ApDocument.create(doc_key="444:*", st_invoice_id=444, st_invoice_number="1001", state=ledger.NEEDS_MAPPING,
                          reason="Needs mapping: vendor")
     target = credit_target("FERG01", 444, "1001-R")
     assert target.state == ledger.WAITING_FOR_ORIGINAL and "needs a mapping" in target.reason
@@ -81,7 +81,7 @@ def test_held_credit_then_a_persons_pick_survives_the_next_evaluation(database):
     doc = evaluate(credit_plan(credit_of=None))
     assert doc.state == ledger.HELD and doc.syspro_invoice == ""
     invoices.pick_credit_target(doc.id, " INV 7731 ", actor="alice")
-    picked = db.ApDocument.get_by_id(doc.id)
+    picked = models.ApDocument.get_by_id(doc.id)
     assert (picked.state, picked.syspro_invoice, picked.credit_against) == (ledger.READY, "INV 7731", "INV 7731")
     again = evaluate(credit_plan(credit_of=None))
     assert (again.state, again.syspro_invoice) == (ledger.READY, "INV 7731")

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from desktop_app.core import db, secrets
-from desktop_app.core.db import ApDocument, JobRun
 from desktop_app.core.errors import ConfigError
+from desktop_app.core.models import ApDocument, JobRun
 from desktop_app.sync.context import Cancelled
 from desktop_app.sync.cycle import run_cycle
 from desktop_app.sync.engine_process import EngineProcess, EngineStopped, JobSpec

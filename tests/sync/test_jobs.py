@@ -4,7 +4,7 @@ import time
 import pytest
 
 from desktop_app.core import db
-from desktop_app.core.db import JobRun
+from desktop_app.core.models import JobRun
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.jobs import CycleScheduler, JobWorker, mark_interrupted_runs
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.core import db
-from desktop_app.core.db import ApDocument, AuditEvent
+from desktop_app.core import db, models
+from desktop_app.core.models import ApDocument, AuditEvent
 from desktop_app.sync import ledger
 
 
@@ -118,10 +118,10 @@ def test_a_transition_is_a_transaction_of_its_own_or_part_of_the_callers(databas
     assert ApDocument.get_by_id(doc.id).state == ledger.READY  # the state change went with its event
 
     statements: list[str] = []
-    connection = db.database.connection()
+    connection = models.database.connection()
     connection.set_trace_callback(statements.append)
     try:
-        with pytest.raises(RuntimeError, match="later"), db.database.atomic():
+        with pytest.raises(RuntimeError, match="later"), models.database.atomic():
             ledger.transition(ApDocument.get_by_id(doc.id), ledger.POSTING, "post_attempt", "x", actor="test")
             ledger.new_document(ledger.READY, "mapped", "m", actor="test", discovered="found", doc_key="6:SUP",
                                 st_invoice_id=6)
@@ -164,7 +164,7 @@ def test_a_timestamp_an_older_writer_stored_in_another_shape_does_not_block_a_tr
         row = ApDocument.create(doc_key="8:SUP", st_invoice_id=8, state=ledger.READY, supplier="SUP",
                                 syspro_invoice="8", amount=Decimal("1.00"))
         # milliseconds only: reads back as a datetime whose text has six digits
-        db.database.execute_sql('UPDATE "ap_document" SET "updated_at" = ? WHERE id = ?',
+        models.database.execute_sql('UPDATE "ap_document" SET "updated_at" = ? WHERE id = ?',
                                 ("2026-05-01 10:00:00.123", row.id))
         doc = ApDocument.get_by_id(row.id)
         ledger.transition(doc, ledger.SKIPPED, "skipped", "Skipped", actor="gui", reason="Skipped by gui: x")

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import peewee as pw
 
-from desktop_app.core import db, paths
+from desktop_app.core import db, migrations, models, paths
 from desktop_app.sync import links
 from desktop_app.sync.vendors import derive_code, st_view
 
@@ -42,30 +42,30 @@ def test_the_conflict_winner_is_a_decision_then_the_policy():
 
 
 def test_a_version_1_database_with_data_migrates_to_the_link_tables(monkeypatch):
-    every = list(db.MIGRATIONS)
-    step = every.index(db._migration_2)
-    monkeypatch.setattr(db, "MIGRATIONS", every[:step])
+    every = list(migrations.MIGRATIONS)
+    step = every.index(migrations._migration_2)
+    monkeypatch.setattr(migrations, "MIGRATIONS", every[:step])
     db.open_database()
-    db.VendorMapping.create(st_vendor_id=5, syspro_supplier="ACME")
-    db.SyncCursor.create(name="invoices.export", value="tok")
+    models.VendorMapping.create(st_vendor_id=5, syspro_supplier="ACME")
+    models.SyncCursor.create(name="invoices.export", value="tok")
     db.close_database()
-    monkeypatch.setattr(db, "MIGRATIONS", every)
+    monkeypatch.setattr(migrations, "MIGRATIONS", every)
     database = db.open_database()
     try:
         version = database.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()[0]
-        assert version == db.latest_version() > step
-        assert db.VendorMapping.get().syspro_supplier == "ACME" and db.SyncCursor.get().value == "tok"
-        link = db.SyncLink.create(flow="vendors", st_id=5, syspro_key="ACME", state="SYNCED")
-        db.WorklistRow.create(movement_key="1/1/DAL/X/2026-01-01", warehouse="DAL", stock_code="X",
+        assert version == migrations.latest_version() > step
+        assert models.VendorMapping.get().syspro_supplier == "ACME" and models.SyncCursor.get().value == "tok"
+        link = models.SyncLink.create(flow="vendors", st_id=5, syspro_key="ACME", state="SYNCED")
+        models.WorklistRow.create(movement_key="1/1/DAL/X/2026-01-01", warehouse="DAL", stock_code="X",
                               quantity=Decimal("-2.5"))
-        assert db.WorklistRow.get().quantity == Decimal("-2.5")
+        assert models.WorklistRow.get().quantity == Decimal("-2.5")
         try:
-            db.SyncLink.create(flow="vendors", st_id=5, syspro_key="OTHER", state="HELD")
+            models.SyncLink.create(flow="vendors", st_id=5, syspro_key="OTHER", state="HELD")
             raise AssertionError("a ServiceTitan record is linked once per flow")
         except pw.IntegrityError:
             pass
         # several ServiceTitan vendors may share one SYSPRO supplier (a primary and its aliases)
-        assert db.SyncLink.create(flow="vendors", st_id=6, syspro_key="ACME", state="SYNCED").id
+        assert models.SyncLink.create(flow="vendors", st_id=6, syspro_key="ACME", state="SYNCED").id
         assert link.id and any(paths.backups_dir().iterdir())
     finally:
         db.close_database()
@@ -74,20 +74,20 @@ def test_a_version_1_database_with_data_migrates_to_the_link_tables(monkeypatch)
 def test_the_shared_supplier_migration_lifts_the_one_link_per_syspro_key_rule():
     database = db.open_database()
     try:
-        table = db.SyncLink._meta.table_name
+        table = models.SyncLink._meta.table_name
         # the index as the schema before the migration had it
         database.execute_sql("DROP INDEX IF EXISTS sync_link_flow_syspro_key")
         database.execute_sql(f"CREATE UNIQUE INDEX sync_link_flow_syspro_key ON {table} (flow, syspro_key)")
-        db.SyncLink.create(flow="vendors", st_id=1, syspro_key="FERGUS", state="SYNCED")
+        models.SyncLink.create(flow="vendors", st_id=1, syspro_key="FERGUS", state="SYNCED")
         try:
             with database.atomic():
-                db.SyncLink.create(flow="vendors", st_id=2, syspro_key="FERGUS", state="SYNCED")
+                models.SyncLink.create(flow="vendors", st_id=2, syspro_key="FERGUS", state="SYNCED")
             raise AssertionError("the old index refuses a shared supplier")
         except pw.IntegrityError:
             pass
         with database.atomic():
-            db._migration_7(database)
-        assert db.SyncLink.create(flow="vendors", st_id=2, syspro_key="FERGUS", state="SYNCED").id
-        assert db.SyncLink.select().where(db.SyncLink.syspro_key == "FERGUS").count() == 2
+            migrations._migration_7(database)
+        assert models.SyncLink.create(flow="vendors", st_id=2, syspro_key="FERGUS", state="SYNCED").id
+        assert models.SyncLink.select().where(models.SyncLink.syspro_key == "FERGUS").count() == 2
     finally:
         db.close_database()

@@ -1,6 +1,6 @@
 import pytest
 
-from desktop_app.core import db
+from desktop_app.core import db, models
 from desktop_app.sync import mappings
 
 
@@ -21,17 +21,17 @@ def test_import_valid_file_and_export_round_trip(tmp_path):
     path = write(tmp_path, "\ufeffst_vendor_id,st_vendor_name,syspro_supplier\n100,Ferguson's,FERG01\n"
                            "200,\"Johnstone Supply & Co\",JOHN01\n\n")
     assert mappings.import_csv("vendors", path) == 2
-    assert db.VendorMapping.get(db.VendorMapping.st_vendor_id == 200).st_vendor_name == "Johnstone Supply & Co"
+    assert models.VendorMapping.get(models.VendorMapping.st_vendor_id == 200).st_vendor_name == "Johnstone Supply & Co"
     out = tmp_path / "out.csv"
     assert mappings.export_csv("vendors", out) == 2
-    db.VendorMapping.delete().execute()
+    models.VendorMapping.delete().execute()
     assert mappings.import_csv("vendors", out) == 2
     snapshot = mappings.load_mappings()
     assert snapshot.vendors == {100: "FERG01", 200: "JOHN01"}
 
 
 def test_one_bad_row_imports_nothing_and_names_its_line(tmp_path):
-    db.VendorMapping.create(st_vendor_id=1, syspro_supplier="KEEP")
+    models.VendorMapping.create(st_vendor_id=1, syspro_supplier="KEEP")
     path = write(tmp_path, "st_vendor_id,syspro_supplier\n"
                            "100,FERG01\n2x0,JOHN01\n300,\n400,WAYTOOLONGSUPPLIER1\n100,DUP\n")
     with pytest.raises(mappings.MappingImportError) as info:
@@ -40,7 +40,7 @@ def test_one_bad_row_imports_nothing_and_names_its_line(tmp_path):
     assert set(problems) == {3, 4, 5, 6}
     assert "whole number" in problems[3] and "blank" in problems[4]
     assert "at most 15" in problems[5] and "duplicate of line 2" in problems[6]
-    assert [r.syspro_supplier for r in db.VendorMapping.select()] == ["KEEP"]
+    assert [r.syspro_supplier for r in models.VendorMapping.select()] == ["KEEP"]
     assert "nothing was imported" in str(info.value)
 
 
@@ -74,7 +74,7 @@ def test_items_by_code_and_gl_per_business_unit(tmp_path):
     # re-import updates in place rather than duplicating
     mappings.import_csv("gl", write(tmp_path, "st_gl_account,st_business_unit_id,syspro_gl_code\n5000,,11-5000\n",
                                     "gl2.csv"))
-    assert db.GlMapping.select().count() == 2
+    assert models.GlMapping.select().count() == 2
     assert mappings.load_mappings().gl[("5000", None)] == "11-5000"
 
 
@@ -90,14 +90,14 @@ def test_suggestions_by_code_then_name_never_applied():
         already={4})
     assert [(p["st_id"], p["syspro_code"], p["reason"]) for p in proposals] == [
         (1, "FERG01", "same code"), (2, "JOHN01", "same name")]
-    assert db.VendorMapping.select().count() == 0
+    assert models.VendorMapping.select().count() == 0
 
 
 ITEMS_HEADER = "st_sku_id,st_sku_code,syspro_stock_code,syspro_supplier\n"
 
 
 def test_item_import_refuses_duplicate_ids_and_codes_with_line_numbers(tmp_path):
-    db.ItemMapping.create(st_sku_id=9, st_sku_code="KEEP", syspro_stock_code="K1")
+    models.ItemMapping.create(st_sku_id=9, st_sku_code="KEEP", syspro_stock_code="K1")
     path = write(tmp_path, ITEMS_HEADER + "1,PIPE,P1,\n2,PIPE,P2,\n1,ELBOW,E1,\n,PIPE,P3,\n3,TEE,T1,\n")
     with pytest.raises(mappings.MappingImportError) as info:
         mappings.import_csv("items", path)
@@ -106,30 +106,31 @@ def test_item_import_refuses_duplicate_ids_and_codes_with_line_numbers(tmp_path)
     assert "duplicate of line 2" in problems[3] and "PIPE" in problems[3]
     assert "duplicate of line 2" in problems[4] and "1" in problems[4]
     assert "duplicate of line 2" in problems[5]
-    assert [(r.st_sku_id, r.st_sku_code) for r in db.ItemMapping.select()] == [(9, "KEEP")]
+    assert [(r.st_sku_id, r.st_sku_code) for r in models.ItemMapping.select()] == [(9, "KEEP")]
 
 
 def test_a_code_only_row_does_not_wipe_the_sku_id_of_an_existing_mapping(tmp_path):
-    db.ItemMapping.create(st_sku_id=5, st_sku_code="PIPE", syspro_stock_code="OLD")
+    models.ItemMapping.create(st_sku_id=5, st_sku_code="PIPE", syspro_stock_code="OLD")
     path = write(tmp_path, ITEMS_HEADER + "7,TEE,T1,\n,PIPE,NEW,\n")
     with pytest.raises(mappings.MappingImportError) as info:
         mappings.import_csv("items", path)
     assert list(dict(info.value.problems)) == [3]
     assert "give st_sku_id 5" in str(info.value)
-    rows = [(r.st_sku_id, r.st_sku_code, r.syspro_stock_code) for r in db.ItemMapping.select()]
+    rows = [(r.st_sku_id, r.st_sku_code, r.syspro_stock_code) for r in models.ItemMapping.select()]
     assert rows == [(5, "PIPE", "OLD")]
 
 
 def test_a_code_mapped_for_another_sku_id_is_refused_not_a_database_error(tmp_path):
-    db.ItemMapping.create(st_sku_id=5, st_sku_code="PIPE", syspro_stock_code="OLD")
+    models.ItemMapping.create(st_sku_id=5, st_sku_code="PIPE", syspro_stock_code="OLD")
     with pytest.raises(mappings.MappingImportError, match=r"line 2: SKU code 'PIPE' is already mapped for SKU id 5"):
         mappings.import_csv("items", write(tmp_path, ITEMS_HEADER + "6,PIPE,NEW,\n"))
 
 
 def test_a_code_only_mapping_gains_its_sku_id(tmp_path):
-    db.ItemMapping.create(st_sku_id=None, st_sku_code="PIPE", syspro_stock_code="OLD")
+    models.ItemMapping.create(st_sku_id=None, st_sku_code="PIPE", syspro_stock_code="OLD")
     assert mappings.import_csv("items", write(tmp_path, ITEMS_HEADER + "5,PIPE,NEW,\n")) == 1
-    assert [(r.st_sku_id, r.st_sku_code, r.syspro_stock_code) for r in db.ItemMapping.select()] == [(5, "PIPE", "NEW")]
+    rows = models.ItemMapping.select()
+    assert [(r.st_sku_id, r.st_sku_code, r.syspro_stock_code) for r in rows] == [(5, "PIPE", "NEW")]
 
 
 @pytest.mark.parametrize("kind,text,line", [
@@ -151,8 +152,8 @@ def kind_rows(kind):
 
 
 def test_a_row_joining_two_saved_item_mappings_is_refused(tmp_path):
-    db.ItemMapping.create(st_sku_id=None, st_sku_code="PIPE", syspro_stock_code="BYCODE")
-    db.ItemMapping.create(st_sku_id=5, st_sku_code="OLD", syspro_stock_code="BYID")
+    models.ItemMapping.create(st_sku_id=None, st_sku_code="PIPE", syspro_stock_code="BYCODE")
+    models.ItemMapping.create(st_sku_id=5, st_sku_code="OLD", syspro_stock_code="BYID")
     with pytest.raises(mappings.MappingImportError, match="line 2: SKU code 'PIPE' has a mapping of its own"):
         mappings.import_csv("items", write(tmp_path, ITEMS_HEADER + "5,PIPE,NEW,\n"))
-    assert db.ItemMapping.select().count() == 2
+    assert models.ItemMapping.select().count() == 2

@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from desktop_app.core import db
+from desktop_app.core import db, models
 from desktop_app.core.config import Settings
-from desktop_app.core.db import ApDocument
 from desktop_app.core.errors import ConnectError
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.context import SyncContext
 from desktop_app.syspro.errors import BusinessObjectError
@@ -132,7 +132,7 @@ def test_the_posting_mark_and_the_result_both_wait_for_the_disk(doc, answer, out
     synchronous=FULL, and nothing switches it."""
     ctx = SyncContext(settings=Settings(), actor="test")
     statements: list[str] = []
-    connection = db.database.connection()
+    connection = models.database.connection()
     connection.set_trace_callback(statements.append)
     try:
         with pytest.raises(ConnectError) if isinstance(answer, Exception) else contextlib.nullcontext():
@@ -143,7 +143,7 @@ def test_the_posting_mark_and_the_result_both_wait_for_the_disk(doc, answer, out
     assert ApDocument.get_by_id(doc.id).state == outcome
     assert _commit_modes(statements) == [(ledger.POSTING, "FULL"), (outcome, "FULL")]
     assert not [sql for sql in statements if "SYNCHRONOUS" in sql.upper()]
-    assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert models.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
 def more_docs(doc, count):
@@ -159,7 +159,7 @@ def more_docs(doc, count):
 def test_a_batch_is_marked_in_one_commit_to_disk_before_its_first_request(doc):
     ctx = SyncContext(settings=Settings(), actor="test")
     statements: list[str] = []
-    connection = db.database.connection()
+    connection = models.database.connection()
     connection.set_trace_callback(statements.append)
     session = ScriptedSession(POSTED_ANSWER)
     marked_before_first_post = []
@@ -170,7 +170,7 @@ def test_a_batch_is_marked_in_one_commit_to_disk_before_its_first_request(doc):
         if session.posts == 0:
             marked_before_first_post.extend(d.state for d in ApDocument.select().order_by(ApDocument.id))
             commits_before_first_post.extend(_commit_modes(statements))
-            assert not db.database.in_transaction(), "the marks are committed, not pending, when the request leaves"
+            assert not models.database.in_transaction(), "the marks are committed, not pending, when the request leaves"
         return real_post(*args)
 
     session.post = post
@@ -232,7 +232,7 @@ def test_marked_documents_a_crash_left_are_all_looked_up(doc, monkeypatch):
     """What a kill between the batch's commit and its requests leaves: POSTING rows, none sent."""
     ctx = SyncContext(settings=Settings(), actor="test")
     docs = more_docs(doc, 3)
-    with db.database.atomic():
+    with models.database.atomic():
         for d in docs:
             ledger.transition(d, ledger.POSTING, "post_attempt", "x", actor="test", attempts=1)
     assert invoices.recover_interrupted() == 3
@@ -248,8 +248,8 @@ def test_marked_documents_a_crash_left_are_all_looked_up(doc, monkeypatch):
 def test_the_database_commits_to_disk_in_wal_mode():
     db.open_database()
     try:
-        assert db.database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert db.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        assert models.database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert models.database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     finally:
         db.close_database()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from desktop_app.core import db
+from desktop_app.core import db, models
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.sync import records
 from desktop_app.sync.records import FAILED, IN_DOUBT, READY, SYNCING, FlowSummary
@@ -13,7 +13,7 @@ from desktop_app.syspro.errors import BusinessObjectError
 @pytest.fixture
 def link():
     db.open_database()
-    yield db.SyncLink.create(flow="purchase-orders", st_id=7, state=READY)
+    yield models.SyncLink.create(flow="purchase-orders", st_id=7, state=READY)
     db.close_database()
 
 
@@ -35,7 +35,7 @@ def test_the_attempt_is_committed_with_what_is_sent_before_the_request_leaves(li
     seen = {}
 
     def send():
-        seen["state"] = db.SyncLink.get_by_id(link.id).state  # what a crash at this moment would leave
+        seen["state"] = models.SyncLink.get_by_id(link.id).state  # what a crash at this moment would leave
         return "item"
 
     result, summary = send_with(link, send, [])
@@ -72,32 +72,33 @@ def test_a_request_that_never_left_is_in_doubt_and_stops_the_flow(link):
 
     with pytest.raises(ConnectError):
         send_with(link, send, [])
-    assert db.SyncLink.get_by_id(link.id).state == IN_DOUBT and kinds(link)[-1] == "not_sent"
+    assert models.SyncLink.get_by_id(link.id).state == IN_DOUBT and kinds(link)[-1] == "not_sent"
 
 
 def test_a_link_changed_by_another_writer_after_it_was_read_is_not_sent(link):
     # the engine read the link READY; a person skips it (another connection) before the write starts
-    stale = db.SyncLink.get_by_id(link.id)
-    records.transition(db.SyncLink.get_by_id(link.id), records.SKIPPED, "skipped", "Skipped by a person",
+    stale = models.SyncLink.get_by_id(link.id)
+    records.transition(models.SyncLink.get_by_id(link.id), records.SKIPPED, "skipped", "Skipped by a person",
                        actor="gui", reason="Skipped by a person")
     sent = []
     result, summary = send_with(stale, lambda: sent.append(1), [])
     assert result is None and sent == [] and summary.in_doubt == 0
-    assert stale.state == records.SKIPPED == db.SyncLink.get_by_id(link.id).state  # re-read, not written over
+    assert stale.state == records.SKIPPED == models.SyncLink.get_by_id(link.id).state  # re-read, not written over
     assert "write_attempt" not in kinds(link)
 
 
 def test_a_transition_from_a_stale_read_does_not_write_over_the_row(link):
-    stale = db.SyncLink.get_by_id(link.id)
-    records.transition(db.SyncLink.get_by_id(link.id), records.CONFLICT, "conflict", "Changed on both sides",
+    stale = models.SyncLink.get_by_id(link.id)
+    records.transition(models.SyncLink.get_by_id(link.id), records.CONFLICT, "conflict", "Changed on both sides",
                        actor="scheduler", reason="Changed on both sides")
     with pytest.raises(records.LinkTransitionLost):
         records.transition(stale, records.SYNCED, "synced", "In step", actor="scheduler", reason="")
-    assert db.SyncLink.get_by_id(link.id).state == records.CONFLICT and stale.state == records.CONFLICT
+    assert models.SyncLink.get_by_id(link.id).state == records.CONFLICT and stale.state == records.CONFLICT
 
 
 def test_a_timestamp_in_another_shape_does_not_block_a_link_transition(link):
-    db.database.execute_sql('UPDATE "sync_link" SET "updated_at" = ? WHERE id = ?', ("2026-05-01 10:00:00.5", link.id))
-    fresh = db.SyncLink.get_by_id(link.id)
+    models.database.execute_sql('UPDATE "sync_link" SET "updated_at" = ? WHERE id = ?',
+                                ("2026-05-01 10:00:00.5", link.id))
+    fresh = models.SyncLink.get_by_id(link.id)
     records.transition(fresh, records.SKIPPED, "skipped", "Skipped", actor="gui", reason="Skipped")
-    assert db.SyncLink.get_by_id(link.id).state == records.SKIPPED
+    assert models.SyncLink.get_by_id(link.id).state == records.SKIPPED

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
 
 LINES = [

@@ -1,6 +1,6 @@
 import threading
 
-from desktop_app.core.db import Setting
+from desktop_app.core.models import Setting
 
 
 def test_job_result_arrives_in_the_gui_thread(qtbot, bridge):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
 from desktop_app.ui.dashboard import DashboardPage, flow_lines, summary_sentence
 from desktop_app.ui.sync_control import SyncControl

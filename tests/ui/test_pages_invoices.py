@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog
 
-from desktop_app.core.db import ApDocument, AuditEvent
+from desktop_app.core.models import ApDocument, AuditEvent
 from desktop_app.sync import ledger
 from desktop_app.ui.invoice_model import ATTENTION, PAGE_SIZE, InvoiceTableModel
 from desktop_app.ui.invoices_page import InvoicesPage, pretty_xml

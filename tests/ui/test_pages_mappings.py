@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QFileDialog, QMessageBox
 
-from desktop_app.core.db import ItemMapping, VendorMapping
+from desktop_app.core.models import ItemMapping, VendorMapping
 from desktop_app.sync import code_lists, ledger, mappings
 from desktop_app.ui.mapping_model import MappingTableModel, ProposalModel
 from desktop_app.ui.mappings_page import MappingsPage, SuggestionsDialog

@@ -7,7 +7,7 @@ from decimal import Decimal
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
 from desktop_app.ui.reconcile_page import ReconciliationPage, ReconModel
 from desktop_app.ui.widgets import DIFFERENCE_BACKGROUND, PROBLEM_BACKGROUND

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QFileDialog
 
-from desktop_app.core.db import SyncLink, WorklistRow
+from desktop_app.core.models import SyncLink, WorklistRow
 from desktop_app.sync import records
 from desktop_app.ui.adjustments_page import AdjustmentsPage
 from desktop_app.ui.main_window import external_page

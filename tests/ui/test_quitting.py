@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop_app.core import logs
-from desktop_app.core.db import JobRun
+from desktop_app.core.models import JobRun
 from desktop_app.ui.sync_control import CYCLE
 from tests.sync.test_engine_process import process_exists, work_quietly
 

@@ -17,8 +17,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from desktop_app.core import config, logs
-from desktop_app.core.db import ApDocument, JobRun, SyncCursor
 from desktop_app.core.instance_lock import AlreadyRunning, InstanceLock
+from desktop_app.core.models import ApDocument, JobRun, SyncCursor
 from desktop_app.sync.jobs import CycleScheduler
 from desktop_app.ui.dashboard import DashboardPage
 from desktop_app.ui.log_view import LogPage

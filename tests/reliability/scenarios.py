@@ -1,6 +1,7 @@
 """Reliability scenarios against the simulators, shared by the test suite (small) and
 `benchmarks/reliability_report.py` (heavy): each returns the same counts — processed, lost,
-duplicated, stuck — so the report and the tests judge by one rule.
+duplicated, stuck — so the report and the tests judge by one rule. A test harness: the app never
+imports it, and the Windows bundle leaves it out.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from desktop_app.core import db
+from desktop_app.core import db, models
 from desktop_app.sandbox.runner import Sandbox
 from desktop_app.sync import ledger
 
@@ -42,10 +43,10 @@ def judge(box: Sandbox, outcome: Outcome) -> Outcome:
     # a credit note applied to an invoice is one of its transactions, known by its reference
     credits = Counter((r["Supplier"], r["Invoice"], r["Reference"]) for r in box.company.syspro.ap_invoice_pays)
     outcome.duplicated = sum(n - 1 for n in posted.values() if n > 1) + sum(n - 1 for n in credits.values() if n > 1)
-    known = {row.st_invoice_id for row in db.SourceInvoice.select()}
+    known = {row.st_invoice_id for row in models.SourceInvoice.select()}
     outcome.invoices = len(box.company.st.invoices)
     outcome.lost = len(set(box.company.st.invoices) - known)
-    docs = list(db.ApDocument.select())
+    docs = list(models.ApDocument.select())
     outcome.documents = len(docs)
     outcome.stuck = sum(1 for d in docs if d.state in (ledger.POSTING, ledger.DISCOVERED)
                         or (d.state in ledger.ATTENTION | {ledger.SKIPPED} and not d.reason))
@@ -84,7 +85,10 @@ def crash_loop_in(box: Sandbox, *, seed: int, kills: int, arrivals: int = 25, en
         posts_before = state.post_count
         target = rng.randint(1, max(1, arrivals // 2))
         early = time.monotonic() + rng.uniform(0.3, 1.0) if rng.random() < 0.25 else None
-        kill_when = (lambda: time.monotonic() > early) if early else (lambda: state.post_count - posts_before >= target)
+        if early:
+            kill_when = lambda at=early: time.monotonic() > at  # noqa: E731
+        else:
+            kill_when = lambda before=posts_before, n=target: state.post_count - before >= n  # noqa: E731
         outcome.kills += _run_sync(env, kill_when) == -signal.SIGKILL
     box.syspro.set_faults({})
     started = time.monotonic()
@@ -211,10 +215,10 @@ def broken_records_in(box: Sandbox, *, every: int = 5, cycles: int = 3, arrivals
             ctx.close()
     outcome.kills = len(broken)
     posted = {(row["Supplier"], row["Invoice"]) for row in box.company.syspro.ap_invoices}
-    outcome.disagree += sum(1 for doc in db.ApDocument.select().where(db.ApDocument.st_invoice_id.in_(broken))
+    outcome.disagree += sum(1 for doc in models.ApDocument.select().where(models.ApDocument.st_invoice_id.in_(broken))
                             if (doc.supplier, doc.syspro_invoice) in posted)
-    outcome.stuck += sum(1 for st_id in broken if not db.ApDocument.select().where(
-        db.ApDocument.st_invoice_id == st_id, db.ApDocument.state == ledger.UNREADABLE).exists())
+    outcome.stuck += sum(1 for st_id in broken if not models.ApDocument.select().where(
+        models.ApDocument.st_invoice_id == st_id, models.ApDocument.state == ledger.UNREADABLE).exists())
     patches.clear()  # fixed in ServiceTitan
     started = time.monotonic()
     ctx = SyncContext.from_database(actor="scenario")
@@ -224,7 +228,7 @@ def broken_records_in(box: Sandbox, *, every: int = 5, cycles: int = 3, arrivals
     finally:
         ctx.close()
     outcome.recover_seconds = time.monotonic() - started
-    outcome.stuck += db.ApDocument.select().where(db.ApDocument.state == ledger.UNREADABLE).count()
+    outcome.stuck += models.ApDocument.select().where(models.ApDocument.state == ledger.UNREADABLE).count()
     return judge(box, outcome)
 
 

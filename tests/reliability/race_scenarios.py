@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from desktop_app.core.db import ApDocument, database
+from desktop_app.core.models import ApDocument, database
 from desktop_app.sandbox.runner import Sandbox
-from desktop_app.sandbox.scenarios import Outcome, judge
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import is_credit_reference
+from tests.reliability.scenarios import Outcome, judge
 
 
 @contextmanager
