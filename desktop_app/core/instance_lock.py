@@ -24,7 +24,7 @@ class InstanceLock:
         self.path = path or paths.lock_path()
         self._fh = None
 
-    def acquire(self) -> "InstanceLock":
+    def acquire(self) -> InstanceLock:
         fh = open(self.path, "a+", encoding="utf-8")
         try:
             _lock_file(fh)

@@ -24,14 +24,13 @@ from urllib.parse import urlsplit
 
 import requests
 
-from desktop_app.core import liveness
+from desktop_app.core import liveness, money_json
 from desktop_app.core import secrets as secret_store
 from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
 from desktop_app.core.http import never_sent, session_from_environment
 from desktop_app.core.origins import require_encrypted
 from desktop_app.core.redact import register_secret
-from desktop_app.core import money_json
 from desktop_app.servicetitan import jsonio
 from desktop_app.servicetitan.auth import TokenManager
 from desktop_app.servicetitan.errors import (

@@ -7,17 +7,17 @@ string ("1234.565") or as a JSON number read with parse_float=Decimal (12.345).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
 import math
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 from desktop_app.core.unreadable import Unreadable
 
-UTC = timezone.utc
+UTC = UTC
 ZERO = Decimal("0")
 
 T = TypeVar("T")

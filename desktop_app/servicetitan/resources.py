@@ -16,7 +16,7 @@ Reading rules (ServiceTitan's developer documentation on paging and export feeds
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from desktop_app.servicetitan.errors import FeedNotAdvancing
@@ -63,7 +63,7 @@ def utc_param(moment: datetime | date) -> str:
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -180,9 +180,9 @@ class ServiceTitanResources:
                 # asked again, the feed would answer pages it gave already, for ever
                 raise FeedNotAdvancing(
                     f"ServiceTitan's {module}/{path} feed says it has more records but gave back a "
-                    "continueFrom token it gave before: it is not moving on, so this read stopped after the records it gave. "
-                    "Nothing was lost; the next cycle asks again from there. If it repeats, tell ServiceTitan "
-                    "support which feed it is.")
+                    "continueFrom token it gave before: it is not moving on, so this read stopped after the records "
+                    "it gave. Nothing was lost; the next cycle asks again from there. If it repeats, tell "
+                    "ServiceTitan support which feed it is.")
             pages += 1
             _check_page_cap(pages, self.max_pages, f"{module}/{path} feed")
             tokens.add(next_token)
@@ -358,7 +358,8 @@ class ServiceTitanResources:
         seen: set = set()
         out: list[Receipt] = []
         for chunk in chunked(_unique_ids(purchase_order_ids)):
-            for data in self.iter_pages("inventory", "receipts", {**params, "purchaseOrderIds": ",".join(map(str, chunk))}):
+            chunk_params = {**params, "purchaseOrderIds": ",".join(map(str, chunk))}
+            for data in self.iter_pages("inventory", "receipts", chunk_params):
                 out.extend(drop_seen((Receipt.from_api(d) for d in data), seen))
         return out
 

@@ -11,10 +11,9 @@ no longer knows it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlencode
 
 import requests

@@ -26,6 +26,7 @@ from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectErr
 from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
 from desktop_app.core.origins import refuse_other_origin, require_encrypted
 from desktop_app.core.redact import redact, redact_document, register_secret
+from desktop_app.core.unreadable import Unreadable
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import LookupUnavailable, MalformedXmlOut
 from desktop_app.syspro.records import (
@@ -42,7 +43,6 @@ from desktop_app.syspro.records import (
     WarehouseRecord,
     unreadable_row,
 )
-from desktop_app.core.unreadable import Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,8 @@ class ODataReader:
     def gl_codes(self) -> Iterator[GlCodeRecord]:
         return self._typed("GenMaster", GlCodeRecord, orderby="GlCode")
 
-    def po_headers(self, since: dt.date | None = None, *, date_field: str = "OrderEntryDate") -> Iterator[PoHeaderRecord]:
+    def po_headers(self, since: dt.date | None = None, *,
+                   date_field: str = "OrderEntryDate") -> Iterator[PoHeaderRecord]:
         return self._typed("PorMasterHdr", PoHeaderRecord, filter=date_range(date_field, since, None),
                            orderby="PurchaseOrder")
 
