@@ -215,12 +215,15 @@ class ODataReader:
                 if skip:
                     params["$skip"] = str(skip)
                 response = self._get(url, params, f"entity set {name}")
+            payload = None
             try:
                 payload = money_json.loads(response.content)
-                page = payload["value"]
-            except (ValueError, KeyError, TypeError):
+            except ValueError:
+                pass
+            if not isinstance(payload, dict) or "value" not in payload:
                 raise MalformedXmlOut(f"SYSPRO OData answered entity set {name} with something that is not an "
-                                      "OData JSON page.") from None
+                                      "OData JSON page.")
+            page = payload["value"]
             for row in page:
                 yield row
                 yielded += 1
