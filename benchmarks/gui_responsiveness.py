@@ -36,7 +36,8 @@ def bulk_documents(count: int) -> float:
     from desktop_app.core.models import ApDocument, database
 
     rng = random.Random(7)
-    states = ["CONFIRMED"] * 80 + ["POSTED"] * 10 + ["FAILED", "NEEDS_MAPPING", "SKIPPED", "IN_DOUBT"] * 2 + ["READY"] * 2
+    states = (["CONFIRMED"] * 80 + ["POSTED"] * 10 + ["FAILED", "NEEDS_MAPPING", "SKIPPED", "IN_DOUBT"] * 2
+              + ["READY"] * 2)
     suppliers = [f"SUP{n:03d}" for n in range(60)]
     branches = ["DAL", "FTW", "HOU", "AUS", "SAT"]
     start = dt.date(2023, 1, 1)
@@ -49,7 +50,8 @@ def bulk_documents(count: int) -> float:
             supplier = rng.choice(suppliers)
             rows.append(dict(doc_key=f"{n}:{supplier}", st_invoice_id=n, st_invoice_number=str(100000 + n),
                              state=rng.choice(states), supplier=supplier, syspro_invoice=f"ST{100000 + n}",
-                             amount=Decimal(rng.randint(500, 500000)) / 100, invoice_date=start + dt.timedelta(days=n % 700),
+                             amount=Decimal(rng.randint(500, 500000)) / 100,
+                             invoice_date=start + dt.timedelta(days=n % 700),
                              branch=rng.choice(branches), technician="Dana Reyes", lines=lines))
             if len(rows) == 5000:
                 ApDocument.insert_many(rows).execute()
@@ -96,7 +98,7 @@ def first_page(app, bridge, documents: int) -> None:
         page.model.loaded.connect(loaded.append)
         began = time.perf_counter()
         action()
-        wait_for(app, lambda: bool(loaded))
+        wait_for(app, lambda loaded=loaded: bool(loaded))
         page.model.loaded.disconnect(loaded.append)
         print(f"  {label}: {(time.perf_counter() - began) * 1000:.0f} ms")
     page.table.scrollToBottom()
@@ -392,14 +394,14 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    from _simulators import use_memory_keyring  # this script's folder
+
     from desktop_app.core import db
     from desktop_app.sync import cycle
     from desktop_app.sync.engine_process import EngineProcess
     from desktop_app.sync.jobs import JobWorker
     from desktop_app.ui.bridge import EngineBridge
     from desktop_app.ui.garbage import GuiThreadGarbageCollector
-
-    from _simulators import use_memory_keyring  # this script's folder
 
     use_memory_keyring()
     for part in (1, 2):
@@ -412,9 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         worker = JobWorker(preload=cycle.preload, engine=EngineProcess())
         worker.start()
         garbage.freeze_when(worker.preloaded.is_set)  # as the app, once started (it also waits for its window)
-        garbage.defer_while(lambda: worker.busy)
+        garbage.defer_while(lambda worker=worker: worker.busy)
         worker.submit("ready", lambda ctx: None, actor="bench").future.result(timeout=120)
-        wait_for(app, lambda: garbage.frozen, timeout=10)  # the app freezes at start-up, before any sync
+        # the app freezes at start-up, before any sync
+        wait_for(app, lambda garbage=garbage: garbage.frozen, timeout=10)
         bridge = EngineBridge(worker)
         try:
             if part == 1:

@@ -79,10 +79,12 @@ def main() -> None:
                 db.close_database()
         header = ["way", "SKUs", "ST requests", "wall ms", "CPU ms", "RSS growth MB"]
         widths = [max(len(header[i]), *(len(row[i]) for row in rows)) for i in range(len(header))]
-        print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths))))
+        print("  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                        for i, (h, w) in enumerate(zip(header, widths, strict=True))))
         print("  ".join("-" * w for w in widths))
         for row in rows:
-            print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
+            print("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                            for i, (c, w) in enumerate(zip(row, widths, strict=True))))
         print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

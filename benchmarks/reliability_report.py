@@ -89,7 +89,8 @@ def main() -> int:
                 break
     db.close_database()
 
-    header = f"{'scenario':<38} {'invoices':>8} {'docs':>6} {'lost':>5} {'dup':>4} {'stuck':>6} {'disagree':>8} {'kills':>6} {'recover s':>9}"
+    header = (f"{'scenario':<38} {'invoices':>8} {'docs':>6} {'lost':>5} {'dup':>4} {'stuck':>6} "
+              f"{'disagree':>8} {'kills':>6} {'recover s':>9}")
     print("\n" + header)
     print("-" * len(header))
     for o in outcomes:

@@ -101,7 +101,8 @@ def _measure_cycle(hello: dict, options: dict, conn) -> None:
     if options.get("profile"):
         import cProfile
 
-        profiler = cProfile.Profile(time.thread_time)  # CPU, as the figures: waits on the simulators are not the engine's
+        # CPU, as the figures: waits on the simulators are not the engine's
+        profiler = cProfile.Profile(time.thread_time)
     if options.get("tracemalloc"):
         import tracemalloc
 
@@ -190,13 +191,16 @@ def _row(f: dict) -> list[str]:
     connections = f["requests"]["connections"]["syspro"]
     heap = f"{f['heap_peak']:.0f}" if f.get("heap_peak") is not None else "-"
     return [f"{n:,}", f"{docs:,}", f"{n / f['wall']:,.0f}", f"{f['cpu'] * 1000 / n:.2f}",
-            f"{f['enet_transport_cpu'] * 1000 / n:.2f}", f"{f['kernel_cpu'] * 1000 / n:.2f}", f"{f['process_cpu'] * 1000 / n:.2f}", f"{st * 100 / n:.2f}", per_doc("post"), per_doc("enet_other"),
-            per_doc("odata"), f"{connections * 100 / max(sum(sy.values()), 1):.2f}", f"{f['rss_peak']:.0f}", f"{f['rss_peak'] - f['rss_before']:.0f}", heap,
+            f"{f['enet_transport_cpu'] * 1000 / n:.2f}", f"{f['kernel_cpu'] * 1000 / n:.2f}",
+            f"{f['process_cpu'] * 1000 / n:.2f}", f"{st * 100 / n:.2f}", per_doc("post"), per_doc("enet_other"),
+            per_doc("odata"), f"{connections * 100 / max(sum(sy.values()), 1):.2f}", f"{f['rss_peak']:.0f}",
+            f"{f['rss_peak'] - f['rss_before']:.0f}", heap,
             f"{f['idle_cpu'] * 1000:.0f}" if "idle_cpu" in f else "-"]
 
 
-HEADERS = ["invoices", "docs", "inv/s", "eng CPU ms/inv", "of which e.net HTTP", "of which kernel", "proc CPU ms/inv", "ST req/100 inv",
-           "Post/doc", "e.net other/doc", "OData/doc", "SYSPRO conn/100 req", "peak RSS MB", "RSS growth MB", "heap peak MB", "idle cycle CPU ms"]
+HEADERS = ["invoices", "docs", "inv/s", "eng CPU ms/inv", "of which e.net HTTP", "of which kernel", "proc CPU ms/inv",
+           "ST req/100 inv", "Post/doc", "e.net other/doc", "OData/doc", "SYSPRO conn/100 req", "peak RSS MB",
+           "RSS growth MB", "heap peak MB", "idle cycle CPU ms"]
 
 
 def print_table(results: list[dict]) -> None:
@@ -238,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         results.append(figures)
         if "error" not in figures:
             s = figures["summary"]
-            print(f"    {time.perf_counter() - started:.1f} s; posted {s.get('posted')}, confirmed {s.get('confirmed')}, "
+            print(f"    {time.perf_counter() - started:.1f} s; posted {s.get('posted')}, "
+                  f"confirmed {s.get('confirmed')}, "
                   f"need mapping {s.get('needs_mapping')}, skipped {s.get('skipped')}, failed {s.get('failed')}, "
                   f"written back {s.get('written_back')}; ST by endpoint {figures['requests']['st']}"
                   + (f"; errors {figures['errors']}" if figures["errors"] else ""), flush=True)

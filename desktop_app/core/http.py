@@ -97,10 +97,10 @@ class OriginBoundSession(requests.Session):
     """A session that follows redirects only within the origin of the request answered."""
 
     def resolve_redirects(self, resp, req, *args, yield_requests: bool = False, **kwargs):
-        if yield_requests:  # Session.send preparing `response.next`: nothing is sent
-            return super().resolve_redirects(resp, req, *args, yield_requests=True, **kwargs)
         names = ("stream", "timeout", "verify", "cert", "proxies")
         kwargs.update(zip(names, args, strict=False))  # requests passes some of them by position
+        if yield_requests:  # Session.send preparing `response.next`: nothing is sent
+            return super().resolve_redirects(resp, req, yield_requests=True, **kwargs)
         return resolve_redirects_within_origin(self, resp, req, **kwargs)
 
 

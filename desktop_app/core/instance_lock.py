@@ -9,7 +9,9 @@ of the locked byte: each means "another copy runs", never a crash of the second 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
+from typing import TextIO
 
 from desktop_app.core import paths
 from desktop_app.core.errors import ConfigError
@@ -22,9 +24,9 @@ class AlreadyRunning(ConfigError):
 class InstanceLock:
     def __init__(self, path: Path | None = None):
         self.path = path or paths.lock_path()
-        self._fh = None
+        self._fh: TextIO | None = None
 
-    def acquire(self) -> "InstanceLock":
+    def acquire(self) -> InstanceLock:
         fh = open(self.path, "a+", encoding="utf-8")
         try:
             _lock_file(fh)
@@ -57,7 +59,7 @@ class InstanceLock:
 
 def _lock_file(fh) -> None:
     """Lock the file's first byte without waiting; OSError when another process holds it."""
-    if os.name == "nt":
+    if sys.platform == "win32":
         import msvcrt
 
         fh.seek(0)
@@ -69,7 +71,7 @@ def _lock_file(fh) -> None:
 
 
 def _unlock_file(fh) -> None:
-    if os.name != "nt":  # Windows releases the byte when the file is closed
+    if sys.platform != "win32":  # Windows releases the byte when the file is closed
         import fcntl
 
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

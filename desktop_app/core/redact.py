@@ -84,7 +84,7 @@ _GUARDS = [
 ]
 _FOLD_TO_ASCII = (("\u0130", "i"), ("\u0131", "i"), ("\u017f", "s"), ("\u212a", "k"))
 
-_GUARDED = tuple((pattern, any_of, all_of) for pattern, (any_of, all_of) in zip(_PATTERNS, _GUARDS))
+_GUARDED = tuple((pattern, any_of, all_of) for pattern, (any_of, all_of) in zip(_PATTERNS, _GUARDS, strict=True))
 
 # the whole-token rule for known values (module docstring)
 _DELIMITER = r"\s'\"`()\[\]{}<>,;=&|"

@@ -28,7 +28,7 @@ class Sandbox:
         self._arrivals: threading.Thread | None = None
         self._stop = threading.Event()
 
-    def start(self) -> "Sandbox":
+    def start(self) -> Sandbox:
         from desktop_app.sandbox.st_sim import ServiceTitanSimulator
         from desktop_app.sandbox.syspro_sim import SysproSimulator
 
@@ -51,7 +51,7 @@ class Sandbox:
             if sim is not None:
                 sim.stop()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self.start()
 
     def __exit__(self, *exc) -> None:

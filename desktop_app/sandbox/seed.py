@@ -135,8 +135,10 @@ EQUIPMENT = [
 ]
 SERVICES = [
     ("SVC-DIAG", "Diagnostic Fee", "89.00"), ("SVC-TUNE-AC", "AC Tune-Up", "129.00"),
-    ("SVC-TUNE-FURN", "Furnace Safety Inspection", "119.00"), ("SVC-AC-INSTALL", "AC System Installation Labor", "1450.00"),
-    ("SVC-FURN-INSTALL", "Furnace Installation Labor", "1150.00"), ("SVC-WH-INSTALL", "Water Heater Installation Labor", "650.00"),
+    ("SVC-TUNE-FURN", "Furnace Safety Inspection", "119.00"),
+    ("SVC-AC-INSTALL", "AC System Installation Labor", "1450.00"),
+    ("SVC-FURN-INSTALL", "Furnace Installation Labor", "1150.00"),
+    ("SVC-WH-INSTALL", "Water Heater Installation Labor", "650.00"),
     ("SVC-DRAIN", "Drain Cleaning", "189.00"), ("SVC-LEAK", "Leak Detection & Repair", "245.00"),
     ("SVC-TOILET", "Toilet Repair", "149.00"), ("SVC-AFTERHRS", "After-Hours Service Call", "150.00"),
     ("SVC-RECHARGE", "Refrigerant Recharge Labor", "165.00"), ("SVC-MAINT", "Comfort Club Maintenance Visit", "0.00"),
@@ -180,7 +182,8 @@ class Company:
     start: date | None = None  # the first day with documents: the sandbox profile's go-live date
 
 
-def build_company(seed: int = 7, *, invoices: int = 120, start: date | None = None, today: date | None = None) -> Company:
+def build_company(seed: int = 7, *, invoices: int = 120, start: date | None = None,
+                  today: date | None = None) -> Company:
     """The demo company, identical for the same arguments. `start` defaults to 30 days before `today`."""
     today = today or date.today()
     start = start or today - timedelta(days=30)
@@ -207,7 +210,8 @@ def build_company(seed: int = 7, *, invoices: int = 120, start: date | None = No
     builder.syspro_activity()
     st.last_stamp = max(
         [st.last_stamp]
-        + [r["modifiedOn"] for table in (st.invoices, st.purchase_orders, st.adjustments, st.vendors) for r in table.values()]
+        + [r["modifiedOn"] for table in (st.invoices, st.purchase_orders, st.adjustments, st.vendors)
+           for r in table.values()]
     )
     st.invoice_factory = builder.new_invoices
     return Company(st=st, syspro=syspro, starter_mappings=builder.mappings(), credentials=credentials, start=start)
@@ -266,7 +270,8 @@ class _Builder:
                 "email": f"{branch.lower()}@lonestarcomfort.example", "phoneNumber": f"(214) 555-01{index:02d}",
                 "address": {"street": f"{100 + index * 25} Commerce St", "unit": None, "city": city, "state": "TX",
                             "zip": zip_code, "country": "USA"},
-                "defaultTaxRate": TAX_RATE, "accountCode": segment, "trade": {"id": 1 if trade == "HVAC" else 2, "name": trade},
+                "defaultTaxRate": TAX_RATE, "accountCode": segment,
+                "trade": {"id": 1 if trade == "HVAC" else 2, "name": trade},
                 "createdOn": self.stamp(index), "modifiedOn": self.stamp(index), "_branch": branch, "_segment": segment,
                 "_city": city, "_zip": zip_code,
             }
@@ -300,7 +305,8 @@ class _Builder:
         for _name, _branch, segment, *_ in BRANCHES:
             for number, name, kind, _default in GL_ACCOUNTS:
                 if number in COST_ACCOUNTS or number in ("1300", "2000"):
-                    sp.add_gl_code(f"{segment}-{number}", f"{name} ({_branch})", "E" if kind in ("COGS", "Expense") else "A")
+                    sp.add_gl_code(f"{segment}-{number}", f"{name} ({_branch})",
+                                   "E" if kind in ("COGS", "Expense") else "A")
 
         for index, (first, last, bu_index) in enumerate(TECHNICIANS):
             tech_id = st.new_id()
@@ -310,7 +316,8 @@ class _Builder:
                 "id": tech_id, "userId": tech_id + 500_000, "name": name, "firstName": first, "lastName": last,
                 "businessUnitId": bu_id, "active": True, "email": None, "phoneNumber": f"(469) 555-02{index:02d}",
                 "loginName": (first[0] + last).lower().replace("'", "").replace(" ", ""), "hourlyRate": D("32.50"),
-                "team": st.business_units[bu_id]["name"], "createdOn": self.stamp(3), "modifiedOn": self.stamp(3 + index),
+                "team": st.business_units[bu_id]["name"], "createdOn": self.stamp(3),
+                "modifiedOn": self.stamp(3 + index),
             }
             self.tech_ids.append(tech_id)
             truck_id = st.new_id()
@@ -321,7 +328,8 @@ class _Builder:
                 "modifiedOn": self.stamp(3), "externalData": {}, "_syspro": code, "_index": index,
             }
             self.truck_of_tech[tech_id] = truck_id
-            sp.add_warehouse(code, Description=f"Truck {101 + index} {name}", Branch=st.business_units[bu_id]["_branch"])
+            sp.add_warehouse(code, Description=f"Truck {101 + index} {name}",
+                             Branch=st.business_units[bu_id]["_branch"])
         gone = st.new_id()
         st.technicians[gone] = {"id": gone, "userId": gone + 500_000, "name": "Gary Olsen", "firstName": "Gary",
                                 "lastName": "Olsen", "businessUnitId": self.bu_ids[0], "active": False,
@@ -416,7 +424,8 @@ class _Builder:
         rng = self.rng
         days = max(1, (self.today - self.start).days)
         moments = sorted(
-            datetime.combine(self.start + timedelta(days=rng.randrange(days)), time(8)) + timedelta(minutes=rng.randrange(660))
+            datetime.combine(self.start + timedelta(days=rng.randrange(days)), time(8))
+            + timedelta(minutes=rng.randrange(660))
             for _ in range(count)
         )
         forced = ["multi_vendor", "service_only", "zero_cost", "awkward", "equipment", "unmapped_vendor",
@@ -535,7 +544,8 @@ class _Builder:
         if kind == "equipment":
             code = "SVC-AC-INSTALL" if bu["trade"]["name"] == "HVAC" else "SVC-WH-INSTALL"
         elif bu["trade"]["name"] == "HVAC":
-            code = self.rng.choice(["SVC-DIAG", "SVC-TUNE-AC", "SVC-TUNE-FURN", "SVC-RECHARGE", "SVC-AFTERHRS", "SVC-MAINT"])
+            code = self.rng.choice(["SVC-DIAG", "SVC-TUNE-AC", "SVC-TUNE-FURN", "SVC-RECHARGE", "SVC-AFTERHRS",
+                                    "SVC-MAINT"])
         else:
             code = self.rng.choice(["SVC-DIAG", "SVC-DRAIN", "SVC-LEAK", "SVC-TOILET", "SVC-AFTERHRS"])
         return services[code]
@@ -612,7 +622,8 @@ class _Builder:
                     "status": "Received" if status in ("Received", "Exported") else "Pending",
                 })
             po = {
-                "id": po_id, "number": f"{po_id}-PO", "status": status, "typeId": 1, "vendorId": self.vendor_ids[vendor],
+                "id": po_id, "number": f"{po_id}-PO", "status": status, "typeId": 1,
+                "vendorId": self.vendor_ids[vendor],
                 "businessUnitId": bu_id, "inventoryLocationId": location,
                 "shipTo": st.warehouses[location]["address"], "date": moment, "requiredOn": moment + timedelta(days=3),
                 "sentOn": moment + timedelta(hours=1) if status != "Pending" else None,
@@ -697,7 +708,8 @@ class _Builder:
             warehouse = "DAL" if "DAL" in reference else "HOU"
             quantity = D(rng.choice([-2, -1, 3]))
             sp.adjust_stock(self.sku_stock[sku["id"]], warehouse, quantity, reference=reference,
-                            entry_date=self.today - timedelta(days=rng.randint(1, 10)), trn_value=quantity * sku["cost"])
+                            entry_date=self.today - timedelta(days=rng.randint(1, 10)),
+                            trn_value=quantity * sku["cost"])
         for supplier, codes in (("GRAING", ["SHOP-SUP", "TAPE-FOIL"]), ("FASTEN", ["PTFE-TAPE"]),
                                 ("JOHNST", ["CAP-35-5", "CONT-1P-30", "FLT-16X25X1"])):
             lines = []

@@ -9,8 +9,9 @@ the last `export_delay` seconds (fault `st.export_delay`) wait, as ServiceTitan 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 from werkzeug.datastructures import MultiDict
 

@@ -156,7 +156,8 @@ def gl_account(account: dict) -> dict:
 
 def ap_bill(bill: dict) -> dict:
     return {
-        "id": bill["id"], "purchaseOrderId": bill.get("purchaseOrderId"), "syncStatus": bill.get("syncStatus", "Pending"),
+        "id": bill["id"], "purchaseOrderId": bill.get("purchaseOrderId"),
+        "syncStatus": bill.get("syncStatus", "Pending"),
         "status": bill.get("status", "Unreconciled"), "source": bill.get("source", "Purchasing"),
         "billType": "Procurement", "postDate": None, "referenceNumber": bill.get("referenceNumber"),
         "vendorNumber": bill.get("vendorNumber"), "summary": bill.get("summary"),
@@ -308,7 +309,8 @@ def _sku_vendor(link: dict | None) -> dict | None:
 
 def _sku_common(s: dict, guid: str | None) -> dict:
     return {
-        "id": s["id"], "code": s["code"], "displayName": s.get("displayName"), "description": s.get("description") or "",
+        "id": s["id"], "code": s["code"], "displayName": s.get("displayName"),
+        "description": s.get("description") or "",
         "active": bool(s.get("active", True)), "price": s["price"], "memberPrice": s["price"],
         "addOnPrice": s["price"], "addOnMemberPrice": s["price"], "hours": s.get("hours", ZERO),
         "bonus": ZERO, "commissionBonus": ZERO, "paysCommission": False,
@@ -385,7 +387,8 @@ def business_unit(bu: dict, tenant: dict) -> dict:
 
 def technician(t: dict) -> dict:
     return {
-        "id": t["id"], "userId": t["userId"], "name": t["name"], "roleIds": [], "businessUnitId": t.get("businessUnitId"),
+        "id": t["id"], "userId": t["userId"], "name": t["name"], "roleIds": [],
+        "businessUnitId": t.get("businessUnitId"),
         "mainZoneId": None, "zoneIds": [], "createdOn": iso(t["createdOn"]), "modifiedOn": iso(t["modifiedOn"]),
         "email": t.get("email"), "phoneNumber": t.get("phoneNumber"), "loginName": t.get("loginName"), "home": None,
         "dailyGoal": ZERO, "isManagedTech": False, "licenseType": "NonManagedTech", "customFields": [],

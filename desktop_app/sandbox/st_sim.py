@@ -20,8 +20,8 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -380,8 +380,9 @@ class ServiceTitanSimulator(ServedSimulator):
                 extra.append(lambda r, g=getter, v=value: g(r) == v)
         for name, getter in (("number", lambda r: r.get("referenceNumber")),
                              ("jobNumber", lambda r: (r.get("job") or {}).get("number"))):
-            if args.get(name):
-                extra.append(lambda r, g=getter, v=args.get(name): g(r) == v)
+            wanted = args.get(name)
+            if wanted:
+                extra.append(lambda r, g=getter, v=wanted: g(r) == v)
         statuses = [s for raw in args.getlist("statuses") for s in raw.split(",") if s]
         if statuses:
             extra.append(lambda r: r.get("syncStatus", "Pending") in statuses)
@@ -458,10 +459,11 @@ class ServiceTitanSimulator(ServedSimulator):
     def _purchase_orders_list(self, request):
         args = request.args
         extra = []
-        if args.get("status"):
-            extra.append(lambda r, s=args.get("status"): r["status"] == s)
-        if args.get("number"):
-            extra.append(lambda r, n=args.get("number"): r["number"] == n)
+        status, number = args.get("status"), args.get("number")
+        if status:
+            extra.append(lambda r, s=status: r["status"] == s)
+        if number:
+            extra.append(lambda r, n=number: r["number"] == n)
         return 200, list_page(self.state.purchase_orders.values(), args,
                               self._on_wire("purchase_orders", shapes.purchase_order), active=None,
                               extra=extra)
@@ -586,7 +588,7 @@ class ServiceTitanSimulator(ServedSimulator):
             return None
         now = self.state.clock()
         if now.tzinfo is not None:
-            now = now.astimezone(timezone.utc).replace(tzinfo=None)
+            now = now.astimezone(UTC).replace(tzinfo=None)
         return now - timedelta(seconds=delay)
 
     def _feed(self, name: str):

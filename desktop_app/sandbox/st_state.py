@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Callable
 
 Record = dict
 
@@ -22,7 +22,7 @@ _TICK = timedelta(microseconds=1)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 class StStateError(ValueError):
@@ -59,7 +59,7 @@ class StState:
     ap_bills: dict[int, Record] = field(default_factory=dict)
     clock: Callable[[], datetime] = utcnow
     # Set by the seed: makes N new invoices (used by `advance` and the simulator's admin endpoint).
-    invoice_factory: Callable[["StState", int], list[Record]] | None = None
+    invoice_factory: Callable[[StState, int], list[Record]] | None = None
     # Whether markasexported counts as a modification (re-emitting the invoice in export/invoices).
     # ServiceTitan does not document it; off, so a write-back does not look like a source edit.
     mark_exported_touches: bool = False
@@ -82,7 +82,7 @@ class StState:
         with self.lock:
             moment = at if at is not None else self.clock()
             if moment.tzinfo is not None:
-                moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+                moment = moment.astimezone(UTC).replace(tzinfo=None)
             if moment <= self.last_stamp:
                 moment = self.last_stamp + _TICK
             self.last_stamp = moment

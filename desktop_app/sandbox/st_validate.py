@@ -15,7 +15,8 @@ Spec = dict  # field → (kind, required); kind: str | dict (object) | list[dict
 ADDRESS: Spec = {k: ("str", True) for k in ("street", "unit", "city", "state", "zip", "country")}
 DELIVERY = ("Manual", "EmailAsExcel", "EmailAsPdf", "EmailAsPdfRollupView", "Electronic", "MarkAsSent",
             "EmailAsExcelAndPdf", "VendorPortal")
-EXTERNAL_CREATE: Spec = {"applicationGuid": ("guid", True), "externalData": ([{"key": ("str", True), "value": ("str", True)}], True)}
+EXTERNAL_CREATE: Spec = {"applicationGuid": ("guid", True),
+                         "externalData": ([{"key": ("str", True), "value": ("str", True)}], True)}
 EXTERNAL_UPDATE: Spec = {
     "patchMode": (("Replace", "Merge"), False),
     "applicationGuid": ("guid", True),
@@ -57,7 +58,8 @@ UPDATE_PURCHASE_ORDER: Spec = {
     "items": ([{"id": ("int", True), **_PO_ITEM}], False),
 }
 UPDATE_ADJUSTMENT: Spec = {"externalData": (EXTERNAL_UPDATE, False)}
-MARK_INVOICE_EXPORTED: Spec = {"invoiceId": ("int", True), "externalId": ("str", False), "externalMessage": ("str", False)}
+MARK_INVOICE_EXPORTED: Spec = {"invoiceId": ("int", True), "externalId": ("str", False),
+                               "externalMessage": ("str", False)}
 
 
 class BodyInvalid(ValueError):

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from json.encoder import encode_basestring
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def iso(moment: datetime) -> str:

@@ -14,11 +14,10 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
-from collections.abc import Mapping
-from dataclasses import replace
-from typing import Callable
 from urllib.parse import urlencode
 
 from werkzeug.wrappers import Request, Response

@@ -7,8 +7,8 @@ Every function runs with `state.lock` held by the caller.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 from lxml import etree
 

@@ -18,7 +18,7 @@ import json
 import secrets
 import socket
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from werkzeug.wrappers import Request, Response
 

@@ -8,10 +8,10 @@ outside Windows-1252 become '?'.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Callable
 
 SUPPLIER_DEFAULTS: dict[str, str] = {
     "SupplierName": "",

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from desktop_app.core.redact import redact, register_secret
 from desktop_app.core import money_json
+from desktop_app.core.redact import redact, register_secret
 from desktop_app.servicetitan.errors import ServiceTitanAuthError, ServiceTitanUnavailable
 from desktop_app.servicetitan.retry import RetryPolicy, retry_after_seconds
 

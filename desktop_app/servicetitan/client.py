@@ -19,19 +19,20 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from desktop_app.core import liveness
+from desktop_app.core import liveness, money_json
 from desktop_app.core import secrets as secret_store
 from desktop_app.core.config import ENVIRONMENT_URLS, Settings
 from desktop_app.core.errors import ConfigError
 from desktop_app.core.http import never_sent, session_from_environment
 from desktop_app.core.origins import require_encrypted
 from desktop_app.core.redact import register_secret
-from desktop_app.core import money_json
 from desktop_app.servicetitan import jsonio
 from desktop_app.servicetitan.auth import TokenManager
 from desktop_app.servicetitan.errors import (
@@ -73,9 +74,10 @@ class ServiceTitanClient(ServiceTitanResources):
     def __init__(self, *, api_url: str, auth_url: str, tenant: str, client_id: str, client_secret: str,
                  app_key: str, page_size: int = 500, max_requests_per_second: int = 60,
                  connect_timeout: float = 10, read_timeout: float = 100,
-                 session: requests.Session | None = None, clock=time.monotonic, sleep=time.sleep,
-                 wall_clock=time.time, rng=random.random, retry_policy: RetryPolicy | None = None,
-                 refresh_margin: float = 60.0, allow_unencrypted: bool = False):
+                 session: requests.Session | None = None, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, wall_clock: Callable[[], float] = time.time,
+                 rng: Callable[[], float] = random.random, retry_policy: RetryPolicy | None = None,
+                 refresh_margin: float = 60.0, allow_unencrypted: bool = False) -> None:
         if not str(tenant).strip().isdigit():
             raise ConfigError(f"servicetitan.tenant must be the numeric tenant id (got {tenant!r}).")
         # the sign-in carries the client secret, the API the access token and the app key
@@ -110,7 +112,7 @@ class ServiceTitanClient(ServiceTitanResources):
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, **overrides) -> ServiceTitanClient:
+    def from_settings(cls, settings: Settings, **overrides: Any) -> ServiceTitanClient:
         """Build from stored settings and keyring secrets; ConfigError names whatever is missing."""
         environment = settings["servicetitan.environment"]
         auth_url, api_url = settings["servicetitan.auth_url"], settings["servicetitan.api_url"]
@@ -152,7 +154,7 @@ class ServiceTitanClient(ServiceTitanResources):
     def __enter__(self) -> ServiceTitanClient:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -234,11 +236,10 @@ class ServiceTitanClient(ServiceTitanResources):
                     continue  # re-sent at once with the new header; not counted against the budget
                 if status == 429:
                     self.stats.add("rate_limited")
-                    delay = retry_after_seconds(response.headers.get("Retry-After"), self._wall_clock())
-                    if delay is None:
-                        delay = seconds_hint_in_body(body)
-                    if delay is None:
-                        delay = policy.backoff(attempt, self._rng)
+                    hinted = retry_after_seconds(response.headers.get("Retry-After"), self._wall_clock())
+                    if hinted is None:
+                        hinted = seconds_hint_in_body(body)
+                    delay = policy.backoff(attempt, self._rng) if hinted is None else hinted
                     delay = min(delay, policy.max_retry_after)
                     self._limiter.pause_for(delay)  # other threads of this tenant hold back too
                     error = ServiceTitanUnavailable(

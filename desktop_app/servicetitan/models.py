@@ -7,17 +7,18 @@ string ("1234.565") or as a JSON number read with parse_float=Decimal (12.345).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+import datetime as dt
 import math
 import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 from desktop_app.core.unreadable import Unreadable
 
-UTC = timezone.utc
+UTC = UTC
 ZERO = Decimal("0")
 
 T = TypeVar("T")
@@ -28,6 +29,10 @@ T = TypeVar("T")
 _THOUSANDS = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d*)?")
 
 
+@overload
+def to_decimal(value: Any, default: Decimal = ..., *, name: str = ...) -> Decimal: ...
+@overload
+def to_decimal(value: Any, default: None, *, name: str = ...) -> Decimal | None: ...
 def to_decimal(value: Any, default: Decimal | None = ZERO, *, name: str = "amount") -> Decimal | None:
     if value is None or value == "":
         return default
@@ -92,6 +97,14 @@ def to_int(value: Any, *, name: str = "id") -> int | None:
         raise Unreadable(name, value, "is not a whole number") from None
 
 
+def to_id(value: Any, *, name: str = "id") -> int:
+    """A record's own id, which ServiceTitan always sends: without it the record cannot be told apart."""
+    number = to_int(value, name=name)
+    if number is None:
+        raise Unreadable(name, value, "is missing")
+    return number
+
+
 def to_text(value: Any) -> str | None:
     """Strings, and enums that came back as integers, as text."""
     if value is None:
@@ -150,7 +163,7 @@ class MarkExportedResult:
 
     @classmethod
     def from_api(cls, d: dict) -> MarkExportedResult:
-        return cls(to_int(d.get("invoiceId"), name="invoiceId"), bool(d.get("success")),
+        return cls(to_id(d.get("invoiceId"), name="invoiceId"), bool(d.get("success")),
                    to_text(d.get("errorMessage")), d)
 
 
@@ -182,7 +195,7 @@ class InvoiceItem:
     def from_api(cls, d: dict, invoice_id: int | None = None) -> InvoiceItem:
         gl = d.get("generalLedgerAccount") or {}
         return cls(
-            id=to_int(d.get("id"), name="id"), sku_id=to_int(d.get("skuId"), name="skuId"),
+            id=to_id(d.get("id")), sku_id=to_int(d.get("skuId"), name="skuId"),
             sku_name=to_text(d.get("skuName")),
             type=to_text(d.get("type")), quantity=to_decimal(d.get("quantity"), name="quantity"),
             cost=to_decimal(d.get("cost"), name="cost"),
@@ -227,7 +240,7 @@ class Invoice:
 
     @classmethod
     def from_api(cls, d: dict) -> Invoice:
-        invoice_id = to_int(d.get("id"), name="id")
+        invoice_id = to_id(d.get("id"))
         bu_id, bu_name = _named(d.get("businessUnit"))
         customer_id, customer_name = _named(d.get("customer"))
         employee_id, employee_name = _named(d.get("employeeInfo"))
@@ -261,7 +274,7 @@ class GlAccount:
 
     @classmethod
     def from_api(cls, d: dict) -> GlAccount:
-        return cls(to_int(d.get("id"), name="id"), to_text(d.get("number")), to_text(d.get("name")),
+        return cls(to_id(d.get("id")), to_text(d.get("number")), to_text(d.get("name")),
                    to_text(d.get("description")), to_text(d.get("type")), to_text(d.get("subtype")),
                    to_bool(d.get("active")), to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
@@ -315,7 +328,7 @@ class ApBill:
         vendor_id, vendor_name = _named(d.get("vendor"))
         bu_id, _ = _named(d.get("businessUnit"))
         return cls(
-            id=to_int(d.get("id"), name="id"), reference_number=to_text(d.get("referenceNumber")),
+            id=to_id(d.get("id")), reference_number=to_text(d.get("referenceNumber")),
             vendor_number=to_text(d.get("vendorNumber")), vendor_id=vendor_id, vendor_name=vendor_name,
             purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"),
             bill_date=to_date(d.get("billDate"), name="billDate"),
@@ -373,7 +386,7 @@ class Sku:
     @classmethod
     def from_api(cls, d: dict, kind: str) -> Sku:
         return cls(
-            kind=kind, id=to_int(d.get("id"), name="id"), code=to_text(d.get("code")),
+            kind=kind, id=to_id(d.get("id")), code=to_text(d.get("code")),
             display_name=to_text(d.get("displayName")), description=to_text(d.get("description")),
             cost=to_decimal(d.get("cost"), name="cost"), price=to_decimal(d.get("price"), name="price"),
             active=to_bool(d.get("active")),
@@ -404,7 +417,7 @@ class Vendor:
 
     @classmethod
     def from_api(cls, d: dict) -> Vendor:
-        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")),
+        return cls(to_id(d.get("id")), to_text(d.get("name")), to_bool(d.get("active")),
                    to_text(d.get("memo")),
                    to_decimal(d.get("defaultTaxRate"), None, name="defaultTaxRate"), d.get("address"),
                    d.get("contactInfo"),
@@ -430,7 +443,7 @@ class PurchaseOrderItem:
 
     @classmethod
     def from_api(cls, d: dict) -> PurchaseOrderItem:
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")),
+        return cls(to_id(d.get("id")), to_int(d.get("skuId"), name="skuId"), to_text(d.get("skuCode")),
                    to_text(d.get("skuName")),
                    to_text(d.get("skuType")), to_text(d.get("description")), to_text(d.get("vendorPartNumber")),
                    to_decimal(d.get("quantity"), name="quantity"),
@@ -451,8 +464,8 @@ class PurchaseOrder:
     job_id: int | None
     technician_id: int | None
     vendor_document_number: str | None
-    date: date | None
-    required_on: date | None
+    date: dt.date | None
+    required_on: dt.date | None
     sent_on: datetime | None
     received_on: datetime | None
     modified_on: datetime | None
@@ -466,7 +479,7 @@ class PurchaseOrder:
     @classmethod
     def from_api(cls, d: dict) -> PurchaseOrder:
         return cls(
-            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")), status=to_text(d.get("status")),
+            id=to_id(d.get("id")), number=to_text(d.get("number")), status=to_text(d.get("status")),
             type_id=to_int(d.get("typeId"), name="typeId"), vendor_id=to_int(d.get("vendorId"), name="vendorId"),
             business_unit_id=to_int(d.get("businessUnitId"), name="businessUnitId"),
             inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
@@ -497,7 +510,7 @@ class ReceiptItem:
 
     @classmethod
     def from_api(cls, d: dict) -> ReceiptItem:
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
+        return cls(to_id(d.get("id")), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
                    to_text(d.get("name")),
                    to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"),
                    to_int(d.get("purchaseOrderItemId"), name="purchaseOrderItemId"), d)
@@ -524,7 +537,7 @@ class Receipt:
     @classmethod
     def from_api(cls, d: dict) -> Receipt:
         return cls(
-            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")), active=to_bool(d.get("active")),
+            id=to_id(d.get("id")), number=to_text(d.get("number")), active=to_bool(d.get("active")),
             purchase_order_id=to_int(d.get("purchaseOrderId"), name="purchaseOrderId"),
             vendor_id=to_int(d.get("vendorId"), name="vendorId"),
             inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
@@ -553,7 +566,7 @@ class AdjustmentItem:
 
     @classmethod
     def from_api(cls, d: dict) -> AdjustmentItem:
-        return cls(to_int(d.get("id"), name="id"), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
+        return cls(to_id(d.get("id")), to_int(d.get("skuId"), name="skuId"), to_text(d.get("code")),
                    to_text(d.get("name")),
                    to_decimal(d.get("quantity"), name="quantity"), to_decimal(d.get("cost"), name="cost"),
                    to_decimal(d.get("totalCost"), name="totalCost"),
@@ -581,7 +594,7 @@ class Adjustment:
     @classmethod
     def from_api(cls, d: dict) -> Adjustment:
         return cls(
-            id=to_int(d.get("id"), name="id"), number=to_text(d.get("number")),
+            id=to_id(d.get("id")), number=to_text(d.get("number")),
             reference_number=to_text(d.get("referenceNumber")),
             type=to_text(d.get("type")), active=to_bool(d.get("active")),
             inventory_location_id=to_int(d.get("inventoryLocationId"), name="inventoryLocationId"),
@@ -606,7 +619,7 @@ class Warehouse:
 
     @classmethod
     def from_api(cls, d: dict) -> Warehouse:
-        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")), d.get("address"),
+        return cls(to_id(d.get("id")), to_text(d.get("name")), to_bool(d.get("active")), d.get("address"),
                    to_datetime(d.get("modifiedOn"), name="modifiedOn"), _external_data(d.get("externalData")), d)
 
 
@@ -623,7 +636,7 @@ class BusinessUnit:
 
     @classmethod
     def from_api(cls, d: dict) -> BusinessUnit:
-        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_text(d.get("officialName")),
+        return cls(to_id(d.get("id")), to_text(d.get("name")), to_text(d.get("officialName")),
                    to_bool(d.get("active")), to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 
 
@@ -638,7 +651,7 @@ class Technician:
 
     @classmethod
     def from_api(cls, d: dict) -> Technician:
-        return cls(to_int(d.get("id"), name="id"), to_text(d.get("name")), to_bool(d.get("active")),
+        return cls(to_id(d.get("id")), to_text(d.get("name")), to_bool(d.get("active")),
                    to_int(d.get("businessUnitId"), name="businessUnitId"),
                    to_datetime(d.get("modifiedOn"), name="modifiedOn"), d)
 

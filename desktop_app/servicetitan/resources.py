@@ -16,8 +16,8 @@ Reading rules (ServiceTitan's developer documentation on paging and export feeds
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime, timezone
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime
+from typing import Any, Literal, TypeVar, overload
 
 from desktop_app.servicetitan.errors import FeedNotAdvancing
 from desktop_app.servicetitan.models import (
@@ -33,6 +33,7 @@ from desktop_app.servicetitan.models import (
     Receipt,
     Sku,
     Technician,
+    UnreadableRecord,
     Vendor,
     Warehouse,
     drop_seen,
@@ -63,7 +64,7 @@ def utc_param(moment: datetime | date) -> str:
     if not isinstance(moment, datetime):
         moment = datetime(moment.year, moment.month, moment.day)
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment.isoformat(timespec="milliseconds") + "Z"
 
 
@@ -92,6 +93,12 @@ def _check_page_cap(pages: int, cap: int, what: str) -> None:
 
 def _as_sent(record: dict) -> dict:
     return record
+
+
+def _parser(parse: Callable[[dict], T], hold_unreadable: bool) -> Callable[[dict], T | UnreadableRecord]:
+    """hold_unreadable: a record `parse` cannot read comes back as an UnreadableRecord, for a flow
+    that holds it on its own, instead of stopping the list."""
+    return readable_or_held(parse) if hold_unreadable else parse
 
 
 class ServiceTitanResources:
@@ -130,25 +137,21 @@ class ServiceTitanResources:
             previous = keys
             page += 1
 
-    def list_all(self, module: str, path: str, parse: Callable[[dict], T], params: dict | None = None, *,
-                 hold_unreadable: bool = False) -> list[T]:
-        """hold_unreadable: a record `parse` cannot read comes back as an UnreadableRecord, for a flow
-        that holds it on its own (see models.readable_or_held), instead of stopping the list."""
+    def list_all(self, module: str, path: str, parse: Callable[[dict], T], params: dict | None = None) -> list[T]:
+        """A flow that holds a record it cannot read on its own passes `parse` through
+        models.readable_or_held (see _parser), so that record comes back as an UnreadableRecord."""
         seen: set = set()
         out: list[T] = []
-        parse = readable_or_held(parse) if hold_unreadable else parse
         for data in self.iter_pages(module, path, params):
             out.extend(drop_seen(map(parse, data), seen))
         return out
 
     def list_by_ids(self, module: str, path: str, ids: Iterable[int], parse: Callable[[dict], T],
-                    params: dict | None = None, *, ids_as_list: bool = False,
-                    hold_unreadable: bool = False) -> list[T]:
+                    params: dict | None = None, *, ids_as_list: bool = False) -> list[T]:
         """Records with the given ids, asked for 50 at a time. Most operations take `ids` as one
         comma-separated value; a few (vendors) declare an array, sent as repeated parameters."""
         seen: set = set()
         out: list[T] = []
-        parse = readable_or_held(parse) if hold_unreadable else parse
         for chunk in chunked(_unique_ids(ids)):
             ids_value: Any = chunk if ids_as_list else ",".join(map(str, chunk))
             for data in self.iter_pages(module, path, {**(params or {}), "ids": ids_value}):
@@ -156,10 +159,8 @@ class ServiceTitanResources:
         return out
 
     def iter_export(self, module: str, path: str, since: str | date | datetime | None,
-                    parse: Callable[[dict], T], *, include_recent_changes: bool = False,
-                    hold_unreadable: bool = False) -> Iterator[ExportPage[T]]:
+                    parse: Callable[[dict], T], *, include_recent_changes: bool = False) -> Iterator[ExportPage[T]]:
         token = export_from(since)
-        parse = readable_or_held(parse) if hold_unreadable else parse
         seen: set = set()
         pages = 0
         tokens = {token}
@@ -180,9 +181,9 @@ class ServiceTitanResources:
                 # asked again, the feed would answer pages it gave already, for ever
                 raise FeedNotAdvancing(
                     f"ServiceTitan's {module}/{path} feed says it has more records but gave back a "
-                    "continueFrom token it gave before: it is not moving on, so this read stopped after the records it gave. "
-                    "Nothing was lost; the next cycle asks again from there. If it repeats, tell ServiceTitan "
-                    "support which feed it is.")
+                    "continueFrom token it gave before: it is not moving on, so this read stopped after the records "
+                    "it gave. Nothing was lost; the next cycle asks again from there. If it repeats, tell "
+                    "ServiceTitan support which feed it is.")
             pages += 1
             _check_page_cap(pages, self.max_pages, f"{module}/{path} feed")
             tokens.add(next_token)
@@ -194,7 +195,10 @@ class ServiceTitanResources:
                         raw: bool = False) -> Iterator[ExportPage[Invoice]] | Iterator[ExportPage[dict]]:
         """raw: pages of the records as the feed sent them (deduplicated all the same), for a caller that
         reads the JSON itself (the invoice flow keeps each record as sent)."""
-        return self.iter_export("accounting", "export/invoices", since, _as_sent if raw else Invoice.from_api,
+        if raw:
+            return self.iter_export("accounting", "export/invoices", since, _as_sent,
+                                    include_recent_changes=include_recent_changes)
+        return self.iter_export("accounting", "export/invoices", since, Invoice.from_api,
                                 include_recent_changes=include_recent_changes)
 
     def export_invoice_items(self, since: str | date | datetime | None = None, *,
@@ -207,8 +211,9 @@ class ServiceTitanResources:
 
     def invoices_by_ids(self, ids: Iterable[int], *, raw: bool = False) -> list[Invoice] | list[dict]:
         """GET accounting/invoices?ids=…, active or not; raw: the records as sent (see export_invoices)."""
-        return self.list_by_ids("accounting", "invoices", ids, _as_sent if raw else Invoice.from_api,
-                                {"activeState": "All"})
+        if raw:
+            return self.list_by_ids("accounting", "invoices", ids, _as_sent, {"activeState": "All"})
+        return self.list_by_ids("accounting", "invoices", ids, Invoice.from_api, {"activeState": "All"})
 
     def invoices(self, modified_on_or_after: datetime | None = None) -> list[Invoice]:
         params: dict[str, Any] = {"activeState": "All"}
@@ -279,16 +284,27 @@ class ServiceTitanResources:
 
     # ------------------------------------------------------------ inventory: vendors
 
+    @overload
+    def vendors(self, modified_on_or_after: datetime | None = ..., *,
+                hold_unreadable: Literal[False] = ...) -> list[Vendor]: ...
+    @overload
+    def vendors(self, modified_on_or_after: datetime | None = ..., *,
+                hold_unreadable: bool) -> list[Vendor | UnreadableRecord]: ...
     def vendors(self, modified_on_or_after: datetime | None = None, *,
-                hold_unreadable: bool = False) -> list[Vendor]:
+                hold_unreadable: bool = False) -> list[Vendor] | list[Vendor | UnreadableRecord]:
         params: dict[str, Any] = {"active": "Any"}
         if modified_on_or_after:
             params["modifiedOnOrAfter"] = utc_param(modified_on_or_after)
-        return self.list_all("inventory", "vendors", Vendor.from_api, params, hold_unreadable=hold_unreadable)
+        return self.list_all("inventory", "vendors", _parser(Vendor.from_api, hold_unreadable), params)
 
-    def vendors_by_ids(self, ids: Iterable[int], *, hold_unreadable: bool = False) -> list[Vendor]:
-        return self.list_by_ids("inventory", "vendors", ids, Vendor.from_api, {"active": "Any"}, ids_as_list=True,
-                                hold_unreadable=hold_unreadable)
+    @overload
+    def vendors_by_ids(self, ids: Iterable[int], *, hold_unreadable: Literal[False] = ...) -> list[Vendor]: ...
+    @overload
+    def vendors_by_ids(self, ids: Iterable[int], *, hold_unreadable: bool) -> list[Vendor | UnreadableRecord]: ...
+    def vendors_by_ids(self, ids: Iterable[int], *,
+                       hold_unreadable: bool = False) -> list[Vendor] | list[Vendor | UnreadableRecord]:
+        return self.list_by_ids("inventory", "vendors", ids, _parser(Vendor.from_api, hold_unreadable),
+                                {"active": "Any"}, ids_as_list=True)
 
     def vendors_by_external_data(self, application_guid: str, key: str, values: Iterable[str]) -> list[Vendor]:
         """Vendors carrying one of `values` under `key` in our externalData — how the caller
@@ -317,14 +333,22 @@ class ServiceTitanResources:
     # ------------------------------------------------------------ inventory: purchase orders, receipts
 
     def export_purchase_orders(self, since=None, *, include_recent_changes: bool = False
-                               ) -> Iterator[ExportPage[PurchaseOrder]]:
+                               ) -> Iterator[ExportPage[PurchaseOrder | UnreadableRecord]]:
         """A purchase order its model cannot read comes as a models.UnreadableRecord (the flow holds it)."""
-        return self.iter_export("inventory", "export/purchase-orders", since, PurchaseOrder.from_api,
-                                include_recent_changes=include_recent_changes, hold_unreadable=True)
+        return self.iter_export("inventory", "export/purchase-orders", since, readable_or_held(PurchaseOrder.from_api),
+                                include_recent_changes=include_recent_changes)
 
+    @overload
+    def purchase_orders(self, modified_on_or_after: datetime | None = ..., *,
+                        ids: Iterable[int] | None = ..., number: str | None = ...,
+                        hold_unreadable: Literal[False] = ...) -> list[PurchaseOrder]: ...
+    @overload
+    def purchase_orders(self, modified_on_or_after: datetime | None = ..., *,
+                        ids: Iterable[int] | None = ..., number: str | None = ...,
+                        hold_unreadable: bool) -> list[PurchaseOrder | UnreadableRecord]: ...
     def purchase_orders(self, modified_on_or_after: datetime | None = None, *,
                         ids: Iterable[int] | None = None, number: str | None = None,
-                        hold_unreadable: bool = False) -> list[PurchaseOrder]:
+                        hold_unreadable: bool = False) -> list[PurchaseOrder] | list[PurchaseOrder | UnreadableRecord]:
         # The purchase-orders list has no `active` filter (and returns canceled ones).
         params: dict[str, Any] = {}
         if modified_on_or_after:
@@ -332,8 +356,8 @@ class ServiceTitanResources:
         if number:
             params["number"] = number
         if ids is not None:
-            return self.list_by_ids("inventory", "purchase-orders", ids, PurchaseOrder.from_api, params,
-                                    hold_unreadable=hold_unreadable)
+            return self.list_by_ids("inventory", "purchase-orders", ids,
+                                    _parser(PurchaseOrder.from_api, hold_unreadable), params)
         return self.list_all("inventory", "purchase-orders", PurchaseOrder.from_api, params)
 
     def get_purchase_order(self, purchase_order_id: int) -> PurchaseOrder:
@@ -358,26 +382,33 @@ class ServiceTitanResources:
         seen: set = set()
         out: list[Receipt] = []
         for chunk in chunked(_unique_ids(purchase_order_ids)):
-            for data in self.iter_pages("inventory", "receipts", {**params, "purchaseOrderIds": ",".join(map(str, chunk))}):
+            chunk_params = {**params, "purchaseOrderIds": ",".join(map(str, chunk))}
+            for data in self.iter_pages("inventory", "receipts", chunk_params):
                 out.extend(drop_seen((Receipt.from_api(d) for d in data), seen))
         return out
 
     # ------------------------------------------------------------ inventory: adjustments, warehouses
 
     def export_adjustments(self, since=None, *, include_recent_changes: bool = False
-                           ) -> Iterator[ExportPage[Adjustment]]:
+                           ) -> Iterator[ExportPage[Adjustment | UnreadableRecord]]:
         """An adjustment its model cannot read comes as a models.UnreadableRecord (the flow holds it)."""
-        return self.iter_export("inventory", "export/adjustments", since, Adjustment.from_api,
-                                include_recent_changes=include_recent_changes, hold_unreadable=True)
+        return self.iter_export("inventory", "export/adjustments", since, readable_or_held(Adjustment.from_api),
+                                include_recent_changes=include_recent_changes)
 
-    def adjustments(self, modified_on_or_after: datetime | None = None, *,
-                    ids: Iterable[int] | None = None, hold_unreadable: bool = False) -> list[Adjustment]:
+    @overload
+    def adjustments(self, modified_on_or_after: datetime | None = ..., *,
+                    ids: Iterable[int] | None = ..., hold_unreadable: Literal[False] = ...) -> list[Adjustment]: ...
+    @overload
+    def adjustments(self, modified_on_or_after: datetime | None = ..., *,
+                    ids: Iterable[int] | None = ..., hold_unreadable: bool) -> list[Adjustment | UnreadableRecord]: ...
+    def adjustments(self, modified_on_or_after: datetime | None = None, *, ids: Iterable[int] | None = None,
+                    hold_unreadable: bool = False) -> list[Adjustment] | list[Adjustment | UnreadableRecord]:
         params: dict[str, Any] = {"active": "Any"}
         if modified_on_or_after:
             params["modifiedOnOrAfter"] = utc_param(modified_on_or_after)
         if ids is not None:
-            return self.list_by_ids("inventory", "adjustments", ids, Adjustment.from_api, params,
-                                    hold_unreadable=hold_unreadable)
+            return self.list_by_ids("inventory", "adjustments", ids,
+                                    _parser(Adjustment.from_api, hold_unreadable), params)
         return self.list_all("inventory", "adjustments", Adjustment.from_api, params)
 
     def patch_adjustment_external_data(self, adjustment_id: int, application_guid: str,

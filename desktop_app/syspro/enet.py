@@ -11,10 +11,10 @@ no longer knows it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import requests
@@ -35,6 +35,9 @@ from desktop_app.syspro.errors import (
     TransportError,
 )
 from desktop_app.syspro.xmlout import decode_body, error_text
+
+if TYPE_CHECKING:
+    from desktop_app.core.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,8 @@ class Exchange:
                  response_text: str | None, url: str, params: dict[str, str]):
         self.operation = operation  # "Query/Query" | "Setup/Add" | "Setup/Update" | "Transaction/Post"
         self.business_object = business_object
-        self._raw = (xml_parameters, xml_in, response_text, url, params)
+        self._raw: tuple[str, str, str | None, str, dict[str, str]] | None = (
+            xml_parameters, xml_in, response_text, url, params)
         self._shown: tuple[str, str, str | None, str] | None = None
 
     def _redacted(self) -> tuple[str, str, str | None, str]:
@@ -65,7 +69,9 @@ class Exchange:
         if shown is None:
             raw = self._raw
             if raw is None:  # another thread has just redacted them (it sets _shown before clearing _raw)
-                return self._shown
+                shown = self._shown
+                assert shown is not None
+                return shown
             xml_parameters, xml_in, response_text, url, params = raw
             shown = self._shown = (redact_document(xml_parameters), redact_document(xml_in),
                                    None if response_text is None else redact_document(response_text),
@@ -165,7 +171,7 @@ class EnetClient:
         return f"EnetClient(base_url={self.base_url!r}, operator={self.operator!r}, company_id={self.company_id!r})"
 
     @classmethod
-    def from_settings(cls, settings, **kwargs) -> EnetClient:
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> EnetClient:
         from desktop_app.core.secrets import get_secret
 
         return cls(
@@ -355,7 +361,8 @@ class EnetSession:
                 f"service may be using operator {self._client.operator!r}; use a dedicated integration operator."))
         raise AssertionError("unreachable")
 
-    def _send(self, operation, business_object, xml_parameters, xml_in, params, writes) -> str:
+    def _send(self, operation: str, business_object: str, xml_parameters: str, xml_in: str,
+              params: dict[str, str], writes: bool) -> str:
         client = self._client
         url = f"{client.base_url}/{operation}"
 

@@ -26,6 +26,7 @@ from desktop_app.core.errors import AuthenticationError, ConfigError, ConnectErr
 from desktop_app.core.http import resolve_redirects_within_origin, session_from_environment
 from desktop_app.core.origins import refuse_other_origin, require_encrypted
 from desktop_app.core.redact import redact, redact_document, register_secret
+from desktop_app.core.unreadable import Unreadable
 from desktop_app.syspro import contract
 from desktop_app.syspro.errors import LookupUnavailable, MalformedXmlOut
 from desktop_app.syspro.records import (
@@ -42,7 +43,6 @@ from desktop_app.syspro.records import (
     WarehouseRecord,
     unreadable_row,
 )
-from desktop_app.core.unreadable import Unreadable
 
 log = logging.getLogger(__name__)
 
@@ -215,12 +215,15 @@ class ODataReader:
                 if skip:
                     params["$skip"] = str(skip)
                 response = self._get(url, params, f"entity set {name}")
+            payload = None
             try:
                 payload = money_json.loads(response.content)
-                page = payload["value"]
-            except (ValueError, KeyError, TypeError):
+            except ValueError:
+                pass
+            if not isinstance(payload, dict) or "value" not in payload:
                 raise MalformedXmlOut(f"SYSPRO OData answered entity set {name} with something that is not an "
-                                      "OData JSON page.") from None
+                                      "OData JSON page.")
+            page = payload["value"]
             for row in page:
                 yield row
                 yielded += 1
@@ -297,7 +300,8 @@ class ODataReader:
     def gl_codes(self) -> Iterator[GlCodeRecord]:
         return self._typed("GenMaster", GlCodeRecord, orderby="GlCode")
 
-    def po_headers(self, since: dt.date | None = None, *, date_field: str = "OrderEntryDate") -> Iterator[PoHeaderRecord]:
+    def po_headers(self, since: dt.date | None = None, *,
+                   date_field: str = "OrderEntryDate") -> Iterator[PoHeaderRecord]:
         return self._typed("PorMasterHdr", PoHeaderRecord, filter=date_range(date_field, since, None),
                            orderby="PurchaseOrder")
 

@@ -4,6 +4,7 @@ COMFND shape from the recorded SYSPRO 7 traffic (samples/COMFND-XmlIn.xml / -Xml
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from desktop_app.syspro import contract, fields, xmlout
@@ -20,7 +21,7 @@ class Where:
     condition: str = "EQ"
 
 
-def build_comfnd(table: str, columns: list[str] | tuple[str, ...], *, where: list[Where] = (),
+def build_comfnd(table: str, columns: list[str] | tuple[str, ...], *, where: Sequence[Where] = (),
                  return_rows: int = 100, order_by: str | None = None) -> str:
     """A COMFND query; all conditions are joined with And."""
     if not table or not columns:
@@ -60,7 +61,7 @@ def parse_comfnd(xml_out: str | bytes) -> list[dict[str, str]]:
     ]
 
 
-def comfnd(session, table: str, columns, *, where: list[Where] = (), return_rows: int = 100,
+def comfnd(session, table: str, columns, *, where: Sequence[Where] = (), return_rows: int = 100,
            order_by: str | None = None) -> list[dict[str, str]]:
     xml_in = build_comfnd(table, columns, where=where, return_rows=return_rows, order_by=order_by)
     return parse_comfnd(session.query("COMFND", xml_in))

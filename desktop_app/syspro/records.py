@@ -6,9 +6,9 @@ gives JSON numbers (parsed as Decimal) and COMFND padded text, so converters acc
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-import re
 from decimal import Decimal
 
 from desktop_app.core.unreadable import Unreadable

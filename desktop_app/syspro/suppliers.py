@@ -77,6 +77,11 @@ def build_parameters(*, validate_only: bool, ignore_warnings: str = "N",
     return fields.serialize(root)
 
 
+def _put(item, tag: str, value: str | None, limit=None) -> None:
+    if value is not None:
+        fields.add(item, tag, fields.text(tag, value, limit=limit))
+
+
 def build_document(docs: list[SupplierDocument]) -> str:
     if not docs:
         raise ValueError("an APSSSP document needs at least one supplier")
@@ -86,30 +91,26 @@ def build_document(docs: list[SupplierDocument]) -> str:
         key = fields.add(item, "Key")
         fields.add(key, "Supplier", fields.text("Supplier", doc.supplier, limit="Supplier", required=True))
 
-        def put(tag: str, value: str | None, limit=None) -> None:
-            if value is not None:
-                fields.add(item, tag, fields.text(tag, value, limit=limit))
-
-        put("SupplierName", doc.name, "SupplierName")
-        put("SupShortName", doc.short_name, "SupShortName")
-        put("Telephone", doc.telephone, 20)
-        put("Contact", doc.contact, 40)
-        put("Branch", doc.branch, "Branch")
-        put("TermsCode", doc.terms_code, 2)
-        put("Currency", doc.currency, 3)
+        _put(item, "SupplierName", doc.name, "SupplierName")
+        _put(item, "SupShortName", doc.short_name, "SupShortName")
+        _put(item, "Telephone", doc.telephone, 20)
+        _put(item, "Contact", doc.contact, 40)
+        _put(item, "Branch", doc.branch, "Branch")
+        _put(item, "TermsCode", doc.terms_code, 2)
+        _put(item, "Currency", doc.currency, 3)
         if doc.address is not None:
             if len(doc.address) > 5:
                 raise fields.ValidationError("SupAddr", f"{len(doc.address)} address lines given; SYSPRO has 5")
             lines = list(doc.address) + [""] * (5 - len(doc.address))
             for number, line in enumerate(lines, start=1):
-                put(f"SupAddr{number}", line, "Address")
-        put("SupPostalCode", doc.postal_code, "PostalCode")
-        put("SupplierClass", doc.supplier_class, 10)
+                _put(item, f"SupAddr{number}", line, "Address")
+        _put(item, "SupPostalCode", doc.postal_code, "PostalCode")
+        _put(item, "SupplierClass", doc.supplier_class, 10)
         if doc.tax_code is not None:
             fields.add(item, "DefTaxCode", fields.tax_code("DefTaxCode", doc.tax_code))
         if doc.on_hold is not None:
             fields.add(item, "OnHold", fields.yes_no(doc.on_hold))
-        put("Email", doc.email, 255)
+        _put(item, "Email", doc.email, 255)
     return fields.serialize(root)
 
 

@@ -65,6 +65,7 @@ def error_text(text: str) -> str | None:
 def load(xml_out: str | bytes, *, after_post: bool = False) -> etree._Element:
     """Parse XmlOut text or bytes. A post whose answer is unreadable has an unknown outcome."""
     error = MalformedPostXmlOut if after_post else MalformedXmlOut
+    data: str | bytes
     if isinstance(xml_out, str):
         data = _DECLARATION_TEXT.sub("", xml_out, count=1).strip()
     else:

@@ -9,6 +9,7 @@ import pytest
 import responses
 
 from desktop_app.core import money_json
+from desktop_app.core.unreadable import Unreadable
 from desktop_app.servicetitan import jsonio
 from desktop_app.servicetitan.errors import ReadOnlyViolation
 from desktop_app.servicetitan.models import Invoice, Sku, to_decimal
@@ -67,6 +68,17 @@ def test_pricebook_json_numbers_are_decimal_not_float(st, tokens, make_client):
 def test_service_without_vendor():
     sku = Sku.from_api({"id": 3, "code": "S", "cost": 0, "primaryVendor": None}, "service")
     assert sku.primary_vendor is None and sku.cost == Decimal(0)
+
+
+@pytest.mark.parametrize("record", [
+    {key: value for key, value in INVOICE.items() if key != "id"},
+    {**INVOICE, "id": None},
+    {**INVOICE, "items": [{key: value for key, value in INVOICE["items"][0].items() if key != "id"}]},
+])
+def test_a_record_without_its_own_id_is_unreadable(record):
+    # every record is keyed on its id: one without it cannot be told apart, so it is held, never stored as None
+    with pytest.raises(Unreadable, match=r"^id None is missing"):
+        Invoice.from_api(money_json.loads(json.dumps(record)))
 
 
 def test_to_decimal_accepts_strings_numbers_and_nulls():
