@@ -23,17 +23,25 @@ import logging
 from decimal import Decimal
 
 from desktop_app.core import csv_safe
-from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMapping, WorklistRow, database,
-                                 set_cursor, utcnow)
+from desktop_app.core.db import (
+    ItemMapping,
+    SyncCursor,
+    SyncLink,
+    WarehouseMapping,
+    WorklistRow,
+    database,
+    set_cursor,
+    utcnow,
+)
 from desktop_app.core.errors import OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, protocol, records
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING,
-                                      FlowSummary, LazySession)
-from desktop_app.syspro import contract, inventory as invtma
+from desktop_app.sync.records import FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING, FlowSummary, LazySession
+from desktop_app.syspro import contract
+from desktop_app.syspro import inventory as invtma
 from desktop_app.syspro.errors import BusinessObjectError, ValidationError
 from desktop_app.syspro.records import InventoryMovementRecord, readable_rows
 

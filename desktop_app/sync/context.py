@@ -46,11 +46,11 @@ class SyncContext:
     _odata: object | None = None
     _odata_made: bool = False
     _enet_logon: AbstractContextManager | None = None
-    _enet_session: "EnetSession | None" = None
+    _enet_session: EnetSession | None = None
     _enet_logon_failed: Exception | None = None
 
     @classmethod
-    def from_database(cls, **kwargs) -> "SyncContext":
+    def from_database(cls, **kwargs) -> SyncContext:
         return cls(settings=load_settings(), **kwargs)
 
     @property
@@ -75,7 +75,7 @@ class SyncContext:
                 self._enet = EnetClient.from_settings(self.settings)
         return self._enet
 
-    def enet_session(self) -> "EnetSession":
+    def enet_session(self) -> EnetSession:
         """The job's one e.net session, logged on at the first call and shared by every flow.
 
         A session SYSPRO has dropped meanwhile is logged on again by the session itself, call by
@@ -99,7 +99,7 @@ class SyncContext:
         return self._enet_session
 
     @contextmanager
-    def shared_enet_session(self) -> Iterator["EnetSession"]:
+    def shared_enet_session(self) -> Iterator[EnetSession]:
         """`with ctx.shared_enet_session() as session:` - the job's session; leaving the block does
         not log off (the cycle does, once, at its end)."""
         yield self.enet_session()

@@ -38,8 +38,8 @@ def accounting_date(value, timezone: str) -> dt.date | None:
         return value
     stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    utc = stamp.astimezone(dt.timezone.utc)
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    utc = stamp.astimezone(dt.UTC)
     if (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0):
         return utc.date()
     return utc.astimezone(zoneinfo.ZoneInfo(timezone)).date()

@@ -27,19 +27,40 @@ from decimal import Decimal
 import peewee as pw
 
 from desktop_app import __version__
-from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, database,
-                                 set_cursor, utcnow)
+from desktop_app.core.db import ApDocument, SourceInvoice, SyncCursor, database, set_cursor, utcnow
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import FeedNotAdvancing
 from desktop_app.sync import dates, ledger, pricebook, protocol, readable
-from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
-                                    build_documents, content_hash, credit_reference_key, document_texts,
-                                    is_credit_reference)
+from desktop_app.sync.build import (
+    INVOICE_NUMBER_MAX,
+    BuildResult,
+    BuildSettings,
+    PlannedDocument,
+    Reference,
+    build_documents,
+    content_hash,
+    credit_reference_key,
+    document_texts,
+    is_credit_reference,
+)
 from desktop_app.sync.context import Cancelled, SyncContext
-from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, DISCOVERED, FAILED, HELD, IN_DOUBT, LOCKED,
-                                     NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED, UNREADABLE,
-                                     WAITING_FOR_ORIGINAL)
+from desktop_app.sync.ledger import (
+    CHANGED_IN_SOURCE,
+    CONFIRMED,
+    DISCOVERED,
+    FAILED,
+    HELD,
+    IN_DOUBT,
+    LOCKED,
+    NEEDS_MAPPING,
+    POSTED,
+    POSTING,
+    READY,
+    SKIPPED,
+    UNREADABLE,
+    WAITING_FOR_ORIGINAL,
+)
 from desktop_app.sync.mappings import load_mappings
 
 log = logging.getLogger("desktop_app.sync.invoices")

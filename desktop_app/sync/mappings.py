@@ -21,8 +21,7 @@ from pathlib import Path
 import peewee as pw
 
 from desktop_app.core import csv_safe
-from desktop_app.core.db import (BranchMapping, GlMapping, ItemMapping, VendorMapping, WarehouseMapping,
-                                 database, utcnow)
+from desktop_app.core.db import BranchMapping, GlMapping, ItemMapping, VendorMapping, WarehouseMapping, database, utcnow
 from desktop_app.core.errors import ConfigError
 from desktop_app.sync.build import Mappings
 

@@ -29,16 +29,37 @@ import re
 from collections import Counter
 from decimal import Decimal
 
-from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLink, VendorMapping,
-                                 WarehouseMapping, database, set_cursor)
+from desktop_app.core.db import (
+    BranchMapping,
+    ItemMapping,
+    SyncCursor,
+    SyncLink,
+    VendorMapping,
+    WarehouseMapping,
+    database,
+    set_cursor,
+)
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, links, protocol, records, vendors as vendor_flow
+from desktop_app.sync import dates, links, protocol, records
+from desktop_app.sync import vendors as vendor_flow
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
-                                      WAITING, FlowSummary, LazySession)
-from desktop_app.syspro import contract, purchase_orders as portoi
+from desktop_app.sync.records import (
+    CONFLICT,
+    FAILED,
+    HELD,
+    IN_DOUBT,
+    READY,
+    SKIPPED,
+    SYNCED,
+    SYNCING,
+    WAITING,
+    FlowSummary,
+    LazySession,
+)
+from desktop_app.syspro import contract
+from desktop_app.syspro import purchase_orders as portoi
 from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord, UnreadableRow, readable_rows
 
@@ -583,7 +604,7 @@ class PoSync:
                                     "from ServiceTitan)", actor=self.actor, syspro_key=number, label=number,
                                     origin="syspro", syspro_current=view, data={"marker": marker})
         if link.attempts > 0 and link.last_attempt_at is not None:
-            since = link.last_attempt_at.replace(tzinfo=dt.timezone.utc) - dt.timedelta(minutes=10)
+            since = link.last_attempt_at.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=10)
             found = [po for po in self.ctx.st.purchase_orders(modified_on_or_after=since)
                      if (po.summary or "").strip() == marker]
             if found:

@@ -37,8 +37,20 @@ from desktop_app.servicetitan.models import UnreadableRecord, Vendor, to_datetim
 from desktop_app.sync import links, protocol, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.mappings import normalise, suggest
-from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING, FlowSummary, LazySession)
-from desktop_app.syspro import contract, suppliers as apsssp
+from desktop_app.sync.records import (
+    CONFLICT,
+    FAILED,
+    HELD,
+    IN_DOUBT,
+    READY,
+    SKIPPED,
+    SYNCED,
+    WAITING,
+    FlowSummary,
+    LazySession,
+)
+from desktop_app.syspro import contract
+from desktop_app.syspro import suppliers as apsssp
 from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import SupplierRecord
 

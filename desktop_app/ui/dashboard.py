@@ -11,8 +11,17 @@ from dataclasses import dataclass, field
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core.db import JobRun
 from desktop_app.sync import ledger, records
@@ -123,7 +132,7 @@ def local_time(value: dt.datetime | None) -> str:
     if value is None:
         return "—"
     if value.tzinfo is None:  # the database stores naive UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     value = value.astimezone()
     if value.date() == dt.datetime.now().astimezone().date():
         return value.strftime("today %H:%M")

@@ -8,12 +8,25 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QDate, Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateEdit, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDateEdit,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core import config, secrets
-from desktop_app.core.config import SPECS, SettingSpec, SettingsError
+from desktop_app.core.config import SPECS, SettingsError, SettingSpec
 from desktop_app.core.errors import ConnectionResult
 from desktop_app.core.origins import ALLOW_UNENCRYPTED, UNENCRYPTED_URL_SETTINGS, unencrypted_warning
 from desktop_app.ui.messages import alive
