@@ -156,7 +156,8 @@ class AdjustmentSync:
         # a movement that cannot be read is left out of the worklist and the matching, and said so
         self.summary.problems += [f"{row.sentence()}: left out until it can be read" for row in bad]
         # a SYSPRO entry date is already the office's date; the worklist starts at go-live
-        self.movements = [m for m in self.movements if m.trn_type == "A" and not dates.before_start(m.entry_date, start)]
+        self.movements = [m for m in self.movements
+                          if m.trn_type == "A" and not dates.before_start(m.entry_date, start)]
 
     # ------------------------------------------------------------------ ServiceTitan → SYSPRO
     def groups(self, raw: dict) -> tuple[dict[str, Decimal], list[str]]:
@@ -237,8 +238,9 @@ class AdjustmentSync:
         items = []
         for key, quantity in sorted(delta.items()):
             warehouse, stock_code = key.split("|", 1)
-            items.append(invtma.InventoryAdjustment(warehouse=warehouse, stock_code=stock_code, quantity=quantity,
-                                                    reference=reference, notation=f"ServiceTitan adjustment {number}"[:50]))
+            items.append(invtma.InventoryAdjustment(
+                warehouse=warehouse, stock_code=stock_code, quantity=quantity,
+                reference=reference, notation=f"ServiceTitan adjustment {number}"[:50]))
         try:
             params = invtma.build_parameters(validate_only=False, transaction_date=day)
             xml_in = invtma.build_document(items)

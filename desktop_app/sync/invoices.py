@@ -635,9 +635,10 @@ def evaluation_inputs(evaluator: Evaluator) -> str:
 def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -> int:
     """Mappings added since the last cycle release the documents they blocked, with no other action.
 
-    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait. A pass whose inputs are those of the last complete pass cannot change anything:
-    every waiting document was evaluated against them then, or on discovery since (this cycle's
-    discoveries with this cycle's inputs). So such a pass is skipped; the digest is stored only
+    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait. A pass
+    whose inputs are those of the last complete pass cannot change anything: every waiting document
+    was evaluated against them then, or on discovery since (this cycle's discoveries with this
+    cycle's inputs). So such a pass is skipped; the digest is stored only
     when a pass completes, and a full pass runs at least every FULL_REEVALUATION_EVERY anyway.
     """
     ids = sorted({st_id for (st_id,) in ApDocument.select(ApDocument.st_invoice_id)
@@ -702,7 +703,8 @@ def apply_scope_change(ctx: SyncContext, evaluator: Evaluator) -> int:
         if state != SKIPPED or not reason.startswith(USER_SKIP_PREFIX)})
     for start_at in range(0, len(open_ids), PAGE_QUERY_IDS):
         chunk = open_ids[start_at:start_at + PAGE_QUERY_IDS]
-        sources = {row.st_invoice_id: row for row in SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(chunk))}
+        sources = {row.st_invoice_id: row
+                   for row in SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(chunk))}
         for st_id in chunk:
             if st_id in sources:
                 with database.atomic():
@@ -729,7 +731,8 @@ def _ap_document(doc: ApDocument):
     ledger_totals: dict[str, Decimal] = {}
     notes: dict[str, list[str]] = {}
     for line in doc.lines:
-        ledger_totals[line["ledger_code"]] = ledger_totals.get(line["ledger_code"], Decimal("0")) + Decimal(line["amount"])
+        code = line["ledger_code"]
+        ledger_totals[code] = ledger_totals.get(code, Decimal("0")) + Decimal(line["amount"])
         notes.setdefault(line["ledger_code"], []).append(line["stock_code"] or line["sku_code"])
     lines = [ApLedgerLine(ledger_code=code, value=total * sign, notation=", ".join(notes[code])[:50])
              for code, total in ledger_totals.items()]
@@ -1221,7 +1224,8 @@ def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
             summary.problems.append(f"Write-back to ServiceTitan will be retried: {exc}")
             return
         outcome = {int(r.invoice_id): r for r in results}
-        docs = {doc.id: doc for doc in ApDocument.select(ApDocument.id, ApDocument.doc_key, ApDocument.write_back).where(
+        docs = {doc.id: doc for doc in ApDocument.select(
+            ApDocument.id, ApDocument.doc_key, ApDocument.write_back).where(
             ApDocument.id.in_([doc_id for st_id, _, _ in chunk for doc_id in docs_by_invoice[st_id]]))}
         with database.atomic():
             for st_id, reference, _ in chunk:

@@ -136,7 +136,7 @@ def sample_supplier(ctx, code: str = "", roles=None) -> dict:
     view = syspro_view(supplier, roles)
     lines = [{"column": f"SupAddr{n}", "value": value, "role": role,
               "servicetitan": ROLE_FIELD.get(role, "")} for n, (value, role) in
-             enumerate(zip(tuple(supplier.address) + ("",) * 5, roles), 1)]
+             enumerate(zip(tuple(supplier.address) + ("",) * 5, roles, strict=False), 1)]
     return {"supplier": supplier.supplier, "name": supplier.name, "lines": lines,
             "postal_code": supplier.postal_code, "address": {k: view.get(k, "") for k in ADDRESS_FIELDS}}
 
@@ -695,7 +695,8 @@ class VendorSync:
                                f"Supplier {code} created in SYSPRO" if result.ok else
                                f"Supplier {code} already exists (an earlier attempt went through): linked",
                                actor=self.actor, xml_received=result.xml_out, reason="", syspro_key=code,
-                               st_synced=view, st_hash=links.view_hash(view), st_version=str(raw.get("modifiedOn") or ""),
+                               st_synced=view, st_hash=links.view_hash(view),
+                               st_version=str(raw.get("modifiedOn") or ""),
                                syspro_synced=self.syspro_view(after),
                                syspro_hash=links.view_hash(self.syspro_view(after)), data=self._clear_winner(link))
             save_mapping(link.st_id, view["name"], code)
@@ -731,7 +732,7 @@ class VendorSync:
             self._hold(link, SKIPPED, "On hold in SYSPRO and not linked to a ServiceTitan vendor: not created in "
                        "ServiceTitan", **common)
             return
-        st_unlinked = [(l.st_id, "", l.label) for l in SyncLink.select().where(
+        st_unlinked = [(link.st_id, "", link.label) for link in SyncLink.select().where(
             SyncLink.flow == FLOW, SyncLink.st_id.is_null(False), SyncLink.syspro_key.is_null())]
         candidates = [(vendor_id, name) for vendor_id, _c, name in st_unlinked]
         looks_like = [vendor_id for vendor_id, name in candidates if normalise(name) and

@@ -106,7 +106,8 @@ def connection_states(runs) -> dict[str, Connection]:
                 elif run.state == "failed":
                     states[system] = Connection("failed", run.error, when)
             elif run.kind == "cycle":
-                problems = run.error if run.state == "failed" else " ".join(((run.summary or {}).get("errors") or {}).values())
+                errors = ((run.summary or {}).get("errors") or {}).values()
+                problems = run.error if run.state == "failed" else " ".join(errors)
                 if run.state == "completed" and not _mentions(problems, system):
                     states[system] = Connection("ok", "Reached during the last sync.", when)
                 elif _mentions(problems, system):
@@ -317,7 +318,7 @@ class DashboardPage(QWidget):
         attention_box = QGroupBox("Needs your attention")
         attention = QVBoxLayout(attention_box)
         self.attention_rows: dict[str, tuple[QWidget, QLabel]] = {}
-        for state, label, action in ATTENTION_ROWS:
+        for state, _label, action in ATTENTION_ROWS:
             row = QWidget()
             row_layout = QHBoxLayout(row)
             row_layout.setContentsMargins(0, 0, 0, 0)

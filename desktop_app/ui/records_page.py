@@ -183,7 +183,7 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         values = [str(detail.st_id) if detail.st_id is not None else "— (not in ServiceTitan yet)",
                   detail.syspro_key or "— (not in SYSPRO yet)", ORIGINS.get(detail.origin, detail.origin or "—"),
                   str(detail.attempts), detail.updated_at.strftime("%Y-%m-%d %H:%M") if detail.updated_at else "—"]
-        for label, value in zip(self.fact_labels.values(), values):
+        for label, value in zip(self.fact_labels.values(), values, strict=True):
             label.setText(value)
         in_conflict = detail.state == records.CONFLICT
         self.reason.setText(detail.reason)

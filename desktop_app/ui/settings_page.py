@@ -46,8 +46,8 @@ NO_DATE = QDate(2000, 1, 1)  # shown as "Not set"
 
 def label_for(key: str) -> str:
     name = key.split(".", 1)[1].replace("_", " ")
-    for short, nice in (("url", "URL"), ("api", "API"), ("enet", "e.net"), ("odata", "OData"), ("st ", "ST "), ("guid", "GUID"),
-                        ("id", "ID")):
+    for short, nice in (("url", "URL"), ("api", "API"), ("enet", "e.net"), ("odata", "OData"), ("st ", "ST "),
+                        ("guid", "GUID"), ("id", "ID")):
         name = " ".join(nice if word == short else word for word in name.split(" "))
     return name if name.startswith("e.net") else name[:1].upper() + name[1:]
 

@@ -351,7 +351,7 @@ class ServiceTitanPage(ConnectionPage):
     def _environment_changed(self, *_args) -> None:
         env = self.environment.currentData()
         urls = config.ENVIRONMENT_URLS.get(env)
-        for key, url in zip(("servicetitan.auth_url", "servicetitan.api_url"), urls or (None, None)):
+        for key, url in zip(("servicetitan.auth_url", "servicetitan.api_url"), urls or (None, None), strict=True):
             edit = self.fields[key]
             if url is not None:
                 edit.setText(url)
