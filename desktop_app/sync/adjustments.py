@@ -210,7 +210,8 @@ class AdjustmentSync:
                 data.pop("pending")
         day = self.local_date(raw)
         start = self.ctx.settings["sync.start_date"]
-        if dates.before_start(day, start) and not (data["postings"] or data["matched"] or data.get("pending")):
+        if (day is not None and start is not None and dates.before_start(day, start)
+                and not (data["postings"] or data["matched"] or data.get("pending"))):
             # nothing of it is in SYSPRO: it is not ours; one posted before the date moved stays ours
             self._hold(link, SKIPPED, dates.before_start_reason(day, start))
             return
@@ -222,9 +223,10 @@ class AdjustmentSync:
         delta = {k: wanted.get(k, Decimal(0)) - posted.get(k, Decimal(0)) for k in set(wanted) | set(posted)}
         delta = {k: v for k, v in delta.items() if v != 0}
         if delta and not data["postings"] and not posted:
-            delta = self.match_by_hand(link, data, delta)
-            if delta is None:
+            matched = self.match_by_hand(link, data, delta)
+            if matched is None:
                 return
+            delta = matched
         if not delta:
             if raw.get("active") is False and not data["postings"] and not data["matched"]:
                 self._hold(link, SKIPPED, "Cancelled in ServiceTitan before it reached SYSPRO: not posted")

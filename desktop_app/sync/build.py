@@ -160,7 +160,7 @@ def _build(invoice: dict, mappings: Mappings, reference: Reference, settings: Bu
         return BuildResult(skip_reason="The invoice is inactive (voided) in ServiceTitan.")
     invoice_date = readable.date(invoice.get("invoiceDate"), "invoiceDate",
                                  lambda value: accounting_date(value, settings.timezone))
-    if before_start(invoice_date, settings.start_date):
+    if settings.start_date is not None and before_start(invoice_date, settings.start_date):
         return BuildResult(skip_reason=before_start_reason(invoice_date, settings.start_date), before_start=True)
     bu = readable.obj(invoice.get("businessUnit"), "businessUnit")
     bu_id = readable.optional_id(bu.get("id"), "businessUnit.id")
@@ -227,7 +227,7 @@ def _build(invoice: dict, mappings: Mappings, reference: Reference, settings: Bu
             elif settings.default_supplier:
                 supplier = settings.default_supplier
                 used[("default_supplier", "")] = {"kind": "setting", "sync.default_supplier": supplier}
-            elif vendor_id is not None:
+            elif vendor_id is not None and sku is not None:  # a vendor id comes from a SKU
                 need("vendors", vendor_id, sku.vendor_name or f"vendor {vendor_id}",
                      f"Vendor '{sku.vendor_name or vendor_id}' has no SYSPRO supplier.")
             else:

@@ -66,7 +66,7 @@ def before_start_reason(day: dt.date, start: dt.date) -> str:
 
 
 def is_before_start_reason(reason: str | None) -> bool:
-    return bool(reason) and reason.startswith("Dated ") and _BEFORE in reason
+    return bool(reason and reason.startswith("Dated ") and _BEFORE in reason)
 
 
 def start_cursor(flow: str) -> str:

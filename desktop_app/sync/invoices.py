@@ -232,6 +232,7 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
                                          if plan.transaction_code == "I" and supplier not in locked], st_id, existing)
     touched: list[ApDocument] = []
 
+    doc: ApDocument | None  # below, the supplier's document if there is one
     for supplier, doc in locked.items():
         plan = plans.pop(supplier, None)
         if plan is not None and plan.content_hash == doc.content_hash:
@@ -477,7 +478,7 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
     with database.atomic():
         # one read per page of what the ledger already holds
         ids = list({st_id for st_id in map(_feed_id, invoices) if st_id is not None})
-        known_rows: dict[int, SourceInvoice] = {}
+        known_rows: dict[int, SourceInvoice | None] = {}
         docs_by_invoice: dict[int, list[ApDocument]] = {}
         for start in range(0, len(ids), PAGE_QUERY_IDS):
             chunk = ids[start:start + PAGE_QUERY_IDS]
@@ -581,6 +582,7 @@ def read_again(ctx: SyncContext, evaluator: Evaluator, st_ids: list[int], summar
     if not wanted:
         return
     fetched = {}
+    record: dict | None  # below, None for an invoice ServiceTitan did not return
     for record in ctx.st.invoices_by_ids(wanted, raw=True):
         st_id = _feed_id(record)
         if st_id in wanted:

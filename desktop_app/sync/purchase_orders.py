@@ -27,6 +27,7 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
 
 from desktop_app.core.db import (
@@ -97,7 +98,7 @@ class PoSync:
         self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
         self.headers: dict[str, PoHeaderRecord] = {}
         self.details: dict[str, list[PoDetailRecord]] = {}
-        self._warehouses = None
+        self._warehouses: dict[int, dict] | None = None
         self._warehouse_branches: dict[str, str] = {}
         self.gate = records.CreationGate(ctx, FLOW)
         self.syspro_unreadable: dict[str, str] = {}  # SYSPRO PO number → what cannot be read in its rows
@@ -156,6 +157,7 @@ class PoSync:
     def read_syspro(self) -> None:
         start = self.ctx.settings["sync.start_date"]
         bad: list[UnreadableRow] = []
+        rows: Iterable[PoDetailRecord]
         if self.ctx.odata is not None:
             self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers()}
             wanted = {h.purchase_order for h in self.headers.values() if not start or not h.order_entry_date
@@ -249,7 +251,8 @@ class PoSync:
                 # cancelled, or SYSPRO's history before go-live: not brought over, and not listed either
                 # (a SYSPRO of some years holds thousands of such POs)
                 continue
-            if dates.before_start(header.order_entry_date, start) and link.state not in (IN_DOUBT, SYNCING):
+            if (link is not None and header.order_entry_date is not None and start is not None
+                    and dates.before_start(header.order_entry_date, start) and link.state not in (IN_DOUBT, SYNCING)):
                 # found while the go-live date was earlier and never created in ServiceTitan
                 self._hold(link, SKIPPED, dates.before_start_reason(header.order_entry_date, start))
                 continue
@@ -328,6 +331,7 @@ class PoSync:
             found = self.find_by_customer_po(reference)
             if found is not None:
                 view = self.read_one(found)
+                assert view is not None, "find_by_customer_po has just read this PO's header"
                 records.record(link, "found", f"SYSPRO PO {found} carries CustomerPoNumber {reference}: the "
                                "earlier attempt went through. Not sent again.", actor=self.actor)
                 lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
@@ -337,7 +341,7 @@ class PoSync:
                 return
         order_date = self.local_date(raw.get("date"))
         start = self.ctx.settings["sync.start_date"]
-        if dates.before_start(order_date, start):
+        if order_date is not None and start is not None and dates.before_start(order_date, start):
             self._hold(link, SKIPPED, dates.before_start_reason(order_date, start),
                        st_hash=links.view_hash(st_view(raw)))
             return
@@ -659,7 +663,7 @@ class PoSync:
         type_id = self._po_type()
         if type_id is None:
             missing.append("no ServiceTitan PO type is known yet (none seen on ServiceTitan's own POs)")
-        if missing:
+        if missing or ship_to is None:  # no ship-to is among what is missing
             self._hold(link, HELD, "Cannot be created in ServiceTitan: " + "; ".join(missing),
                        syspro_hash=links.view_hash(view), syspro_current=view)
             return

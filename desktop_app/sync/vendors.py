@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from desktop_app.core import config
 from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, set_cursor, utcnow
@@ -239,11 +240,11 @@ class VendorSync:
         self.suppliers = read_suppliers(self.ctx, self.session)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         since = datetime.fromisoformat(cursor.value) if cursor else None
-        listed = self.ctx.st.vendors(modified_on_or_after=since, hold_unreadable=True)
-        for vendor in listed:
+        received = self.ctx.st.vendors(modified_on_or_after=since, hold_unreadable=True)
+        for vendor in received:
             if isinstance(vendor, UnreadableRecord):
                 records.hold_unreadable(FLOW, vendor, actor=self.actor, summary=self.summary)
-        listed = [vendor for vendor in listed if not isinstance(vendor, UnreadableRecord)]
+        listed = [vendor for vendor in received if not isinstance(vendor, UnreadableRecord)]
         self.st_now = {vendor.id: vendor.raw for vendor in listed}
         for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False)):
             if (link.data or {}).get(REREAD):
@@ -346,7 +347,8 @@ class VendorSync:
         reason = (f"Was linked to ServiceTitan vendor {st_vendor_id} until the vendor mapping was corrected to "
                   f"{now}: not created in ServiceTitan. Map a vendor to it, or Retry to create one")
         existing = links.by_syspro(FLOW, code)
-        fields = dict(reason=reason, data={**((existing.data if existing else None) or {}), "released": True})
+        fields: dict[str, Any] = dict(reason=reason,
+                                      data={**((existing.data if existing else None) or {}), "released": True})
         if existing is None:
             records.new_link(FLOW, state=SKIPPED, kind="unlinked", message=reason, actor=self.actor, syspro_key=code,
                              label=supplier.name if supplier else code, origin="syspro", **fields)
