@@ -110,7 +110,8 @@ def _doc_dict(doc) -> dict:
     return {"id": doc.id, "state": doc.state, "st_invoice_id": doc.st_invoice_id,
             "st_invoice_number": doc.st_invoice_number, "supplier": doc.supplier,
             "syspro_invoice": doc.syspro_invoice, "type": "credit note" if doc.transaction_code == "C" else "invoice",
-            "amount": format(doc.amount, "f"), "invoice_date": doc.invoice_date.isoformat() if doc.invoice_date else None,
+            "amount": format(doc.amount, "f"),
+            "invoice_date": doc.invoice_date.isoformat() if doc.invoice_date else None,
             "branch": doc.branch, "journal": doc.journal, "reason": doc.reason, "missing": doc.missing,
             "attempts": doc.attempts, "write_back": doc.write_back,
             # a credit note: the ServiceTitan invoice it returns, and the SYSPRO invoice a person chose for it
@@ -222,7 +223,8 @@ def cmd_mappings_suggest(args) -> int:
         if not proposals:
             print("No suggestions: everything that matches is already mapped.")
         for p in proposals:
-            print(f"{p['st_id']:>10}  {p['st_code'] or '':<14} {p['st_name'][:34]:<34} → {p['syspro_code']:<14} ({p['reason']})")
+            print(f"{p['st_id']:>10}  {p['st_code'] or '':<14} {p['st_name'][:34]:<34} "
+                  f"→ {p['syspro_code']:<14} ({p['reason']})")
         print("\nNothing was applied. Import the ones you accept with 'ml-connector mappings import'.")
     return EXIT_OK
 

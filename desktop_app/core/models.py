@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Self, overload
 
 import peewee as pw
 
@@ -48,6 +49,16 @@ class _WritesIsoText(pw.Field):
             return value.isoformat()
         return value
 
+    if TYPE_CHECKING:
+        # peewee ships no types, so mypy would take a model's attribute to be the field object
+        # itself; on an instance it is the stored value (peewee replaces the field by an accessor).
+        @overload
+        def __get__(self, instance: None, owner: type) -> Self: ...
+        @overload
+        def __get__(self, instance: object, owner: type) -> Any: ...
+        def __get__(self, instance: object, owner: type) -> Any: ...
+        def __set__(self, instance: object, value: dt.date | None) -> None: ...
+
 
 class DateTimeField(_WritesIsoText, pw.DateTimeField):
     """`str(datetime)`: "2024-05-01 12:30:45" or "2024-05-01 12:30:45.123456"."""
@@ -71,6 +82,16 @@ class JSONField(pw.TextField):
 
     def python_value(self, value):
         return None if value is None else json.loads(value)
+
+    if TYPE_CHECKING:
+        # peewee ships no types, so mypy would take a model's attribute to be the field object
+        # itself; on an instance it is the stored value (peewee replaces the field by an accessor).
+        @overload
+        def __get__(self, instance: None, owner: type) -> Self: ...
+        @overload
+        def __get__(self, instance: object, owner: type) -> Any: ...
+        def __get__(self, instance: object, owner: type) -> Any: ...
+        def __set__(self, instance: object, value: Any) -> None: ...
 
 
 def _json_default(value):

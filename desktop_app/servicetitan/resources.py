@@ -191,6 +191,13 @@ class ServiceTitanResources:
 
     # ------------------------------------------------------------ accounting: invoices
 
+    @overload
+    def export_invoices(self, since: str | date | datetime | None = None, *, include_recent_changes: bool = False,
+                        raw: Literal[False] = False) -> Iterator[ExportPage[Invoice]]: ...
+    @overload
+    def export_invoices(self, since: str | date | datetime | None = None, *, include_recent_changes: bool = False,
+                        raw: Literal[True]) -> Iterator[ExportPage[dict]]: ...
+
     def export_invoices(self, since: str | date | datetime | None = None, *, include_recent_changes: bool = False,
                         raw: bool = False) -> Iterator[ExportPage[Invoice]] | Iterator[ExportPage[dict]]:
         """raw: pages of the records as the feed sent them (deduplicated all the same), for a caller that
@@ -208,6 +215,11 @@ class ServiceTitanResources:
 
     def list_invoices_by_ids(self, ids: Iterable[int]) -> list[Invoice]:
         return self.list_by_ids("accounting", "invoices", ids, Invoice.from_api, {"activeState": "All"})
+
+    @overload
+    def invoices_by_ids(self, ids: Iterable[int], *, raw: Literal[False] = False) -> list[Invoice]: ...
+    @overload
+    def invoices_by_ids(self, ids: Iterable[int], *, raw: Literal[True]) -> list[dict]: ...
 
     def invoices_by_ids(self, ids: Iterable[int], *, raw: bool = False) -> list[Invoice] | list[dict]:
         """GET accounting/invoices?ids=…, active or not; raw: the records as sent (see export_invoices)."""

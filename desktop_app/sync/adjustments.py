@@ -23,17 +23,25 @@ import logging
 from decimal import Decimal
 
 from desktop_app.core import csv_safe
-from desktop_app.core.db import (ItemMapping, SyncCursor, SyncLink, WarehouseMapping, WorklistRow, database,
-                                 set_cursor, utcnow)
+from desktop_app.core.db import (
+    ItemMapping,
+    SyncCursor,
+    SyncLink,
+    WarehouseMapping,
+    WorklistRow,
+    database,
+    set_cursor,
+    utcnow,
+)
 from desktop_app.core.errors import OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, protocol, records
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.records import (FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING,
-                                      FlowSummary, LazySession)
-from desktop_app.syspro import contract, inventory as invtma
+from desktop_app.sync.records import FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING, FlowSummary, LazySession
+from desktop_app.syspro import contract
+from desktop_app.syspro import inventory as invtma
 from desktop_app.syspro.errors import BusinessObjectError, ValidationError
 from desktop_app.syspro.records import InventoryMovementRecord, readable_rows
 
@@ -148,7 +156,8 @@ class AdjustmentSync:
         # a movement that cannot be read is left out of the worklist and the matching, and said so
         self.summary.problems += [f"{row.sentence()}: left out until it can be read" for row in bad]
         # a SYSPRO entry date is already the office's date; the worklist starts at go-live
-        self.movements = [m for m in self.movements if m.trn_type == "A" and not dates.before_start(m.entry_date, start)]
+        self.movements = [m for m in self.movements
+                          if m.trn_type == "A" and not dates.before_start(m.entry_date, start)]
 
     # ------------------------------------------------------------------ ServiceTitan → SYSPRO
     def groups(self, raw: dict) -> tuple[dict[str, Decimal], list[str]]:
@@ -201,7 +210,8 @@ class AdjustmentSync:
                 data.pop("pending")
         day = self.local_date(raw)
         start = self.ctx.settings["sync.start_date"]
-        if dates.before_start(day, start) and not (data["postings"] or data["matched"] or data.get("pending")):
+        if (day is not None and start is not None and dates.before_start(day, start)
+                and not (data["postings"] or data["matched"] or data.get("pending"))):
             # nothing of it is in SYSPRO: it is not ours; one posted before the date moved stays ours
             self._hold(link, SKIPPED, dates.before_start_reason(day, start))
             return
@@ -213,9 +223,10 @@ class AdjustmentSync:
         delta = {k: wanted.get(k, Decimal(0)) - posted.get(k, Decimal(0)) for k in set(wanted) | set(posted)}
         delta = {k: v for k, v in delta.items() if v != 0}
         if delta and not data["postings"] and not posted:
-            delta = self.match_by_hand(link, data, delta)
-            if delta is None:
+            matched = self.match_by_hand(link, data, delta)
+            if matched is None:
                 return
+            delta = matched
         if not delta:
             if raw.get("active") is False and not data["postings"] and not data["matched"]:
                 self._hold(link, SKIPPED, "Cancelled in ServiceTitan before it reached SYSPRO: not posted")
@@ -229,8 +240,9 @@ class AdjustmentSync:
         items = []
         for key, quantity in sorted(delta.items()):
             warehouse, stock_code = key.split("|", 1)
-            items.append(invtma.InventoryAdjustment(warehouse=warehouse, stock_code=stock_code, quantity=quantity,
-                                                    reference=reference, notation=f"ServiceTitan adjustment {number}"[:50]))
+            items.append(invtma.InventoryAdjustment(
+                warehouse=warehouse, stock_code=stock_code, quantity=quantity,
+                reference=reference, notation=f"ServiceTitan adjustment {number}"[:50]))
         try:
             params = invtma.build_parameters(validate_only=False, transaction_date=day)
             xml_in = invtma.build_document(items)

@@ -160,7 +160,7 @@ def _build(invoice: dict, mappings: Mappings, reference: Reference, settings: Bu
         return BuildResult(skip_reason="The invoice is inactive (voided) in ServiceTitan.")
     invoice_date = readable.date(invoice.get("invoiceDate"), "invoiceDate",
                                  lambda value: accounting_date(value, settings.timezone))
-    if before_start(invoice_date, settings.start_date):
+    if settings.start_date is not None and before_start(invoice_date, settings.start_date):
         return BuildResult(skip_reason=before_start_reason(invoice_date, settings.start_date), before_start=True)
     bu = readable.obj(invoice.get("businessUnit"), "businessUnit")
     bu_id = readable.optional_id(bu.get("id"), "businessUnit.id")
@@ -204,7 +204,8 @@ def _build(invoice: dict, mappings: Mappings, reference: Reference, settings: Bu
         sku_id = readable.optional_id(item.get("skuId"), f"{where}.skuId")
         sku = reference.skus.get(sku_id) if sku_id is not None else None
         sku_code = sku.code if sku else ""
-        label = f"{sku_code or item.get('skuName') or sku_id} {item.get('description') or (sku.name if sku else '')}".strip()
+        description = item.get('description') or (sku.name if sku else '')
+        label = f"{sku_code or item.get('skuName') or sku_id} {description}".strip()
         item_map = mappings.items_by_id.get(sku_id) if sku_id is not None else None
         if item_map is None and sku_code:
             item_map = mappings.items_by_code.get(sku_code)
@@ -221,11 +222,12 @@ def _build(invoice: dict, mappings: Mappings, reference: Reference, settings: Bu
             vendor_id = sku.vendor_id if sku else None
             if vendor_id is not None and vendor_id in mappings.vendors:
                 supplier = mappings.vendors[vendor_id]
-                used[("vendors", vendor_id)] = {"kind": "vendors", "st_vendor_id": vendor_id, "syspro_supplier": supplier}
+                used[("vendors", vendor_id)] = {"kind": "vendors", "st_vendor_id": vendor_id,
+                                                "syspro_supplier": supplier}
             elif settings.default_supplier:
                 supplier = settings.default_supplier
                 used[("default_supplier", "")] = {"kind": "setting", "sync.default_supplier": supplier}
-            elif vendor_id is not None:
+            elif vendor_id is not None and sku is not None:  # a vendor id comes from a SKU
                 need("vendors", vendor_id, sku.vendor_name or f"vendor {vendor_id}",
                      f"Vendor '{sku.vendor_name or vendor_id}' has no SYSPRO supplier.")
             else:

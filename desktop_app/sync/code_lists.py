@@ -25,8 +25,8 @@ def refresh(ctx: SyncContext) -> dict[str, list[list[str]]]:
         lists["gl_code"] = sorted([r["GlCode"], r.get("Description") or ""] for r in odata.rows("GenMaster"))
         warehouses = list(odata.rows("InvWhControl"))
         lists["warehouse"] = sorted([r["Warehouse"], r.get("Description") or ""] for r in warehouses)
-        lists["branch"] = sorted({(r.get("Branch") or "").strip() for r in warehouses} - {""})
-        lists["branch"] = [[b, ""] for b in lists["branch"]]
+        branches = sorted({(r.get("Branch") or "").strip() for r in warehouses} - {""})
+        lists["branch"] = [[b, ""] for b in branches]
     st = ctx.st
     lists["st_vendors"] = sorted([str(v.id), v.name or ""] for v in st.vendors())
     # the stored pricebook brought up to date from its feeds: a few requests however large it is

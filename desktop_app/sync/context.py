@@ -14,13 +14,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from desktop_app.core import liveness
 from desktop_app.core.config import Settings, load_settings
 
 if TYPE_CHECKING:
-    from desktop_app.syspro.enet import EnetSession
+    from desktop_app.servicetitan.client import ServiceTitanClient
+    from desktop_app.syspro.enet import EnetClient, EnetSession
+    from desktop_app.syspro.odata import ODataReader
 
 log = logging.getLogger("desktop_app.sync")
 
@@ -36,25 +38,25 @@ class SyncContext:
     settings: Settings
     actor: str = "scheduler"  # scheduler | sync-now | cli | user-retry | demo
     dry_run: bool = False
-    st_factory: Callable[[Settings], object] | None = None
-    enet_factory: Callable[[Settings], object] | None = None
-    odata_factory: Callable[[Settings], object | None] | None = None
+    st_factory: Callable[[Settings], ServiceTitanClient] | None = None
+    enet_factory: Callable[[Settings], EnetClient] | None = None
+    odata_factory: Callable[[Settings], ODataReader | None] | None = None
     progress_callback: ProgressCallback | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
-    _st: object | None = None
-    _enet: object | None = None
-    _odata: object | None = None
+    _st: ServiceTitanClient | None = None
+    _enet: EnetClient | None = None
+    _odata: ODataReader | None = None
     _odata_made: bool = False
     _enet_logon: AbstractContextManager | None = None
-    _enet_session: "EnetSession | None" = None
+    _enet_session: EnetSession | None = None
     _enet_logon_failed: Exception | None = None
 
     @classmethod
-    def from_database(cls, **kwargs) -> "SyncContext":
+    def from_database(cls, **kwargs: Any) -> SyncContext:
         return cls(settings=load_settings(), **kwargs)
 
     @property
-    def st(self):
+    def st(self) -> ServiceTitanClient:
         if self._st is None:
             if self.st_factory is not None:
                 self._st = self.st_factory(self.settings)
@@ -65,7 +67,7 @@ class SyncContext:
         return self._st
 
     @property
-    def enet(self):
+    def enet(self) -> EnetClient:
         if self._enet is None:
             if self.enet_factory is not None:
                 self._enet = self.enet_factory(self.settings)
@@ -75,7 +77,7 @@ class SyncContext:
                 self._enet = EnetClient.from_settings(self.settings)
         return self._enet
 
-    def enet_session(self) -> "EnetSession":
+    def enet_session(self) -> EnetSession:
         """The job's one e.net session, logged on at the first call and shared by every flow.
 
         A session SYSPRO has dropped meanwhile is logged on again by the session itself, call by
@@ -99,7 +101,7 @@ class SyncContext:
         return self._enet_session
 
     @contextmanager
-    def shared_enet_session(self) -> Iterator["EnetSession"]:
+    def shared_enet_session(self) -> Iterator[EnetSession]:
         """`with ctx.shared_enet_session() as session:` - the job's session; leaving the block does
         not log off (the cycle does, once, at its end)."""
         yield self.enet_session()
@@ -114,7 +116,7 @@ class SyncContext:
                 log.warning("Logging off from SYSPRO failed", exc_info=True)
 
     @property
-    def odata(self):
+    def odata(self) -> ODataReader | None:
         """None when no OData URL is configured: look-ups then fall back to e.net queries."""
         if not self._odata_made:
             self._odata_made = True

@@ -8,8 +8,7 @@ from collections.abc import Callable
 import peewee as pw
 
 from desktop_app.core import cycle_lock, paths
-from desktop_app.core.errors import (EXIT_RECORDS_NEED_ATTENTION, EXIT_USAGE, ConfigError, ConnectError,
-                                     ConnectorError)
+from desktop_app.core.errors import EXIT_RECORDS_NEED_ATTENTION, EXIT_USAGE, ConfigError, ConnectError, ConnectorError
 from desktop_app.servicetitan.errors import ServiceTitanAuthError, ServiceTitanUnavailable
 from desktop_app.sync import adjustments, dates, invoices, purchase_orders, vendors
 from desktop_app.sync.context import Cancelled, SyncContext

@@ -38,8 +38,8 @@ def accounting_date(value, timezone: str) -> dt.date | None:
         return value
     stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.timezone.utc)
-    utc = stamp.astimezone(dt.timezone.utc)
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    utc = stamp.astimezone(dt.UTC)
     if (utc.hour, utc.minute, utc.second, utc.microsecond) == (0, 0, 0, 0):
         return utc.date()
     return utc.astimezone(zoneinfo.ZoneInfo(timezone)).date()
@@ -66,7 +66,7 @@ def before_start_reason(day: dt.date, start: dt.date) -> str:
 
 
 def is_before_start_reason(reason: str | None) -> bool:
-    return bool(reason) and reason.startswith("Dated ") and _BEFORE in reason
+    return bool(reason and reason.startswith("Dated ") and _BEFORE in reason)
 
 
 def start_cursor(flow: str) -> str:

@@ -100,9 +100,9 @@ class EngineProcess:
         self._mp = multiprocessing.get_context("spawn")
         self._start_timeout = start_timeout
         self._watchdog_s = watchdog_s  # None: from the settings at each job (watchdog_seconds)
-        self._process = None
-        self._conn = None
-        self._cancel = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._cancel: multiprocessing.synchronize.Event | None = None
         self._lock = threading.Lock()
         self.closed = False  # once closed, never started again (a late start would outlive the app)
         self._killed = False  # by kill(): the job's failure says so
@@ -145,22 +145,25 @@ class EngineProcess:
                        log_level=logging.getLogger("desktop_app").getEffectiveLevel(), secrets=secrets.snapshot())
         watchdog = self._watchdog_s if self._watchdog_s is not None else watchdog_seconds()
         self.start()
-        self._cancel.clear()
+        conn, cancel = self._conn, self._cancel
+        if conn is None or cancel is None:  # start() returns only with a live child; one discarded since is gone
+            raise self._stopped(None)
+        cancel.clear()
         try:
-            self._conn.send(("run", spec))
+            conn.send(("run", spec))
         except (OSError, ValueError):
             code = self._discard()
             raise self._stopped(code) from None
         last_sign = time.monotonic()
         while True:
             if cancel_event is not None and cancel_event.is_set():
-                self._cancel.set()
+                cancel.set()
             try:
-                if not self._conn.poll(POLL_S):
+                if not conn.poll(POLL_S):
                     if time.monotonic() - last_sign > watchdog:
                         self._end_stalled(watchdog)
                     continue
-                message = self._conn.recv()
+                message = conn.recv()
             except (EOFError, OSError):
                 code = self._discard()
                 raise self._stopped(code) from None
@@ -376,7 +379,7 @@ def _run_job(channel: _Channel, cancel, spec: JobSpec) -> None:
 
     liveness.set_listener(alive)
 
-    outcome: tuple
+    outcome: tuple[Any, ...]
     try:
         db.open_database()
         ctx = SyncContext.from_database(actor=spec.actor, dry_run=spec.dry_run, progress_callback=progress,
@@ -395,9 +398,9 @@ def _run_job(channel: _Channel, cancel, spec: JobSpec) -> None:
     finally:
         liveness.set_listener(None)
         db.close_database()
-    if outcome[0] == "done" and not _survives_pickle(outcome[1]):
+    if outcome[0] == "done" and not _survives_pickle(outcome[-1]):
         outcome = ("failed", ConnectorError(f"The sync engine could not hand back its result "
-                                            f"({type(outcome[1]).__name__})."))
+                                            f"({type(outcome[-1]).__name__})."))
     channel.send(outcome)
 
 

@@ -27,19 +27,40 @@ from decimal import Decimal
 import peewee as pw
 
 from desktop_app import __version__
-from desktop_app.core.db import (ApDocument, SourceInvoice, SyncCursor, database,
-                                 set_cursor, utcnow)
+from desktop_app.core.db import ApDocument, SourceInvoice, SyncCursor, database, set_cursor, utcnow
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import FeedNotAdvancing
 from desktop_app.sync import dates, ledger, pricebook, protocol, readable
-from desktop_app.sync.build import (INVOICE_NUMBER_MAX, BuildResult, BuildSettings, PlannedDocument, Reference,
-                                    build_documents, content_hash, credit_reference_key, document_texts,
-                                    is_credit_reference)
+from desktop_app.sync.build import (
+    INVOICE_NUMBER_MAX,
+    BuildResult,
+    BuildSettings,
+    PlannedDocument,
+    Reference,
+    build_documents,
+    content_hash,
+    credit_reference_key,
+    document_texts,
+    is_credit_reference,
+)
 from desktop_app.sync.context import Cancelled, SyncContext
-from desktop_app.sync.ledger import (CHANGED_IN_SOURCE, CONFIRMED, DISCOVERED, FAILED, HELD, IN_DOUBT, LOCKED,
-                                     NEEDS_MAPPING, POSTED, POSTING, READY, SKIPPED, UNREADABLE,
-                                     WAITING_FOR_ORIGINAL)
+from desktop_app.sync.ledger import (
+    CHANGED_IN_SOURCE,
+    CONFIRMED,
+    DISCOVERED,
+    FAILED,
+    HELD,
+    IN_DOUBT,
+    LOCKED,
+    NEEDS_MAPPING,
+    POSTED,
+    POSTING,
+    READY,
+    SKIPPED,
+    UNREADABLE,
+    WAITING_FOR_ORIGINAL,
+)
 from desktop_app.sync.mappings import load_mappings
 
 log = logging.getLogger("desktop_app.sync.invoices")
@@ -211,6 +232,7 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
                                          if plan.transaction_code == "I" and supplier not in locked], st_id, existing)
     touched: list[ApDocument] = []
 
+    doc: ApDocument | None  # below, the supplier's document if there is one
     for supplier, doc in locked.items():
         plan = plans.pop(supplier, None)
         if plan is not None and plan.content_hash == doc.content_hash:
@@ -456,7 +478,7 @@ def store_page(invoices: list[dict], continue_from: str | None, evaluator: Evalu
     with database.atomic():
         # one read per page of what the ledger already holds
         ids = list({st_id for st_id in map(_feed_id, invoices) if st_id is not None})
-        known_rows: dict[int, SourceInvoice] = {}
+        known_rows: dict[int, SourceInvoice | None] = {}
         docs_by_invoice: dict[int, list[ApDocument]] = {}
         for start in range(0, len(ids), PAGE_QUERY_IDS):
             chunk = ids[start:start + PAGE_QUERY_IDS]
@@ -560,6 +582,7 @@ def read_again(ctx: SyncContext, evaluator: Evaluator, st_ids: list[int], summar
     if not wanted:
         return
     fetched = {}
+    record: dict | None  # below, None for an invoice ServiceTitan did not return
     for record in ctx.st.invoices_by_ids(wanted, raw=True):
         st_id = _feed_id(record)
         if st_id in wanted:
@@ -614,9 +637,10 @@ def evaluation_inputs(evaluator: Evaluator) -> str:
 def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -> int:
     """Mappings added since the last cycle release the documents they blocked, with no other action.
 
-    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait. A pass whose inputs are those of the last complete pass cannot change anything:
-    every waiting document was evaluated against them then, or on discovery since (this cycle's
-    discoveries with this cycle's inputs). So such a pass is skipped; the digest is stored only
+    Evaluating every waiting invoice each cycle costs CPU in proportion to how many wait. A pass
+    whose inputs are those of the last complete pass cannot change anything: every waiting document
+    was evaluated against them then, or on discovery since (this cycle's discoveries with this
+    cycle's inputs). So such a pass is skipped; the digest is stored only
     when a pass completes, and a full pass runs at least every FULL_REEVALUATION_EVERY anyway.
     """
     ids = sorted({st_id for (st_id,) in ApDocument.select(ApDocument.st_invoice_id)
@@ -681,7 +705,8 @@ def apply_scope_change(ctx: SyncContext, evaluator: Evaluator) -> int:
         if state != SKIPPED or not reason.startswith(USER_SKIP_PREFIX)})
     for start_at in range(0, len(open_ids), PAGE_QUERY_IDS):
         chunk = open_ids[start_at:start_at + PAGE_QUERY_IDS]
-        sources = {row.st_invoice_id: row for row in SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(chunk))}
+        sources = {row.st_invoice_id: row
+                   for row in SourceInvoice.select().where(SourceInvoice.st_invoice_id.in_(chunk))}
         for st_id in chunk:
             if st_id in sources:
                 with database.atomic():
@@ -708,7 +733,8 @@ def _ap_document(doc: ApDocument):
     ledger_totals: dict[str, Decimal] = {}
     notes: dict[str, list[str]] = {}
     for line in doc.lines:
-        ledger_totals[line["ledger_code"]] = ledger_totals.get(line["ledger_code"], Decimal("0")) + Decimal(line["amount"])
+        code = line["ledger_code"]
+        ledger_totals[code] = ledger_totals.get(code, Decimal("0")) + Decimal(line["amount"])
         notes.setdefault(line["ledger_code"], []).append(line["stock_code"] or line["sku_code"])
     lines = [ApLedgerLine(ledger_code=code, value=total * sign, notation=", ".join(notes[code])[:50])
              for code, total in ledger_totals.items()]
@@ -1200,7 +1226,8 @@ def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
             summary.problems.append(f"Write-back to ServiceTitan will be retried: {exc}")
             return
         outcome = {int(r.invoice_id): r for r in results}
-        docs = {doc.id: doc for doc in ApDocument.select(ApDocument.id, ApDocument.doc_key, ApDocument.write_back).where(
+        docs = {doc.id: doc for doc in ApDocument.select(
+            ApDocument.id, ApDocument.doc_key, ApDocument.write_back).where(
             ApDocument.id.in_([doc_id for st_id, _, _ in chunk for doc_id in docs_by_invoice[st_id]]))}
         with database.atomic():
             for st_id, reference, _ in chunk:

@@ -185,10 +185,13 @@ class JobWorker:
                     self.current = None
 
     def _start_engine(self) -> None:
+        engine = self.engine
+        if engine is None:
+            return
         try:
-            self.engine.start()
+            engine.start()
         except (ConnectorError, OSError) as exc:  # the first isolated job tries again and reports it
-            if not self.engine.closed:
+            if not engine.closed:
                 log.warning("The sync engine process could not be started yet: %s", exc)
 
     def _execute(self, job: Job) -> None:
@@ -205,7 +208,7 @@ class JobWorker:
             ctx = None
             try:
                 with recorded_run(job.kind, job.actor) as record:
-                    if job.isolated:
+                    if job.isolated and self.engine is not None:  # isolated only when there is an engine
                         result = self.engine.run(job.func, actor=job.actor, dry_run=job.dry_run, progress=progress,
                                                  cancel_event=job.cancel_event)
                     else:
@@ -248,7 +251,7 @@ def _jsonable(summary):
 
 
 class _RunRecord:
-    result = None
+    result: Any = None
 
 
 @contextlib.contextmanager

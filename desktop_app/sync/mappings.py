@@ -21,8 +21,7 @@ from pathlib import Path
 import peewee as pw
 
 from desktop_app.core import csv_safe
-from desktop_app.core.db import (BranchMapping, GlMapping, ItemMapping, VendorMapping, WarehouseMapping,
-                                 database, utcnow)
+from desktop_app.core.db import BranchMapping, GlMapping, ItemMapping, VendorMapping, WarehouseMapping, database, utcnow
 from desktop_app.core.errors import ConfigError
 from desktop_app.sync.build import Mappings
 
@@ -64,7 +63,8 @@ KINDS: dict[str, Kind] = {
     "gl": Kind("gl", GlMapping, (
         Column("st_gl_account", True, "text", "ServiceTitan GL account number"),
         Column("st_business_unit_id", False, "int", "only for this business unit (blank: all)"),
-        Column("syspro_gl_code", True, "gl_code", "SYSPRO ledger code; {segment} is replaced by the branch's GL segment"),
+        Column("syspro_gl_code", True, "gl_code",
+               "SYSPRO ledger code; {segment} is replaced by the branch's GL segment"),
     ), ("st_gl_account", "st_business_unit_id")),
     "branches": Kind("branches", BranchMapping, (
         Column("st_business_unit_id", True, "int", "ServiceTitan business unit id"),
@@ -176,7 +176,8 @@ def _parse_lines(kind: Kind, text: str, source: str) -> list[tuple[int, dict]]:
     try:
         header = next(reader)
     except StopIteration:
-        raise MappingImportError(source, [(1, "the file is empty; expected a header line: " + ",".join(kind.header))])
+        raise MappingImportError(
+            source, [(1, "the file is empty; expected a header line: " + ",".join(kind.header))]) from None
     except csv.Error as exc:
         raise MappingImportError(source, [(1, f"not a readable CSV file ({exc})")]) from None
     header = [name.strip() for name in header]
@@ -202,7 +203,7 @@ def _parse_lines(kind: Kind, text: str, source: str) -> list[tuple[int, dict]]:
             if len(fields) != len(header):
                 problems.append((line, f"has {len(fields)} fields, the header has {len(header)}"))
                 continue
-            values, row_problems = validate_row(kind, dict(zip(header, fields)))
+            values, row_problems = validate_row(kind, dict(zip(header, fields, strict=True)))
             for message in row_problems.values():
                 problems.append((line, message))
             if row_problems:
@@ -259,7 +260,8 @@ def import_csv(kind_name: str, path: str | Path, *, actor: str = "user") -> int:
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except UnicodeDecodeError as exc:
-        raise MappingImportError(str(path), [(text_line(path, exc.start), "is not UTF-8 text (save the CSV as UTF-8)")]) from None
+        raise MappingImportError(
+            str(path), [(text_line(path, exc.start), "is not UTF-8 text (save the CSV as UTF-8)")]) from None
     lines = _parse_lines(kind, text, str(path))
     with database.atomic():
         if kind.name == "items":

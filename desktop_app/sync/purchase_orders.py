@@ -27,18 +27,40 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
 
-from desktop_app.core.db import (BranchMapping, ItemMapping, SyncCursor, SyncLink, VendorMapping,
-                                 WarehouseMapping, database, set_cursor)
+from desktop_app.core.db import (
+    BranchMapping,
+    ItemMapping,
+    SyncCursor,
+    SyncLink,
+    VendorMapping,
+    WarehouseMapping,
+    database,
+    set_cursor,
+)
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, links, protocol, records, vendors as vendor_flow
+from desktop_app.sync import dates, links, protocol, records
+from desktop_app.sync import vendors as vendor_flow
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, SYNCING,
-                                      WAITING, FlowSummary, LazySession)
-from desktop_app.syspro import contract, purchase_orders as portoi
+from desktop_app.sync.records import (
+    CONFLICT,
+    FAILED,
+    HELD,
+    IN_DOUBT,
+    READY,
+    SKIPPED,
+    SYNCED,
+    SYNCING,
+    WAITING,
+    FlowSummary,
+    LazySession,
+)
+from desktop_app.syspro import contract
+from desktop_app.syspro import purchase_orders as portoi
 from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import PoDetailRecord, PoHeaderRecord, UnreadableRow, readable_rows
 
@@ -76,7 +98,7 @@ class PoSync:
         self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
         self.headers: dict[str, PoHeaderRecord] = {}
         self.details: dict[str, list[PoDetailRecord]] = {}
-        self._warehouses = None
+        self._warehouses: dict[int, dict] | None = None
         self._warehouse_branches: dict[str, str] = {}
         self.gate = records.CreationGate(ctx, FLOW)
         self.syspro_unreadable: dict[str, str] = {}  # SYSPRO PO number → what cannot be read in its rows
@@ -135,11 +157,12 @@ class PoSync:
     def read_syspro(self) -> None:
         start = self.ctx.settings["sync.start_date"]
         bad: list[UnreadableRow] = []
+        rows: Iterable[PoDetailRecord]
         if self.ctx.odata is not None:
             self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers()}
             wanted = {h.purchase_order for h in self.headers.values() if not start or not h.order_entry_date
                       or h.order_entry_date >= start}
-            wanted |= {l.syspro_key for l in SyncLink.select().where(SyncLink.flow == FLOW,
+            wanted |= {link.syspro_key for link in SyncLink.select().where(SyncLink.flow == FLOW,
                                                                      SyncLink.syspro_key.is_null(False))}
             rows = self.ctx.odata.po_details(sorted(n for n in wanted if n in self.headers))
         else:
@@ -216,7 +239,7 @@ class PoSync:
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
             self._one(link, self.pair)
-        ours = {(l.data or {}).get("customer_po") for l in SyncLink.select().where(SyncLink.flow == FLOW)}
+        ours = {(link.data or {}).get("customer_po") for link in SyncLink.select().where(SyncLink.flow == FLOW)}
         start = self.ctx.settings["sync.start_date"]
         for number, header in sorted(self.headers.items()):
             link = links.by_syspro(FLOW, number)
@@ -228,7 +251,8 @@ class PoSync:
                 # cancelled, or SYSPRO's history before go-live: not brought over, and not listed either
                 # (a SYSPRO of some years holds thousands of such POs)
                 continue
-            if dates.before_start(header.order_entry_date, start) and link.state not in (IN_DOUBT, SYNCING):
+            if (link is not None and header.order_entry_date is not None and start is not None
+                    and dates.before_start(header.order_entry_date, start) and link.state not in (IN_DOUBT, SYNCING)):
                 # found while the go-live date was earlier and never created in ServiceTitan
                 self._hold(link, SKIPPED, dates.before_start_reason(header.order_entry_date, start))
                 continue
@@ -307,16 +331,17 @@ class PoSync:
             found = self.find_by_customer_po(reference)
             if found is not None:
                 view = self.read_one(found)
+                assert view is not None, "find_by_customer_po has just read this PO's header"
                 records.record(link, "found", f"SYSPRO PO {found} carries CustomerPoNumber {reference}: the "
                                "earlier attempt went through. Not sent again.", actor=self.actor)
-                lines = {str(l["item"]): s["line"] for l, s in zip(st_view(raw)["lines"], view["lines"])}
+                lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
                 self._synced(link, "linked", f"Linked to SYSPRO PO {found}", raw, view, syspro_key=found,
                              data={"lines": lines})
                 self.summary.settled += 1
                 return
         order_date = self.local_date(raw.get("date"))
         start = self.ctx.settings["sync.start_date"]
-        if dates.before_start(order_date, start):
+        if order_date is not None and start is not None and dates.before_start(order_date, start):
             self._hold(link, SKIPPED, dates.before_start_reason(order_date, start),
                        st_hash=links.view_hash(st_view(raw)))
             return
@@ -337,7 +362,8 @@ class PoSync:
         for item in sorted(items, key=lambda i: int(i["id"])):
             code = self._stock_code(item)
             if code is None:
-                missing.append(f"SKU {item.get('skuCode') or item.get('skuId')} has no SYSPRO stock code (item mapping)")
+                missing.append(f"SKU {item.get('skuCode') or item.get('skuId')} "
+                               "has no SYSPRO stock code (item mapping)")
                 continue
             po_lines.append(portoi.PoStockLine(stock_code=code, quantity=Decimal(str(item["quantity"])),
                                                price=Decimal(str(item.get("cost") or 0)),
@@ -355,7 +381,8 @@ class PoSync:
                                            warehouse=location.syspro_warehouse,
                                            customer_po_number=reference, lines=po_lines)
         sent = self._post(link, doc, f"Adding ServiceTitan PO {number} to SYSPRO (supplier {vendor.syspro_supplier}, "
-                          f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), CustomerPoNumber {reference})")
+                          f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), "
+                          f"CustomerPoNumber {reference})")
         if sent is None:
             return
         item, xml_out = sent
@@ -371,7 +398,7 @@ class PoSync:
                                reason="Not found after the write")
             self.summary.in_doubt += 1
             return
-        lines = {str(l["item"]): s["line"] for l, s in zip(st_view(raw)["lines"], view["lines"])}
+        lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
         self._synced(link, "created_syspro", f"Added to SYSPRO as PO {number_sp}", raw, view, syspro_key=number_sp,
                      data={"lines": lines})
         self.summary.to_syspro += 1
@@ -388,7 +415,7 @@ class PoSync:
         st_now = st_view(raw)
         if link.st_synced is None or link.syspro_synced is None:
             # found again after an interrupted create: both current versions are the starting point
-            lines = {str(i["item"]): s["line"] for i, s in zip(st_now["lines"], sp_now["lines"])}
+            lines = {str(i["item"]): s["line"] for i, s in zip(st_now["lines"], sp_now["lines"], strict=False)}
             self._synced(link, "linked", f"Linked ServiceTitan PO {raw.get('number')} and SYSPRO PO {link.syspro_key}",
                          raw, sp_now, data={"lines": lines})
             self.summary.settled += 1
@@ -412,7 +439,8 @@ class PoSync:
                 if link.state != CONFLICT or link.conflict != data:
                     why = ("SYSPRO keeps no change time for PO headers, so 'newer' cannot decide"
                            if links.policy(self.ctx.settings) == "newer" else "sync.conflict_policy is 'ask'")
-                    reason = f"Changed in ServiceTitan and in SYSPRO since the last sync: choose which side wins ({why})."
+                    reason = ("Changed in ServiceTitan and in SYSPRO since the last sync: "
+                              f"choose which side wins ({why}).")
                     records.transition(link, CONFLICT, "conflict", reason, actor=self.actor, event=data,
                                        conflict=data, reason=reason)
                 self.summary.conflicts += 1
@@ -445,7 +473,7 @@ class PoSync:
                             f"change SYSPRO PO {number} by hand; it is not changed automatically", versions)
                 return
             line_map = (link.data or {}).get("lines", {})
-            sp_lines = {l["line"]: l for l in sp_now["lines"]}
+            sp_lines = {sp["line"]: sp for sp in sp_now["lines"]}
             items = {str(i["id"]): i for i in raw.get("items") or [] if i.get("status") != "Inactive"}
             po_lines = []
             for item_id, item in items.items():
@@ -454,7 +482,8 @@ class PoSync:
                 if line is None:
                     code = self._stock_code(item)
                     if code is None:
-                        self._block(link, HELD, f"A line with SKU {item.get('skuCode') or item.get('skuId')} was added in "
+                        sku = item.get('skuCode') or item.get('skuId')
+                        self._block(link, HELD, f"A line with SKU {sku} was added in "
                                     "ServiceTitan but has no SYSPRO stock code (item mapping)", versions)
                         return
                     po_lines.append(portoi.PoStockLine(stock_code=code, quantity=qty, price=cost, action="A",
@@ -481,10 +510,10 @@ class PoSync:
         view = self.read_one(number) or sp_now
         lines = dict((link.data or {}).get("lines", {}))
         known = set(lines.values())
-        new_lines = [l["line"] for l in view["lines"] if l["line"] not in known]
+        new_lines = [sp["line"] for sp in view["lines"] if sp["line"] not in known]
         unmapped_items = [str(i["item"]) for i in st_now["lines"] if str(i["item"]) not in lines]
-        lines.update(dict(zip(unmapped_items, new_lines)))
-        lines = {k: v for k, v in lines.items() if v in {l["line"] for l in view["lines"]}}
+        lines.update(dict(zip(unmapped_items, new_lines, strict=False)))
+        lines = {k: v for k, v in lines.items() if v in {sp["line"] for sp in view["lines"]}}
         self._synced(link, "updated_syspro", f"SYSPRO PO {number} updated: {what.split(' ')[0]} ({why})", raw, view,
                      data={"lines": lines})
         self.summary.to_syspro += 1
@@ -500,7 +529,7 @@ class PoSync:
                         f"{raw.get('status')} and can no longer be edited through the API", versions)
             return
         line_map = {v: k for k, v in ((link.data or {}).get("lines") or {}).items()}
-        sp_lines = {l["line"]: l for l in sp_now["lines"]}
+        sp_lines = {sp["line"]: sp for sp in sp_now["lines"]}
         if any(line not in line_map for line in sp_lines):
             self._block(link, HELD, f"A line was added to SYSPRO PO {number}: ServiceTitan's API cannot add lines to "
                         "an existing PO; add it in ServiceTitan", versions)
@@ -511,7 +540,8 @@ class PoSync:
             item = items.get(item_id)
             if item is None or line not in sp_lines:
                 continue  # removed in SYSPRO: left out, which makes ServiceTitan mark the item inactive
-            payload_items.append({"id": int(item_id), "skuId": item["skuId"], "description": item.get("description") or "",
+            payload_items.append({"id": int(item_id), "skuId": item["skuId"],
+                                  "description": item.get("description") or "",
                                   "vendorPartNumber": item.get("vendorPartNumber") or "",
                                   "quantity": Decimal(sp_lines[line]["qty"]), "cost": Decimal(sp_lines[line]["price"])})
         payload = {"items": payload_items}
@@ -525,13 +555,15 @@ class PoSync:
         if sent is protocol.NOT_SETTLED:
             return
         after = self.ctx.st.get_purchase_order(link.st_id).raw
-        self._synced(link, "updated_servicetitan", f"ServiceTitan PO {raw.get('number')} updated ({why})", after, sp_now)
+        self._synced(link, "updated_servicetitan", f"ServiceTitan PO {raw.get('number')} updated ({why})",
+                     after, sp_now)
         self.summary.to_servicetitan += 1
 
     # ------------------------------------------------------------------ SYSPRO → ServiceTitan: new
     def _warehouse_addresses(self) -> dict[int, dict]:
         if self._warehouses is None:
-            self._warehouses = {w.id: {"name": w.name or "", "address": w.address or {}} for w in self.ctx.st.warehouses()}
+            self._warehouses = {w.id: {"name": w.name or "", "address": w.address or {}}
+                                for w in self.ctx.st.warehouses()}
         return self._warehouses
 
     def _warehouse_branch(self, warehouse: str) -> str:
@@ -568,7 +600,7 @@ class PoSync:
     def _po_type() -> int | None:
         """ServiceTitan needs a PO type; the one its own POs use most (the simulator and the client have
         no PO-type list)."""
-        counter = Counter((l.st_current or {}).get("typeId") for l in SyncLink.select(SyncLink.st_current)
+        counter = Counter((link.st_current or {}).get("typeId") for link in SyncLink.select(SyncLink.st_current)
                           .where(SyncLink.flow == FLOW, SyncLink.origin == "servicetitan"))
         counter.pop(None, None)
         return counter.most_common(1)[0][0] if counter else None
@@ -583,14 +615,14 @@ class PoSync:
                                     "from ServiceTitan)", actor=self.actor, syspro_key=number, label=number,
                                     origin="syspro", syspro_current=view, data={"marker": marker})
         if link.attempts > 0 and link.last_attempt_at is not None:
-            since = link.last_attempt_at.replace(tzinfo=dt.timezone.utc) - dt.timedelta(minutes=10)
+            since = link.last_attempt_at.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=10)
             found = [po for po in self.ctx.st.purchase_orders(modified_on_or_after=since)
                      if (po.summary or "").strip() == marker]
             if found:
                 raw = found[0].raw
                 records.record(link, "found", f"ServiceTitan PO {found[0].number} carries '{marker}': the earlier "
                                "create went through. Not sent again.", actor=self.actor)
-                lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"])}
+                lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
                 self._synced(link, "linked", f"Linked to ServiceTitan PO {found[0].number}", raw, view,
                              st_id=found[0].id, data={"lines": lines})
                 self.summary.settled += 1
@@ -604,7 +636,8 @@ class PoSync:
         locations = [r.st_location_id for r in WarehouseMapping.select()
                      .where(WarehouseMapping.syspro_warehouse == header.warehouse)]
         if len(locations) != 1:
-            missing.append(f"warehouse {header.warehouse or '(blank)'} has {'no' if not locations else 'more than one'} "
+            how_many = 'no' if not locations else 'more than one'
+            missing.append(f"warehouse {header.warehouse or '(blank)'} has {how_many} "
                            "ServiceTitan inventory location (warehouse mapping)")
         unit, no_unit = self._business_unit(header)
         if no_unit:
@@ -630,7 +663,7 @@ class PoSync:
         type_id = self._po_type()
         if type_id is None:
             missing.append("no ServiceTitan PO type is known yet (none seen on ServiceTitan's own POs)")
-        if missing:
+        if missing or ship_to is None:  # no ship-to is among what is missing
             self._hold(link, HELD, "Cannot be created in ServiceTitan: " + "; ".join(missing),
                        syspro_hash=links.view_hash(view), syspro_current=view)
             return
@@ -656,7 +689,7 @@ class PoSync:
         if po_id is protocol.NOT_SETTLED:
             return
         raw = self.ctx.st.get_purchase_order(po_id).raw
-        lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"])}
+        lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
         self._synced(link, "created_servicetitan", f"Created in ServiceTitan as PO {raw.get('number')} ('{marker}')",
                      raw, view, st_id=po_id, label=str(raw.get("number") or number), data={"lines": lines})
         self.summary.to_servicetitan += 1

@@ -8,7 +8,6 @@ transaction of the invoice it credits, and the read-back found it there.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -43,7 +42,7 @@ def reconcile(day: dt.date | None = None) -> list[ReconRow]:
     query = ApDocument.select().where(ApDocument.state.not_in([SKIPPED, NEEDS_MAPPING]), ApDocument.supplier != "")
     if day is not None:
         query = query.where(ApDocument.invoice_date == day)
-    rows: dict[tuple, ReconRow] = defaultdict(lambda: None)
+    rows: dict[tuple, ReconRow] = {}
     for doc in query.iterator():
         key = (doc.invoice_date, doc.supplier, doc.branch)
         row = rows.get(key) or ReconRow(*key)

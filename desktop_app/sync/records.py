@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from peewee import fn
 
@@ -138,7 +139,7 @@ def write_once(link: SyncLink, message: str, request, *, actor: str, summary, sy
                            fields=lambda _: {"last_attempt_at": utcnow(), **fields})
     if not marked:
         return protocol.NOT_SETTLED
-    extra = {"then": then} if then is not None else {}
+    extra: dict[str, Any] = {"then": then} if then is not None else {}
     return protocol.send(LEDGER, link, request, actor=actor, system=system, summary=summary, refused=refused,
                          on_refused=on_refused, **extra)
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from desktop_app.core import config
 from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, set_cursor, utcnow
@@ -37,8 +38,20 @@ from desktop_app.servicetitan.models import UnreadableRecord, Vendor, to_datetim
 from desktop_app.sync import links, protocol, records
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.mappings import normalise, suggest
-from desktop_app.sync.records import (CONFLICT, FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING, FlowSummary, LazySession)
-from desktop_app.syspro import contract, suppliers as apsssp
+from desktop_app.sync.records import (
+    CONFLICT,
+    FAILED,
+    HELD,
+    IN_DOUBT,
+    READY,
+    SKIPPED,
+    SYNCED,
+    WAITING,
+    FlowSummary,
+    LazySession,
+)
+from desktop_app.syspro import contract
+from desktop_app.syspro import suppliers as apsssp
 from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import SupplierRecord
 
@@ -124,7 +137,7 @@ def sample_supplier(ctx, code: str = "", roles=None) -> dict:
     view = syspro_view(supplier, roles)
     lines = [{"column": f"SupAddr{n}", "value": value, "role": role,
               "servicetitan": ROLE_FIELD.get(role, "")} for n, (value, role) in
-             enumerate(zip(tuple(supplier.address) + ("",) * 5, roles), 1)]
+             enumerate(zip(tuple(supplier.address) + ("",) * 5, roles, strict=False), 1)]
     return {"supplier": supplier.supplier, "name": supplier.name, "lines": lines,
             "postal_code": supplier.postal_code, "address": {k: view.get(k, "") for k in ADDRESS_FIELDS}}
 
@@ -227,11 +240,11 @@ class VendorSync:
         self.suppliers = read_suppliers(self.ctx, self.session)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         since = datetime.fromisoformat(cursor.value) if cursor else None
-        listed = self.ctx.st.vendors(modified_on_or_after=since, hold_unreadable=True)
-        for vendor in listed:
+        received = self.ctx.st.vendors(modified_on_or_after=since, hold_unreadable=True)
+        for vendor in received:
             if isinstance(vendor, UnreadableRecord):
                 records.hold_unreadable(FLOW, vendor, actor=self.actor, summary=self.summary)
-        listed = [vendor for vendor in listed if not isinstance(vendor, UnreadableRecord)]
+        listed = [vendor for vendor in received if not isinstance(vendor, UnreadableRecord)]
         self.st_now = {vendor.id: vendor.raw for vendor in listed}
         for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False)):
             if (link.data or {}).get(REREAD):
@@ -334,7 +347,8 @@ class VendorSync:
         reason = (f"Was linked to ServiceTitan vendor {st_vendor_id} until the vendor mapping was corrected to "
                   f"{now}: not created in ServiceTitan. Map a vendor to it, or Retry to create one")
         existing = links.by_syspro(FLOW, code)
-        fields = dict(reason=reason, data={**((existing.data if existing else None) or {}), "released": True})
+        fields: dict[str, Any] = dict(reason=reason,
+                                      data={**((existing.data if existing else None) or {}), "released": True})
         if existing is None:
             records.new_link(FLOW, state=SKIPPED, kind="unlinked", message=reason, actor=self.actor, syspro_key=code,
                              label=supplier.name if supplier else code, origin="syspro", **fields)
@@ -683,7 +697,8 @@ class VendorSync:
                                f"Supplier {code} created in SYSPRO" if result.ok else
                                f"Supplier {code} already exists (an earlier attempt went through): linked",
                                actor=self.actor, xml_received=result.xml_out, reason="", syspro_key=code,
-                               st_synced=view, st_hash=links.view_hash(view), st_version=str(raw.get("modifiedOn") or ""),
+                               st_synced=view, st_hash=links.view_hash(view),
+                               st_version=str(raw.get("modifiedOn") or ""),
                                syspro_synced=self.syspro_view(after),
                                syspro_hash=links.view_hash(self.syspro_view(after)), data=self._clear_winner(link))
             save_mapping(link.st_id, view["name"], code)
@@ -719,7 +734,7 @@ class VendorSync:
             self._hold(link, SKIPPED, "On hold in SYSPRO and not linked to a ServiceTitan vendor: not created in "
                        "ServiceTitan", **common)
             return
-        st_unlinked = [(l.st_id, "", l.label) for l in SyncLink.select().where(
+        st_unlinked = [(link.st_id, "", link.label) for link in SyncLink.select().where(
             SyncLink.flow == FLOW, SyncLink.st_id.is_null(False), SyncLink.syspro_key.is_null())]
         candidates = [(vendor_id, name) for vendor_id, _c, name in st_unlinked]
         looks_like = [vendor_id for vendor_id, name in candidates if normalise(name) and

@@ -43,6 +43,7 @@ class SetupItemResult:
     key: str
     errors: list[FieldError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    xml_out: str = ""  # the answer as SYSPRO sent it, kept for the audit trail
 
     @property
     def already_exists(self) -> bool:

@@ -11,8 +11,17 @@ from dataclasses import dataclass, field
 from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QGridLayout, QGroupBox, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSizePolicy, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core.db import JobRun
 from desktop_app.sync import ledger, records
@@ -97,7 +106,8 @@ def connection_states(runs) -> dict[str, Connection]:
                 elif run.state == "failed":
                     states[system] = Connection("failed", run.error, when)
             elif run.kind == "cycle":
-                problems = run.error if run.state == "failed" else " ".join(((run.summary or {}).get("errors") or {}).values())
+                errors = ((run.summary or {}).get("errors") or {}).values()
+                problems = run.error if run.state == "failed" else " ".join(errors)
                 if run.state == "completed" and not _mentions(problems, system):
                     states[system] = Connection("ok", "Reached during the last sync.", when)
                 elif _mentions(problems, system):
@@ -123,7 +133,7 @@ def local_time(value: dt.datetime | None) -> str:
     if value is None:
         return "—"
     if value.tzinfo is None:  # the database stores naive UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.replace(tzinfo=dt.UTC)
     value = value.astimezone()
     if value.date() == dt.datetime.now().astimezone().date():
         return value.strftime("today %H:%M")
@@ -308,7 +318,7 @@ class DashboardPage(QWidget):
         attention_box = QGroupBox("Needs your attention")
         attention = QVBoxLayout(attention_box)
         self.attention_rows: dict[str, tuple[QWidget, QLabel]] = {}
-        for state, label, action in ATTENTION_ROWS:
+        for state, _label, action in ATTENTION_ROWS:
             row = QWidget()
             row_layout = QHBoxLayout(row)
             row_layout.setContentsMargins(0, 0, 0, 0)

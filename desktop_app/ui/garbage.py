@@ -12,9 +12,10 @@ any thread; only cycles wait for the timer. The same pattern is used by pyqtgrap
 
 A collection holds the GUI thread (and the GIL) for as long as it walks its generation. The
 oldest one holds every module, class and function of PySide6, the GUI and the engine: a full
-collection holds the GUI thread for a noticeable stall to find nothing, since none of those objects is ever garbage. So once the app has started (`freeze_when`),
-what is alive then is collected once and moved to the permanent generation (`gc.freeze()`, the
-standard-library way for long-lived processes); later collections walk only younger objects.
+collection holds the GUI thread for a noticeable stall to find nothing, since none of those
+objects is ever garbage. So once the app has started (`freeze_when`), what is alive then is
+collected once and moved to the permanent generation (`gc.freeze()`, the standard-library way
+for long-lived processes); later collections walk only younger objects.
 
 The young generations have the same problem while a job runs on the worker thread: what they hold
 then is mostly the job's working set, which a collection walks to find nothing (isolated jobs run

@@ -198,7 +198,8 @@ class InvoiceTableModel(ReadOnlyTableModel):
         self._cells.clear()
         for page, rows in pages.items():
             before = old.get(page, [])
-            changed = [offset for offset, row in enumerate(rows[:len(before)]) if before[offset] != row]  # new rows: inserted above
+            # new rows: inserted above
+            changed = [offset for offset, row in enumerate(rows[:len(before)]) if before[offset] != row]
             if changed:
                 first = page * PAGE_SIZE
                 self.dataChanged.emit(self.index(first + changed[0], 0),

@@ -9,18 +9,52 @@ import datetime as dt
 import functools
 
 from PySide6.QtCore import QDate, QModelIndex, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QDialogButtonBox, QFrame,
-                               QGridLayout, QHBoxLayout, QHeaderView, QInputDialog, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QSplitter, QTableView, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import left_out_text
-from desktop_app.ui.invoice_model import (ATTENTION, DocumentDetail, InvoiceQuery,
-                                          InvoiceTableModel, LinesModel, TrailModel, filter_choices, load_detail)
+from desktop_app.ui.invoice_model import (
+    ATTENTION,
+    DocumentDetail,
+    InvoiceQuery,
+    InvoiceTableModel,
+    LinesModel,
+    TrailModel,
+    filter_choices,
+    load_detail,
+)
 from desktop_app.ui.master_detail import MasterDetailMixin
-from desktop_app.ui.widgets import (SearchBox, StatusLine, add_shortcut,
-                                    format_money, monospace_font, plural, set_badge, show_error, state_label)
+from desktop_app.ui.widgets import (
+    SearchBox,
+    StatusLine,
+    add_shortcut,
+    format_money,
+    monospace_font,
+    plural,
+    set_badge,
+    show_error,
+    state_label,
+)
 
 ACTOR = "user"
 RETRYABLE = frozenset({ledger.FAILED, ledger.IN_DOUBT, ledger.NEEDS_MAPPING, ledger.SKIPPED, ledger.HELD,

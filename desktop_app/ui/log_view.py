@@ -11,11 +11,20 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import (QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer,
-                            Slot)
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QGuiApplication, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
-                               QLineEdit, QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core import logs
 
@@ -37,7 +46,7 @@ class LogLine:
     detail: str = ""
 
     @classmethod
-    def from_record(cls, record: logging.LogRecord) -> "LogLine":
+    def from_record(cls, record: logging.LogRecord) -> LogLine:
         return cls(record.created, record.levelname, record.levelno, getattr(record, "flow", "-") or "-",
                    record.getMessage(), getattr(record, "exc_text", None) or "")
 

@@ -13,8 +13,21 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QMainWindow, QProgressBar, QScrollArea, QStackedWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QProgressBar,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app import APP_DISPLAY_NAME
 from desktop_app.core import paths
@@ -40,7 +53,7 @@ QLabel#comingSoonTitle { font-size: 14pt; font-weight: 600; color: #111827; }
 class PageSpec:
     key: str
     title: str
-    build: Callable[["MainWindow"], QWidget]
+    build: Callable[[MainWindow], QWidget]
 
 
 def ui_settings() -> QSettings:
@@ -66,7 +79,7 @@ def placeholder(title: str, text: str) -> QWidget:
 
 def external_page(module: str, class_name: str, title: str):
     """Build a page from another module, or a placeholder if that module is not there yet."""
-    def build(window: "MainWindow") -> QWidget:
+    def build(window: MainWindow) -> QWidget:
         try:
             cls = getattr(importlib.import_module(f"desktop_app.ui.{module}"), class_name)
         except ModuleNotFoundError as exc:

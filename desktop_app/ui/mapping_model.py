@@ -398,7 +398,7 @@ class ProposalModel(ListTableModel):
             self.dataChanged.emit(self.index(0, 0), self.index(len(self.rows) - 1, 0))
 
     def accepted(self) -> list[dict]:
-        return [p for p, ok in zip(self.rows, self.checked) if ok]
+        return [p for p, ok in zip(self.rows, self.checked, strict=True) if ok]
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
         flags = super().flags(index)

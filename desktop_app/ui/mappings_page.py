@@ -9,17 +9,51 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Slot
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QCompleter, QDialog, QDialogButtonBox, QFileDialog,
-                               QHBoxLayout, QHeaderView, QLabel, QMessageBox, QPushButton, QSplitter,
-                               QStyledItemDelegate, QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QCompleter,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QStyledItemDelegate,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.sync import code_lists, mappings
 from desktop_app.sync.suggestions import suggestions_for
-from desktop_app.ui.mapping_model import (KIND_TITLES, MappingTableModel, MissingModel, ProposalModel,
-                                          delete_rows, import_file, is_code_column, load_rows,
-                                          prefill_for_missing, proposal_row, store_many, store_row)
-from desktop_app.ui.widgets import (PROBLEM_BACKGROUND, SearchBox, StatusLine, add_shortcut, plural, show_error,
-                                    show_message)
+from desktop_app.ui.mapping_model import (
+    KIND_TITLES,
+    MappingTableModel,
+    MissingModel,
+    ProposalModel,
+    delete_rows,
+    import_file,
+    is_code_column,
+    load_rows,
+    prefill_for_missing,
+    proposal_row,
+    store_many,
+    store_row,
+)
+from desktop_app.ui.widgets import (
+    PROBLEM_BACKGROUND,
+    SearchBox,
+    StatusLine,
+    add_shortcut,
+    plural,
+    show_error,
+    show_message,
+)
 
 ACTOR = "user"
 KIND_NOUNS = {"vendors": "vendor", "items": "item", "gl": "GL account", "branches": "branch",

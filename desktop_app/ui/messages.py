@@ -68,7 +68,7 @@ class GuiExceptHook:
         self._showing = False
         self.last_box: QMessageBox | None = None
 
-    def install(self) -> "GuiExceptHook":
+    def install(self) -> GuiExceptHook:
         self._previous = sys.excepthook
         sys.excepthook = self
         return self

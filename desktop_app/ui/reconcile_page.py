@@ -6,14 +6,30 @@ from decimal import Decimal
 
 from PySide6.QtCore import QDate, QModelIndex, QObject, Qt, Slot
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QDateEdit, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QPushButton, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core import csv_safe
 from desktop_app.sync.reconcile import ReconRow, reconcile
 from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel
-from desktop_app.ui.widgets import (DIFFERENCE_BACKGROUND, PROBLEM_BACKGROUND, StatusLine, format_money, plural,
-                                    show_error)
+from desktop_app.ui.widgets import (
+    DIFFERENCE_BACKGROUND,
+    PROBLEM_BACKGROUND,
+    StatusLine,
+    format_money,
+    plural,
+    show_error,
+)
 
 ZERO = Decimal("0.00")
 ALL_DATES = QDate(2000, 1, 1)

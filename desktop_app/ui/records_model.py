@@ -15,8 +15,7 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
 from desktop_app.sync import adjustments, records
 from desktop_app.ui.invoice_model import TrailEntry
 from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel
-from desktop_app.ui.widgets import (DIFFERENCE_BACKGROUND, ID_ROLE, MUTED_TEXT, STATE_ROLE,
-                                    state_label)
+from desktop_app.ui.widgets import DIFFERENCE_BACKGROUND, ID_ROLE, MUTED_TEXT, STATE_ROLE, state_label
 
 ATTENTION = "ATTENTION"  # the state filter "Needs attention"
 ORIGINS = {"servicetitan": "ServiceTitan", "syspro": "SYSPRO", "mapping": "Mapping"}

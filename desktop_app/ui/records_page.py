@@ -10,17 +10,46 @@ decision and an approval are jobs (they talk to ServiceTitan and SYSPRO).
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFrame, QGridLayout, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSplitter, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.sync import records
 from desktop_app.ui.invoices_page import HistoryTabMixin, _plain_table
 from desktop_app.ui.master_detail import MasterDetailMixin
 from desktop_app.ui.messages import alive
-from desktop_app.ui.records_model import (ATTENTION, ORIGINS, ConflictModel, RecordDetail, RecordsModel,
-                                          RecordsSnapshot, flow_text, load_record, load_records)
-from desktop_app.ui.widgets import (SearchBox, StateBadgeDelegate, StatusLine, add_shortcut, plural,
-                                    set_badge, show_error, state_label)
+from desktop_app.ui.records_model import (
+    ATTENTION,
+    ORIGINS,
+    ConflictModel,
+    RecordDetail,
+    RecordsModel,
+    RecordsSnapshot,
+    flow_text,
+    load_record,
+    load_records,
+)
+from desktop_app.ui.widgets import (
+    SearchBox,
+    StateBadgeDelegate,
+    StatusLine,
+    add_shortcut,
+    plural,
+    set_badge,
+    show_error,
+    state_label,
+)
 
 RETRYABLE = frozenset({records.FAILED, records.IN_DOUBT, records.HELD})
 APPROVABLE_FLOWS = frozenset({"vendors", "purchase-orders", "adjustments"})  # flows whose creations wait for approval
@@ -154,7 +183,7 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         values = [str(detail.st_id) if detail.st_id is not None else "— (not in ServiceTitan yet)",
                   detail.syspro_key or "— (not in SYSPRO yet)", ORIGINS.get(detail.origin, detail.origin or "—"),
                   str(detail.attempts), detail.updated_at.strftime("%Y-%m-%d %H:%M") if detail.updated_at else "—"]
-        for label, value in zip(self.fact_labels.values(), values):
+        for label, value in zip(self.fact_labels.values(), values, strict=True):
             label.setText(value)
         in_conflict = detail.state == records.CONFLICT
         self.reason.setText(detail.reason)

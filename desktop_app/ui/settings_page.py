@@ -8,12 +8,25 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QDate, Qt, Signal, Slot
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QCompleter, QDateEdit, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDateEdit,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app.core import config, secrets
-from desktop_app.core.config import SPECS, SettingSpec, SettingsError
+from desktop_app.core.config import SPECS, SettingsError, SettingSpec
 from desktop_app.core.errors import ConnectionResult
 from desktop_app.core.origins import ALLOW_UNENCRYPTED, UNENCRYPTED_URL_SETTINGS, unencrypted_warning
 from desktop_app.ui.messages import alive
@@ -33,8 +46,8 @@ NO_DATE = QDate(2000, 1, 1)  # shown as "Not set"
 
 def label_for(key: str) -> str:
     name = key.split(".", 1)[1].replace("_", " ")
-    for short, nice in (("url", "URL"), ("api", "API"), ("enet", "e.net"), ("odata", "OData"), ("st ", "ST "), ("guid", "GUID"),
-                        ("id", "ID")):
+    for short, nice in (("url", "URL"), ("api", "API"), ("enet", "e.net"), ("odata", "OData"), ("st ", "ST "),
+                        ("guid", "GUID"), ("id", "ID")):
         name = " ".join(nice if word == short else word for word in name.split(" "))
     return name if name.startswith("e.net") else name[:1].upper() + name[1:]
 

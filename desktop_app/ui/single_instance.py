@@ -86,7 +86,7 @@ class RunningMutex:
     def __init__(self):
         self._handle = None
 
-    def create(self) -> "RunningMutex":
+    def create(self) -> RunningMutex:
         if sys.platform == "win32":
             import ctypes
 

@@ -14,9 +14,26 @@ import zoneinfo
 from collections.abc import Callable
 
 from PySide6.QtCore import QDate, Qt, Signal, Slot
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QCompleter, QDateEdit, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton,
-                               QRadioButton, QSpinBox, QVBoxLayout, QWidget, QWizard, QWizardPage)
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QCompleter,
+    QDateEdit,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
 
 from desktop_app.core import config, secrets
 from desktop_app.core.config import SPECS, SettingsError
@@ -334,7 +351,7 @@ class ServiceTitanPage(ConnectionPage):
     def _environment_changed(self, *_args) -> None:
         env = self.environment.currentData()
         urls = config.ENVIRONMENT_URLS.get(env)
-        for key, url in zip(("servicetitan.auth_url", "servicetitan.api_url"), urls or (None, None)):
+        for key, url in zip(("servicetitan.auth_url", "servicetitan.api_url"), urls or (None, None), strict=True):
             edit = self.fields[key]
             if url is not None:
                 edit.setText(url)
@@ -554,7 +571,7 @@ class SyncPage(SetupPage):
 class FinishPage(QWizardPage):
     mappingsRequested = Signal()
 
-    def __init__(self, wizard: "SetupWizard"):
+    def __init__(self, wizard: SetupWizard):
         super().__init__()
         self.setTitle("Ready")
         self.setSubTitle("Press Finish to save. ml-connector then syncs on its own; the dashboard shows "
