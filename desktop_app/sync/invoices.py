@@ -778,19 +778,27 @@ def _settle_credit(ctx: SyncContext, session, doc: ApDocument, why: str) -> bool
         ledger.record(doc, "lookup", f"{why}: no credit of ServiceTitan invoice id {doc.st_invoice_id} among the "
                       f"transactions of SYSPRO invoice {doc.syspro_invoice} (supplier {doc.supplier})", actor=ctx.actor)
         return False
+    return _settle_found(ctx, doc, found, why,
+                         held=f"this credit against invoice {doc.syspro_invoice} of supplier {doc.supplier}",
+                         check="the invoice's transactions",
+                         seen=f"the credit is in SYSPRO against invoice {doc.syspro_invoice}")
+
+
+def _settle_found(ctx: SyncContext, doc: ApDocument, found, why: str, *, held: str, check: str,
+                  seen: str) -> bool:
+    """SYSPRO holds what the look-up found for `doc`: POSTED, not sent again, when the amounts agree;
+    FAILED for a person when SYSPRO holds another amount (nothing is posted over it)."""
     amount = _found_amount(found)
-    journal = str(getattr(found, "journal", "") or "")
     if amount is not None and abs(amount) != abs(doc.amount):
         ledger.transition(doc, FAILED, "lookup_mismatch",
-                          f"{why}: SYSPRO already holds this credit against invoice {doc.syspro_invoice} of supplier "
-                          f"{doc.supplier} with amount {amount}, but this document is {doc.amount}. Nothing was "
-                          "posted; check the invoice's transactions in SYSPRO.", actor=ctx.actor,
-                          reason=f"SYSPRO already holds this credit with amount {amount} (ours {doc.amount})",
+                          f"{why}: SYSPRO already holds {held} with amount {amount}, but this document is "
+                          f"{doc.amount}. Nothing was posted; check {check} in SYSPRO.", actor=ctx.actor,
+                          reason=f"SYSPRO already holds {held} with amount {amount} (ours {doc.amount})",
                           syspro_amount=abs(amount))
         return True
+    journal = str(getattr(found, "journal", "") or "")
     ledger.transition(doc, POSTED, "found_in_syspro",
-                      f"{why}: the credit is in SYSPRO against invoice {doc.syspro_invoice} (journal "
-                      f"{journal or 'unknown'}); recorded as posted, not sent again.",
+                      f"{why}: {seen} (journal {journal or 'unknown'}); recorded as posted, not sent again.",
                       actor=ctx.actor, journal=journal, posted_at=doc.posted_at or utcnow(), reason="",
                       syspro_amount=abs(amount) if amount is not None else None,
                       write_back="PENDING" if ctx.settings["sync.write_back"] else "")
@@ -806,8 +814,6 @@ def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> 
         ledger.record(doc, "lookup", f"{why}: not in SYSPRO (supplier {doc.supplier}, invoice "
                       f"{doc.syspro_invoice})", actor=ctx.actor)
         return False
-    amount = _found_amount(found)
-    journal = str(getattr(found, "journal", "") or "")
     owner = (ApDocument.select().where(
         (ApDocument.supplier == doc.supplier) & (ApDocument.syspro_invoice == doc.syspro_invoice)
         & (ApDocument.st_invoice_id != doc.st_invoice_id) & (ApDocument.transaction_code != "C")
@@ -822,20 +828,8 @@ def settle_with_lookup(ctx: SyncContext, session, doc: ApDocument, why: str) -> 
                           reason=f"Invoice number {doc.syspro_invoice} belongs to ST invoice "
                                  f"{owner.st_invoice_number or owner.st_invoice_id}")
         return True
-    if amount is not None and abs(amount) != abs(doc.amount):
-        ledger.transition(doc, FAILED, "lookup_mismatch",
-                          f"{why}: SYSPRO already holds invoice {doc.syspro_invoice} for supplier {doc.supplier} "
-                          f"with amount {amount}, but this document is {doc.amount}. Nothing was posted; "
-                          "check the invoice in SYSPRO.", actor=ctx.actor,
-                          reason=f"SYSPRO already holds {doc.syspro_invoice} with amount {amount} (ours {doc.amount})",
-                          syspro_amount=abs(amount))
-        return True
-    ledger.transition(doc, POSTED, "found_in_syspro",
-                      f"{why}: found in SYSPRO (journal {journal or 'unknown'}); recorded as posted, not sent again.",
-                      actor=ctx.actor, journal=journal, posted_at=doc.posted_at or utcnow(), reason="",
-                      syspro_amount=abs(amount) if amount is not None else None,
-                      write_back="PENDING" if ctx.settings["sync.write_back"] else "")
-    return True
+    return _settle_found(ctx, doc, found, why, held=f"invoice {doc.syspro_invoice} for supplier {doc.supplier}",
+                         check="the invoice", seen="found in SYSPRO")
 
 
 def settle(ctx: SyncContext, session, doc: ApDocument, why: str) -> bool:
