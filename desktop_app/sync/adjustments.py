@@ -421,9 +421,5 @@ def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> 
     """Retry of adjustments held as unreadable: ServiceTitan is asked for them again (see
     purchase_orders.read_again)."""
     sync = AdjustmentSync(ctx, LazySession(ctx), summary)
-    with database.atomic():
-        for adjustment in ctx.st.adjustments(ids=[link.st_id for link in held], hold_unreadable=True):
-            if isinstance(adjustment, UnreadableRecord):
-                records.hold_unreadable(FLOW, adjustment, actor=ctx.actor, summary=summary)
-            else:
-                sync.store(adjustment.raw)
+    records.take_read_again(FLOW, ctx.st.adjustments(ids=[link.st_id for link in held], hold_unreadable=True),
+                            lambda adjustment: sync.store(adjustment.raw), actor=ctx.actor, summary=summary)

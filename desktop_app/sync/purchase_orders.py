@@ -703,9 +703,5 @@ def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> 
     """Retry of POs held as unreadable: ServiceTitan is asked for them again and what it sends now is
     stored as a fresh version (still unreadable: held again, with what is wrong now)."""
     sync = PoSync(ctx, LazySession(ctx), summary)
-    with database.atomic():
-        for po in ctx.st.purchase_orders(ids=[link.st_id for link in held], hold_unreadable=True):
-            if isinstance(po, UnreadableRecord):
-                records.hold_unreadable(FLOW, po, actor=ctx.actor, summary=summary)
-            else:
-                sync.store_st(po.raw)
+    records.take_read_again(FLOW, ctx.st.purchase_orders(ids=[link.st_id for link in held], hold_unreadable=True),
+                            lambda po: sync.store_st(po.raw), actor=ctx.actor, summary=summary)

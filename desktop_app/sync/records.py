@@ -185,6 +185,19 @@ def unreadable_reason(flow: str, label, error) -> str:
             "correct it in ServiceTitan (it is read again when it changes) or Retry to read it again.")
 
 
+def take_read_again(flow: str, fetched, store, *, actor: str, summary) -> None:
+    """A Retry of records held as unreadable: what ServiceTitan sends now (`fetched`) is held again
+    when it still cannot be read, naming what is wrong now, and handed to `store` when it can."""
+    from desktop_app.servicetitan.models import UnreadableRecord
+
+    with database.atomic():
+        for record in fetched:
+            if isinstance(record, UnreadableRecord):
+                hold_unreadable(flow, record, actor=actor, summary=summary)
+            else:
+                store(record)
+
+
 def hold_unreadable(flow: str, record, *, actor: str, summary) -> SyncLink | None:
     """Hold a ServiceTitan record its model could not read (`models.UnreadableRecord`): its link is
     HELD with the field and value that stop it; the link keeps the last version it could read."""

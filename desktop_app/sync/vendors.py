@@ -799,15 +799,14 @@ REREAD = "reread"  # in link.data: a version read again on Retry, compared on th
 def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:
     """Retry of vendors held as unreadable: ServiceTitan is asked for them again; a readable one is
     compared on the flow's next pass like a vendor the list sent (whatever the list's cursor)."""
-    with database.atomic():
-        for vendor in ctx.st.vendors_by_ids([link.st_id for link in held], hold_unreadable=True):
-            if isinstance(vendor, UnreadableRecord):
-                records.hold_unreadable(FLOW, vendor, actor=ctx.actor, summary=summary)
-                continue
-            link = links.by_st(FLOW, vendor.id)
-            if link is not None and records.readable_again(link):
-                link.st_current = vendor.raw
-                link.data = {**(link.data or {}), REREAD: True}
-                link.save()
-                records.record(link, "readable", f"ServiceTitan vendor {link.label} can be read again",
-                               actor=ctx.actor)
+
+    def store(vendor) -> None:
+        link = links.by_st(FLOW, vendor.id)
+        if link is not None and records.readable_again(link):
+            link.st_current = vendor.raw
+            link.data = {**(link.data or {}), REREAD: True}
+            link.save()
+            records.record(link, "readable", f"ServiceTitan vendor {link.label} can be read again", actor=ctx.actor)
+
+    records.take_read_again(FLOW, ctx.st.vendors_by_ids([link.st_id for link in held], hold_unreadable=True),
+                            store, actor=ctx.actor, summary=summary)
