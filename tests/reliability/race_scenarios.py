@@ -11,7 +11,6 @@ as a disagreement between the ledger and SYSPRO, a second post as a duplicate.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -19,7 +18,7 @@ from desktop_app.core.models import ApDocument, database
 from desktop_app.sandbox.runner import Sandbox
 from desktop_app.sync import invoices, ledger
 from desktop_app.sync.build import is_credit_reference
-from tests.reliability.scenarios import Outcome, judge
+from tests.reliability.scenarios import Outcome, one_cycle, recover
 
 
 @contextmanager
@@ -44,33 +43,14 @@ def _before_each(name: str, every: int, action: Callable[[ApDocument], None]) ->
 
 
 def _cycles(box: Sandbox, outcome: Outcome, cycles: int, arrivals: int) -> None:
-    from desktop_app.sync.context import SyncContext
-    from desktop_app.sync.cycle import run_cycle
-
     for index in range(cycles):
         if index:
             box.company.st.advance(arrivals)
-        ctx = SyncContext.from_database(actor="scenario")
-        try:
-            run_cycle(ctx, flow="invoices")
-        except Exception as exc:  # noqa: BLE001 - judged by the ledger and SYSPRO, not by the exception
-            outcome.notes.append(type(exc).__name__)
-        finally:
-            ctx.close()
+        one_cycle(outcome, flow="invoices")
 
 
 def _clean_cycle(box: Sandbox, outcome: Outcome) -> Outcome:
-    from desktop_app.sync.context import SyncContext
-    from desktop_app.sync.cycle import run_cycle
-
-    started = time.monotonic()
-    ctx = SyncContext.from_database(actor="scenario")
-    try:
-        run_cycle(ctx, flow="invoices")
-    finally:
-        ctx.close()
-    outcome.recover_seconds = time.monotonic() - started
-    return judge(box, outcome)
+    return recover(box, outcome, flow="invoices")
 
 
 def evicted_mid_post_in(box: Sandbox, *, every: int = 3, cycles: int = 3, arrivals: int = 40) -> Outcome:

@@ -38,22 +38,52 @@ class Outcome:
 
 
 def judge(box: Sandbox, outcome: Outcome) -> Outcome:
-    """Compare the ledger with both simulators. Needs the database open."""
+    """Compare the ledger with both simulators. Needs the database open. Adds to what the scenario
+    itself counted (a hang the watchdog did not end, a broken invoice that reached SYSPRO)."""
     posted = Counter((r["Supplier"], r["Invoice"]) for r in box.company.syspro.ap_invoices)
     # a credit note applied to an invoice is one of its transactions, known by its reference
     credits = Counter((r["Supplier"], r["Invoice"], r["Reference"]) for r in box.company.syspro.ap_invoice_pays)
-    outcome.duplicated = sum(n - 1 for n in posted.values() if n > 1) + sum(n - 1 for n in credits.values() if n > 1)
+    outcome.duplicated += sum(n - 1 for n in posted.values() if n > 1) + sum(n - 1 for n in credits.values() if n > 1)
     known = {row.st_invoice_id for row in models.SourceInvoice.select()}
     outcome.invoices = len(box.company.st.invoices)
-    outcome.lost = len(set(box.company.st.invoices) - known)
+    outcome.lost += len(set(box.company.st.invoices) - known)
     docs = list(models.ApDocument.select())
     outcome.documents = len(docs)
-    outcome.stuck = sum(1 for d in docs if d.state in (ledger.POSTING, ledger.DISCOVERED)
+    outcome.stuck += sum(1 for d in docs if d.state in (ledger.POSTING, ledger.DISCOVERED)
                         or (d.state in ledger.ATTENTION | {ledger.SKIPPED} and not d.reason))
     in_ledger = {(d.supplier, d.syspro_invoice) for d in docs
                  if d.state in (ledger.POSTED, ledger.CONFIRMED, ledger.CHANGED_IN_SOURCE)}
-    outcome.disagree = len(set(posted) ^ in_ledger)
+    outcome.disagree += len(set(posted) ^ in_ledger)
     return outcome
+
+
+def one_cycle(outcome: Outcome | None = None, *, flow: str | None = None, retry_first: bool = False) -> None:
+    """One cycle in this process, as the scenario's actor (after a Retry of everything that failed,
+    with `retry_first`). With `outcome`, an exception is noted there and the scenario goes on: it is
+    judged by the ledger and the simulators, not by how a faulty cycle ended."""
+    from desktop_app.sync import invoices
+    from desktop_app.sync.context import SyncContext
+    from desktop_app.sync.cycle import run_cycle
+
+    ctx = SyncContext.from_database(actor="scenario")
+    try:
+        if retry_first:
+            invoices.replay(ctx, all_failed=True)
+        run_cycle(ctx, flow=flow)
+    except Exception as exc:
+        if outcome is None:
+            raise
+        outcome.notes.append(type(exc).__name__)
+    finally:
+        ctx.close()
+
+
+def recover(box: Sandbox, outcome: Outcome, *, flow: str | None = None, retry_first: bool = False) -> Outcome:
+    """One clean cycle, timed as the recovery, then the judgement."""
+    started = time.monotonic()
+    one_cycle(flow=flow, retry_first=retry_first)
+    outcome.recover_seconds = time.monotonic() - started
+    return judge(box, outcome)
 
 
 def _run_sync(env: dict, kill_when=None, *, limit_s: float = 120) -> int:
@@ -102,32 +132,16 @@ def crash_loop_in(box: Sandbox, *, seed: int, kills: int, arrivals: int = 25, en
 
 def fault_in(box: Sandbox, side: str, faults: dict, *, cycles: int = 3) -> Outcome:
     """Run cycles in-process with a fault switched on; then one clean cycle measures recovery."""
-    from desktop_app.sync.context import SyncContext
-    from desktop_app.sync.cycle import run_cycle
-
     outcome = Outcome(f"{side}.{','.join(f'{k}={_value(v)}' for k, v in faults.items())}")
     getattr(box, side).set_faults(faults)
     page_size = box.syspro.page_size
     if "odata_repeat_link" in faults:  # a link only comes with a read longer than one page
         box.syspro.page_size = min(page_size, 50)
     for _ in range(cycles):
-        ctx = SyncContext.from_database(actor="scenario")
-        try:
-            run_cycle(ctx)
-        except Exception as exc:  # a cycle may stop on a connection failure; the next one continues
-            outcome.notes.append(type(exc).__name__)
-        finally:
-            ctx.close()
+        one_cycle(outcome)  # a cycle may stop on a connection failure; the next one continues
     getattr(box, side).set_faults({})
     box.syspro.page_size = page_size
-    started = time.monotonic()
-    ctx = SyncContext.from_database(actor="scenario")
-    try:
-        run_cycle(ctx)
-    finally:
-        ctx.close()
-    outcome.recover_seconds = time.monotonic() - started
-    return judge(box, outcome)
+    return recover(box, outcome)
 
 
 def _value(value) -> str:
@@ -140,7 +154,6 @@ def hung_engine_in(box: Sandbox, *, watchdog_s: float = 3.0, cycles: int = 2, ar
     clean cycle afterwards measures recovery (documents in flight looked up, not sent again)."""
     import functools
 
-    from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
     from desktop_app.sync.engine_process import EngineProcess, EngineStalled
 
@@ -159,16 +172,8 @@ def hung_engine_in(box: Sandbox, *, watchdog_s: float = 3.0, cycles: int = 2, ar
     finally:
         engine.close()
     box.syspro.set_faults({})
-    started = time.monotonic()
-    ctx = SyncContext.from_database(actor="scenario")
-    try:
-        run_cycle(ctx)
-    finally:
-        ctx.close()
-    outcome.recover_seconds = time.monotonic() - started
-    if outcome.kills != cycles:
-        outcome.stuck += cycles - outcome.kills  # a hang the watchdog did not end
-    return judge(box, outcome)
+    outcome.stuck += cycles - outcome.kills  # a hang the watchdog did not end
+    return recover(box, outcome)
 
 
 def _damage(rng: random.Random):
@@ -192,10 +197,6 @@ def broken_records_in(box: Sandbox, *, every: int = 5, cycles: int = 3, arrivals
     """Every `every`-th new invoice arrives broken: it must be held as unreadable and never posted
     while the cycles around it post everything else; once ServiceTitan sends it whole again, Retry
     posts it. A broken invoice that reached SYSPRO counts as a disagreement."""
-    from desktop_app.sync import invoices
-    from desktop_app.sync.context import SyncContext
-    from desktop_app.sync.cycle import run_cycle
-
     rng = random.Random(seed)
     outcome = Outcome(f"broken records (1 in {every}) x{cycles}")
     patches = box.company.st.wire_patches.setdefault("invoices", {})
@@ -208,11 +209,7 @@ def broken_records_in(box: Sandbox, *, every: int = 5, cycles: int = 3, arrivals
                                              for item in box.company.st.invoices[st_id]["items"]):
                 patches[st_id] = _damage(rng)
                 broken.add(st_id)
-        ctx = SyncContext.from_database(actor="scenario")
-        try:
-            run_cycle(ctx)
-        finally:
-            ctx.close()
+        one_cycle()
     outcome.kills = len(broken)
     posted = {(row["Supplier"], row["Invoice"]) for row in box.company.syspro.ap_invoices}
     outcome.disagree += sum(1 for doc in models.ApDocument.select().where(models.ApDocument.st_invoice_id.in_(broken))
@@ -221,12 +218,7 @@ def broken_records_in(box: Sandbox, *, every: int = 5, cycles: int = 3, arrivals
         models.ApDocument.st_invoice_id == st_id, models.ApDocument.state == ledger.UNREADABLE).exists())
     patches.clear()  # fixed in ServiceTitan
     started = time.monotonic()
-    ctx = SyncContext.from_database(actor="scenario")
-    try:
-        invoices.replay(ctx, all_failed=True)
-        run_cycle(ctx)
-    finally:
-        ctx.close()
+    one_cycle(retry_first=True)
     outcome.recover_seconds = time.monotonic() - started
     outcome.stuck += models.ApDocument.select().where(models.ApDocument.state == ledger.UNREADABLE).count()
     return judge(box, outcome)
