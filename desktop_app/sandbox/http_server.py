@@ -55,12 +55,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.track(self.connection)
 
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.untrack(self.connection)
-
     # Request lines carry passwords (e.net's OperatorPassword): nothing of them is logged.
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -212,9 +206,14 @@ class WsgiServer(ThreadingHTTPServer):
             self._open.add(connection)
             self.connections_accepted += 1
 
-    def untrack(self, connection: socket.socket) -> None:
-        with self._open_lock:
-            self._open.discard(connection)
+    def shutdown_request(self, request) -> None:
+        # counted as open until its socket is closed: a client told "no open connections" must find
+        # the one it kept already hung up, not one that closes under its next request
+        try:
+            super().shutdown_request(request)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
 
     def open_connections(self) -> int:
         with self._open_lock:
