@@ -147,7 +147,7 @@ class HistoryTabMixin:
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 4, 0, 0)
         self.trail_model = TrailModel(self)
-        self.trail_view = plain_table(self.trail_model, page)
+        self.trail_view = _plain_table(self.trail_model, page)
         self.trail_view.doubleClicked.connect(self._view_xml)
         self.trail_view.selectionModel().currentRowChanged.connect(self._trail_row_changed)
         self.xml_button = QPushButton("View XML", page)
@@ -263,7 +263,7 @@ class DetailPane(HistoryTabMixin, QWidget):
         lines_layout = QVBoxLayout(lines_page)
         lines_layout.setContentsMargins(0, 4, 0, 0)
         self.lines_model = LinesModel(self)
-        self.lines_view = plain_table(self.lines_model, lines_page)
+        self.lines_view = _plain_table(self.lines_model, lines_page)
         self.lines_view.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.total_label = QLabel("", lines_page)
         self.total_label.setAlignment(Qt.AlignmentFlag.AlignRight)
@@ -386,8 +386,7 @@ class DetailPane(HistoryTabMixin, QWidget):
         self.credit_button.setEnabled(enabled and credit and state in invoices.CREDIT_PICKABLE)
 
 
-def plain_table(model, parent: QWidget) -> QTableView:
-    """A read-only grid as every page shows one: whole rows selected one at a time, no row numbers."""
+def _plain_table(model, parent: QWidget) -> QTableView:
     view = QTableView(parent)
     view.setModel(model)
     view.setAlternatingRowColors(True)
@@ -453,7 +452,7 @@ class InvoicesPage(MasterDetailMixin, QWidget):
         layout.addLayout(filters)
 
         self.model = InvoiceTableModel(bridge, self)
-        self.table = plain_table(self.model, self)
+        self.table = _plain_table(self.model, self)
         # the state badges are icons from the model (state_badge_icon), painted by Qt's own delegate;
         # the icon size only bounds them (a badge is as big as its pixmap)
         self.model.view = self.table

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.sync import records
-from desktop_app.ui.invoices_page import HistoryTabMixin, plain_table
+from desktop_app.ui.invoices_page import HistoryTabMixin, _plain_table
 from desktop_app.ui.master_detail import MasterDetailMixin
 from desktop_app.ui.messages import alive
 from desktop_app.ui.records_model import (
@@ -136,7 +136,7 @@ class RecordDetailPane(HistoryTabMixin, QWidget):
         top.addWidget(self.keep_syspro_button)
         box.addLayout(top)
         self.conflict_model = ConflictModel(self)
-        self.conflict_view = plain_table(self.conflict_model, self.conflict_box)
+        self.conflict_view = _plain_table(self.conflict_model, self.conflict_box)
         self.conflict_view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.conflict_view.horizontalHeader().setStretchLastSection(True)
         box.addWidget(self.conflict_view)
@@ -296,7 +296,7 @@ class RecordsPage(MasterDetailMixin, QWidget):
         layout.addLayout(filters)
 
         self.model = RecordsModel(self.flow, self)
-        self.table = plain_table(self.model, self)
+        self.table = _plain_table(self.model, self)
         if self.flow in APPROVABLE_FLOWS:
             self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setItemDelegateForColumn(RecordsModel.COL_STATE, StateBadgeDelegate(self.table))
