@@ -1,8 +1,8 @@
 """APSTIN – post AP invoices and credit notes with general-ledger distribution lines.
 
-Document shape from the real samples (tests/reference/syspro/samples/APSTIN-XmlIn-LedgerDistribution.xml,
+Document shape from the real samples (samples/APSTIN-XmlIn-LedgerDistribution.xml,
 APSTIN-XmlParameters.xml); result shape from docs/syspro-contract.md (no real APSTIN XmlOut is
-public). One invoice per document is the rule (docs/architecture.md §2): results map 1:1 and one bad invoice
+public). One invoice per document is the rule (DESIGN §2): results map 1:1 and one bad invoice
 cannot block others.
 """
 from __future__ import annotations
