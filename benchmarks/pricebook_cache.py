@@ -13,7 +13,7 @@ against the same simulator and prints ServiceTitan requests, wall time, CPU time
 
 No added latency; the benchmark stops by itself and asserts nothing.
 
-    /work/venv/bin/python benchmarks/pricebook_cache.py [--skus 50000]
+    python benchmarks/pricebook_cache.py [--skus 50000]
 """
 from __future__ import annotations
 

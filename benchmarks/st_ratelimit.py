@@ -13,7 +13,7 @@ endpoint, and a business-units list that accepts at most 60 requests in any roll
 
 Prints figures only; it asserts nothing about timing. Stops by itself.
 
-    /work/venv/bin/python benchmarks/st_ratelimit.py [--seconds 10] [--threads 4]
+    python benchmarks/st_ratelimit.py [--seconds 10] [--threads 4]
 """
 from __future__ import annotations
 

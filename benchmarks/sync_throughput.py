@@ -28,7 +28,7 @@ No added latency: the ServiceTitan simulator's rate limit is raised to 1,000,000
 still paces itself at 60 requests/s, which costs nothing here: a cycle makes a few dozen requests).
 Each size runs under a time limit; the benchmark stops by itself and asserts nothing.
 
-    /work/venv/bin/python benchmarks/sync_throughput.py [--quick] [--sizes 1000,5000,20000]
+    python benchmarks/sync_throughput.py [--quick] [--sizes 1000,5000,20000]
                                                         [--seed 7] [--tracemalloc] [--profile DIR]
 """
 from __future__ import annotations

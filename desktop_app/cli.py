@@ -1,98 +1,22 @@
-"""Command-line interface (DESIGN §4): the same engine as the GUI, for automation and support.
+"""Command-line interface (docs/architecture.md §4): the same engine as the GUI, for automation and support.
 
-Exit codes: 0 all good; 1 some records failed or need mapping; 2 bad usage or configuration;
-3 could not connect or authenticate.
+This module parses the command line and dispatches; the handlers are in `desktop_app/commands/`,
+found by name in `desktop_app.commands.COMMANDS`. Exit codes: 0 all good; 1 some records failed or
+need mapping; 2 bad usage or configuration; 3 could not connect or authenticate.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from desktop_app import __version__
-from desktop_app.core import config, errors, secrets
-from desktop_app.core.errors import EXIT_OK, EXIT_USAGE, ConnectorError
+from desktop_app.commands import COMMANDS
+from desktop_app.core import secrets
+from desktop_app.core.errors import ConnectorError
 from desktop_app.core.redact import redact
-
-log = logging.getLogger("desktop_app.cli")
-
-COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
-
-
-def command(name: str):
-    def register(func):
-        COMMANDS[name] = func
-        return func
-    return register
-
-
-def _print_json(data) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-def open_engine_db():
-    from desktop_app.core import db, logs
-
-    logs.setup_logging()
-    database = db.open_database()
-    if db.upgrade_notice:
-        print(db.upgrade_notice, file=sys.stderr)
-    return database
-
-
-# ---------------------------------------------------------------- config / secrets
-@command("config.set")
-def cmd_config_set(args) -> int:
-    open_engine_db()
-    value = config.save_setting(args.key, args.value, actor="cli")
-    print(f"{args.key} = {config.to_text(args.key, value)}")
-    return EXIT_OK
-
-
-@command("config.show")
-def cmd_config_show(args) -> int:
-    open_engine_db()
-    settings = config.load_settings()
-    if args.json:
-        _print_json(settings.as_json())
-    else:
-        width = max(len(key) for key in settings)
-        for key in sorted(settings):
-            marker = "" if settings.is_set(key) else "  (default)"
-            print(f"{key:<{width}}  {config.to_text(key, settings[key])}{marker}")
-    return EXIT_OK
-
-
-@command("secrets.set")
-def cmd_secrets_set(args) -> int:
-    if args.name not in secrets.SECRET_NAMES:
-        raise errors.ConfigError(f"Unknown secret {args.name!r}. Valid names: {', '.join(secrets.SECRET_NAMES)}")
-    if sys.stdin is None or sys.stdin.isatty():
-        import getpass
-
-        value = getpass.getpass(f"{args.name}: ")
-    else:
-        value = sys.stdin.readline().rstrip("\r\n")
-    if not value:
-        raise errors.ConfigError(f"No value given for {args.name} on standard input; nothing was stored.")
-    secrets.set_secret(args.name, value)
-    print(f"{args.name} stored in the keyring ({secrets.backend_name()}).")
-    return EXIT_OK
-
-
-@command("secrets.status")
-def cmd_secrets_status(args) -> int:
-    status = secrets.secrets_status()
-    if args.json:
-        _print_json(status)
-    else:
-        for name, present in status.items():
-            print(f"{name:<28} {'set' if present else 'missing'}")
-    return EXIT_OK
 
 
 # ---------------------------------------------------------------- parser
@@ -264,18 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_command_modules() -> None:
-    # engine commands live next to the engine; importing registers them
-    import importlib
-
-    for module in ("desktop_app.commands",):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
 def _print_redacted_traceback(exc_type, exc, tb) -> None:
     """An unexpected error's traceback as Python prints it, with every secret masked (its message
     and the values in it may carry a URL with a password, a header, a token)."""
@@ -302,12 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_redacting_excepthooks()
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler_name = getattr(args, "handler", None) or "gui"
-    _load_command_modules()
-    handler = COMMANDS.get(handler_name)
-    if handler is None:
-        print(f"ml-connector: '{handler_name}' is not available in this build yet.", file=sys.stderr)
-        return EXIT_USAGE
+    handler = COMMANDS[getattr(args, "handler", None) or "gui"]
     try:
         return handler(args)
     except ConnectorError as exc:

@@ -7,8 +7,8 @@ What only the installed (frozen) Windows app needs, done before the app does any
 - The windowed exe starts with sys.stdout/sys.stderr set to None, so a CLI command such as
   `ml-connector.exe --version` or `status` would crash on its first print. Attach to the console
   of the shell that started us when there is one, else write into the void.
-- A frozen app can end up with keyring's "fail" backend when entry-point metadata is missing.
-  STYLE.md: select the Windows Credential Manager backend explicitly. An explicit
+- A frozen app can end up with keyring's "fail" backend when entry-point metadata is missing,
+  so the Windows Credential Manager backend is selected explicitly. An explicit
   PYTHON_KEYRING_BACKEND from the user still wins.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Typed, validated, non-secret settings (DESIGN §4). Stored in the database's `setting` table.
+"""Typed, validated, non-secret settings (docs/architecture.md §4). Stored in the database's `setting` table.
 
 A setting is always given and stored as text (CLI, CSV, wizard); `parse_value` turns it into its
 type or raises `SettingsError` with a sentence that names the key and what is expected.

@@ -16,9 +16,8 @@ from desktop_app.core import paths
 from desktop_app.core.errors import DatabaseError
 from desktop_app.core.migrations import APP_ID, interrupted_upgrade, migrate
 
-# `database` is used here; the other names are re-exported for desktop_app/sync/*.py,
-# desktop_app/ui/*.py, desktop_app/cli.py and desktop_app/commands.py, which import them from this
-# module. They stay until those modules import them from desktop_app.core.models directly.
+# `database` is used here; the other names are re-exported for desktop_app/sync/*.py and
+# desktop_app/ui/*.py, which import them from this module (new code imports desktop_app.core.models).
 from desktop_app.core.models import (  # noqa: F401
     ApDocument,
     AuditEvent,

@@ -3,7 +3,7 @@
 Entries are keyed per profile (see `paths.profile_id`) so that the demo profile or a test data
 directory can never overwrite a real profile's passwords. When the machine has no usable keyring
 we refuse with instructions instead of silently writing plaintext; only the demo profile may use
-its own file backend inside its data directory (DESIGN §5).
+its own file backend inside its data directory (docs/architecture.md §5).
 
 Keyrings that keep nothing (keyring's `null` backend) or keep passwords in a readable file
 (keyrings.alt's plaintext backends), and any backend with priority <= 0 (keyring's own mark for

@@ -2,7 +2,7 @@
 
 ServiceTitan is an ASP.NET service: a missing required field or a value of the wrong type is
 a 400 whose `errors` name the field ("Address.Street": ["The Street field is required."]).
-Unknown fields are ignored, as the live API does (research notes §6, gotcha 5).
+Unknown fields are ignored, as the live API does (docs/sandbox-fidelity.md, rule ST-13).
 """
 from __future__ import annotations
 

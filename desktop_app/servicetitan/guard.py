@@ -1,6 +1,6 @@
 """The one place that decides whether a request may be sent at all.
 
-AP bills are read-only for this app (DESIGN §1): ServiceTitan itself offers no create/update,
+AP bills are read-only for this app (docs/architecture.md §1): ServiceTitan itself offers no create/update,
 and we also leave mark-as-exported and custom fields on AP bills to the accounting team. The
 legacy `inventory-bills` endpoints are the same bills under their older name, so the same rule
 applies. Checked before rate limiting, token or network: a refused write costs nothing.

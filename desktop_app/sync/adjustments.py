@@ -1,4 +1,4 @@
-"""Inventory adjustments (DESIGN §1, with ServiceTitan's limits).
+"""Inventory adjustments (docs/architecture.md §1, with ServiceTitan's API limits).
 
 ServiceTitan → SYSPRO: adjustments from the export feed are posted through INVTMA, one item per
 (warehouse, stock code), all or nothing, with Reference "ST-ADJ-<number>" as the idempotency key:
@@ -9,7 +9,7 @@ SYSPRO journal is written back to the adjustment's externalData. An adjustment a
 already entered by hand with the adjustment number as Reference (same warehouse, stock code and
 quantity) is matched, not posted again.
 
-SYSPRO → ServiceTitan: the API cannot create adjustments (NOTES §3.6), so SYSPRO adjustments
+SYSPRO → ServiceTitan: the API cannot create adjustments (docs/architecture.md §1), so SYSPRO adjustments
 (InvMovements TrnType 'A') that did not come from us and match no ServiceTitan adjustment become
 rows of a stock-difference worklist for a person to enter in ServiceTitan and tick off.
 

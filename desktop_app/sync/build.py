@@ -1,4 +1,4 @@
-"""From a ServiceTitan invoice to the AP documents it owes SYSPRO (DESIGN §2, step 2).
+"""From a ServiceTitan invoice to the AP documents it owes SYSPRO (docs/architecture.md §2, step 2).
 
 Pure: the ST invoice (as ServiceTitan's JSON), the mappings and the reference data go in,
 planned documents — or the exact mappings that are missing, or why nothing is owed — come out.

@@ -4,7 +4,7 @@ Clients are created on first use, so a job that only touches the database (a rep
 document that needs mapping) never logs on anywhere. Factories are injectable for tests.
 
 SYSPRO allows one live e.net session per operator and a second Logon evicts the first, so a job
-holds one session for all its flows (DESIGN §2): `enet_session()` logs on at the first flow that
+holds one session for all its flows (docs/architecture.md §3.4): `enet_session()` logs on at the first flow that
 needs SYSPRO e.net, and `end_enet_session()` (run by the cycle and by `close()`) logs off.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The invoice flow: ServiceTitan invoices → SYSPRO AP documents, exactly once (DESIGN §2).
+"""The invoice flow: ServiceTitan invoices → SYSPRO AP documents, exactly once (docs/architecture.md §2, §6).
 
 Order of a cycle: recover documents a crash left in POSTING, load reference data, discover from
 the export feed (the feed token is stored in the same transaction as the page it covers),

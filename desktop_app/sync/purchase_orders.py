@@ -1,4 +1,4 @@
-"""Purchase orders, both ways (DESIGN §1).
+"""Purchase orders, both ways (docs/architecture.md §1).
 
 ServiceTitan → SYSPRO: POs from the export feed (token stored with the page) become PORTOI adds;
 supplier from the vendor mapping, warehouse from the warehouse mapping of inventoryLocationId,

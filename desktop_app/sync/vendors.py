@@ -1,4 +1,4 @@
-"""Vendors ↔ suppliers, both ways (DESIGN §1), matched by the SYSPRO supplier code.
+"""Vendors ↔ suppliers, both ways (docs/architecture.md §1), matched by the SYSPRO supplier code.
 
 ServiceTitan side: vendors changed since the last cycle (list with modifiedOnOrAfter and
 active=Any; the cursor is the newest modifiedOn seen). SYSPRO side: every supplier over OData

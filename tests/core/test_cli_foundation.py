@@ -89,3 +89,39 @@ def test_sync_without_a_go_live_date_exits_2_and_says_how_to_set_it():
     assert run_cli("config", "set", "sync.start_date", "2026-04-01").returncode == 0
     again = run_cli("sync", "--once")
     assert "go-live" not in again.stderr + again.stdout
+
+
+def _handler_names(parser) -> set[str]:
+    """Every `handler` a command line can set. argparse has no public way to walk its subcommands:
+    its `_actions` list is the only place they are kept."""
+    import argparse
+
+    names = {parser.get_default("handler")} - {None}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                names |= _handler_names(sub)
+    return names
+
+
+def test_every_command_the_parser_offers_runs_a_registered_handler():
+    from desktop_app import cli, commands
+
+    offered = _handler_names(cli.build_parser())
+    assert "records.approve" in offered and "sandbox.serve" in offered  # the walk reaches nested commands
+    assert offered | {"gui"} == set(commands.COMMANDS)  # no command without a handler, no handler unreachable
+
+
+def test_settings_commands_load_no_sync_engine_gui_or_sandbox():
+    script = """
+import sys
+from desktop_app import cli
+code = cli.main(["config", "show", "--json"])
+heavy = sorted(m for m in sys.modules if m.startswith(("desktop_app.sync", "desktop_app.ui", "desktop_app.sandbox",
+                                                      "PySide6")))
+print(code, heavy, file=sys.stderr)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "0 []"

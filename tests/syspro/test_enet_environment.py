@@ -1,5 +1,6 @@
 """The e.net transport reads proxies and the CA bundle from the environment once per session, and still
-sends exactly what `requests.get(url, params=...)` sends (README §1.2: everything in the query string)."""
+sends exactly what `requests.get(url, params=...)` sends (docs/syspro-contract.md, e.net REST: every
+argument in the query string)."""
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
