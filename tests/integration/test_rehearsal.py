@@ -206,3 +206,21 @@ def test_the_wizard_leaves_posting_off_only_on_a_site_that_sent_nothing(sandbox,
     if sent:
         _run(run_cycle)
     assert rehearsal.posting_after_setup() == ({} if sent else {"sync.posting": "off"})
+
+
+def test_the_schedulers_job_rehearses_while_posting_is_off(sandbox):
+    from desktop_app.sync.jobs import JobWorker
+    from desktop_app.ui.sync_control import submit_cycle
+
+    config.save_setting("sync.posting", "off", actor="test")
+    worker = JobWorker()
+    worker.start()
+    try:
+        result = submit_cycle(worker, "scheduler").future.result(timeout=300)
+        assert isinstance(result, rehearsal.Rehearsal) and result.would_post()
+        assert sandbox.company.syspro.ap_invoices == [] and ApDocument.select().count() == 0
+        rehearsal.start_posting(rehearsal.latest(), actor="test")
+        submit_cycle(worker, "scheduler").future.result(timeout=300)
+        assert {(r["Supplier"], r["Invoice"]) for r in sandbox.company.syspro.ap_invoices}
+    finally:
+        assert worker.stop(timeout=60)
