@@ -538,7 +538,8 @@ def plan_creations(ctx: SyncContext, flow: str) -> list[Creation]:
 def new_suppliers(gate: _PlanningGate) -> dict[int, str]:
     """ServiceTitan vendor id → the SYSPRO supplier code the vendor flow would create for it this
     cycle (not held for approval): the invoice flow, which runs after it, maps through them."""
-    return {c.st_id: c.code for c in gate.created() if c.origin == "servicetitan" and c.code and not c.waits}
+    return {c.st_id: c.code for c in gate.created()
+            if c.st_id is not None and c.origin == "servicetitan" and c.code and not c.waits}
 
 
 def _plan(ctx: SyncContext, flow: str) -> _PlanningGate:
@@ -613,8 +614,11 @@ def _rehearse(ctx: SyncContext, go_live: dt.date) -> Rehearsal:
     # in a cycle's order: a supplier the vendor flow creates can carry an invoice in the same cycle
     steps: list[tuple[str, Callable[[], None]]] = [("vendors", vendors),
                                                    ("invoices", lambda: _rehearse_invoices(ctx, rehearsal, created))]
-    steps += [(flow, lambda flow=flow: rehearsal.creations.extend(plan_creations(ctx, flow)))
-              for flow in ("purchase-orders", "adjustments")]
+
+    def two_way(flow: str) -> Callable[[], None]:
+        return lambda: rehearsal.creations.extend(plan_creations(ctx, flow))
+
+    steps += [(flow, two_way(flow)) for flow in ("purchase-orders", "adjustments")]
     for position, (name, step) in enumerate(steps):
         ctx.check_cancelled()
         ctx.progress(0, 0, f"Rehearsing {name}")
