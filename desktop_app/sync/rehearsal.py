@@ -47,6 +47,8 @@ class RehearsalDocument:
     amount: Decimal
     invoice_date: dt.date | None
     problems: tuple[str, ...] = ()  # SYSPRO's ValidateOnly answer ("field: description"); empty: it would post
+    # what else a person should know, e.g. a credit that waits for its original and follows it in the same sync
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -56,7 +58,7 @@ class RehearsalDocument:
         return {"key": self.key, "st_invoice_id": self.st_invoice_id, "st_invoice_number": self.st_invoice_number,
                 "supplier": self.supplier, "branch": self.branch, "transaction_code": self.transaction_code,
                 "amount": _money(self.amount), "invoice_date": self.invoice_date.isoformat() if self.invoice_date
-                else None, "problems": list(self.problems), "ok": self.ok}
+                else None, "problems": list(self.problems), "ok": self.ok, "note": self.note}
 
     @classmethod
     def from_dict(cls, d: dict) -> RehearsalDocument:
@@ -64,7 +66,7 @@ class RehearsalDocument:
                    supplier=d["supplier"], branch=d["branch"], transaction_code=d["transaction_code"],
                    amount=Decimal(d["amount"]),
                    invoice_date=dt.date.fromisoformat(d["invoice_date"]) if d.get("invoice_date") else None,
-                   problems=tuple(d.get("problems") or ()))
+                   problems=tuple(d.get("problems") or ()), note=d.get("note") or "")
 
 
 @dataclass(frozen=True)
@@ -201,12 +203,12 @@ class Rehearsal:
                           "Go-live", self.go_live.isoformat() if self.go_live else ""])
             out.writerow([])
             out.writerow(["Document", "ST invoice", "ST invoice id", "Supplier", "Branch", "Type", "Amount",
-                          "Invoice date", "Would post", "SYSPRO says"])
+                          "Invoice date", "Would post", "SYSPRO says", "Note"])
             for doc in self.documents:
                 out.writerow([doc.key, doc.st_invoice_number, doc.st_invoice_id, doc.supplier, doc.branch,
                                TYPES.get(doc.transaction_code, doc.transaction_code), _money(doc.amount),
                                doc.invoice_date.isoformat() if doc.invoice_date else "", "yes" if doc.ok else "no",
-                               "; ".join(doc.problems)])
+                               "; ".join(doc.problems), doc.note])
             for title, totals in (("Supplier", self.by_supplier()), ("Branch", self.by_branch())):
                 out.writerow([])
                 out.writerow([f"Totals by {title.lower()}", "Documents", "Amount"])
@@ -687,10 +689,12 @@ def _rehearse_invoices(ctx: SyncContext, rehearsal: Rehearsal, created: dict[int
             answers[item.key] = [p for p in answers[item.key] if not_yet not in p]
     documents: dict[str, RehearsalDocument] = {}
     for item in planned:
+        note = ""
         if item.held:
             problems: tuple[str, ...] = (f"Held: {item.held}",)
         elif item.waits_for:
             original_ok = not answers.get(item.waits_for)
+            note = f"{WAITS_FOR_ORIGINAL} ({item.waits_for}), in the same sync; SYSPRO validates it then"
             problems = () if original_ok else (f"{WAITS_FOR_ORIGINAL.split(':')[0]} {item.waits_for}, which SYSPRO "
                                                "would reject",)
         else:
@@ -699,7 +703,7 @@ def _rehearse_invoices(ctx: SyncContext, rehearsal: Rehearsal, created: dict[int
         documents[item.key] = RehearsalDocument(
             key=item.key, st_invoice_id=doc.st_invoice_id, st_invoice_number=doc.st_invoice_number or "",
             supplier=doc.supplier, branch=doc.branch, transaction_code=doc.transaction_code,
-            amount=Decimal(doc.amount).quantize(CENT), invoice_date=doc.invoice_date, problems=problems)
+            amount=Decimal(doc.amount).quantize(CENT), invoice_date=doc.invoice_date, problems=problems, note=note)
     rehearsal.documents = list(documents.values())
     rehearsal.rejections = group_rejections(rehearsal.documents)
 

@@ -76,6 +76,9 @@ def test_start_posting_then_the_next_cycle_posts_exactly_what_the_rehearsal_list
     posted = {d.doc_key: d.amount for d in ApDocument.select()
               .where(ApDocument.state.in_([ledger.POSTED, ledger.CONFIRMED]))}
     assert posted == would_post
+    # credits whose original goes in the same cycle were listed as waiting for it, and followed it
+    following = [d for d in seen.would_post() if d.transaction_code == "C" and d.note]
+    assert following and all(d.note.startswith("Waits for its original") for d in following)
     # the totals are SYSPRO's own: per supplier, what its AP now holds from these documents
     in_syspro: dict[str, Decimal] = defaultdict(Decimal)
     for row in sandbox.company.syspro.ap_invoices:
