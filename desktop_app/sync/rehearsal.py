@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from desktop_app.sync.context import SyncContext
@@ -146,6 +146,14 @@ class Rehearsal:
     skipped: list[str] = field(default_factory=list)  # invoices left alone, with why
     problems: list[str] = field(default_factory=list)  # flows that could not run, with why
     company: str = ""
+
+    RUN_KIND: ClassVar[str] = "rehearsal"  # its job_run row's kind, whoever started it (jobs.recorded_run)
+
+    def run_summary(self) -> dict:
+        """What its job_run row keeps: the numbers; the rehearsal itself is in its own table."""
+        return {"rehearsal": self.id, "would_post": len(self.would_post()), "total_amount": _money(self.total_amount()),
+                "rejected": len(self.documents) - len(self.would_post()), "needs_mapping": len(self.needs_mapping),
+                "creations": len(self.creations), "problems": list(self.problems)}
 
     def would_post(self) -> list[RehearsalDocument]:
         return [doc for doc in self.documents if doc.ok]

@@ -188,7 +188,8 @@ def test_cli_dry_run_text_and_json_status_and_posting_verbs(sandbox, capsys):
     assert main(["sync", "--once", "--dry-run", "--json"]) in (0, 1)
     data = json.loads(capsys.readouterr().out)
     assert data["would_post"] == len(seen.would_post()) and data["total_amount"] == str(seen.total_amount())
-    assert JobRun.select().where(JobRun.kind == "dry-run").count() == 2
+    runs = list(JobRun.select().where(JobRun.kind == "rehearsal"))
+    assert len(runs) == 2 and runs[-1].summary["would_post"] == len(seen.would_post())
     assert sandbox.company.syspro.ap_invoices == [] and ApDocument.select().count() == 0
     assert main(["posting", "start"]) == 0
     assert f"{len(seen.would_post())} documents totalling {seen.total_amount()}" in capsys.readouterr().out
@@ -221,6 +222,8 @@ def test_the_schedulers_job_rehearses_while_posting_is_off(sandbox):
     try:
         result = submit_cycle(worker, "scheduler").future.result(timeout=300)
         assert isinstance(result, rehearsal.Rehearsal) and result.would_post()
+        # recorded as a rehearsal: the dashboard's "last cycle" is not one that posted nothing
+        assert [run.kind for run in JobRun.select()] == ["rehearsal"]
         assert sandbox.company.syspro.ap_invoices == [] and ApDocument.select().count() == 0
         rehearsal.start_posting(rehearsal.latest(), actor="test")
         submit_cycle(worker, "scheduler").future.result(timeout=300)
