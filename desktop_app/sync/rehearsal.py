@@ -99,17 +99,19 @@ class RejectionGroup:
 class MappingNeed:
     """A ServiceTitan value with no SYSPRO counterpart, and how many invoices wait for it."""
 
-    kind: str  # vendor, item, gl, branch, ...
-    value: str
+    kind: str  # vendor, item, GL account, branch
+    value: str  # as the office knows it: the SKU code, vendor or business unit name, GL account number
     fix: str
     invoices: int
+    key: str = ""  # the ServiceTitan key a mapping row takes (vendor, SKU or business unit id, GL account)
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "value": self.value, "fix": self.fix, "invoices": self.invoices}
+        return {"kind": self.kind, "value": self.value, "fix": self.fix, "invoices": self.invoices, "key": self.key}
 
     @classmethod
     def from_dict(cls, d: dict) -> MappingNeed:
-        return cls(kind=d["kind"], value=d["value"], fix=d["fix"], invoices=int(d["invoices"]))
+        return cls(kind=d["kind"], value=d["value"], fix=d["fix"], invoices=int(d["invoices"]),
+                   key=str(d.get("key") or ""))
 
 
 @dataclass(frozen=True)
@@ -416,21 +418,30 @@ MAPPING_FIXES = {
 }
 
 
+def mapping_value(missing: dict) -> str:
+    """A build plan's missing mapping as the office names it (`build._build`'s `need`)."""
+    if missing["kind"] == "items" and missing.get("sku_code"):
+        return str(missing["sku_code"])
+    if missing["kind"] == "gl":
+        return str(missing.get("key") or "(none)")
+    return str(missing.get("label") or missing.get("key") or "")
+
+
 def mapping_needs(entries: list[dict]) -> list[MappingNeed]:
     """What the build plans miss, one row per missing value with how many invoices wait for it."""
     found: dict[tuple[str, str], tuple[str, str, set[int]]] = {}
     for entry in entries:
         for missing in entry["plan"].missing:
-            key = (missing["kind"], str(missing.get("key")))
-            label = str(missing.get("label") or missing.get("key") or "")
+            key = (missing["kind"], "" if missing.get("key") is None else str(missing["key"]))
+            label = mapping_value(missing)
             fix = MAPPING_FIXES.get(missing["kind"], missing.get("reason") or SEE_MESSAGE)
             if missing["kind"] == "items" and "no primary vendor" in (missing.get("reason") or ""):
                 fix = "Map a supplier for the item (Mappings, Items), or set a default supplier"
             if missing["kind"] == "gl" and not missing.get("key"):
                 fix = "Give the item a cost-of-sale GL account in ServiceTitan"
             found.setdefault(key, (label, fix, set()))[2].add(entry["st_invoice_id"])
-    needs = [MappingNeed(MAPPING_KINDS.get(kind, kind), label, fix, len(ids))
-             for (kind, _key), (label, fix, ids) in found.items()]
+    needs = [MappingNeed(MAPPING_KINDS.get(kind, kind), label, fix, len(ids), key)
+             for (kind, key), (label, fix, ids) in found.items()]
     return sorted(needs, key=lambda n: (-n.invoices, n.kind, n.value))
 
 

@@ -135,10 +135,13 @@ def test_mappings_needed_are_what_the_cycle_then_waits_for(sandbox):
     waiting: dict[tuple[str, str], set[int]] = defaultdict(set)
     for doc in ApDocument.select().where(ApDocument.state == ledger.NEEDS_MAPPING):
         for missing in doc.missing:
-            waiting[(rehearsal.MAPPING_KINDS[missing["kind"]], missing["label"])].add(doc.st_invoice_id)
+            waiting[(rehearsal.MAPPING_KINDS[missing["kind"]], str(missing["key"]))].add(doc.st_invoice_id)
     assert waiting
-    assert {(n.kind, n.value): n.invoices for n in seen.needs_mapping} == {k: len(v) for k, v in waiting.items()}
+    assert {(n.kind, n.key): n.invoices for n in seen.needs_mapping} == {k: len(v) for k, v in waiting.items()}
     assert all(n.fix for n in seen.needs_mapping)
+    # named as the office knows them: an item by its SKU code, a vendor by its name
+    items = {n.value for n in seen.needs_mapping if n.kind == "item"}
+    assert items and items == {m["sku_code"] for d in ApDocument.select() for m in d.missing if m["kind"] == "items"}
 
 
 def test_creations_are_listed_with_whether_they_wait_for_approval(sandbox):
