@@ -350,24 +350,24 @@ class _Known:
 
 
 _KNOWN = (
-    _Known(re.compile(r"Supplier '([^']*)' is on hold", re.I), "Supplier is on hold",
+    _Known(re.compile(r"Supplier '?([^' ]*)'? is on hold", re.I), "Supplier is on hold",
            "Take supplier {values} off hold in SYSPRO (AP Supplier Maintenance), or map the vendor to another "
            "supplier"),
-    _Known(re.compile(r"Supplier '([^']*)' not found", re.I), "Supplier not found in SYSPRO",
+    _Known(re.compile(r"Supplier '?([^' ]*)'? (?:was )?not found", re.I), "Supplier not found in SYSPRO",
            "Correct the vendor mapping for supplier {values} (Mappings, Vendors), or add the supplier in SYSPRO"),
     _Known(re.compile(r"Posting period is closed", re.I), "Posting period is closed",
            "Open the period in SYSPRO (AP period end), or move the go-live date to a date in an open period"),
-    _Known(re.compile(r"Ledger code '([^']*)' not found", re.I), "GL code not found in SYSPRO",
+    _Known(re.compile(r"Ledger code '?([^' ]*)'? (?:was )?not found", re.I), "GL code not found in SYSPRO",
            "Correct the GL mapping that gives ledger code {values} (Mappings, GL accounts), or add the code in "
            "SYSPRO"),
-    _Known(re.compile(r"Ledger code '([^']*)' is on hold", re.I), "GL code is on hold",
+    _Known(re.compile(r"Ledger code '?([^' ]*)'? is on hold", re.I), "GL code is on hold",
            "Take ledger code {values} off hold in SYSPRO General Ledger, or map the GL account to another code"),
-    _Known(re.compile(r"Branch '([^']*)' not found", re.I), "Branch not found in SYSPRO",
+    _Known(re.compile(r"Branch '?([^' ]*)'? (?:was )?not found", re.I), "Branch not found in SYSPRO",
            "Correct the branch mapping that gives branch {values} (Mappings, Branches)"),
-    _Known(re.compile(r"Invoice '([^']*)' already exists", re.I), "Invoice number already in SYSPRO",
+    _Known(re.compile(r"Invoice '?([^' ]*)'? already exists", re.I), "Invoice number already in SYSPRO",
            "Already in SYSPRO (entered by hand?): when posting starts the connector looks it up and does not "
            "post it again; one with another amount is shown as failed for a person to check"),
-    _Known(re.compile(r"Invoice '([^']*)' not found for supplier", re.I), "Invoice to credit not in SYSPRO",
+    _Known(re.compile(r"Invoice '?([^' ]*)'? (?:was )?not found for supplier", re.I), "Invoice to credit not in SYSPRO",
            "Pick the SYSPRO invoice to credit on the Invoices page (Credit against…), or skip the credit"),
 )
 _WAITS = _Known(re.compile(re.escape(WAITS_FOR_ORIGINAL.split(":")[0])), "Waits for its original",

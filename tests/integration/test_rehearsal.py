@@ -122,6 +122,20 @@ def test_a_closed_period_is_one_rejection_with_its_fix(sandbox):
     assert "Open the period in SYSPRO" in group.fix
 
 
+def test_known_answers_group_by_reason_naming_what_to_fix():
+    def doc(key, *problems):
+        return rehearsal.RehearsalDocument(key, 1, key, "S", "HOU", "I", Decimal("1.00"), None, problems)
+
+    groups = rehearsal.group_rejections([
+        doc("1:A", "Supplier: Supplier 'A' is on hold", "PostingPeriod: Posting period is closed"),
+        doc("2:B", "Supplier: Supplier 'B' is on hold"),
+        doc("3:C", "LedgerCode: Ledger code '4000-HOU' not found")])
+    assert [(g.reason, g.documents) for g in groups] == [
+        ("Supplier is on hold", ("1:A", "2:B")), ("GL code not found in SYSPRO", ("3:C",)),
+        ("Posting period is closed", ("1:A",))]
+    assert "A, B" in groups[0].fix and "4000-HOU" in groups[1].fix
+
+
 def test_an_unknown_answer_is_grouped_by_its_own_text():
     doc = rehearsal.RehearsalDocument("1:A", 1, "1", "A", "HOU", "I", Decimal("1.00"), dt.date(2026, 1, 1),
                                       ("Whatever: Something SYSPRO says",))
