@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from desktop_app.commands import posting
 from desktop_app.commands.output import open_engine_db, print_json
 from desktop_app.core import config
 from desktop_app.core.errors import EXIT_OK
@@ -30,10 +31,12 @@ def cmd_status(args) -> int:
         "paused": settings["sync.paused"],
         "cursors": {c.name: {"value": c.value, "updated_at": c.updated_at.isoformat()} for c in SyncCursor.select()},
         "waiting_for_approval": records.waiting_counts(),
+        "posting": posting.posting_state(settings),
     }
     if args.json:
         print_json(data)
     else:
+        print(posting.posting_line(data["posting"]))
         print("Invoices: " + ", ".join(f"{k} {v}" for k, v in data["counts"]["invoices"].items()))
         for waiting in data["waiting_for_approval"]:
             print(f"{waiting['sentence']} (ml-connector records approve --flow {waiting['flow']} --all)")

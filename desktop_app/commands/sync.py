@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from desktop_app.commands import posting
 from desktop_app.commands.output import open_engine_db, print_json
 from desktop_app.core.errors import EXIT_OK, EXIT_RECORDS_NEED_ATTENTION
 from desktop_app.core.instance_lock import InstanceLock
@@ -22,6 +23,8 @@ def cmd_sync(args) -> int:
     from desktop_app.sync.cycle import run_cycle
     from desktop_app.sync.jobs import mark_interrupted_runs, recorded_run
 
+    if args.dry_run:
+        return posting.rehearse(args)
     open_engine_db()
     with InstanceLock():
         mark_interrupted_runs()
