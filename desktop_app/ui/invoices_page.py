@@ -100,6 +100,7 @@ class InvoiceDetailPane(RecordDetailPane):
     FACTS = ["Supplier", "SYSPRO invoice", "Type", "Amount", "Invoice date", "Branch", "Business unit",
              "Technician", "Job", "Journal", "Attempts", "Posted", "SYSPRO amount", "Confirmed"]
     FACT_COLUMNS = 4
+    FACTS_TO_THE_LEFT = False
     ATTENTION = ledger.ATTENTION
     PROMPT = "Select a document to see its lines and history."
 

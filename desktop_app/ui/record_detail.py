@@ -217,6 +217,7 @@ class RecordDetailPane(QWidget):
     ACTIONS: Sequence[Action] = ()
     FACTS: Sequence[str] = ()
     FACT_COLUMNS = 3
+    FACTS_TO_THE_LEFT = True  # False: the facts spread over the pane's width (many of them)
     ATTENTION: frozenset[str] = frozenset()  # states whose reason is shown as a problem
     PROMPT = "Select a record to see its history."
 
@@ -255,7 +256,8 @@ class RecordDetailPane(QWidget):
             facts.addWidget(hint_label(name, self), row, col * 2)
             facts.addWidget(value, row, col * 2 + 1)
             self.fact_labels[name] = value
-        facts.setColumnStretch(self.FACT_COLUMNS * 2 - 1, 1)
+        if self.FACTS_TO_THE_LEFT:
+            facts.setColumnStretch(self.FACT_COLUMNS * 2 - 1, 1)
         self.layout_.addLayout(facts)
 
         self.reason = QLabel("", self)
