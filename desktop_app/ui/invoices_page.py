@@ -117,7 +117,7 @@ class InvoiceDetailPane(RecordDetailPane):
         self.missing_layout = QVBoxLayout(self.missing_box)
         self.missing_box.hide()
         self.missing_buttons: list[QPushButton] = []
-        self.layout_.addWidget(self.missing_box)
+        self.body.addWidget(self.missing_box)
 
         lines_page = QWidget(self)
         lines_layout = QVBoxLayout(lines_page)
@@ -141,7 +141,7 @@ class InvoiceDetailPane(RecordDetailPane):
         self.tabs.addTab(lines_page, "AP document")
         self.finish()
 
-    def facts(self, detail: DocumentDetail) -> dict[str, str]:
+    def fact_values(self, detail: DocumentDetail) -> dict[str, str]:
         return {
             "Supplier": detail.supplier or "—", "SYSPRO invoice": detail.syspro_invoice or "—",
             "Type": ("Credit note" if detail.transaction_code == "C"

@@ -208,9 +208,10 @@ class Action:
 class RecordDetailPane(QWidget):
     """One record of a flow: badge, title, actions, facts, reason, the flow's tabs and its History.
 
-    Subclasses give ACTIONS, FACTS (captions) and FACT_COLUMNS, and override `facts` (the values,
-    by caption) and `show_more` (what only their flow shows); the detail they are given has at
-    least id, state, title, reason and trail."""
+    Subclasses give ACTIONS, FACTS (captions; or `facts` to __init__) and FACT_COLUMNS, add their
+    own sections to `body` and then call `finish`, and override `fact_values` (by caption) and
+    `show_more` (what only their flow shows); the detail they are given has at least id, state,
+    title, reason and trail."""
 
     actionRequested = Signal(str, int)  # action name, record id
 
@@ -221,15 +222,18 @@ class RecordDetailPane(QWidget):
     ATTENTION: frozenset[str] = frozenset()  # states whose reason is shown as a problem
     PROMPT = "Select a record to see its history."
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, *, facts: Sequence[str] | None = None,
+                 prompt: str | None = None):
         super().__init__(parent)
         self.detail = None
-        self.layout_ = QVBoxLayout(self)
-        self.layout_.setContentsMargins(8, 8, 8, 8)
+        self.prompt = self.PROMPT if prompt is None else prompt
+        captions = self.FACTS if facts is None else facts
+        self.body = QVBoxLayout(self)
+        self.body.setContentsMargins(8, 8, 8, 8)
 
         head = QHBoxLayout()
         self.badge = QLabel(self)
-        self.title = QLabel(self.PROMPT, self)
+        self.title = QLabel(self.prompt, self)
         self.title.setTextFormat(Qt.TextFormat.PlainText)
         self.title.setStyleSheet("font-size: 12pt; font-weight: 600;")
         head.addWidget(self.badge)
@@ -243,28 +247,28 @@ class RecordDetailPane(QWidget):
             button.clicked.connect(lambda _=False, name=action.name: self._ask(name))
             head.addWidget(button)
             self.action_buttons[action.name] = button
-        self.layout_.addLayout(head)
+        self.body.addLayout(head)
 
-        facts = QGridLayout()
-        facts.setHorizontalSpacing(18)
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(18)
         self.fact_labels: dict[str, QLabel] = {}
-        for position, name in enumerate(self.FACTS):
+        for position, name in enumerate(captions):
             row, col = divmod(position, self.FACT_COLUMNS)
             value = QLabel("", self)
             value.setTextFormat(Qt.TextFormat.PlainText)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            facts.addWidget(hint_label(name, self), row, col * 2)
-            facts.addWidget(value, row, col * 2 + 1)
+            grid.addWidget(hint_label(name, self), row, col * 2)
+            grid.addWidget(value, row, col * 2 + 1)
             self.fact_labels[name] = value
         if self.FACTS_TO_THE_LEFT:
-            facts.setColumnStretch(self.FACT_COLUMNS * 2 - 1, 1)
-        self.layout_.addLayout(facts)
+            grid.setColumnStretch(self.FACT_COLUMNS * 2 - 1, 1)
+        self.body.addLayout(grid)
 
         self.reason = QLabel("", self)
         self.reason.setTextFormat(Qt.TextFormat.PlainText)
         self.reason.setWordWrap(True)
         self.reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.layout_.addWidget(self.reason)
+        self.body.addWidget(self.reason)
 
         self.tabs = QTabWidget(self)
         self.history = HistoryTab(self)
@@ -274,7 +278,7 @@ class RecordDetailPane(QWidget):
     def finish(self) -> None:
         """Called by a subclass once its own sections are added: the tabs, History last, go below them."""
         self.tabs.addTab(self.history, "History")
-        self.layout_.addWidget(self.tabs, 1)
+        self.body.addWidget(self.tabs, 1)
         self.show_detail(None)
 
     @property
@@ -286,7 +290,7 @@ class RecordDetailPane(QWidget):
             self.actionRequested.emit(name, self.detail.id)
 
     # -- what a flow says
-    def facts(self, detail) -> dict[str, str]:
+    def fact_values(self, detail) -> dict[str, str]:
         raise NotImplementedError
 
     def reason_shown(self, detail) -> bool:
@@ -301,7 +305,7 @@ class RecordDetailPane(QWidget):
         self.detail = detail
         if detail is None:
             self.badge.hide()
-            self.title.setText(self.PROMPT)
+            self.title.setText(self.prompt)
             for label in self.fact_labels.values():
                 label.setText("")
             self.reason.setText("")
@@ -313,7 +317,7 @@ class RecordDetailPane(QWidget):
         self.badge.show()
         set_badge(self.badge, detail.state)
         self.title.setText(detail.title)
-        for name, value in self.facts(detail).items():
+        for name, value in self.fact_values(detail).items():
             self.fact_labels[name].setText(value)
         self.reason.setText(detail.reason)
         self.reason.setVisible(self.reason_shown(detail))

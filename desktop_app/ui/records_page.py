@@ -61,12 +61,12 @@ class LinkDetailPane(RecordDetailPane):
     ATTENTION = records.ATTENTION
 
     def __init__(self, flow: str, parent: QWidget | None = None):
-        self.flow = flow
         text = flow_text(flow)
-        self.FACTS = ["ServiceTitan id", text.syspro_header, "Started in", "Attempts", "Last change (UTC)"]
         article = "an" if text.noun[:1].lower() in "aeiou" else "a"
-        self.PROMPT = f"Select {article} {text.noun} to see its history."
-        super().__init__(parent)
+        super().__init__(parent, facts=["ServiceTitan id", text.syspro_header, "Started in", "Attempts",
+                                        "Last change (UTC)"],
+                         prompt=f"Select {article} {text.noun} to see its history.")
+        self.flow = flow
         self.retry_button, self.primary_button = self.action_buttons["retry"], self.action_buttons["make_primary"]
 
         self.conflict_box = QFrame(self)
@@ -94,18 +94,18 @@ class LinkDetailPane(RecordDetailPane):
         box.addWidget(self.conflict_view)
         self.keep_st_button.clicked.connect(lambda: self._resolve_clicked("servicetitan"))
         self.keep_syspro_button.clicked.connect(lambda: self._resolve_clicked("syspro"))
-        self.layout_.addWidget(self.conflict_box)
+        self.body.addWidget(self.conflict_box)
         self.finish()
 
     def _resolve_clicked(self, winner: str) -> None:
         if self.detail is not None:
             self.resolveRequested.emit(self.detail.id, winner)
 
-    def facts(self, detail: RecordDetail) -> dict[str, str]:
+    def fact_values(self, detail: RecordDetail) -> dict[str, str]:
         values = [str(detail.st_id) if detail.st_id is not None else "— (not in ServiceTitan yet)",
                   detail.syspro_key or "— (not in SYSPRO yet)", ORIGINS.get(detail.origin, detail.origin or "—"),
                   str(detail.attempts), detail.updated_at.strftime("%Y-%m-%d %H:%M") if detail.updated_at else "—"]
-        return dict(zip(self.FACTS, values, strict=True))
+        return dict(zip(self.fact_labels, values, strict=True))
 
     def reason_shown(self, detail: RecordDetail) -> bool:
         return bool(detail.reason) and detail.state != records.CONFLICT  # the conflict box says it better
