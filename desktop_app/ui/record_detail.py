@@ -300,6 +300,10 @@ class RecordDetailPane(QWidget):
     def show_more(self, detail) -> None:
         """What only this flow shows; detail is None when nothing is selected."""
 
+    def menu_buttons(self) -> list[QPushButton]:
+        """The action buttons shown for the current record, for the grid's context menu."""
+        return [button for button in self.action_buttons.values() if not button.isHidden()]
+
     # -- showing a record
     def show_detail(self, detail) -> None:
         self.detail = detail

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QModelIndex, QPoint, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -111,6 +112,10 @@ class RecordListPage(QWidget):
             self.table.setColumnWidth(number, column.width)
 
         self.detail_pane = self.make_detail_pane()
+        # a right-click on a row offers its pane's actions, once the row's detail is read
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.context_menu: QMenu | None = None
+        self._menu_for: tuple[int, QPoint] | None = None
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail_pane)
@@ -124,6 +129,7 @@ class RecordListPage(QWidget):
         self.model.loaded.connect(self._loaded)
         self.model.loadFailed.connect(self._load_failed)
         self.table.selectionModel().currentRowChanged.connect(self._row_changed)
+        self.table.customContextMenuRequested.connect(self._context_menu_requested)
         self.state_combo.currentIndexChanged.connect(self._filters_changed)
         self.search_box.searchChanged.connect(self._filters_changed)
         self.refresh_button.clicked.connect(self.refresh)
@@ -263,6 +269,48 @@ class RecordListPage(QWidget):
         self.detail_pane.show_detail(detail)
         if detail is not None and detail.id in self._running:
             self.detail_pane.set_actions_enabled(False)
+        if self._menu_for is not None and (detail is None or detail.id == self._menu_for[0]):
+            self._show_context_menu()
+
+    # -- the context menu: the chosen record's actions, as its pane offers them
+    @Slot(QPoint)
+    def _context_menu_requested(self, pos: QPoint) -> None:
+        index = self.table.indexAt(pos)
+        record_id = index.data(ID_ROLE) if index.isValid() else None
+        if record_id is None:
+            return
+        self._menu_for = (record_id, self.table.viewport().mapToGlobal(pos))
+        detail = self.detail_pane.detail
+        if record_id != self.selected_id:
+            self.select_item(record_id)  # reads its detail: the menu opens when it is shown
+        elif detail is not None and detail.id == record_id:
+            self._show_context_menu()
+
+    def _show_context_menu(self) -> None:
+        if self._menu_for is None:
+            return
+        record_id, where = self._menu_for
+        self._menu_for = None
+        detail = self.detail_pane.detail
+        if detail is None or detail.id != record_id:
+            return  # the record is gone
+        if self.context_menu is not None:
+            self.context_menu.close()
+        menu = self.context_menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.aboutToHide.connect(self._context_menu_hidden)
+        for button in self.detail_pane.menu_buttons():
+            item = menu.addAction(button.text())
+            item.setToolTip(button.toolTip())
+            item.setEnabled(button.isEnabled())
+            item.triggered.connect(button.click)
+        if menu.isEmpty():
+            menu.addAction("Nothing to do for this record").setEnabled(False)
+        menu.popup(where)
+
+    @Slot()
+    def _context_menu_hidden(self) -> None:
+        self.context_menu = None  # closed: deleted soon (WA_DeleteOnClose)
 
     # -- actions
     @Slot(str, int)

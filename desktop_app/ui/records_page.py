@@ -121,6 +121,12 @@ class LinkDetailPane(RecordDetailPane):
             header = self.conflict_view.horizontalHeader().sizeHint().height()
             self.conflict_view.setFixedHeight(min(rows, 5) * 24 + header + 4)
 
+    def menu_buttons(self) -> list[QPushButton]:
+        buttons = super().menu_buttons()
+        if self.detail is not None and self.detail.state == records.CONFLICT:
+            buttons += [self.keep_st_button, self.keep_syspro_button]
+        return buttons
+
     def set_actions_enabled(self, enabled: bool) -> None:
         super().set_actions_enabled(enabled)
         in_conflict = self.detail is not None and self.detail.state == records.CONFLICT

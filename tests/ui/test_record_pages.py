@@ -138,3 +138,51 @@ def test_invoices_and_vendors_behave_the_same_through_real_clicks(qtbot, bridge)
     assert "SupAddr1" in vendors_page.detail_pane.reason.text()
     # the other vendor was only filtered out, not touched
     assert SyncLink.get_by_id(hajoca.id).state == records.SYNCED
+
+
+def right_click_menu(qtbot, page: RecordListPage, record_id: int):
+    """A right-click on the record's row: the menu opens once its detail is shown."""
+    page.show()
+    qtbot.waitExposed(page)
+    index = page.model.index(page.model.row_of(record_id), 1)
+    page.table.scrollTo(index)
+    page.table.customContextMenuRequested.emit(page.table.visualRect(index).center())
+    qtbot.waitUntil(lambda: page.context_menu is not None and page.context_menu.isVisible(), timeout=5000)
+    assert page.detail_pane.detail.id == record_id
+    return page.context_menu
+
+
+# the offscreen platform warns when a popup menu opens
+@pytest.mark.qt_log_ignore("propagateSizeHints", r"support raise\(\)", "grabbing the keyboard")
+def test_a_right_click_offers_the_records_actions_on_both_kinds_of_page(qtbot, bridge, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from desktop_app.core.models import ApDocument
+
+    docs = demo_ledger()
+    held = records.new_link("vendors", state=records.HELD, kind="discovered", message="Grainger found",
+                            actor="test", label="Grainger", syspro_key="GRAING", origin="syspro", reason="no address")
+    synced = records.new_link("vendors", state=records.SYNCED, kind="discovered", message="Hajoca found",
+                              actor="test", label="Hajoca Corp.", st_id=7, syspro_key="HAJOCA", origin="servicetitan")
+    invoices_page, vendors_page = InvoicesPage(bridge), VendorsPage(bridge)
+    for page in (invoices_page, vendors_page):
+        qtbot.addWidget(page)
+        page.resize(1200, 800)
+    qtbot.waitUntil(lambda: invoices_page.ready and vendors_page.ready, timeout=5000)
+
+    menu = right_click_menu(qtbot, invoices_page, docs["failed"].id)
+    items = {item.text(): item for item in menu.actions()}
+    assert set(items) == {"Retry", "Skip…"}  # Keep as posted and Credit against… are not for a failed invoice
+    assert items["Retry"].isEnabled() and items["Skip…"].isEnabled()
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Paid by card", True))
+    items["Skip…"].trigger()
+    qtbot.waitUntil(lambda: ApDocument.get_by_id(docs["failed"].id).state == ledger.SKIPPED, timeout=5000)
+    menu.close()
+
+    menu = right_click_menu(qtbot, vendors_page, synced.id)
+    assert [(item.text(), item.isEnabled()) for item in menu.actions()] == [("Retry", False)]  # nothing failed
+    menu.close()
+    qtbot.waitUntil(lambda: vendors_page.context_menu is None, timeout=2000)
+    menu = right_click_menu(qtbot, vendors_page, held.id)
+    assert [(item.text(), item.isEnabled()) for item in menu.actions()] == [("Retry", True)]
+    menu.close()
