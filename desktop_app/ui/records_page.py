@@ -147,7 +147,9 @@ class RecordsPage(RecordListPage):
         self.flow = flow or self.FLOW
         self.text = flow_text(self.flow)
         self.TITLE = self.text.title
-        self.SEARCH_HINT = f"Search {self.text.label_header.lower()}, ids, reason"
+        header = self.text.label_header
+        words = header if header[1:2].isupper() else header.lower()  # "PO number" keeps its capitals
+        self.SEARCH_HINT = f"Search {words}, ids, reason"
         self.MULTI_SELECT = self.flow in APPROVABLE_FLOWS
         self.counts: dict[str, int] = {}
         self._approving = False
