@@ -236,7 +236,7 @@ class InvoicesPage(RecordListPage):
         self.detail_pane.openMapping.connect(self.openMapping)
         self._load_choices()
 
-    def flow_view(self):
+    def make_flow_view(self):
         return INVOICES
 
     def make_detail_pane(self) -> InvoiceDetailPane:

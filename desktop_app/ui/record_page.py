@@ -37,7 +37,7 @@ BADGE_WIDTH = 150  # bounds a state badge icon (a badge is as big as its pixmap)
 
 
 class RecordListPage(QWidget):
-    """Subclasses set TITLE, STATES, ATTENTION_STATES, SEARCH_HINT and give `flow_view()`,
+    """Subclasses set TITLE, STATES, ATTENTION_STATES, SEARCH_HINT and give `make_flow_view()`,
     `make_detail_pane()` and `read_detail` (run on the db thread; None when the record is gone);
     hooks: `add_notices`, `add_filters`, `filter_values`, `counts_text`, `show_extra`, `refresh_more`."""
 
@@ -59,7 +59,7 @@ class RecordListPage(QWidget):
         self.last_message = None
         self._detail_generation = 0
         self._running: set[int] = set()  # records with a job in flight: the pane keeps their actions off
-        self.view = self.flow_view()
+        self.flow_view = self.make_flow_view()
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(*((6, 6, 6, 4) if embedded else (10, 10, 10, 6)))
@@ -90,7 +90,7 @@ class RecordListPage(QWidget):
         filters.addWidget(self.search_box)
         layout.addLayout(filters)
 
-        self.model = RecordTableModel(bridge, self.view, self)
+        self.model = RecordTableModel(bridge, self.flow_view, self)
         self.table = plain_table(self.model, self)
         if self.MULTI_SELECT:
             self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -102,13 +102,13 @@ class RecordListPage(QWidget):
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
-        if any(column.order_by is not None for column in self.view.columns):
+        if any(column.order_by is not None for column in self.flow_view.columns):
             header.setSectionsClickable(True)
             header.setSortIndicatorShown(True)
             header.setSortIndicator(self.model.query.sort_column, Qt.SortOrder.DescendingOrder
                                     if self.model.query.descending else Qt.SortOrder.AscendingOrder)
             header.sortIndicatorChanged.connect(self.model.sort)
-        for number, column in enumerate(self.view.columns[:-1]):
+        for number, column in enumerate(self.flow_view.columns[:-1]):
             self.table.setColumnWidth(number, column.width)
 
         self.detail_pane = self.make_detail_pane()
@@ -145,7 +145,7 @@ class RecordListPage(QWidget):
         self.model.set_query(self.current_query())
 
     # -- what a flow gives
-    def flow_view(self) -> FlowView:
+    def make_flow_view(self) -> FlowView:
         raise NotImplementedError
 
     def make_detail_pane(self) -> RecordDetailPane:
@@ -161,7 +161,7 @@ class RecordListPage(QWidget):
         return {}
 
     def counts_text(self, total: int, extra) -> str:
-        return plural(total, self.view.noun)
+        return plural(total, self.flow_view.noun)
 
     def show_extra(self, extra) -> None:
         """What view.extra read with this (re)load."""
@@ -319,7 +319,7 @@ class RecordListPage(QWidget):
 
     def describe(self, record_id: int) -> str:
         detail = self.detail_pane.detail
-        return detail.title if detail is not None and detail.id == record_id else f"{self.view.noun} {record_id}"
+        return detail.title if detail is not None and detail.id == record_id else f"{self.flow_view.noun} {record_id}"
 
     def run_record_job(self, record_id: int, kind: str, job, *, busy: str, done: str, what: str,
                        actor: str = ACTOR) -> None:
@@ -375,7 +375,7 @@ class RecordListPage(QWidget):
         def finished(result) -> None:
             if alive(self):
                 self.status.done(done(result))
-                self.bridge.dataChanged.emit(self.view.key)
+                self.bridge.dataChanged.emit(self.flow_view.key)
                 self.refresh()
 
         def went_wrong(message: str) -> None:

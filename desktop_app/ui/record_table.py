@@ -115,7 +115,7 @@ class RecordTableModel(ReadOnlyTableModel):
     def __init__(self, bridge, view: FlowView, parent: QObject | None = None):
         super().__init__(parent)
         self.bridge = bridge
-        self.flow = view
+        self.flow_view = view
         self.headers = [column.header for column in view.columns]
         self.query = view.query()
         self.total = 0
@@ -125,7 +125,7 @@ class RecordTableModel(ReadOnlyTableModel):
         self._pending: set[int] = set()
         self._generation = 0
         self._cells: dict[int, list[dict]] = {}  # row → per column {role: value}, built when first painted
-        self.view = None  # the view whose font the state badges use (read when a row is first painted,
+        self.view = None  # the table view whose font the state badges use (read when a row is first painted,
         # after its style sheet has applied); None: the application's font
 
     # -- loading
@@ -138,7 +138,7 @@ class RecordTableModel(ReadOnlyTableModel):
         self._generation += 1
         generation = self._generation
         pages = tuple(sorted(self._pages)) if keep_pages and self._pages else (0,)
-        query, view = self.query, self.flow
+        query, view = self.query, self.flow_view
         refresh = keep_pages and self.ready and bool(self._pages)  # same query again: update in place
         self.bridge.db_call(lambda: first_load(view, query, pages),
                             on_done=lambda result: self._reloaded(generation, result, refresh),
@@ -194,14 +194,14 @@ class RecordTableModel(ReadOnlyTableModel):
 
     def _failed(self, generation: int, message: str) -> None:
         if generation == self._generation and alive(self):
-            self.loadFailed.emit(f"The {self.flow.noun} list could not be read: {message}")
+            self.loadFailed.emit(f"The {self.flow_view.noun} list could not be read: {message}")
 
     def _request_page(self, page: int) -> None:
         if page in self._pending or page in self._pages:
             return
         self._pending.add(page)
         generation = self._generation
-        query, view = self.query, self.flow
+        query, view = self.query, self.flow_view
         self.bridge.db_call(lambda: fetch_page(view, query, page * PAGE_SIZE),
                             on_done=lambda rows: self._page_arrived(generation, page, rows),
                             on_error=lambda message: self._failed(generation, message))
@@ -228,7 +228,7 @@ class RecordTableModel(ReadOnlyTableModel):
 
     def row_of(self, record_id: int) -> int:
         """Where a record is among the rows fetched so far; -1 if not (yet) fetched."""
-        id_of = self.flow.id_of
+        id_of = self.flow_view.id_of
         for page, rows in self._pages.items():
             for offset, item in enumerate(rows):
                 if id_of(item) == record_id:
@@ -263,10 +263,10 @@ class RecordTableModel(ReadOnlyTableModel):
 
     def _row_cells(self, item) -> list[dict]:
         """Every role of every column of a row, once: a repaint asks a dict per cell."""
-        state = self.flow.state_of(item)
-        common = {STATE_ROLE: state, ID_ROLE: self.flow.id_of(item)}
+        state = self.flow_view.state_of(item)
+        common = {STATE_ROLE: state, ID_ROLE: self.flow_view.id_of(item)}
         cells = []
-        for column in self.flow.columns:
+        for column in self.flow_view.columns:
             roles = dict(common)
             roles[_ALIGN] = RIGHT if column.right else LEFT
             if column.state:
@@ -285,12 +285,12 @@ class RecordTableModel(ReadOnlyTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole):
         if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.TextAlignmentRole
-                and 0 <= section < len(self.flow.columns) and self.flow.columns[section].right):
+                and 0 <= section < len(self.flow_view.columns) and self.flow_view.columns[section].right):
             return RIGHT
         return super().headerData(section, orientation, role)
 
     def sortable(self, column: int) -> bool:
-        return 0 <= column < len(self.flow.columns) and self.flow.columns[column].order_by is not None
+        return 0 <= column < len(self.flow_view.columns) and self.flow_view.columns[column].order_by is not None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if self.sortable(column):

@@ -157,7 +157,7 @@ class RecordsPage(RecordListPage):
         self.count_label.setTextFormat(Qt.TextFormat.RichText)
         self.detail_pane.resolveRequested.connect(self.resolve)
 
-    def flow_view(self):
+    def make_flow_view(self):
         return record_view(self.flow)
 
     def make_detail_pane(self) -> LinkDetailPane:

@@ -44,7 +44,7 @@ def test_one_model_one_detail_pane_and_one_history_tab_serve_all_four_pages(qtbo
     for flow, page in pages.items():
         assert isinstance(page, RecordListPage), flow
         assert type(page.model) is RecordTableModel, flow  # the same class, not a subclass per flow
-        assert page.model.flow.key == flow and page.table.model() is page.model
+        assert page.model.flow_view.key == flow and page.table.model() is page.model
         assert isinstance(page.detail_pane, RecordDetailPane)
         history = page.detail_pane.tabs.widget(page.detail_pane.tabs.count() - 1)
         assert type(history) is HistoryTab and page.detail_pane.tabs.tabText(page.detail_pane.tabs.count() - 1) \
