@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.sync import adjustments
-from desktop_app.ui.invoices_page import _plain_table
 from desktop_app.ui.messages import alive
+from desktop_app.ui.record_detail import hint_label, plain_table
 from desktop_app.ui.records_model import WorklistModel, load_worklist
-from desktop_app.ui.records_page import RecordsPage, hint_label
+from desktop_app.ui.records_page import RecordsPage
 from desktop_app.ui.widgets import ID_ROLE, StatusLine, plural, show_error
 
 ACTOR = "user"
@@ -67,7 +67,7 @@ class WorklistPanel(QWidget):
                                     "entered in ServiceTitan at that location.", self))
 
         self.model = WorklistModel(self)
-        self.table = _plain_table(self.model, self)
+        self.table = plain_table(self.model, self)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().setDefaultSectionSize(26)
         self.table.horizontalHeader().setStretchLastSection(True)

@@ -1,51 +1,28 @@
-"""The invoice grid's model: a window of pages over the ledger, fetched on the db thread.
-
-100,000 documents must open in well under a second and scroll without the GUI waiting, so the
-model knows only the row count up front and asks the db thread for a page of rows the first time
-a row of that page is painted. Filtering and sorting are SQL (WHERE / ORDER BY) run there too;
-every reload bumps a generation number so answers to an older query are dropped.
-"""
+"""The Invoices page's flow: the ledger of AP documents as the one record grid shows it, the filter
+choices, and one document for the detail pane. Everything here that reads the database runs on
+the db thread (through bridge.db_call)."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
+from peewee import Cast
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
-from desktop_app.core.db import ApDocument
+from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
-from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel, ReadOnlyTableModel
-from desktop_app.ui.widgets import ID_ROLE, MUTED_TEXT, STATE_ROLE, format_money, state_badge_icon, state_label
+from desktop_app.ui.record_detail import TrailEntry
+from desktop_app.ui.record_table import ATTENTION, PAGE_SIZE, Column, FlowView, RecordQuery
+from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel
+from desktop_app.ui.widgets import format_money
 
-PAGE_SIZE = 200
-ATTENTION = "ATTENTION"  # the state filter "Needs attention": every state a person must look at
+__all__ = ["ATTENTION", "PAGE_SIZE", "INVOICES", "InvoiceRow", "DocumentDetail", "LinesModel", "filter_choices",
+           "load_detail"]
 
-# (header, ApDocument field used for ORDER BY)
-COLUMNS: list[tuple[str, str]] = [
-    ("State", "state"), ("ST invoice", "st_invoice_number"), ("Supplier", "supplier"),
-    ("SYSPRO invoice", "syspro_invoice"), ("Type", "transaction_code"), ("Amount", "amount"),
-    ("Invoice date", "invoice_date"), ("Branch", "branch"), ("Technician", "technician"),
-    ("Journal", "journal"), ("Reason", "reason"),
-]
-COL_STATE, COL_AMOUNT = 0, 5
 CREDIT_TEXT = QColor("#5B21B6")
-_DISPLAY, _DECORATION, _TOOLTIP, _ALIGN, _FOREGROUND, _ACCESSIBLE = (
-    Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.DecorationRole, Qt.ItemDataRole.ToolTipRole,
-    Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.AccessibleTextRole)
-
-
-@dataclass(frozen=True)
-class InvoiceQuery:
-    state: str | None = None          # a ledger state, ATTENTION, or None for all
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
-    supplier: str = ""
-    branch: str = ""
-    search: str = ""
-    sort_column: int = 6              # invoice date, newest first: what people look for
-    descending: bool = True
+COL_STATE, COL_AMOUNT, COL_DATE = 0, 5, 6
 
 
 @dataclass(frozen=True)
@@ -69,21 +46,22 @@ ROW_FIELDS = [ApDocument.id, ApDocument.state, ApDocument.st_invoice_number, ApD
               ApDocument.branch, ApDocument.technician, ApDocument.journal, ApDocument.reason]
 
 
-# ---------------------------------------------------------------- SQL, run on the db thread
-def _where(query: InvoiceQuery):
+def _select(query: RecordQuery):
+    """The documents the filters match; filters: date_from, date_to, supplier, branch."""
     select = ApDocument.select(*ROW_FIELDS)
     if query.state == ATTENTION:
         select = select.where(ApDocument.state.in_(sorted(ledger.ATTENTION)))
     elif query.state:
         select = select.where(ApDocument.state == query.state)
-    if query.date_from:
-        select = select.where(ApDocument.invoice_date >= query.date_from)
-    if query.date_to:
-        select = select.where(ApDocument.invoice_date <= query.date_to)
-    if query.supplier:
-        select = select.where(ApDocument.supplier == query.supplier)
-    if query.branch:
-        select = select.where(ApDocument.branch == query.branch)
+    filters = query.filters
+    if filters.get("date_from"):
+        select = select.where(ApDocument.invoice_date >= filters["date_from"])
+    if filters.get("date_to"):
+        select = select.where(ApDocument.invoice_date <= filters["date_to"])
+    if filters.get("supplier"):
+        select = select.where(ApDocument.supplier == filters["supplier"])
+    if filters.get("branch"):
+        select = select.where(ApDocument.branch == filters["branch"])
     if query.search:
         term = f"%{query.search}%"
         select = select.where(ApDocument.st_invoice_number ** term | ApDocument.syspro_invoice ** term
@@ -91,24 +69,36 @@ def _where(query: InvoiceQuery):
     return select
 
 
-def count_rows(query: InvoiceQuery) -> int:
-    return _where(query).count()
+def _text(name: str):
+    return lambda row: str(getattr(row, name) or "")
 
 
-def fetch_page(query: InvoiceQuery, offset: int, limit: int = PAGE_SIZE) -> list[InvoiceRow]:
-    field_ = getattr(ApDocument, COLUMNS[query.sort_column][1])
-    if COLUMNS[query.sort_column][1] == "amount":
-        from peewee import Cast
-
-        field_ = Cast(ApDocument.amount, "REAL")  # stored as text; ordering only, values stay Decimal
-    order = [field_.desc(), ApDocument.id.desc()] if query.descending else [field_.asc(), ApDocument.id.asc()]
-    select = _where(query).order_by(*order).offset(offset).limit(limit)
-    return [InvoiceRow(*values) for values in select.tuples()]
-
-
-def first_load(query: InvoiceQuery, pages: tuple[int, ...] = (0,)) -> tuple[int, dict[int, list[InvoiceRow]]]:
-    total = count_rows(query)
-    return total, {page: fetch_page(query, page * PAGE_SIZE) for page in pages if page * PAGE_SIZE < max(total, 1)}
+INVOICES = FlowView(
+    key="invoices", noun="document",
+    columns=(
+        Column("State", order_by=ApDocument.state, width=150, state=True),
+        Column("ST invoice", _text("st_invoice_number"), ApDocument.st_invoice_number, 95),
+        Column("Supplier", _text("supplier"), ApDocument.supplier, 95),
+        Column("SYSPRO invoice", _text("syspro_invoice"), ApDocument.syspro_invoice, 135),
+        Column("Type", lambda row: "Credit note" if row.transaction_code == "C" else "Invoice",
+               ApDocument.transaction_code, 95,
+               colour=lambda row: CREDIT_TEXT if row.transaction_code == "C" else None),
+        # stored as text: ordering only, values stay Decimal
+        Column("Amount", lambda row: format_money(row.amount), Cast(ApDocument.amount, "REAL"), 115, right=True),
+        Column("Invoice date", lambda row: row.invoice_date.isoformat() if row.invoice_date else "",
+               ApDocument.invoice_date, 125),
+        Column("Branch", _text("branch"), ApDocument.branch, 75),
+        Column("Technician", _text("technician"), ApDocument.technician, 140),
+        Column("Journal", _text("journal"), ApDocument.journal, 85),
+        Column("Reason", lambda row: row.reason.splitlines()[0] if row.reason else "", ApDocument.reason, muted=True,
+               tooltip=lambda row: row.reason or None),
+    ),
+    select=_select,
+    rows=lambda select: [InvoiceRow(*values) for values in select.tuples()],
+    id_of=lambda row: row.id, state_of=lambda row: row.state,
+    tiebreak=ApDocument.id,
+    default_sort=(COL_DATE, True),  # invoice date, newest first: what people look for
+)
 
 
 def filter_choices() -> tuple[list[str], list[str]]:
@@ -119,206 +109,7 @@ def filter_choices() -> tuple[list[str], list[str]]:
     return suppliers, branches
 
 
-# ---------------------------------------------------------------- the grid model
-class InvoiceTableModel(ReadOnlyTableModel):
-    """Rows are fetched a page at a time through bridge.db_call; unknown rows show as '…'."""
-
-    HEADERS = [header for header, _ in COLUMNS]
-    RIGHT_ALIGNED = frozenset({COL_AMOUNT})
-
-    loaded = Signal(int)        # total row count, after the count and first page of a (re)load arrived
-    pageLoaded = Signal(int)    # page number
-    loadFailed = Signal(str)    # a sentence
-
-    def __init__(self, bridge, parent: QObject | None = None):
-        super().__init__(parent)
-        self.bridge = bridge
-        self.query = InvoiceQuery()
-        self.total = 0
-        self.ready = False
-        self._pages: dict[int, list[InvoiceRow]] = {}
-        self._pending: set[int] = set()
-        self._generation = 0
-        self._cells: dict[int, list[dict]] = {}  # row → per column {role: value}, built when first painted
-        self.view = None  # the view whose font the state badges use (read when a row is first painted,
-        # after its style sheet has applied); None: the application's font
-
-    # -- loading
-    def set_query(self, query: InvoiceQuery) -> None:
-        self.query = query
-        self.reload(keep_pages=False)
-
-    def reload(self, keep_pages: bool = True) -> None:
-        """Re-run the query; keep_pages re-reads the pages already seen (a refresh keeps scroll position)."""
-        self._generation += 1
-        generation = self._generation
-        pages = tuple(sorted(self._pages)) if keep_pages and self._pages else (0,)
-        query = self.query
-        refresh = keep_pages and self.ready and bool(self._pages)  # same query again: update in place
-        self.bridge.db_call(lambda: first_load(query, pages),
-                            on_done=lambda result: self._reloaded(generation, result, refresh),
-                            on_error=lambda message: self._failed(generation, message))
-
-    def _reloaded(self, generation: int, result, refresh: bool = False) -> None:
-        if generation != self._generation:
-            return
-        total, pages = result
-        if refresh and self._refresh_in_place(total, pages):
-            self.loaded.emit(total)
-            return
-        self.beginResetModel()
-        self.total = total
-        self._pages = pages
-        self._cells.clear()
-        self._pending.clear()
-        self.ready = True
-        self.endResetModel()
-        self.loaded.emit(total)
-
-    def _refresh_in_place(self, total: int, pages: dict[int, list[InvoiceRow]]) -> bool:
-        """A refresh of the same query: tell the view only what changed, not a reset.
-
-        A reset makes the view forget its state and ask for every visible cell again; each of those
-        questions is a Python call that must take the GIL back from a busy sync worker, so a reset
-        per refresh stalls the GUI. Rows that are equal are not announced (nothing is repainted when
-        nothing changed); pages that were not re-read are dropped and fetched again when painted.
-        False when the pages shown are not the ones re-read (a page was asked for meanwhile): reset then.
-        """
-        if self._pending or set(pages) - set(self._pages):
-            return False
-        if total > self.total:
-            self.beginInsertRows(QModelIndex(), self.total, total - 1)
-            self.total = total
-            self.endInsertRows()
-        elif total < self.total:
-            self.beginRemoveRows(QModelIndex(), total, self.total - 1)
-            self.total = total
-            self.endRemoveRows()
-        old, self._pages = self._pages, pages
-        self._cells.clear()
-        for page, rows in pages.items():
-            before = old.get(page, [])
-            # new rows: inserted above
-            changed = [offset for offset, row in enumerate(rows[:len(before)]) if before[offset] != row]
-            if changed:
-                first = page * PAGE_SIZE
-                self.dataChanged.emit(self.index(first + changed[0], 0),
-                                      self.index(first + changed[-1], len(COLUMNS) - 1))
-        return True
-
-    def _failed(self, generation: int, message: str) -> None:
-        if generation == self._generation:
-            self.loadFailed.emit(f"The invoice list could not be read: {message}")
-
-    def _request_page(self, page: int) -> None:
-        if page in self._pending or page in self._pages:
-            return
-        self._pending.add(page)
-        generation = self._generation
-        query = self.query
-        self.bridge.db_call(lambda: fetch_page(query, page * PAGE_SIZE),
-                            on_done=lambda rows: self._page_arrived(generation, page, rows),
-                            on_error=lambda message: self._failed(generation, message))
-
-    def _page_arrived(self, generation: int, page: int, rows: list[InvoiceRow]) -> None:
-        if generation != self._generation:
-            return
-        self._pending.discard(page)
-        self._pages[page] = rows
-        self._cells.clear()
-        first = page * PAGE_SIZE
-        last = min(first + PAGE_SIZE, self.total) - 1
-        if last >= first:
-            self.dataChanged.emit(self.index(first, 0), self.index(last, len(COLUMNS) - 1))
-        self.pageLoaded.emit(page)
-
-    def row_at(self, row: int) -> InvoiceRow | None:
-        page, offset = divmod(row, PAGE_SIZE)
-        rows = self._pages.get(page)
-        if rows is None or offset >= len(rows):
-            return None
-        return rows[offset]
-
-    def row_of(self, doc_id: int) -> int:
-        """Where a document is among the rows fetched so far; -1 if not (yet) fetched."""
-        for page, rows in self._pages.items():
-            for offset, item in enumerate(rows):
-                if item.id == doc_id:
-                    return page * PAGE_SIZE + offset
-        return -1
-
-    # -- Qt model
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:
-        return 0 if parent.isValid() else self.total
-
-    def cell(self, row: int, column: int, role: int):
-        cells = self._cells.get(row)
-        if cells is None:
-            item = self.row_at(row)
-            if item is None:
-                if role == _DISPLAY:
-                    self._request_page(row // PAGE_SIZE)
-                    return "…" if column == 1 else None
-                return None
-            cells = self._cells[row] = self._row_cells(item)
-        return cells[column].get(role)
-
-    def _row_cells(self, item: InvoiceRow) -> list[dict]:
-        """Every role of every column of a row, once: a repaint asks a dict per cell.
-
-        The state column has no text: its badge is an icon that Qt's own delegate paints (a Python
-        delegate would be one more entry into Python per painted badge); its words are the
-        accessible text."""
-        common = {STATE_ROLE: item.state, ID_ROLE: item.id}
-        cells = []
-        for column in range(len(COLUMNS)):
-            roles = dict(common)
-            roles[_ALIGN] = RIGHT if column == COL_AMOUNT else LEFT
-            if column == COL_STATE:
-                roles[_DECORATION] = state_badge_icon(item.state, self.view.font() if self.view is not None else None)
-                roles[_ACCESSIBLE] = state_label(item.state)
-            else:
-                roles[_DISPLAY] = self._text(item, column)
-            if column == 4 and item.transaction_code == "C":
-                roles[_FOREGROUND] = CREDIT_TEXT
-            if column == len(COLUMNS) - 1:
-                roles[_FOREGROUND] = MUTED_TEXT
-                if item.reason:
-                    roles[_TOOLTIP] = item.reason
-            cells.append(roles)
-        return cells
-
-    @staticmethod
-    def _text(item: InvoiceRow, column: int) -> str:
-        if column == 0:
-            return state_label(item.state)
-        if column == 4:
-            return "Credit note" if item.transaction_code == "C" else "Invoice"
-        if column == COL_AMOUNT:
-            return format_money(item.amount)
-        if column == 6:
-            return item.invoice_date.isoformat() if item.invoice_date else ""
-        if column == len(COLUMNS) - 1:
-            return item.reason.splitlines()[0] if item.reason else ""
-        return str(getattr(item, COLUMNS[column][1]) or "")
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if 0 <= column < len(COLUMNS):
-            self.set_query(replace(self.query, sort_column=column,
-                                   descending=order == Qt.SortOrder.DescendingOrder))
-
-
 # ---------------------------------------------------------------- one document, for the detail pane
-@dataclass
-class TrailEntry:
-    created_at: dt.datetime
-    kind: str
-    actor: str
-    message: str
-    xml_sent: str | None
-    xml_received: str | None
-
-
 @dataclass
 class DocumentDetail:
     id: int
@@ -397,32 +188,4 @@ class LinesModel(ListTableModel):
             return str(value)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return RIGHT if column in self.NUMERIC else LEFT
-        return None
-
-
-class TrailModel(ListTableModel):
-    """The audit timeline: time, who, what; rows with XML say so in the last column."""
-
-    HEADERS = ["Time (UTC)", "Actor", "Event", "Message", "XML"]
-
-    set_events = ListTableModel.set_rows
-    events = property(lambda self: self.rows)  # what the detail panes call them
-
-    def cell(self, row: int, column: int, role: int):
-        event = self.rows[row]
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return event.created_at.strftime("%Y-%m-%d %H:%M:%S") if event.created_at else ""
-            if column == 1:
-                return event.actor
-            if column == 2:
-                return event.kind.replace("_", " ")
-            if column == 3:
-                return event.message
-            if column == 4:
-                return "View" if (event.xml_sent or event.xml_received) else ""
-        if role == Qt.ItemDataRole.ToolTipRole and column == 3:
-            return event.message
-        if role == Qt.ItemDataRole.ForegroundRole and column == 4:
-            return QColor("#0F766E")
         return None

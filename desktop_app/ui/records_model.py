@@ -1,8 +1,6 @@
-"""Models for the two-way flow pages (vendors, purchase orders, adjustments) and the worklist.
-
-A flow holds hundreds of link records, not 100,000 documents, so each page reads its whole
-(filtered) list in one db_call and the models keep it in memory. The loaders below run on the
-db thread; the models only ever see plain dicts and dataclasses.
+"""The two-way flows' pages (vendors, purchase orders, adjustments): each flow as the one record
+grid shows it, one record for the detail pane, a conflict side by side, and the stock-difference
+worklist. The loaders run on the db thread; the models only ever see plain dicts and dataclasses.
 """
 from __future__ import annotations
 
@@ -10,14 +8,19 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from PySide6.QtCore import QModelIndex, QObject, Qt, Signal
+from peewee import Cast
+from PySide6.QtCore import QModelIndex, Qt, Signal
 
+from desktop_app.core.models import SyncLink
 from desktop_app.sync import adjustments, records
-from desktop_app.ui.invoice_model import TrailEntry
+from desktop_app.ui.record_detail import TrailEntry
+from desktop_app.ui.record_table import ATTENTION, Column, FlowView, RecordQuery
 from desktop_app.ui.table_model import LEFT, RIGHT, ListTableModel
-from desktop_app.ui.widgets import DIFFERENCE_BACKGROUND, ID_ROLE, MUTED_TEXT, STATE_ROLE, state_label
+from desktop_app.ui.widgets import DIFFERENCE_BACKGROUND, ID_ROLE, MUTED_TEXT
 
-ATTENTION = "ATTENTION"  # the state filter "Needs attention"
+__all__ = ["ATTENTION", "COL_LABEL", "FLOW_TEXT", "RecordDetail", "RecordsExtra", "ConflictModel", "WorklistModel",
+           "flow_text", "record_view", "load_record", "load_worklist", "conflict_rows"]
+
 ORIGINS = {"servicetitan": "ServiceTitan", "syspro": "SYSPRO", "mapping": "Mapping"}
 
 
@@ -56,25 +59,68 @@ def flow_text(flow: str) -> FlowText:
     return FLOW_TEXT[flow]
 
 
-# ---------------------------------------------------------------- loaders, run on the db thread
+# ---------------------------------------------------------------- the grid, as the one record model shows it
+COL_STATE, COL_LABEL, COL_ST, COL_SYSPRO, COL_ORIGIN, COL_ATTEMPTS, COL_REASON = range(7)
+
+
+def _select(flow: str):
+    def select(query: RecordQuery):
+        links = SyncLink.select().where(SyncLink.flow == flow)
+        if query.state == ATTENTION:
+            links = links.where(SyncLink.state.in_(sorted(records.ATTENTION)))
+        elif query.state:
+            links = links.where(SyncLink.state == query.state)
+        if query.search:
+            term = f"%{query.search}%"
+            links = links.where(SyncLink.label ** term | SyncLink.syspro_key ** term | SyncLink.reason ** term
+                                | Cast(SyncLink.st_id, "TEXT") ** term)
+        return links
+    return select
+
+
+def _extra(flow: str):
+    def extra(_query: RecordQuery) -> RecordsExtra:
+        return RecordsExtra(records.counts(flow), records.waiting_counts(flow))
+    return extra
+
+
 @dataclass
-class RecordsSnapshot:
-    rows: list[dict]
+class RecordsExtra:
+    """Read with every (re)load of a two-way flow's grid: the whole flow's counts per state, and what
+    waits for approval (records.waiting_counts)."""
+
     counts: dict[str, int]
-    waiting: list[dict] = field(default_factory=list)  # records.waiting_counts: what waits for approval
+    waiting: list[dict] = field(default_factory=list)
 
 
-def load_records(flow: str, state: str | None = None, search: str = "") -> RecordsSnapshot:
-    if state == ATTENTION:
-        rows = [row for s in sorted(records.ATTENTION) for row in records.list_records(flow, s)]
-        rows.sort(key=lambda row: row["id"], reverse=True)
-    else:
-        rows = records.list_records(flow, state)
-    term = search.strip().lower()
-    if term:
-        rows = [row for row in rows if term in " ".join(
-            str(row.get(key) or "") for key in ("label", "st_id", "syspro_key", "reason")).lower()]
-    return RecordsSnapshot(rows, records.counts(flow), records.waiting_counts(flow))
+def _label_text(row: dict) -> str:
+    alias = f" (alias of vendor {row['alias_of']})" if row.get("alias_of") else ""
+    return (row.get("label") or "") + alias
+
+
+def record_view(flow: str) -> FlowView:
+    """A two-way flow's grid: newest records first (a flow holds hundreds, not 100,000)."""
+    text = flow_text(flow)
+    return FlowView(
+        key=flow, noun=text.noun,
+        columns=(
+            Column("State", width=115, state=True),
+            Column(text.label_header, _label_text, width=240),
+            Column("ServiceTitan id", lambda row: str(row["st_id"]) if row.get("st_id") is not None else "—",
+                   width=125),
+            Column(text.syspro_header, lambda row: row.get("syspro_key") or "—", width=160),
+            Column("Started in", lambda row: ORIGINS.get(row.get("origin") or "", row.get("origin") or ""),
+                   width=110, muted=True),
+            Column("Attempts", lambda row: str(row.get("attempts") or 0), width=85, right=True),
+            Column("Reason", lambda row: row["reason"].splitlines()[0] if row.get("reason") else "", muted=True,
+                   tooltip=lambda row: row.get("reason") or None),
+        ),
+        select=_select(flow),
+        rows=lambda select: [records.link_dict(link) for link in select],
+        id_of=lambda row: row["id"], state_of=lambda row: row["state"],
+        tiebreak=SyncLink.id, default_sort=(COL_STATE, True),
+        extra=_extra(flow),
+    )
 
 
 @dataclass
@@ -121,53 +167,6 @@ def load_worklist(include_done: bool) -> tuple[list[dict], int, int]:
     open_rows = sum(1 for row in everything if not row["done"])
     rows = everything if include_done else [row for row in everything if not row["done"]]
     return rows, open_rows, len(everything) - open_rows
-
-
-class RecordsModel(ListTableModel):
-    COL_STATE, COL_LABEL, COL_ST, COL_SYSPRO, COL_ORIGIN, COL_ATTEMPTS, COL_REASON = range(7)
-    RIGHT_ALIGNED = frozenset({COL_ATTEMPTS})
-
-    def __init__(self, flow: str, parent: QObject | None = None):
-        super().__init__(parent)
-        text = flow_text(flow)
-        self.headers = ["State", text.label_header, "ServiceTitan id", text.syspro_header, "Started in",
-                        "Attempts", "Reason"]
-
-    def row_of(self, record_id: int) -> int:
-        return next((i for i, row in enumerate(self.rows) if row["id"] == record_id), -1)
-
-    def cell(self, row_number: int, column: int, role: int):
-        row = self.rows[row_number]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(row, column)
-        if role == STATE_ROLE:
-            return row["state"]
-        if role == ID_ROLE:
-            return row["id"]
-        if role == Qt.ItemDataRole.TextAlignmentRole:
-            return RIGHT if column == self.COL_ATTEMPTS else LEFT
-        if role == Qt.ItemDataRole.ToolTipRole and column == self.COL_REASON and row.get("reason"):
-            return row["reason"]
-        if role == Qt.ItemDataRole.ForegroundRole and column in (self.COL_REASON, self.COL_ORIGIN):
-            return MUTED_TEXT
-        return None
-
-    def _text(self, row: dict, column: int) -> str:
-        if column == self.COL_STATE:
-            return state_label(row["state"])
-        if column == self.COL_LABEL:
-            alias = f" (alias of vendor {row['alias_of']})" if row.get("alias_of") else ""
-            return (row.get("label") or "") + alias
-        if column == self.COL_ST:
-            return str(row["st_id"]) if row.get("st_id") is not None else "—"
-        if column == self.COL_SYSPRO:
-            return row.get("syspro_key") or "—"
-        if column == self.COL_ORIGIN:
-            return ORIGINS.get(row.get("origin") or "", row.get("origin") or "")
-        if column == self.COL_ATTEMPTS:
-            return str(row.get("attempts") or 0)
-        reason = row.get("reason") or ""
-        return reason.splitlines()[0] if reason else ""
 
 
 # ---------------------------------------------------------------- a conflict, side by side

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -23,9 +23,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QProgressBar,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionViewItem,
     QWidget,
 )
 
@@ -108,7 +105,7 @@ def _badge_size(metrics: QFontMetrics, label: str) -> tuple[int, int]:
 
 
 def _paint_badge(painter: QPainter, rect: QRectF, state: str, label: str) -> None:
-    """The pill itself, in the painter's (badge) font: shared by the icon and StateBadgeDelegate."""
+    """The pill itself, in the painter's (badge) font: drawn into the badge icon."""
     background, text = STATE_COLOURS.get(state, ("#E5E7EB", "#374151"))
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
@@ -125,8 +122,8 @@ BADGE_LEFT = 3  # transparent margin left of the pill: with the view's own 3 px,
 def state_badge_icon(state: str, font: QFont | None = None) -> QIcon:
     """The state pill as an icon (cached per state, font and pixel ratio), for a model's DecorationRole.
 
-    Qt's own delegate paints it, so a repaint does not enter Python per badge as StateBadgeDelegate
-    does. Same pixmap in every mode: a selected row's badge is not tinted."""
+    Qt's own delegate paints it, so a repaint does not enter Python per badge (a Python delegate
+    would). Same pixmap in every mode: a selected row's badge is not tinted."""
     font = QGuiApplication.font() if font is None else font
     ratio = QGuiApplication.instance().devicePixelRatio() if QGuiApplication.instance() else 1.0
     key = (state, font.key(), ratio)
@@ -147,36 +144,6 @@ def state_badge_icon(state: str, font: QFont | None = None) -> QIcon:
             icon.addPixmap(pixmap, mode)
         _BADGE_ICONS[key] = icon
     return icon
-
-
-class StateBadgeDelegate(QStyledItemDelegate):
-    """Paints the state column as a coloured pill; the model gives the raw state in STATE_ROLE."""
-
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
-        state = index.data(STATE_ROLE)
-        if not state:
-            super().paint(painter, option, index)
-            return
-        opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
-        opt.text = ""
-        style = opt.widget.style() if opt.widget else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
-        label = state_label(state)
-        painter.save()
-        painter.setFont(_badge_font(opt.font))
-        width, height = _badge_size(painter.fontMetrics(), label)
-        _paint_badge(painter, QRectF(opt.rect.left() + 6, opt.rect.center().y() - height / 2 + 1, width, height),
-                     state, label)
-        painter.restore()
-
-    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:
-        hint = super().sizeHint(option, index)
-        state = index.data(STATE_ROLE)
-        if state:
-            hint.setWidth(option.fontMetrics.horizontalAdvance(state_label(state)) + 32)
-        return hint
 
 
 class SearchBox(QLineEdit):

@@ -10,8 +10,10 @@ from PySide6.QtWidgets import QInputDialog
 
 from desktop_app.core.models import ApDocument, AuditEvent
 from desktop_app.sync import ledger
-from desktop_app.ui.invoice_model import ATTENTION, PAGE_SIZE, InvoiceTableModel
-from desktop_app.ui.invoices_page import InvoicesPage, pretty_xml
+from desktop_app.ui.invoice_model import ATTENTION, INVOICES, PAGE_SIZE
+from desktop_app.ui.invoices_page import InvoicesPage
+from desktop_app.ui.record_detail import pretty_xml
+from desktop_app.ui.record_table import RecordTableModel
 from desktop_app.ui.widgets import ID_ROLE, STATE_ROLE, format_money
 from tests.ui.pages_data import demo_ledger, make_document
 
@@ -36,7 +38,7 @@ def select(qtbot, page: InvoicesPage, doc_id: int) -> None:
 
 def test_model_passes_the_model_tester(qtbot, qtmodeltester, bridge):
     demo_ledger()
-    model = InvoiceTableModel(bridge)
+    model = RecordTableModel(bridge, INVOICES)
     with qtbot.waitSignal(model.loaded, timeout=5000):
         model.reload()
     assert model.rowCount() == 6
@@ -48,7 +50,7 @@ def test_model_pages_rows_lazily(qtbot, bridge):
     for n in range(PAGE_SIZE + 30):
         ApDocument.create(doc_key=f"{n}:S", st_invoice_id=n, st_invoice_number=f"{n:05d}", state="POSTED",
                           supplier="S")
-    model = InvoiceTableModel(bridge)
+    model = RecordTableModel(bridge, INVOICES)
     with qtbot.waitSignal(model.loaded, timeout=5000):
         model.reload()
     assert model.rowCount() == PAGE_SIZE + 30
@@ -312,7 +314,7 @@ def test_repainting_the_grid_enters_python_once_per_cell(qtbot, bridge):
     assert icon.availableSizes()[0].width() > icon.availableSizes()[0].height() > 10  # a pill, not a dot
 
     calls = {"data": 0, "multiData": 0}
-    codes = {InvoiceTableModel.data.__code__: "data", InvoiceTableModel.multiData.__code__: "multiData"}
+    codes = {RecordTableModel.data.__code__: "data", RecordTableModel.multiData.__code__: "multiData"}
 
     def profile(frame, event, _arg):
         if event == "call" and frame.f_code in codes:

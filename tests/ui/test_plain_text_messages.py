@@ -67,10 +67,10 @@ def test_the_dashboard_shows_a_reason_from_outside_as_text(qtbot, bridge):
 
 
 def test_detail_panes_show_reasons_as_text(qtbot):
-    from desktop_app.ui.invoices_page import DetailPane
-    from desktop_app.ui.records_page import RecordDetailPane
+    from desktop_app.ui.invoices_page import InvoiceDetailPane
+    from desktop_app.ui.records_page import LinkDetailPane
 
-    for pane in (DetailPane(), RecordDetailPane("vendors")):
+    for pane in (InvoiceDetailPane(), LinkDetailPane("vendors")):
         qtbot.addWidget(pane)
         labels = [pane.title, pane.reason, *pane.fact_labels.values()]
         assert all(label.textFormat() == Qt.TextFormat.PlainText for label in labels)
