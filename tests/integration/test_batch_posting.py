@@ -1,0 +1,60 @@
+"""Batched APSTIN posting against the SYSPRO simulator and its HTTP.sys request limit, over real HTTP."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from desktop_app.core import config
+from desktop_app.core.models import ApDocument, AuditEvent
+from desktop_app.sync import ledger
+
+from .test_invoice_sync import assert_exactly_once, cycle
+
+
+def post_calls(box) -> list[int]:
+    """HTTP status of every APSTIN Transaction/Post the simulator saw."""
+    return [status for _method, path, params, status in box.syspro.request_log
+            if path.lower().endswith("/transaction/post") and params.get("BusinessObject") == "APSTIN"]
+
+
+@pytest.mark.parametrize("sandbox", [{"invoices": 60}], indirect=True)
+def test_several_documents_go_in_each_call_and_each_is_posted_once(sandbox):
+    cycle(flow="invoices")
+    posted = ledger.counts()[ledger.CONFIRMED] + ledger.counts()[ledger.POSTED]
+    calls = post_calls(sandbox)
+    assert posted > 30 and set(calls) == {200}
+    assert posted / len(calls) >= 6, (posted, len(calls))
+    assert sandbox.syspro.refused_too_long == 0  # the default budget stays under HTTP.sys's limit
+    assert_exactly_once(sandbox)
+    # every document's trail names its post, and its own item came back to it
+    doc = ApDocument.select().where(ApDocument.state == ledger.CONFIRMED).order_by(ApDocument.id).first()
+    posted_event = AuditEvent.get(AuditEvent.document_id == doc.id, AuditEvent.kind == "posted")
+    assert posted_event.data["of"] > 1 and doc.syspro_invoice in posted_event.xml_received
+    assert posted_event.xml_received.count("<Invoice>") == 1
+
+
+@pytest.mark.parametrize("sandbox", [{"invoices": 60}], indirect=True)
+def test_a_budget_over_the_servers_limit_is_halved_on_the_first_refusal_and_nothing_is_posted_twice(sandbox):
+    config.save_setting("syspro.max_request_bytes", "60000", actor="test")
+    cycle(flow="invoices")
+    calls = post_calls(sandbox)
+    # HTTP.sys refused the first (too long) call, processing nothing; the session then posted smaller
+    assert calls[0] == 414 and calls.count(414) == sandbox.syspro.refused_too_long <= 2
+    assert calls[-1] == 200 and calls.index(200) == calls.count(414)  # remembered: no refusal after the first post
+    assert_exactly_once(sandbox)
+    assert ledger.counts()[ledger.IN_DOUBT] == ledger.counts()[ledger.POSTING] == 0
+    assert AuditEvent.select().where(AuditEvent.kind == "request_too_long").exists()
+    assert ledger.counts()[ledger.CONFIRMED] > 30
+    # each document reached SYSPRO in one call only
+    sent = Counter((row["Supplier"], row["Invoice"]) for row in sandbox.company.syspro.ap_invoices)
+    assert max(sent.values()) == 1
+
+
+@pytest.mark.parametrize("sandbox", [{"invoices": 30}], indirect=True)
+def test_batch_size_1_posts_one_document_per_call_as_before(sandbox):
+    config.save_setting("syspro.post_batch_size", "1", actor="test")
+    cycle(flow="invoices")
+    posted = ledger.counts()[ledger.CONFIRMED] + ledger.counts()[ledger.POSTED]
+    assert len(post_calls(sandbox)) == posted
+    assert_exactly_once(sandbox)
