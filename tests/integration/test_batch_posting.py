@@ -58,3 +58,45 @@ def test_batch_size_1_posts_one_document_per_call_as_before(sandbox):
     posted = ledger.counts()[ledger.CONFIRMED] + ledger.counts()[ledger.POSTED]
     assert len(post_calls(sandbox)) == posted
     assert_exactly_once(sandbox)
+
+
+def portoi_posts(box) -> int:
+    return sum(1 for _method, path, params, status in box.syspro.request_log
+               if path.lower().endswith("/transaction/post") and params.get("BusinessObject") == "PORTOI")
+
+
+@pytest.mark.parametrize("batch_size", ["1", "25"])
+def test_new_purchase_orders_go_several_to_a_portoi_call_each_once(sandbox, batch_size):
+    from desktop_app.core.models import SyncLink
+    from tests.integration.two_way_helpers import cycle as two_way_cycle
+
+    config.save_setting("syspro.post_batch_size", batch_size, actor="test")
+    two_way_cycle("vendors")
+    summary = two_way_cycle("purchase-orders")["purchase-orders"]
+    assert summary.to_syspro > 5
+    calls = portoi_posts(sandbox)
+    assert calls == summary.to_syspro if batch_size == "1" else calls < summary.to_syspro
+    cpns = Counter(po["header"]["CustomerPoNumber"] for po in sandbox.company.syspro.purchase_orders.values())
+    assert all(count == 1 for cpn, count in cpns.items() if cpn)
+    # each link's trail holds its own order as sent and its own item as answered
+    sent = [e for e in AuditEvent.select().where(AuditEvent.flow == "purchase-orders")
+            if e.xml_sent and "PostPurchaseOrders" in e.xml_sent]
+    assert len(sent) >= summary.to_syspro and all(e.xml_sent.count("<Orders>") == 1 for e in sent)
+    assert SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == "IN_DOUBT").count() == 0
+
+
+def test_an_unanswered_portoi_call_leaves_each_of_its_orders_in_doubt_then_each_is_looked_up(sandbox):
+    from desktop_app.core.models import SyncLink
+    from tests.integration.two_way_helpers import cycle as two_way_cycle
+
+    two_way_cycle("vendors")
+    sandbox.syspro.set_faults({"drop_after_post": 1})
+    two_way_cycle("purchase-orders")
+    doubtful = list(SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == "IN_DOUBT"))
+    assert len(doubtful) > 1 and all("No answer from SYSPRO" in row.reason for row in doubtful)
+    orders = len(sandbox.company.syspro.purchase_orders)
+    two_way_cycle("purchase-orders")
+    assert all(SyncLink.get_by_id(row.id).state == "SYNCED" for row in doubtful)
+    assert len(sandbox.company.syspro.purchase_orders) == orders  # found by their CustomerPoNumber, not re-sent
+    cpns = Counter(po["header"]["CustomerPoNumber"] for po in sandbox.company.syspro.purchase_orders.values())
+    assert all(count == 1 for cpn, count in cpns.items() if cpn)
