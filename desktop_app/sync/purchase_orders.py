@@ -105,8 +105,8 @@ class PoSync:
         self.syspro_unreadable: dict[str, str] = {}  # SYSPRO PO number → what cannot be read in its rows
         # new POs for SYSPRO, posted several to a PORTOI call (`batch_posts`) after each pass
         self.adds = PostQueue(ctx, session, summary, business_object=portoi.BUSINESS_OBJECT,
-                              parameters=portoi.build_parameters(validate_only=False), parse=portoi.parse_result,
-                              noun="order")
+                              parameters=lambda count: portoi.build_parameters(validate_only=False),
+                              parse=portoi.parse_result, noun="order")
 
     def local_date(self, value) -> dt.date | None:
         """A ServiceTitan timestamp as the office's date (sync.timezone)."""
@@ -394,7 +394,7 @@ class PoSync:
             return
         self.adds.add(link, xml_in, f"Adding ServiceTitan PO {number} to SYSPRO (supplier {vendor.syspro_supplier}, "
                       f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), CustomerPoNumber {reference})",
-                      then=lambda item, xml_out: self._added(link, raw, reference, item, xml_out),
+                      then=lambda items, xml_out: self._added(link, raw, reference, items[0], xml_out),
                       refused=lambda text: self._failed(link, text, st_hash=links.view_hash(st_view(link.st_current))),
                       what=f"ServiceTitan PO {number} ({len(po_lines)} line(s))")
 

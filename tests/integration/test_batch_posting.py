@@ -100,3 +100,30 @@ def test_an_unanswered_portoi_call_leaves_each_of_its_orders_in_doubt_then_each_
     assert len(sandbox.company.syspro.purchase_orders) == orders  # found by their CustomerPoNumber, not re-sent
     cpns = Counter(po["header"]["CustomerPoNumber"] for po in sandbox.company.syspro.purchase_orders.values())
     assert all(count == 1 for cpn, count in cpns.items() if cpn)
+
+
+def invtma_posts(box) -> int:
+    return sum(1 for _method, path, params, status in box.syspro.request_log
+               if path.lower().endswith("/transaction/post") and params.get("BusinessObject") == "INVTMA")
+
+
+def test_adjustments_go_several_to_an_invtma_call_all_or_none_and_a_refused_one_never_holds_the_others(sandbox):
+    from desktop_app.core.models import SyncLink
+    from desktop_app.sync.records import FAILED, SYNCED
+    from tests.integration.two_way_helpers import cycle as two_way_cycle
+
+    syspro = sandbox.company.syspro
+    # one stock code becomes lot-traceable: SYSPRO refuses an adjustment of it (no lot can be named)
+    for code in sorted(set(syspro.stock_codes) - {m["StockCode"] for m in syspro.movements})[::2]:
+        syspro.stock_codes[code]["TraceableType"] = "T"
+    summary = two_way_cycle("adjustments")["adjustments"]
+    failed = list(SyncLink.select().where(SyncLink.flow == "adjustments", SyncLink.state == FAILED))
+    synced = list(SyncLink.select().where(SyncLink.flow == "adjustments", SyncLink.state == SYNCED))
+    assert failed and all("lot" in row.reason.lower() for row in failed)
+    assert summary.to_syspro >= 2, [(r.label, r.state, r.reason) for r in SyncLink.select().where(
+        SyncLink.flow == "adjustments")] and invtma_posts(sandbox) < summary.to_syspro + len(failed)
+    # nothing of a failed adjustment reached SYSPRO; each posted one is there once
+    refs = Counter(m["Reference"] for m in syspro.movements if m["Reference"].startswith("ST-ADJ-"))
+    assert not any(row.label in ref for row in failed for ref in refs)
+    assert AuditEvent.select().where(AuditEvent.kind == "post_refused_for_others").exists()
+    assert all(any(row.label in ref for ref in refs) for row in synced if (row.data or {}).get("postings"))
