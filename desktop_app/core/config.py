@@ -137,6 +137,16 @@ _SPECS = [
                 "scheduler then runs a go-live rehearsal that posts nothing, until a person starts posting on the "
                 "Rehearsal page or with `ml-connector posting start`). `sync --once` posts either way",
                 choices=("on", "off")),
+    SettingSpec("syspro.post_batch_size", "int", 25,
+                "Most documents (AP invoices, purchase orders, inventory adjustments) one e.net post call carries; "
+                "each is still posted or rejected on its own. 1 sends one document per call",
+                minimum=1, maximum=500),
+    SettingSpec("syspro.max_request_bytes", "int", 15000,
+                "Most bytes of one e.net request line (the URL with its URL-encoded XML documents). The e.net "
+                "service runs on Windows HTTP.sys, which refuses longer requests (16384 bytes by default: the "
+                "MaxFieldLength and MaxRequestBytes registry values under "
+                "HKLM\\System\\CurrentControlSet\\Services\\HTTP\\Parameters); raise both together",
+                minimum=2000, maximum=1000000),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 
