@@ -132,6 +132,11 @@ _SPECS = [
                 "Seconds a SYSPRO connection test waits for a running sync to finish before it gives up: "
                 "the test logs on as the same operator, and SYSPRO's second logon would end the sync's session",
                 minimum=0, maximum=600),
+    SettingSpec("sync.posting", "choice", "on",
+                "Whether scheduled and GUI syncs post to SYSPRO: on, or off (the setup wizard leaves it off; the "
+                "scheduler then runs a go-live rehearsal that posts nothing, until a person starts posting on the "
+                "Rehearsal page or with `ml-connector posting start`). `sync --once` posts either way",
+                choices=("on", "off")),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

@@ -27,6 +27,7 @@ from desktop_app.core.models import (
     ItemMapping,
     JobRun,
     PricebookSku,
+    Rehearsal,
     Setting,
     SourceInvoice,
     SyncCursor,
@@ -107,9 +108,14 @@ def _migration_8(db: pw.SqliteDatabase) -> None:
         db.execute_sql(f"ALTER TABLE \"{table}\" ADD COLUMN \"left_out\" TEXT NOT NULL DEFAULT '[]'")
 
 
+def _migration_10(db: pw.SqliteDatabase) -> None:
+    db.create_tables([Rehearsal])
+
+
 # Ordered forward migrations; index + 1 is the schema version each one produces.
 MIGRATIONS: list[Callable[[pw.SqliteDatabase], None]] = [_migration_1, _migration_2, _migration_3, _migration_4,
-                                                         _migration_5, _migration_6, _migration_7, _migration_8]
+                                                         _migration_5, _migration_6, _migration_7, _migration_8,
+                                                         _migration_10]
 
 
 def latest_version() -> int:

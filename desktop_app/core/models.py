@@ -309,3 +309,11 @@ class PricebookSku(BaseModel):
     vendor_name = pw.CharField(default="")
     active = pw.BooleanField(default=True)
     modified_on = pw.CharField(default="")  # as the feed sent it
+
+
+class Rehearsal(BaseModel):
+    """A go-live rehearsal as it was run: what SYSPRO would receive and reject, kept for the page and
+    the sign-off (the body is `sync.rehearsal.Rehearsal.as_dict()`). Only the latest few are kept."""
+
+    ran_at = DateTimeField(default=utcnow, index=True)
+    body = JSONField()
