@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
                      external_page("reconcile_page", "ReconciliationPage", "Reconciliation")),
             PageSpec("log", "Log", lambda w: LogPage(w.bridge)),
             PageSpec("settings", "Settings", lambda w: w._build_settings()),
+            PageSpec("rehearsal", "Go-live rehearsal", lambda w: w._build_rehearsal()),
         ]
         self.pages: dict[str, QWidget] = {}
         self.nav = QListWidget()
@@ -221,6 +222,13 @@ class MainWindow(QMainWindow):
     def _build_settings(self) -> QWidget:
         page = SettingsPage(self.bridge)
         page.wizardRequested.connect(self.wizardRequested)
+        return page
+
+    def _build_rehearsal(self) -> QWidget:
+        from desktop_app.ui.rehearsal_page import RehearsalPage
+
+        page = RehearsalPage(self.bridge)
+        page.openMapping.connect(self.show_missing_mapping)
         return page
 
     @Slot(str)

@@ -42,6 +42,8 @@ REHEARSAL = "rehearsal"  # the job kind of a rehearsal on the worker
 MAX_TABLE_ROWS = 12      # a longer table scrolls inside itself; the page scrolls around it
 MAX_LISTED_DOCUMENTS = 40
 SYSTEM_NAMES = {"syspro": "SYSPRO", "servicetitan": "ServiceTitan"}
+# a rehearsal names a mapping kind in the singular; the Mappings page's grids are the plural
+MAPPING_KINDS = {"vendor": "vendors", "item": "items", "branch": "branches", "warehouse": "warehouses"}
 MAPPING_WORDS = {"vendors": "ServiceTitan vendor", "items": "ServiceTitan SKU", "gl": "GL account",
                  "branches": "business unit", "warehouses": "warehouse or truck"}
 
@@ -81,6 +83,16 @@ def rejected_count(rehearsal) -> int:
 def invoice_count(need) -> int:
     invoices = need.invoices
     return invoices if isinstance(invoices, int) else len(invoices or ())
+
+
+def mapping_kind(kind: str) -> str:
+    return MAPPING_KINDS.get(kind, kind)
+
+
+def document_names(rehearsal, keys: Sequence[str]) -> list[str]:
+    """Invoice numbers for document keys, as the office knows them (a key it cannot place stays a key)."""
+    numbers = {doc.key: str(doc.st_invoice_number) for doc in rehearsal.documents}
+    return [numbers.get(key, key) for key in keys]
 
 
 def date_text(value) -> str:
@@ -390,11 +402,12 @@ class RehearsalPage(QWidget):
             column.addWidget(wrapped(f"{group.reason} — {plural(len(group.documents), 'document')}",
                                      "rejectionReason"))
             column.addWidget(wrapped(f"How to fix: {group.fix}", "rejectionFix"))
-            listed = ", ".join(group.documents[:MAX_LISTED_DOCUMENTS])
+            names = document_names(rehearsal, group.documents)
+            listed = ", ".join(names[:MAX_LISTED_DOCUMENTS])
             more = len(group.documents) - MAX_LISTED_DOCUMENTS
             documents = wrapped(f"Documents: {listed}" + (f" … and {more} more (in the CSV)" if more > 0 else ""),
                                 "rejectionDocuments")
-            documents.setProperty("documents", list(group.documents))
+            documents.setProperty("documents", names)
             column.addWidget(documents)
             self.rejections_layout.addWidget(card)
 
@@ -410,11 +423,12 @@ class RehearsalPage(QWidget):
             line = QHBoxLayout(row)
             line.setContentsMargins(0, 0, 0, 0)
             count = invoice_count(need)
-            what = MAPPING_WORDS.get(need.kind, need.kind)
+            kind = mapping_kind(need.kind)
+            what = MAPPING_WORDS.get(kind, kind)
             text = wrapped(f"{what} {need.value} — {plural(count, 'invoice')} wait for it. {need.fix}")
             button = QPushButton("Add mapping…")
-            button.setToolTip(f"Open the {need.kind} mappings with {what} {need.value} filled in")
-            button.clicked.connect(lambda _=False, k=need.kind, v=need.value: self.openMapping.emit(k, v))
+            button.setToolTip(f"Open the {kind} mappings with {what} {need.value} filled in")
+            button.clicked.connect(lambda _=False, k=kind, v=need.value: self.openMapping.emit(k, v))
             line.addWidget(text, 1)
             line.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
             self.mapping_layout.addWidget(row)
