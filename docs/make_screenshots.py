@@ -30,8 +30,8 @@ def main() -> int:
 
     from desktop_app.core import db, logs
     from desktop_app.sandbox.demo import add_supplier_backlog, prepare_demo_gui, prepare_demo_home
-    from desktop_app.sync import rehearsal
     from desktop_app.sandbox.runner import Sandbox
+    from desktop_app.sync import rehearsal
     from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
     from desktop_app.ui.app import ConnectorApp, make_application

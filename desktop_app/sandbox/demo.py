@@ -36,7 +36,7 @@ def prepare_demo_home() -> None:
 
 
 def run_demo(*, headless: bool, seed: int = 7, invoices: int = 120) -> int:
-    from desktop_app.core import config, db, logs
+    from desktop_app.core import db, logs
     from desktop_app.sandbox.runner import Sandbox
 
     prepare_demo_home()
