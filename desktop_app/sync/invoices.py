@@ -614,7 +614,8 @@ def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> s
                         str(readable.Unreadable("id", invoice.get("id"), "is not a record id"))))
                     continue
                 seen.add(st_id)
-                summary.dry_run_results.append({"st_invoice_id": st_id, "plan": evaluator.build(invoice)})
+                summary.dry_run_results.append({"st_invoice_id": st_id, "plan": evaluator.build(invoice),
+                                                "number": readable.plain(invoice.get("referenceNumber") or st_id)})
         else:
             seen |= store_page(records, page.continue_from, evaluator, summary)
         ctx.progress(0, 0, f"Read {pages} page(s) of ServiceTitan invoices")
@@ -1058,49 +1059,116 @@ def _post_ids(ctx: SyncContext, session, ids: list[int], summary: CycleSummary, 
             post_documents(ctx, session, docs[start_batch:start_batch + POSTING_BATCH], summary, done_one)
 
 
-def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
-    """Dry run: SYSPRO validates (ValidateOnly=Y); nothing is posted and nothing in the ledger changes."""
+@dataclass
+class Planned:
+    """A document a sync would send to SYSPRO, as a dry run or a rehearsal sees it (nothing stored)."""
+
+    key: str  # the ledger's doc_key: "<st invoice id>:<supplier>"
+    document: ApDocument  # the ledger's READY row, or an unsaved one built from the plan
+    # a credit whose original this same sync would post first: the original's key (it goes right after it)
+    waits_for: str = ""
+    held: str = ""  # a credit with no invoice to credit: why the sync would hold it instead of sending it
+
+
+def _stub(entry: dict, planned: PlannedDocument) -> ApDocument:
+    return ApDocument(doc_key=f"{entry['st_invoice_id']}:{planned.supplier}", supplier=planned.supplier,
+                      syspro_invoice=planned.syspro_invoice, transaction_code=planned.transaction_code,
+                      amount=planned.amount, invoice_date=planned.invoice_date, branch=planned.branch,
+                      business_unit=planned.business_unit, technician=planned.technician,
+                      job_number=planned.job_number, lines=planned.lines_json(), credit_of=planned.credit_of,
+                      st_invoice_id=entry["st_invoice_id"], st_invoice_number=entry.get("number", ""))
+
+
+def plan_documents(entries: list[dict], unmatched_credits: str = "hold") -> list[Planned]:
+    """The documents a sync would send: the ledger's READY ones and those the dry-run entries'
+    build plans (`discover` in a dry run) give. Reads the ledger, writes nothing.
+
+    A credit whose original is among them (or READY in the ledger) waits for it: the sync posts it
+    right after its original, so it is not validated on its own against an invoice SYSPRO does not
+    hold yet."""
+    planned_ids = {entry["st_invoice_id"] for entry in entries}
+    out = [Planned(doc.doc_key, doc) for doc in ApDocument.select().where(ApDocument.state == READY)
+           .order_by(ApDocument.id) if doc.st_invoice_id not in planned_ids]
+    invoices_now = {(doc.document.st_invoice_id, doc.document.supplier): doc.key for doc in out
+                    if doc.document.transaction_code == "I"}
+    for entry in entries:
+        for planned in entry["plan"].documents:
+            if planned.transaction_code == "I":
+                key = f"{entry['st_invoice_id']}:{planned.supplier}"
+                invoices_now[(entry["st_invoice_id"], planned.supplier)] = key
+    for entry in entries:
+        locked = {doc.supplier for doc in ApDocument.select(ApDocument.supplier, ApDocument.state)
+                  .where(ApDocument.st_invoice_id == entry["st_invoice_id"]) if doc.state in LOCKED}
+        for planned in entry["plan"].documents:
+            if planned.supplier in locked:
+                continue  # SYSPRO holds it already: an edit is flagged for a person, never sent again
+            waits_for = held = ""
+            if planned.transaction_code == "C":
+                original = invoices_now.get((planned.credit_of, planned.supplier))
+                target = credit_target(planned.supplier, planned.credit_of, entry.get("number") or
+                                       str(entry["st_invoice_id"]))
+                if original is not None and target.state != READY:
+                    waits_for, planned.syspro_invoice = original, target.invoice or planned.syspro_invoice
+                elif target.state == READY:
+                    planned.syspro_invoice = target.invoice
+                elif target.state == HELD and unmatched_credits == UNMATCHED_NEGATIVE_INVOICE:
+                    planned.transaction_code = "I"
+                else:
+                    held = target.reason
+            out.append(Planned(f"{entry['st_invoice_id']}:{planned.supplier}", _stub(entry, planned),
+                               waits_for=waits_for, held=held))
+    return out
+
+
+def validate(ctx: SyncContext, documents: list[ApDocument]) -> list[list[str]]:
+    """SYSPRO's ValidateOnly=Y answer for each document ("field: description"; empty: it would post).
+    Nothing is posted; one request per document, so that each answer is its own."""
     from desktop_app.syspro import apstin
 
-    docs = list(ApDocument.select().where(ApDocument.state == READY).order_by(ApDocument.id))
-    plans = [(doc.doc_key, _ap_document(doc)) for doc in docs]
+    answers: list[list[str]] = []
+    if not documents:
+        return answers
+    with ctx.shared_enet_session() as session:
+        params = apstin.build_parameters(validate_only=True)
+        for done, doc in enumerate(documents, 1):
+            ctx.check_cancelled()
+            try:
+                item = apstin.parse_result(session.post("APSTIN", params,
+                                                        apstin.build_document([_ap_document(doc)]))).items[0]
+                answers.append([f"{e.field}: {e.description}" for e in item.errors])
+            except Cancelled:
+                raise
+            except Exception as exc:
+                answers.append([redact(str(exc))])
+            ctx.progress(done, len(documents), f"SYSPRO validated {done} of {len(documents)} AP document(s)")
+    return answers
+
+
+def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:
+    """Dry run: SYSPRO validates (ValidateOnly=Y); nothing is posted and nothing in the ledger changes."""
+    planned = plan_documents(summary.dry_run_results, ctx.settings["sync.unmatched_credits"])
     for entry in summary.dry_run_results:
         plan = entry.pop("plan")
-        for planned in plan.documents:
-            if planned.transaction_code == "C":
-                target = credit_target(planned.supplier, planned.credit_of, str(entry["st_invoice_id"]))
-                if target.state != READY:
-                    entry.setdefault("held", []).append(target.reason)
-                    continue
-                planned.syspro_invoice = target.invoice
-            stub = ApDocument(supplier=planned.supplier, syspro_invoice=planned.syspro_invoice,
-                              transaction_code=planned.transaction_code, amount=planned.amount,
-                              invoice_date=planned.invoice_date, branch=planned.branch,
-                              business_unit=planned.business_unit, technician=planned.technician,
-                              job_number=planned.job_number, lines=planned.lines_json(),
-                              st_invoice_id=entry["st_invoice_id"], st_invoice_number="")
-            plans.append((f"{entry['st_invoice_id']}:{planned.supplier}", _ap_document(stub)))
         if plan.missing:
             entry["needs_mapping"] = [m["reason"] for m in plan.missing]
         if plan.skip_reason:
             entry["skipped"] = plan.skip_reason
         if plan.unreadable:
             entry["unreadable"] = plan.unreadable
+    by_id = {entry["st_invoice_id"]: entry for entry in summary.dry_run_results}
+    for item in planned:
+        if item.held and item.document.st_invoice_id in by_id:
+            by_id[item.document.st_invoice_id].setdefault("held", []).append(item.held)
     summary.dry_run_results = [e for e in summary.dry_run_results
                                if "needs_mapping" in e or "skipped" in e or "held" in e or "unreadable" in e]
-    if not plans:
-        return
-    with ctx.shared_enet_session() as session:
-        params = apstin.build_parameters(validate_only=True)
-        for key, document in plans:
-            ctx.check_cancelled()
-            try:
-                item = apstin.parse_result(session.post("APSTIN", params, apstin.build_document([document]))).items[0]
-                problems = [f"{e.field}: {e.description}" for e in item.errors]
-            except Exception as exc:
-                problems = [redact(str(exc))]
-            summary.validated += 1
-            summary.dry_run_results.append({"document": key, "ok": not problems, "problems": problems})
+    sent = [item for item in planned if not item.held and not item.waits_for]
+    for item, problems in zip(sent, validate(ctx, [item.document for item in sent]), strict=True):
+        summary.validated += 1
+        summary.dry_run_results.append({"document": item.key, "ok": not problems, "problems": problems})
+    for item in planned:
+        if item.waits_for:
+            summary.dry_run_results.append({"document": item.key, "ok": True, "problems": [],
+                                            "waits_for": item.waits_for})
 
 
 # ---------------------------------------------------------------------------- read-back
