@@ -228,8 +228,18 @@ class MainWindow(QMainWindow):
         from desktop_app.ui.rehearsal_page import RehearsalPage
 
         page = RehearsalPage(self.bridge)
-        page.openMapping.connect(self.show_missing_mapping)
+        page.openMapping.connect(self._open_mapping)
         return page
+
+    @Slot(str, object)
+    def _open_mapping(self, kind: str, key) -> None:
+        if key is not None:
+            self.show_missing_mapping(kind, key)
+            return
+        page = self.show_page("mappings")  # the value has no key to pre-fill: open the kind's grid
+        grid = getattr(page, "grids", {}).get(kind)
+        if grid is not None:
+            page.tabs.setCurrentWidget(grid)
 
     @Slot(str)
     def show_invoices(self, state: str | None) -> None:

@@ -43,7 +43,8 @@ MAX_TABLE_ROWS = 12      # a longer table scrolls inside itself; the page scroll
 MAX_LISTED_DOCUMENTS = 40
 SYSTEM_NAMES = {"syspro": "SYSPRO", "servicetitan": "ServiceTitan"}
 # a rehearsal names a mapping kind in the singular; the Mappings page's grids are the plural
-MAPPING_KINDS = {"vendor": "vendors", "item": "items", "branch": "branches", "warehouse": "warehouses"}
+MAPPING_KINDS = {"vendor": "vendors", "item": "items", "branch": "branches", "warehouse": "warehouses",
+                 "gl account": "gl"}
 MAPPING_WORDS = {"vendors": "ServiceTitan vendor", "items": "ServiceTitan SKU", "gl": "GL account",
                  "branches": "business unit", "warehouses": "warehouse or truck"}
 
@@ -86,7 +87,17 @@ def invoice_count(need) -> int:
 
 
 def mapping_kind(kind: str) -> str:
-    return MAPPING_KINDS.get(kind, kind)
+    return MAPPING_KINDS.get(kind.lower(), kind)
+
+
+def mapping_key(need):
+    """The ServiceTitan key the Mappings page can pre-fill, or None when the rehearsal names the value
+    only by its label (then the page opens on the kind's grid without a pre-filled row)."""
+    key = getattr(need, "key", None)
+    if key not in (None, ""):
+        return key
+    value = str(need.value)
+    return value if value.isdigit() or mapping_kind(need.kind) == "gl" else None
 
 
 def document_names(rehearsal, keys: Sequence[str]) -> list[str]:
@@ -428,7 +439,7 @@ class RehearsalPage(QWidget):
             text = wrapped(f"{what} {need.value} — {plural(count, 'invoice')} wait for it. {need.fix}")
             button = QPushButton("Add mapping…")
             button.setToolTip(f"Open the {kind} mappings with {what} {need.value} filled in")
-            button.clicked.connect(lambda _=False, k=kind, v=need.value: self.openMapping.emit(k, v))
+            button.clicked.connect(lambda _=False, k=kind, v=mapping_key(need): self.openMapping.emit(k, v))
             line.addWidget(text, 1)
             line.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
             self.mapping_layout.addWidget(row)
@@ -508,7 +519,13 @@ class RehearsalPage(QWidget):
 
     @Slot(object)
     def _job_event(self, event: JobEvent) -> None:
-        if event.job_kind != REHEARSAL or not alive(self):
+        if not alive(self):
+            return
+        if event.job_kind != REHEARSAL:
+            # a scheduled sync while posting is off rehearses under the cycle's name
+            if event.kind == "finished" and hasattr(event.result, "would_post"):
+                self.show_rehearsal(event.result)
+                self.refresh()
             return
         if event.kind == "started":
             self.running = True
