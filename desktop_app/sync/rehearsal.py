@@ -713,6 +713,18 @@ def stop_posting(*, actor: str) -> None:
         _audit("posting_stopped", "Posting stopped: syncs rehearse until posting is started again", actor)
 
 
+def posting_after_setup() -> dict[str, str]:
+    """The setting the setup wizard's finish stores: posting off until a person has read a rehearsal,
+    unless this site has sent something already (the wizard run again on a live site leaves it)."""
+    from desktop_app.core.models import ApDocument, SyncLink
+    from desktop_app.sync import ledger
+
+    sent = (ApDocument.select().where(ApDocument.attempts > 0).exists()
+            or ApDocument.select().where(ApDocument.state.in_(list(ledger.LOCKED))).exists()
+            or SyncLink.select().where(SyncLink.attempts > 0).exists())
+    return {} if sent else {POSTING_KEY: "off"}
+
+
 def cycle_or_rehearsal(ctx: SyncContext) -> Any:
     """The scheduler's and the GUI's job: a cycle when posting is on, else a rehearsal (decided when
     the job runs, from the settings it was given)."""

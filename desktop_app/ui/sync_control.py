@@ -13,17 +13,20 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.core import config
 from desktop_app.core.errors import ConnectionResult
-from desktop_app.sync.cycle import run_cycle
 from desktop_app.sync.jobs import CycleScheduler, JobEvent
+from desktop_app.sync.rehearsal import cycle_or_rehearsal, posting_enabled
 
 log = logging.getLogger("desktop_app.ui")
 
 CYCLE = "cycle"
+SYNC_STARTED = "Sync started."
+REHEARSAL_STARTED = ("Posting is off, so a rehearsal started: nothing is posted. Read it on the Rehearsal page and "
+                     "start posting there.")
 
 
 def submit_cycle(worker, actor: str):
     """What the scheduler calls (from its thread): one cycle job, collapsed if one is already queued."""
-    return worker.submit(CYCLE, run_cycle, actor=actor, unique=True, isolated=True)
+    return worker.submit(CYCLE, cycle_or_rehearsal, actor=actor, unique=True, isolated=True)
 
 
 def cycle_problems(result) -> dict[str, int]:
@@ -63,8 +66,10 @@ class SyncControl(QObject):
         if self.bridge.worker.has_pending(CYCLE):
             self.notice.emit("A sync is already running; it will pick up everything new.")
             return
-        self.bridge.run_job(CYCLE, run_cycle, actor="sync-now", unique=True, isolated=True)
-        self.notice.emit("Sync started.")
+        self.bridge.run_job(CYCLE, cycle_or_rehearsal, actor="sync-now", unique=True, isolated=True)
+        self.bridge.db_call(posting_enabled,
+                            on_done=lambda on: self.notice.emit(SYNC_STARTED if on else REHEARSAL_STARTED),
+                            on_error=lambda _message: self.notice.emit(SYNC_STARTED))
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:

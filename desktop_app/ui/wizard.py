@@ -39,6 +39,7 @@ from desktop_app.core import config, secrets
 from desktop_app.core.config import SPECS, SettingsError
 from desktop_app.core.errors import ConnectionResult
 from desktop_app.core.origins import ALLOW_UNENCRYPTED, unencrypted_warning
+from desktop_app.sync import rehearsal
 from desktop_app.ui.messages import alive, show_error
 from desktop_app.ui.sync_control import run_connection_test
 
@@ -677,7 +678,7 @@ class SetupWizard(QWizard):
             page.fill(settings, stored)
         self.loaded.emit()
 
-    def save_all(self, then: Callable[[dict[str, str]], None]) -> None:
+    def save_all(self, then: Callable[[dict[str, str]], None], *, finishing: bool = False) -> None:
         values: dict[str, str] = {}
         secret_values: dict[str, str] = {}
         for page in self.setup_pages:
@@ -696,7 +697,12 @@ class SetupWizard(QWizard):
                 self.bridge.dataChanged.emit("settings")
             then(errors)
 
-        self.bridge.db_call(lambda: save_values(values, secret_values), on_done=saved,
+        def store() -> dict[str, str]:
+            if finishing:  # a new site rehearses before anything is posted
+                values.update(rehearsal.posting_after_setup())
+            return save_values(values, secret_values)
+
+        self.bridge.db_call(store, on_done=saved,
                             on_error=lambda message: then({"": f"The settings could not be saved: {message}"}))
 
     def accept(self) -> None:
@@ -704,7 +710,7 @@ class SetupWizard(QWizard):
             return
         self._saving = True
         self.button(QWizard.WizardButton.FinishButton).setEnabled(False)
-        self.save_all(self._saved_for_finish)
+        self.save_all(self._saved_for_finish, finishing=True)
 
     def _saved_for_finish(self, errors: dict[str, str]) -> None:
         self._saving = False
