@@ -10,6 +10,7 @@ import functools
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QIcon
@@ -85,6 +86,7 @@ class ConnectorApp(QObject):
         self.worker: JobWorker | None = None
         self.bridge: EngineBridge | None = None
         self.scheduler: CycleScheduler | None = None
+        self.submit_scheduled: Callable[[str], object] | None = None
         self.control: SyncControl | None = None
         self.tray: Tray | None = None
         self.window: MainWindow | None = None
@@ -136,7 +138,8 @@ class ConnectorApp(QObject):
         if self._stopped:
             return
         paused = settings["sync.paused"]
-        submit = functools.partial(submit_cycle, self.worker)
+        # what the scheduler submits each interval (a cycle, or a rehearsal while posting is off)
+        self.submit_scheduled = submit = functools.partial(submit_cycle, self.worker)
         self.scheduler = CycleScheduler(submit, settings["sync.interval_minutes"],
                                         watchdog_seconds=self._watchdog_seconds)
         self.scheduler.start(paused=paused)
