@@ -42,6 +42,7 @@ def main() -> int:
     box = Sandbox(seed=7, invoices=120, max_lifetime_s=600).start()
     box.configure_profile()
     add_supplier_backlog(box)
+    box.company.syspro.suppliers["FERGUS"].update(OnHold="Y")  # so the rehearsal has a rejection to explain
     prepare_demo_gui()  # the demo's rehearsal, posting on: before the first cycle, as the demo does it
     box.syspro.set_faults({"reject_post": 2})  # two rejections, so Retry has something to do
     from desktop_app.sync.jobs import recorded_run

@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QTextDocument
+from PySide6.QtGui import QColor, QTextDocument
 from PySide6.QtPrintSupport import QPrintDialog, QPrinter
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -41,6 +41,7 @@ from desktop_app.ui.widgets import StatusLine, format_money, plural, show_error
 REHEARSAL = "rehearsal"  # the job kind of a rehearsal on the worker
 MAX_TABLE_ROWS = 12      # a longer table scrolls inside itself; the page scrolls around it
 MAX_LISTED_DOCUMENTS = 40
+WAITING_COLOUR = QColor("#92400E")  # the amber of "needs a person" elsewhere in the app
 SYSTEM_NAMES = {"syspro": "SYSPRO", "servicetitan": "ServiceTitan"}
 # a rehearsal names a mapping kind in the singular; the Mappings page's grids are the plural
 MAPPING_KINDS = {"vendor": "vendors", "item": "items", "branch": "branches", "warehouse": "warehouses",
@@ -103,7 +104,8 @@ def mapping_key(need):
 def document_names(rehearsal, keys: Sequence[str]) -> list[str]:
     """Invoice numbers for document keys, as the office knows them (a key it cannot place stays a key)."""
     numbers = {doc.key: str(doc.st_invoice_number) for doc in rehearsal.documents}
-    return [numbers.get(key, key) for key in keys]
+    names = [numbers.get(key, key) for key in keys]
+    return sorted(names, key=lambda name: (len(name), name))  # 40507 before 40508 before 100001
 
 
 def date_text(value) -> str:
@@ -268,7 +270,9 @@ class RehearsalPage(QWidget):
         totals = QHBoxLayout()
         for caption, table in (("Totals per supplier", self.supplier_table), ("Totals per branch", self.branch_table)):
             box = QGroupBox(caption)
-            QVBoxLayout(box).addWidget(table)
+            column = QVBoxLayout(box)
+            column.addWidget(table)
+            column.addStretch(1)  # the shorter table stays at the top, level with the other
             totals.addWidget(box, 1)
 
         # What SYSPRO would reject, by reason
@@ -290,7 +294,7 @@ class RehearsalPage(QWidget):
 
         # Every document, for the one who signs
         self.documents_box = QGroupBox("Documents")
-        self.documents_table = make_table(("Invoice", "Supplier", "Branch", "Transaction", "Date", "Amount",
+        self.documents_table = make_table(("Invoice", "Supplier", "Branch", "Type", "Date", "Amount",
                                            "SYSPRO says"), stretch=6)
         QVBoxLayout(self.documents_box).addWidget(self.documents_table)
 
@@ -393,7 +397,8 @@ class RehearsalPage(QWidget):
         self._show_creations(rehearsal)
         docs = sorted(rehearsal.documents, key=lambda d: (d.ok, d.supplier, str(d.st_invoice_number)))
         fill_table(self.documents_table, [
-            (d.st_invoice_number, d.supplier, d.branch, d.transaction_code, date_text(d.invoice_date),
+            (d.st_invoice_number, d.supplier, d.branch, engine.TYPES.get(d.transaction_code, d.transaction_code),
+             date_text(d.invoice_date),
              money(d.amount), "accepted" if d.ok else "; ".join(d.problems)) for d in docs], right=(5,))
         self.documents_box.setTitle(f"Documents ({len(docs):,})")
 
@@ -471,7 +476,7 @@ class RehearsalPage(QWidget):
                 font = item.font()
                 font.setBold(True)
                 item.setFont(font)
-                item.setForeground(Qt.GlobalColor.darkYellow)
+                item.setForeground(WAITING_COLOUR)
         self.creations_table.setVisible(bool(creations))
 
     def _show_posting(self) -> None:
