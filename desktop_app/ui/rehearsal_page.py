@@ -36,6 +36,7 @@ from desktop_app.sync import rehearsal as engine
 from desktop_app.sync.jobs import JobEvent
 from desktop_app.ui.dashboard import flow_name, local_time
 from desktop_app.ui.messages import alive
+from desktop_app.ui.sync_control import CYCLE
 from desktop_app.ui.widgets import StatusLine, format_money, plural, show_error
 
 REHEARSAL = "rehearsal"  # the job kind of a rehearsal on the worker
@@ -529,9 +530,16 @@ class RehearsalPage(QWidget):
             return
         if event.job_kind != REHEARSAL:
             # a scheduled sync while posting is off rehearses under the cycle's name
-            if event.kind == "finished" and hasattr(event.result, "would_post"):
+            if event.job_kind != CYCLE or self.posting is not False:
+                return
+            if event.kind == "started":
+                self.status.busy(f"A sync started by {event.actor} is rehearsing (posting is off)…")
+            elif event.kind == "finished" and hasattr(event.result, "would_post"):
+                self.status.done("The scheduled rehearsal finished.")
                 self.show_rehearsal(event.result)
                 self.refresh()
+            elif event.kind in ("failed", "cancelled"):
+                self.status.done("")
             return
         if event.kind == "started":
             self.running = True

@@ -90,3 +90,21 @@ def test_after_setup_syncs_only_rehearse_until_start_posting_then_post_what_the_
         services.quit()
         services.shutdown()
         logs.reset_logging()
+
+
+def test_run_rehearsal_again_runs_on_the_worker_and_shows_what_it_found(qtbot, sandbox, bridge):
+    from desktop_app.ui.rehearsal_page import RehearsalPage
+
+    page = RehearsalPage(bridge)
+    qtbot.addWidget(page)
+    qtbot.waitUntil(lambda: page.loaded, timeout=5000)
+    assert page.rehearsal is None and page.run_button.text() == "Run rehearsal"
+    qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
+    assert not page.run_button.isEnabled() and page.run_button.text() == "Rehearsing…"  # busy, the GUI not blocked
+    qtbot.waitUntil(lambda: page.rehearsal is not None and not page.running, timeout=180000)
+    stored = rehearsal.latest()
+    assert page.rehearsal.id == stored.id
+    assert page.numbers["would_post"].count_label.text() == f"{len(stored.would_post()):,}"
+    assert page.documents_table.rowCount() == len(stored.documents)
+    assert page.run_button.isEnabled() and page.run_button.text() == "Run rehearsal again"
+    assert sent_documents() == set() and sandbox.company.syspro.ap_invoices == []
