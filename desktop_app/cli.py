@@ -167,13 +167,24 @@ def build_parser() -> argparse.ArgumentParser:
     sync = sub.add_parser("sync", help="run a sync cycle")
     sync.add_argument("--once", action="store_true", required=True, help="one cycle, then exit")
     sync.add_argument("--flow", choices=["invoices", "vendors", "purchase-orders", "adjustments"])
-    sync.add_argument("--dry-run", action="store_true", help="validate in SYSPRO, post nothing, move no cursor")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="rehearse: every flow, SYSPRO validates each document, nothing is posted or stored")
     sync.add_argument("--json", action="store_true")
     sync.set_defaults(handler="sync")
 
     status = sub.add_parser("status", help="counts per state, last and next cycle, cursors")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler="status")
+
+    posting = sub.add_parser("posting", help="the posting gate: whether scheduled and GUI syncs post")
+    posting_sub = posting.add_subparsers(dest="posting_command", metavar="ACTION", required=True)
+    posting_start = posting_sub.add_parser("start", help="turn posting on after reading the latest rehearsal")
+    posting_start.add_argument("--force", action="store_true", help="start posting with no stored rehearsal")
+    posting_start.add_argument("--json", action="store_true")
+    posting_start.set_defaults(handler="posting.start")
+    posting_stop = posting_sub.add_parser("stop", help="turn posting off: scheduled and GUI syncs only rehearse")
+    posting_stop.add_argument("--json", action="store_true")
+    posting_stop.set_defaults(handler="posting.stop")
 
     inv = sub.add_parser("invoices", help="the AP document ledger")
     inv_sub = inv.add_subparsers(dest="invoices_command", metavar="ACTION", required=True)

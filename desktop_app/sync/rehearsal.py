@@ -16,6 +16,7 @@ import datetime as dt
 import html
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -468,6 +469,7 @@ class _PlanningGate:
         self.planning = True
         self.planned: dict[str, list] = {}
         self.waiting: list = []
+        self._created: list[_Planned] | None = None
 
     def holds(self, link) -> bool:
         if link.state == self.records.WAITING and not self.records.is_approved(link):
@@ -480,14 +482,32 @@ class _PlanningGate:
         self.planning = False
         return []
 
+    def created(self) -> list[_Planned]:
+        if self._created is None:
+            self._created = []
+            for planned in self.planned.values():
+                fresh = [link for link in planned if not self.records.is_approved(link) and link.attempts == 0]
+                over = len(fresh) > self.limit
+                self._created += [_Planned.of(self.flow, link, over and link in fresh) for link in planned]
+            self._created += [_Planned.of(self.flow, link, True) for link in self.waiting]
+        return self._created
+
     def creations(self) -> list[Creation]:
-        out = []
-        for planned in self.planned.values():
-            fresh = [link for link in planned if not self.records.is_approved(link) and link.attempts == 0]
-            over = len(fresh) > self.limit
-            out += [_creation(self.flow, link, over and link in fresh) for link in planned]
-        out += [_creation(self.flow, link, True) for link in self.waiting]
-        return out
+        return [planned.creation for planned in self.created()]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    origin: str
+    st_id: int | None
+    code: str  # a vendor flow's planned supplier code
+    waits: bool
+    creation: Creation
+
+    @classmethod
+    def of(cls, flow: str, link, waits: bool) -> _Planned:
+        return cls(link.origin, link.st_id, (link.data or {}).get("planned_code") or "", waits,
+                   _creation(flow, link, waits))
 
 
 _NOUNS = {("vendors", "servicetitan"): "Supplier for vendor", ("vendors", "syspro"): "Vendor for supplier",
@@ -511,9 +531,21 @@ def _syncer(flow: str):
 
 
 def plan_creations(ctx: SyncContext, flow: str) -> list[Creation]:
-    """What one cycle of a two-way flow would create, by running its own pass with a gate that
-    never releases and no updates of linked records, in a transaction that is always rolled back;
-    its clients refuse any write. Nothing reaches either system and nothing stays in the ledger."""
+    """What one cycle of a two-way flow would create (see `_plan`)."""
+    return _plan(ctx, flow).creations()
+
+
+def new_suppliers(gate: _PlanningGate) -> dict[int, str]:
+    """ServiceTitan vendor id → the SYSPRO supplier code the vendor flow would create for it this
+    cycle (not held for approval): the invoice flow, which runs after it, maps through them."""
+    return {c.st_id: c.code for c in gate.created()
+            if c.st_id is not None and c.origin == "servicetitan" and c.code and not c.waits}
+
+
+def _plan(ctx: SyncContext, flow: str) -> _PlanningGate:
+    """One cycle of a two-way flow's own pass, with a gate that never releases and no updates of
+    linked records, in a transaction that is always rolled back; its clients refuse any write.
+    Nothing reaches either system and nothing stays in the ledger."""
     from desktop_app.core.db import database
     from desktop_app.sync import records
 
@@ -530,7 +562,8 @@ def plan_creations(ctx: SyncContext, flow: str) -> list[Creation]:
                     if hasattr(syncer, step):
                         setattr(syncer, step, lambda: None)
                 syncer.run()
-                return gate.creations()
+                gate.created()  # read what it needs from the links before they are rolled back
+                return gate
             finally:
                 txn.rollback()
     finally:
@@ -571,9 +604,21 @@ def _rehearse(ctx: SyncContext, go_live: dt.date) -> Rehearsal:
     from desktop_app.sync.context import Cancelled
 
     rehearsal = Rehearsal(id=None, ran_at=_now(), go_live=go_live, company=ctx.settings["syspro.company"])
-    steps = [("invoices", lambda: _rehearse_invoices(ctx, rehearsal))]
-    steps += [(flow, lambda flow=flow: rehearsal.creations.extend(plan_creations(ctx, flow)))
-              for flow in ("vendors", "purchase-orders", "adjustments")]
+    created: dict[int, str] = {}
+
+    def vendors() -> None:
+        gate = _plan(ctx, "vendors")
+        rehearsal.creations.extend(gate.creations())
+        created.update(new_suppliers(gate))
+
+    # in a cycle's order: a supplier the vendor flow creates can carry an invoice in the same cycle
+    steps: list[tuple[str, Callable[[], None]]] = [("vendors", vendors),
+                                                   ("invoices", lambda: _rehearse_invoices(ctx, rehearsal, created))]
+
+    def two_way(flow: str) -> Callable[[], None]:
+        return lambda: rehearsal.creations.extend(plan_creations(ctx, flow))
+
+    steps += [(flow, two_way(flow)) for flow in ("purchase-orders", "adjustments")]
     for position, (name, step) in enumerate(steps):
         ctx.check_cancelled()
         ctx.progress(0, 0, f"Rehearsing {name}")
@@ -597,11 +642,14 @@ def _rehearse(ctx: SyncContext, go_live: dt.date) -> Rehearsal:
     return rehearsal
 
 
-def _rehearse_invoices(ctx: SyncContext, rehearsal: Rehearsal) -> None:
+def _rehearse_invoices(ctx: SyncContext, rehearsal: Rehearsal, created: dict[int, str] | None = None) -> None:
+    """`created`: vendor id → supplier code the vendor flow would create first (`new_suppliers`)."""
     from desktop_app.core.db import ApDocument, SourceInvoice
     from desktop_app.sync import invoices, ledger
 
     evaluator = invoices.Evaluator(ctx)
+    for vendor_id, code in (created or {}).items():
+        evaluator.mappings.vendors.setdefault(vendor_id, code)  # the mapping the vendor flow stores with it
     summary = invoices.CycleSummary()
     invoices.discover(ctx, evaluator, summary)  # a dry run: reads from the stored cursor, stores nothing
     entries = summary.dry_run_results
@@ -631,6 +679,12 @@ def _rehearse_invoices(ctx: SyncContext, rehearsal: Rehearsal) -> None:
     ctx.progress(0, len(sent), "SYSPRO validates the AP documents (ValidateOnly)")
     answers = dict(zip([item.key for item in sent], invoices.validate(ctx, [item.document for item in sent]),
                        strict=True))
+    new_codes = set((created or {}).values())
+    for item in sent:
+        if item.document.supplier in new_codes:
+            # the vendor flow creates it first in the same cycle: that SYSPRO does not hold it yet is expected
+            not_yet = f"Supplier '{item.document.supplier}' not found"
+            answers[item.key] = [p for p in answers[item.key] if not_yet not in p]
     documents: dict[str, RehearsalDocument] = {}
     for item in planned:
         if item.held:
