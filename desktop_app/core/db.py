@@ -56,7 +56,7 @@ OWN_TABLES = frozenset({
     "schema_version", "sqlite_sequence", "sqlite_stat1", "sqlite_stat4",
     "setting", "vendor_mapping", "item_mapping", "gl_mapping", "branch_mapping", "warehouse_mapping",
     "sync_cursor", "source_invoice", "ap_document", "audit_event", "job_run", "sync_link", "worklist_row",
-    "pricebook_sku",
+    "pricebook_sku", "rehearsal",
 })
 
 

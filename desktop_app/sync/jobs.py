@@ -269,7 +269,11 @@ def recorded_run(kind: str, actor: str):
         state, error = "failed", redact(str(exc)) or type(exc).__name__
         raise
     finally:
-        summary = record.result.as_dict() if hasattr(record.result, "as_dict") else None
+        result = record.result
+        # a result may name its own kind and summary: a scheduled job that rehearsed is not a cycle
+        run.kind = getattr(result, "RUN_KIND", None) or kind
+        summary = (result.run_summary() if hasattr(result, "run_summary")
+                   else result.as_dict() if hasattr(result, "as_dict") else None)
         run.state, run.finished_at, run.error = state, utcnow(), error
         run.summary = _jsonable(summary)
         run.save()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from desktop_app.sync.context import SyncContext
@@ -47,6 +47,8 @@ class RehearsalDocument:
     amount: Decimal
     invoice_date: dt.date | None
     problems: tuple[str, ...] = ()  # SYSPRO's ValidateOnly answer ("field: description"); empty: it would post
+    # what else a person should know, e.g. a credit that waits for its original and follows it in the same sync
+    note: str = ""
 
     @property
     def ok(self) -> bool:
@@ -56,7 +58,7 @@ class RehearsalDocument:
         return {"key": self.key, "st_invoice_id": self.st_invoice_id, "st_invoice_number": self.st_invoice_number,
                 "supplier": self.supplier, "branch": self.branch, "transaction_code": self.transaction_code,
                 "amount": _money(self.amount), "invoice_date": self.invoice_date.isoformat() if self.invoice_date
-                else None, "problems": list(self.problems), "ok": self.ok}
+                else None, "problems": list(self.problems), "ok": self.ok, "note": self.note}
 
     @classmethod
     def from_dict(cls, d: dict) -> RehearsalDocument:
@@ -64,7 +66,7 @@ class RehearsalDocument:
                    supplier=d["supplier"], branch=d["branch"], transaction_code=d["transaction_code"],
                    amount=Decimal(d["amount"]),
                    invoice_date=dt.date.fromisoformat(d["invoice_date"]) if d.get("invoice_date") else None,
-                   problems=tuple(d.get("problems") or ()))
+                   problems=tuple(d.get("problems") or ()), note=d.get("note") or "")
 
 
 @dataclass(frozen=True)
@@ -97,17 +99,19 @@ class RejectionGroup:
 class MappingNeed:
     """A ServiceTitan value with no SYSPRO counterpart, and how many invoices wait for it."""
 
-    kind: str  # vendor, item, gl, branch, ...
-    value: str
+    kind: str  # vendor, item, GL account, branch
+    value: str  # as the office knows it: the SKU code, vendor or business unit name, GL account number
     fix: str
     invoices: int
+    key: str = ""  # the ServiceTitan key a mapping row takes (vendor, SKU or business unit id, GL account)
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "value": self.value, "fix": self.fix, "invoices": self.invoices}
+        return {"kind": self.kind, "value": self.value, "fix": self.fix, "invoices": self.invoices, "key": self.key}
 
     @classmethod
     def from_dict(cls, d: dict) -> MappingNeed:
-        return cls(kind=d["kind"], value=d["value"], fix=d["fix"], invoices=int(d["invoices"]))
+        return cls(kind=d["kind"], value=d["value"], fix=d["fix"], invoices=int(d["invoices"]),
+                   key=str(d.get("key") or ""))
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,14 @@ class Rehearsal:
     skipped: list[str] = field(default_factory=list)  # invoices left alone, with why
     problems: list[str] = field(default_factory=list)  # flows that could not run, with why
     company: str = ""
+
+    RUN_KIND: ClassVar[str] = "rehearsal"  # its job_run row's kind, whoever started it (jobs.recorded_run)
+
+    def run_summary(self) -> dict:
+        """What its job_run row keeps: the numbers; the rehearsal itself is in its own table."""
+        return {"rehearsal": self.id, "would_post": len(self.would_post()), "total_amount": _money(self.total_amount()),
+                "rejected": len(self.documents) - len(self.would_post()), "needs_mapping": len(self.needs_mapping),
+                "creations": len(self.creations), "problems": list(self.problems)}
 
     def would_post(self) -> list[RehearsalDocument]:
         return [doc for doc in self.documents if doc.ok]
@@ -201,12 +213,12 @@ class Rehearsal:
                           "Go-live", self.go_live.isoformat() if self.go_live else ""])
             out.writerow([])
             out.writerow(["Document", "ST invoice", "ST invoice id", "Supplier", "Branch", "Type", "Amount",
-                          "Invoice date", "Would post", "SYSPRO says"])
+                          "Invoice date", "Would post", "SYSPRO says", "Note"])
             for doc in self.documents:
                 out.writerow([doc.key, doc.st_invoice_number, doc.st_invoice_id, doc.supplier, doc.branch,
                                TYPES.get(doc.transaction_code, doc.transaction_code), _money(doc.amount),
                                doc.invoice_date.isoformat() if doc.invoice_date else "", "yes" if doc.ok else "no",
-                               "; ".join(doc.problems)])
+                               "; ".join(doc.problems), doc.note])
             for title, totals in (("Supplier", self.by_supplier()), ("Branch", self.by_branch())):
                 out.writerow([])
                 out.writerow([f"Totals by {title.lower()}", "Documents", "Amount"])
@@ -338,24 +350,24 @@ class _Known:
 
 
 _KNOWN = (
-    _Known(re.compile(r"Supplier '([^']*)' is on hold", re.I), "Supplier is on hold",
+    _Known(re.compile(r"Supplier '?([^' ]*)'? is on hold", re.I), "Supplier is on hold",
            "Take supplier {values} off hold in SYSPRO (AP Supplier Maintenance), or map the vendor to another "
            "supplier"),
-    _Known(re.compile(r"Supplier '([^']*)' not found", re.I), "Supplier not found in SYSPRO",
+    _Known(re.compile(r"Supplier '?([^' ]*)'? (?:was )?not found", re.I), "Supplier not found in SYSPRO",
            "Correct the vendor mapping for supplier {values} (Mappings, Vendors), or add the supplier in SYSPRO"),
     _Known(re.compile(r"Posting period is closed", re.I), "Posting period is closed",
            "Open the period in SYSPRO (AP period end), or move the go-live date to a date in an open period"),
-    _Known(re.compile(r"Ledger code '([^']*)' not found", re.I), "GL code not found in SYSPRO",
+    _Known(re.compile(r"Ledger code '?([^' ]*)'? (?:was )?not found", re.I), "GL code not found in SYSPRO",
            "Correct the GL mapping that gives ledger code {values} (Mappings, GL accounts), or add the code in "
            "SYSPRO"),
-    _Known(re.compile(r"Ledger code '([^']*)' is on hold", re.I), "GL code is on hold",
+    _Known(re.compile(r"Ledger code '?([^' ]*)'? is on hold", re.I), "GL code is on hold",
            "Take ledger code {values} off hold in SYSPRO General Ledger, or map the GL account to another code"),
-    _Known(re.compile(r"Branch '([^']*)' not found", re.I), "Branch not found in SYSPRO",
+    _Known(re.compile(r"Branch '?([^' ]*)'? (?:was )?not found", re.I), "Branch not found in SYSPRO",
            "Correct the branch mapping that gives branch {values} (Mappings, Branches)"),
-    _Known(re.compile(r"Invoice '([^']*)' already exists", re.I), "Invoice number already in SYSPRO",
+    _Known(re.compile(r"Invoice '?([^' ]*)'? already exists", re.I), "Invoice number already in SYSPRO",
            "Already in SYSPRO (entered by hand?): when posting starts the connector looks it up and does not "
            "post it again; one with another amount is shown as failed for a person to check"),
-    _Known(re.compile(r"Invoice '([^']*)' not found for supplier", re.I), "Invoice to credit not in SYSPRO",
+    _Known(re.compile(r"Invoice '?([^' ]*)'? (?:was )?not found for supplier", re.I), "Invoice to credit not in SYSPRO",
            "Pick the SYSPRO invoice to credit on the Invoices page (Credit against…), or skip the credit"),
 )
 _WAITS = _Known(re.compile(re.escape(WAITS_FOR_ORIGINAL.split(":")[0])), "Waits for its original",
@@ -406,21 +418,30 @@ MAPPING_FIXES = {
 }
 
 
+def mapping_value(missing: dict) -> str:
+    """A build plan's missing mapping as the office names it (`build._build`'s `need`)."""
+    if missing["kind"] == "items" and missing.get("sku_code"):
+        return str(missing["sku_code"])
+    if missing["kind"] == "gl":
+        return str(missing.get("key") or "(none)")
+    return str(missing.get("label") or missing.get("key") or "")
+
+
 def mapping_needs(entries: list[dict]) -> list[MappingNeed]:
     """What the build plans miss, one row per missing value with how many invoices wait for it."""
     found: dict[tuple[str, str], tuple[str, str, set[int]]] = {}
     for entry in entries:
         for missing in entry["plan"].missing:
-            key = (missing["kind"], str(missing.get("key")))
-            label = str(missing.get("label") or missing.get("key") or "")
+            key = (missing["kind"], "" if missing.get("key") is None else str(missing["key"]))
+            label = mapping_value(missing)
             fix = MAPPING_FIXES.get(missing["kind"], missing.get("reason") or SEE_MESSAGE)
             if missing["kind"] == "items" and "no primary vendor" in (missing.get("reason") or ""):
                 fix = "Map a supplier for the item (Mappings, Items), or set a default supplier"
             if missing["kind"] == "gl" and not missing.get("key"):
                 fix = "Give the item a cost-of-sale GL account in ServiceTitan"
             found.setdefault(key, (label, fix, set()))[2].add(entry["st_invoice_id"])
-    needs = [MappingNeed(MAPPING_KINDS.get(kind, kind), label, fix, len(ids))
-             for (kind, _key), (label, fix, ids) in found.items()]
+    needs = [MappingNeed(MAPPING_KINDS.get(kind, kind), label, fix, len(ids), key)
+             for (kind, key), (label, fix, ids) in found.items()]
     return sorted(needs, key=lambda n: (-n.invoices, n.kind, n.value))
 
 
@@ -687,10 +708,12 @@ def _rehearse_invoices(ctx: SyncContext, rehearsal: Rehearsal, created: dict[int
             answers[item.key] = [p for p in answers[item.key] if not_yet not in p]
     documents: dict[str, RehearsalDocument] = {}
     for item in planned:
+        note = ""
         if item.held:
             problems: tuple[str, ...] = (f"Held: {item.held}",)
         elif item.waits_for:
             original_ok = not answers.get(item.waits_for)
+            note = f"{WAITS_FOR_ORIGINAL} ({item.waits_for}), in the same sync; SYSPRO validates it then"
             problems = () if original_ok else (f"{WAITS_FOR_ORIGINAL.split(':')[0]} {item.waits_for}, which SYSPRO "
                                                "would reject",)
         else:
@@ -699,7 +722,7 @@ def _rehearse_invoices(ctx: SyncContext, rehearsal: Rehearsal, created: dict[int
         documents[item.key] = RehearsalDocument(
             key=item.key, st_invoice_id=doc.st_invoice_id, st_invoice_number=doc.st_invoice_number or "",
             supplier=doc.supplier, branch=doc.branch, transaction_code=doc.transaction_code,
-            amount=Decimal(doc.amount).quantize(CENT), invoice_date=doc.invoice_date, problems=problems)
+            amount=Decimal(doc.amount).quantize(CENT), invoice_date=doc.invoice_date, problems=problems, note=note)
     rehearsal.documents = list(documents.values())
     rehearsal.rejections = group_rejections(rehearsal.documents)
 

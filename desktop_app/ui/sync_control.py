@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from desktop_app.core import config
 from desktop_app.core.errors import ConnectionResult
 from desktop_app.sync.jobs import CycleScheduler, JobEvent
-from desktop_app.sync.rehearsal import cycle_or_rehearsal, posting_enabled
+from desktop_app.sync.rehearsal import Rehearsal, cycle_or_rehearsal, posting_enabled
 
 log = logging.getLogger("desktop_app.ui")
 
@@ -112,6 +112,9 @@ class SyncControl(QObject):
 
     @staticmethod
     def _finished_sentence(result) -> str:
+        if isinstance(result, Rehearsal):
+            return (f"Rehearsal finished, nothing was posted (posting is off): {result.headline()}."
+                    + (" Some flows could not be rehearsed; see the Rehearsal page." if result.problems else ""))
         problems = cycle_problems(result)
         errors = getattr(result, "errors", {}) or {}
         if errors:

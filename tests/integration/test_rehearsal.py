@@ -76,6 +76,9 @@ def test_start_posting_then_the_next_cycle_posts_exactly_what_the_rehearsal_list
     posted = {d.doc_key: d.amount for d in ApDocument.select()
               .where(ApDocument.state.in_([ledger.POSTED, ledger.CONFIRMED]))}
     assert posted == would_post
+    # credits whose original goes in the same cycle were listed as waiting for it, and followed it
+    following = [d for d in seen.would_post() if d.transaction_code == "C" and d.note]
+    assert following and all(d.note.startswith("Waits for its original") for d in following)
     # the totals are SYSPRO's own: per supplier, what its AP now holds from these documents
     in_syspro: dict[str, Decimal] = defaultdict(Decimal)
     for row in sandbox.company.syspro.ap_invoices:
@@ -119,6 +122,20 @@ def test_a_closed_period_is_one_rejection_with_its_fix(sandbox):
     assert "Open the period in SYSPRO" in group.fix
 
 
+def test_known_answers_group_by_reason_naming_what_to_fix():
+    def doc(key, *problems):
+        return rehearsal.RehearsalDocument(key, 1, key, "S", "HOU", "I", Decimal("1.00"), None, problems)
+
+    groups = rehearsal.group_rejections([
+        doc("1:A", "Supplier: Supplier 'A' is on hold", "PostingPeriod: Posting period is closed"),
+        doc("2:B", "Supplier: Supplier 'B' is on hold"),
+        doc("3:C", "LedgerCode: Ledger code '4000-HOU' not found")])
+    assert [(g.reason, g.documents) for g in groups] == [
+        ("Supplier is on hold", ("1:A", "2:B")), ("GL code not found in SYSPRO", ("3:C",)),
+        ("Posting period is closed", ("1:A",))]
+    assert "A, B" in groups[0].fix and "4000-HOU" in groups[1].fix
+
+
 def test_an_unknown_answer_is_grouped_by_its_own_text():
     doc = rehearsal.RehearsalDocument("1:A", 1, "1", "A", "HOU", "I", Decimal("1.00"), dt.date(2026, 1, 1),
                                       ("Whatever: Something SYSPRO says",))
@@ -132,10 +149,13 @@ def test_mappings_needed_are_what_the_cycle_then_waits_for(sandbox):
     waiting: dict[tuple[str, str], set[int]] = defaultdict(set)
     for doc in ApDocument.select().where(ApDocument.state == ledger.NEEDS_MAPPING):
         for missing in doc.missing:
-            waiting[(rehearsal.MAPPING_KINDS[missing["kind"]], missing["label"])].add(doc.st_invoice_id)
+            waiting[(rehearsal.MAPPING_KINDS[missing["kind"]], str(missing["key"]))].add(doc.st_invoice_id)
     assert waiting
-    assert {(n.kind, n.value): n.invoices for n in seen.needs_mapping} == {k: len(v) for k, v in waiting.items()}
+    assert {(n.kind, n.key): n.invoices for n in seen.needs_mapping} == {k: len(v) for k, v in waiting.items()}
     assert all(n.fix for n in seen.needs_mapping)
+    # named as the office knows them: an item by its SKU code, a vendor by its name
+    items = {n.value for n in seen.needs_mapping if n.kind == "item"}
+    assert items and items == {m["sku_code"] for d in ApDocument.select() for m in d.missing if m["kind"] == "items"}
 
 
 def test_creations_are_listed_with_whether_they_wait_for_approval(sandbox):
@@ -185,7 +205,8 @@ def test_cli_dry_run_text_and_json_status_and_posting_verbs(sandbox, capsys):
     assert main(["sync", "--once", "--dry-run", "--json"]) in (0, 1)
     data = json.loads(capsys.readouterr().out)
     assert data["would_post"] == len(seen.would_post()) and data["total_amount"] == str(seen.total_amount())
-    assert JobRun.select().where(JobRun.kind == "dry-run").count() == 2
+    runs = list(JobRun.select().where(JobRun.kind == "rehearsal"))
+    assert len(runs) == 2 and runs[-1].summary["would_post"] == len(seen.would_post())
     assert sandbox.company.syspro.ap_invoices == [] and ApDocument.select().count() == 0
     assert main(["posting", "start"]) == 0
     assert f"{len(seen.would_post())} documents totalling {seen.total_amount()}" in capsys.readouterr().out
@@ -218,6 +239,8 @@ def test_the_schedulers_job_rehearses_while_posting_is_off(sandbox):
     try:
         result = submit_cycle(worker, "scheduler").future.result(timeout=300)
         assert isinstance(result, rehearsal.Rehearsal) and result.would_post()
+        # recorded as a rehearsal: the dashboard's "last cycle" is not one that posted nothing
+        assert [run.kind for run in JobRun.select()] == ["rehearsal"]
         assert sandbox.company.syspro.ap_invoices == [] and ApDocument.select().count() == 0
         rehearsal.start_posting(rehearsal.latest(), actor="test")
         submit_cycle(worker, "scheduler").future.result(timeout=300)
