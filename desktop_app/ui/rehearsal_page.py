@@ -93,8 +93,8 @@ def mapping_kind(kind: str) -> str:
 
 
 def mapping_key(need):
-    """The ServiceTitan key the Mappings page can pre-fill, or None when the rehearsal names the value
-    only by its label (then the page opens on the kind's grid without a pre-filled row)."""
+    """The ServiceTitan key the Mappings page can pre-fill, or None when the rehearsal (one stored
+    before needs carried their key) names the value only by its label: then the kind's grid opens."""
     key = getattr(need, "key", None)
     if key not in (None, ""):
         return key

@@ -40,7 +40,7 @@ def sample() -> Rehearsal:
         documents=documents,
         rejections=[RejectionGroup(CLOSED, "Open the AP period in SYSPRO", ("6:BOLT",)),
                     RejectionGroup(ON_HOLD, "Take the supplier off hold in SYSPRO", ("4:HOLD1", "5:HOLD1"))],
-        needs_mapping=[MappingNeed("vendor", "501", "Map ServiceTitan vendor 501 to a SYSPRO supplier", 2)],
+        needs_mapping=[MappingNeed("vendor", "Lone Star Copper", "Map the vendor to a SYSPRO supplier", 2, key="501")],
         creations=[Creation("SYSPRO", "vendors", "Pecos Supply", False),
                    Creation("ServiceTitan", "vendors", "Alamo Supply", True)])
 
@@ -166,3 +166,21 @@ def test_no_rehearsal_yet_says_so_and_offers_to_run_one(qtbot, bridge, stored):
     assert page.empty_label.isVisible() and not page.content.isVisible()
     assert page.run_button.text() == "Run rehearsal" and page.run_button.isEnabled()
     assert not page.export_button.isEnabled() and not page.start_button.isEnabled()
+
+
+def test_in_the_window_add_mapping_opens_the_mappings_page_on_that_vendor(qtbot, bridge, stored):
+    from desktop_app.ui.main_window import MainWindow
+    from desktop_app.ui.sync_control import SyncControl
+
+    window = MainWindow(bridge, SyncControl(bridge))
+    qtbot.addWidget(window)
+    window.show()
+    page = window.show_page("rehearsal")
+    qtbot.waitUntil(lambda: page.loaded, timeout=5000)
+    shown = []
+    mappings = window.page("mappings")
+    mappings.show_missing = lambda kind, key: shown.append((kind, key))
+    qtbot.mouseClick(page.mapping_buttons[0], Qt.MouseButton.LeftButton)
+    assert window.current_key() == "mappings"
+    assert shown == [("vendors", "501")]
+    window.quitting = True
