@@ -39,7 +39,7 @@ from desktop_app.ui.messages import alive
 from desktop_app.ui.sync_control import CYCLE
 from desktop_app.ui.widgets import StatusLine, format_money, plural, show_error
 
-REHEARSAL = "rehearsal"  # the job kind of a rehearsal on the worker
+REHEARSAL = engine.Rehearsal.RUN_KIND  # the job kind of a rehearsal this page starts
 MAX_TABLE_ROWS = 12      # a longer table scrolls inside itself; the page scrolls around it
 MAX_LISTED_DOCUMENTS = 40
 WAITING_COLOUR = QColor("#92400E")  # the amber of "needs a person" elsewhere in the app
@@ -400,7 +400,8 @@ class RehearsalPage(QWidget):
         fill_table(self.documents_table, [
             (d.st_invoice_number, d.supplier, d.branch, engine.TYPES.get(d.transaction_code, d.transaction_code),
              date_text(d.invoice_date),
-             money(d.amount), "accepted" if d.ok else "; ".join(d.problems)) for d in docs], right=(5,))
+             money(d.amount), "; ".join(d.problems) if not d.ok else
+             (f"accepted — {d.note}" if getattr(d, "note", "") else "accepted")) for d in docs], right=(5,))
         self.documents_box.setTitle(f"Documents ({len(docs):,})")
 
     def _show_rejections(self, rehearsal) -> None:
