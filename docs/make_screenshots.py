@@ -1,6 +1,9 @@
 """Screenshots of every page with the demo company, for the README (run under Xvfb).
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshots.py [NAME …]
+
+With names (e.g. `rehearsal dashboard-posting-off`), only those are saved. The go-live rehearsal
+shots are taken at 1366×768, the smallest screen an office PC is likely to have.
 """
 from __future__ import annotations
 
@@ -15,6 +18,10 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "docs" / "screenshots"
 PAGES = ["dashboard", "invoices", "mappings", "vendors", "purchase_orders", "adjustments", "reconciliation",
          "log", "settings"]
+SMALL_SCREEN = (1366, 768)
+# the rehearsal as the demo shows it (posting on), its lower half, and what a newcomer sees after the
+# wizard: the dashboard's banner and the page with the Start posting button
+REHEARSAL_SHOTS = ["rehearsal", "rehearsal-details", "dashboard-posting-off", "rehearsal-posting-off"]
 
 
 def main() -> int:
@@ -22,8 +29,9 @@ def main() -> int:
     from PySide6.QtCore import QEventLoop, QTimer
 
     from desktop_app.core import db, logs
-    from desktop_app.sandbox.demo import prepare_demo_home
+    from desktop_app.sandbox.demo import add_supplier_backlog, prepare_demo_gui, prepare_demo_home
     from desktop_app.sandbox.runner import Sandbox
+    from desktop_app.sync import rehearsal
     from desktop_app.sync.context import SyncContext
     from desktop_app.sync.cycle import run_cycle
     from desktop_app.ui.app import ConnectorApp, make_application
@@ -33,6 +41,9 @@ def main() -> int:
     db.open_database()
     box = Sandbox(seed=7, invoices=120, max_lifetime_s=600).start()
     box.configure_profile()
+    add_supplier_backlog(box)
+    box.company.syspro.suppliers["FERGUS"].update(OnHold="Y")  # so the rehearsal has a rejection to explain
+    prepare_demo_gui()  # the demo's rehearsal, posting on: before the first cycle, as the demo does it
     box.syspro.set_faults({"reject_post": 2})  # two rejections, so Retry has something to do
     from desktop_app.sync.jobs import recorded_run
 
@@ -61,7 +72,13 @@ def main() -> int:
     window.resize(1440, 900)
     window.show()
     OUT.mkdir(parents=True, exist_ok=True)
-    for key in PAGES:
+    wanted = set(sys.argv[1:]) or set(PAGES) | set(REHEARSAL_SHOTS) | {"wizard"}
+
+    def save(widget, name: str) -> None:
+        widget.grab().save(str(OUT / f"{name}.png"))
+        print("saved", OUT / f"{name}.png")
+
+    for key in [page for page in PAGES if page in wanted]:
         page = window.show_page(key)
         if key == "invoices":
             settle(1.0)
@@ -70,13 +87,35 @@ def main() -> int:
             if select and failed:
                 select(failed.id)
         settle(1.5)
-        window.grab().save(str(OUT / f"{key}.png"))
-        print("saved", OUT / f"{key}.png")
-    wizard = services.open_wizard()
-    settle(1.0)
-    wizard.grab().save(str(OUT / "wizard.png"))
-    print("saved", OUT / "wizard.png")
-    wizard.close()
+        save(window, key)
+    if wanted & set(REHEARSAL_SHOTS):
+        window.resize(*SMALL_SCREEN)
+        page = window.show_page("rehearsal")
+        settle(1.5)
+        holder = page.parentWidget().parentWidget()  # the window's scroll area around the page
+        if "rehearsal" in wanted:
+            save(window, "rehearsal")
+        if "rehearsal-details" in wanted:
+            holder.verticalScrollBar().setValue(page.rejections_box.y() - 8)
+            settle(0.5)
+            save(window, "rehearsal-details")
+            holder.verticalScrollBar().setValue(0)
+        rehearsal.stop_posting(actor="demo")
+        window.bridge.dataChanged.emit("settings")
+        if "dashboard-posting-off" in wanted:
+            window.show_page("dashboard")
+            settle(1.5)
+            save(window, "dashboard-posting-off")
+        if "rehearsal-posting-off" in wanted:
+            window.show_page("rehearsal")
+            settle(1.0)
+            save(window, "rehearsal-posting-off")
+        rehearsal.start_posting(rehearsal.latest(), actor="demo")
+    if "wizard" in wanted:
+        wizard = services.open_wizard()
+        settle(1.0)
+        save(wizard, "wizard")
+        wizard.close()
     services.shutdown()
     box.stop()
     return 0

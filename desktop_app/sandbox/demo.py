@@ -40,7 +40,7 @@ def prepare_demo_home() -> None:
 
 
 def run_demo(*, headless: bool, seed: int = 7, invoices: int = 120) -> int:
-    from desktop_app.core import config, db, logs
+    from desktop_app.core import db, logs
     from desktop_app.sandbox.runner import Sandbox
 
     prepare_demo_home()
@@ -52,14 +52,34 @@ def run_demo(*, headless: bool, seed: int = 7, invoices: int = 120) -> int:
         add_supplier_backlog(sandbox)
         if headless:
             return _one_cycle(sandbox)
-        config.save_setting("sync.interval_minutes", "1", actor="demo")
+        prepare_demo_gui()
         sandbox.keep_invoices_coming()
         from desktop_app.ui.app import run_gui
 
-        return run_gui(minimized=False)
+        return run_gui(minimized=False, sync_at_start=True)
     finally:
         sandbox.stop()
         db.close_database()
+
+
+def prepare_demo_gui() -> None:
+    """Before the window opens: a sync every minute, and one go-live rehearsal of the demo company,
+    signed off at once (posting on), so the Go-live rehearsal page shows what the first cycle then
+    posts. Run before that cycle: a rehearsal after it would find nothing left to post."""
+    from desktop_app.core import config
+    from desktop_app.sync import rehearsal
+    from desktop_app.sync.context import SyncContext
+    from desktop_app.sync.jobs import recorded_run
+
+    config.save_setting("sync.interval_minutes", "1", actor="demo")
+    print("Rehearsing the demo company's go-live (SYSPRO checks every document, nothing is posted)…")
+    ctx = SyncContext.from_database(actor="demo")
+    try:
+        with recorded_run("rehearsal", "demo") as record:
+            result = record.result = rehearsal.run_rehearsal(ctx)
+    finally:
+        ctx.close()
+    rehearsal.start_posting(result, actor="demo")
 
 
 def add_supplier_backlog(sandbox) -> None:

@@ -10,6 +10,7 @@ import functools
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication, QIcon
@@ -85,6 +86,7 @@ class ConnectorApp(QObject):
         self.worker: JobWorker | None = None
         self.bridge: EngineBridge | None = None
         self.scheduler: CycleScheduler | None = None
+        self.submit_scheduled: Callable[[str], object] | None = None
         self.control: SyncControl | None = None
         self.tray: Tray | None = None
         self.window: MainWindow | None = None
@@ -120,9 +122,12 @@ class ConnectorApp(QObject):
         self.instance_server.showRequested.connect(self.show_window)
         self.instance_server.listen()
 
-    def start(self, *, minimized: bool = False, first_run_wizard: bool = True) -> None:
+    def start(self, *, minimized: bool = False, first_run_wizard: bool = True, sync_at_start: bool = False) -> None:
+        """`sync_at_start`: the first scheduled cycle starts as the window opens, not an interval later
+        (the demo: a newcomer should not look at an empty dashboard for a minute)."""
         self._minimized = minimized
         self._first_run_wizard = first_run_wizard
+        self._sync_at_start = sync_at_start
         self.bridge.db_call(startup_reads, on_done=self._started, on_error=self._start_failed)
 
     def _start_failed(self, message: str) -> None:
@@ -133,7 +138,9 @@ class ConnectorApp(QObject):
         if self._stopped:
             return
         paused = settings["sync.paused"]
-        self.scheduler = CycleScheduler(functools.partial(submit_cycle, self.worker), settings["sync.interval_minutes"],
+        # what the scheduler submits each interval (a cycle, or a rehearsal while posting is off)
+        self.submit_scheduled = submit = functools.partial(submit_cycle, self.worker)
+        self.scheduler = CycleScheduler(submit, settings["sync.interval_minutes"],
                                         watchdog_seconds=self._watchdog_seconds)
         self.scheduler.start(paused=paused)
         self.control = SyncControl(self.bridge, self.scheduler, paused=paused, parent=self)
@@ -148,6 +155,8 @@ class ConnectorApp(QObject):
             self.open_wizard(first_run=True)
         elif not self._minimized or not self.tray.available:
             self.window.show()
+        if self._sync_at_start and not paused:
+            submit("start")  # as the scheduler would: the same job, the same posting gate
         self.ready.emit()
 
     @Slot()

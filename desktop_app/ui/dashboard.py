@@ -12,6 +12,7 @@ from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.db import JobRun
-from desktop_app.sync import ledger, records
+from desktop_app.sync import ledger, records, rehearsal
 from desktop_app.ui.messages import alive
 from desktop_app.ui.sync_control import SYSTEMS, SyncControl, test_job_kind
 
@@ -68,6 +69,8 @@ QLabel#tileName { color: #4B5563; background: transparent; }
 QLabel#connectionDot[status="ok"] { color: #15803D; }
 QLabel#connectionDot[status="failed"] { color: #B91C1C; }
 QLabel#connectionDot[status="unknown"] { color: #9CA3AF; }
+QFrame#postingOffBanner { background: #FFFBEB; border: 1px solid #F59E0B; border-radius: 6px; }
+QLabel#postingOffText { color: #92400E; background: transparent; }
 """
 
 
@@ -84,6 +87,7 @@ class Snapshot:
     last_cycle: dict | None
     connections: dict[str, Connection] = field(default_factory=dict)
     waiting: list[dict] = field(default_factory=list)  # records.waiting_counts: creations waiting for approval
+    posting: bool = True  # off after the wizard: scheduled syncs only rehearse until a person starts posting
 
 
 def _mentions(text: str, system: str) -> bool:
@@ -126,7 +130,8 @@ def read_snapshot() -> Snapshot:
     last_cycle = None if last is None else {
         "state": last.state, "actor": last.actor, "started_at": last.started_at,
         "finished_at": last.finished_at, "error": last.error, "summary": last.summary or {}}
-    return Snapshot(ledger.counts(), last_cycle, connection_states(runs), records.waiting_counts())
+    return Snapshot(ledger.counts(), last_cycle, connection_states(runs), records.waiting_counts(),
+                    rehearsal.posting_enabled())
 
 
 def local_time(value: dt.datetime | None) -> str:
@@ -257,6 +262,22 @@ class DashboardPage(QWidget):
         header.addWidget(self.pause_button)
         header.addWidget(self.sync_button)
 
+        # Posting is off: nothing reaches SYSPRO until a person has read the rehearsal
+        self.posting_banner = QFrame()
+        self.posting_banner.setObjectName("postingOffBanner")
+        banner_text = QLabel("<b>Posting is off: review the rehearsal.</b> Scheduled syncs only rehearse; nothing "
+                             "is posted to SYSPRO until you start posting on the Go-live rehearsal page.")
+        banner_text.setObjectName("postingOffText")
+        banner_text.setWordWrap(True)
+        self.rehearsal_button = QPushButton("Review the rehearsal")
+        self.rehearsal_button.setProperty("primary", True)
+        self.rehearsal_button.clicked.connect(lambda: self.pageRequested.emit("rehearsal"))
+        banner_row = QHBoxLayout(self.posting_banner)
+        banner_row.setContentsMargins(12, 8, 12, 8)
+        banner_row.addWidget(banner_text, 1)
+        banner_row.addWidget(self.rehearsal_button)
+        self.posting_banner.hide()
+
         # Connections
         self.connection_labels: dict[str, tuple[QLabel, QLabel]] = {}
         connections = QGroupBox("Connections")
@@ -357,6 +378,7 @@ class DashboardPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addWidget(self.posting_banner)
         top = QHBoxLayout()
         top.addWidget(connections, 1)
         top.addWidget(cycle_box, 1)
@@ -399,6 +421,7 @@ class DashboardPage(QWidget):
             return
         self._loading = False
         self.snapshot = snapshot
+        self.posting_banner.setVisible(not snapshot.posting)
         for state, tile in self.tiles.items():
             tile.set_count(snapshot.counts.get(state, 0))
         attention = 0

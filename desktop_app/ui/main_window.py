@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
                      external_page("reconcile_page", "ReconciliationPage", "Reconciliation")),
             PageSpec("log", "Log", lambda w: LogPage(w.bridge)),
             PageSpec("settings", "Settings", lambda w: w._build_settings()),
+            PageSpec("rehearsal", "Go-live rehearsal", lambda w: w._build_rehearsal()),
         ]
         self.pages: dict[str, QWidget] = {}
         self.nav = QListWidget()
@@ -222,6 +223,23 @@ class MainWindow(QMainWindow):
         page = SettingsPage(self.bridge)
         page.wizardRequested.connect(self.wizardRequested)
         return page
+
+    def _build_rehearsal(self) -> QWidget:
+        from desktop_app.ui.rehearsal_page import RehearsalPage
+
+        page = RehearsalPage(self.bridge)
+        page.openMapping.connect(self._open_mapping)
+        return page
+
+    @Slot(str, object)
+    def _open_mapping(self, kind: str, key) -> None:
+        if key is not None:
+            self.show_missing_mapping(kind, key)
+            return
+        page = self.show_page("mappings")  # the value has no key to pre-fill: open the kind's grid
+        grid = getattr(page, "grids", {}).get(kind)
+        if grid is not None:
+            page.tabs.setCurrentWidget(grid)
 
     @Slot(str)
     def show_invoices(self, state: str | None) -> None:
