@@ -69,12 +69,13 @@ def _group_key(warehouse: str, stock_code: str) -> str:
     return f"{warehouse}|{stock_code}"
 
 
-class AdjustmentSync:
+class AdjustmentSync(records.TwoWaySync):
+    FLOW, NOUN = FLOW, "adjustments"
+
     def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
-        self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
+        super().__init__(ctx, session, summary)
         self.guid = links.application_guid(ctx.settings)
         self.movements: list[InventoryMovementRecord] = []
-        self.gate = records.CreationGate(ctx, FLOW)
 
     def run(self) -> None:
         self.discover()
@@ -83,18 +84,12 @@ class AdjustmentSync:
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self._one(link)
+            self.one(link, self.settle)
         for link in self.gate.release():
             self.ctx.check_cancelled()
-            self._one(link)
+            self.one(link, self.settle)
         self.write_back()
         self.worklist()
-
-    def _one(self, link: SyncLink) -> None:
-        """One adjustment: held on its own if its data cannot be read, the flow going on."""
-        if records.is_unreadable(link):
-            return  # waits for a readable version from ServiceTitan
-        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: self.settle(link))
 
     # ------------------------------------------------------------------ reading
     def discover(self) -> None:
@@ -130,7 +125,8 @@ class AdjustmentSync:
             records.record(link, "readable", f"ServiceTitan adjustment {number} can be read again", actor=self.actor)
         if link.st_hash != previous and link.state in (SYNCED, FAILED, SKIPPED):
             records.transition(link, READY, "changed_in_source", f"ServiceTitan adjustment {number} changed: what "
-                               "SYSPRO lacks will be posted", actor=self.actor, reason="", st_hash=link.st_hash)
+                               "SYSPRO lacks will be posted", actor=self.actor, reason="", st_hash=link.st_hash,
+                               st_current=raw, data=link.data)
         else:
             link.save()
 
@@ -188,11 +184,6 @@ class AdjustmentSync:
         """The adjustment's date as the office sees it (sync.timezone)."""
         return dates.accounting_date(raw.get("date"), self.ctx.settings["sync.timezone"])
 
-    def _hold(self, link: SyncLink, state: str, reason: str) -> None:
-        if link.state != state or link.reason != reason:
-            records.transition(link, state, state.lower(), reason, actor=self.actor, reason=reason)
-        self.summary.held += state == HELD
-
     def settle(self, link: SyncLink) -> None:
         raw = link.st_current
         number = link.label
@@ -200,24 +191,23 @@ class AdjustmentSync:
         pending = data.get("pending")
         if pending:
             # sent before without a known outcome: SYSPRO is searched for the reference first
-            found = [m for m in self.movements if m.reference == pending["reference"]]
-            if found:
-                self._posted(link, data, pending, ", ".join(sorted({m.journal for m in found})), settled=True)
+            in_doubt = link.state == IN_DOUBT
+            if self.look_up_first(link, lambda: self.found_posted(link, data, pending),
+                                  not_there=f"No movement with reference {pending['reference']} in SYSPRO: the "
+                                            "earlier attempt did not post. It will be posted."):
                 data = link.data
-            elif link.state == IN_DOUBT:
-                records.record(link, "not_found", f"No movement with reference {pending['reference']} in SYSPRO: the "
-                               "earlier attempt did not post. It will be posted.", actor=self.actor)
+            elif in_doubt:
                 data.pop("pending")
         day = self.local_date(raw)
         start = self.ctx.settings["sync.start_date"]
         if (day is not None and start is not None and dates.before_start(day, start)
                 and not (data["postings"] or data["matched"] or data.get("pending"))):
             # nothing of it is in SYSPRO: it is not ours; one posted before the date moved stays ours
-            self._hold(link, SKIPPED, dates.before_start_reason(day, start))
+            self.hold(link, SKIPPED, dates.before_start_reason(day, start))
             return
         wanted, missing = self.groups(raw)
         if missing:
-            self._hold(link, HELD, "Needs mapping: " + "; ".join(missing))
+            self.hold(link, HELD, "Needs mapping: " + "; ".join(missing))
             return
         posted = {k: Decimal(v) for k, v in data["posted"].items()}
         delta = {k: wanted.get(k, Decimal(0)) - posted.get(k, Decimal(0)) for k in set(wanted) | set(posted)}
@@ -229,7 +219,7 @@ class AdjustmentSync:
             delta = matched
         if not delta:
             if raw.get("active") is False and not data["postings"] and not data["matched"]:
-                self._hold(link, SKIPPED, "Cancelled in ServiceTitan before it reached SYSPRO: not posted")
+                self.hold(link, SKIPPED, "Cancelled in ServiceTitan before it reached SYSPRO: not posted")
             elif link.state != SYNCED:
                 records.transition(link, SYNCED, "unchanged", "SYSPRO already holds this adjustment", actor=self.actor,
                                    reason="", data=data)
@@ -256,9 +246,9 @@ class AdjustmentSync:
             xml_out = self.session.get().post(invtma.BUSINESS_OBJECT, params, xml_in)
             return xml_out, invtma.parse_result(xml_out)
 
-        answer = records.write_once(
+        answer = self.write(
             link, f"Posting {len(items)} movement(s) to SYSPRO with reference {reference}", request,
-            actor=self.actor, summary=self.summary, system="SYSPRO", refused=(BusinessObjectError,),
+            system="SYSPRO", refused=(BusinessObjectError,),
             on_refused=lambda exc: self._rejected(link, f"SYSPRO refused it: {exc}", None),
             event={"pending": pending}, xml_sent=protocol.wire_text(params, xml_in),
             then=f"Reference {reference} will be looked up before anything is posted again.",
@@ -277,9 +267,14 @@ class AdjustmentSync:
     def _rejected(self, link: SyncLink, message: str, xml_out: str | None) -> None:
         data = dict(link.data or {})
         data.pop("pending", None)  # a rejection is a definite answer: nothing was posted
-        records.transition(link, FAILED, "rejected", message, actor=self.actor, reason=redact(message)[:2000],
-                           xml_received=xml_out, data=data)
-        self.summary.failed += 1
+        self.failed(link, message, xml_received=xml_out, data=data)
+
+    def found_posted(self, link: SyncLink, data: dict, pending: dict) -> bool:
+        """The look-up before an adjustment is posted again: a SYSPRO movement carries its reference."""
+        found = [m for m in self.movements if m.reference == pending["reference"]]
+        if found:
+            self._posted(link, data, pending, ", ".join(sorted({m.journal for m in found})), settled=True)
+        return bool(found)
 
     def _posted(self, link: SyncLink, data: dict, pending: dict, journals: str, *, xml_out: str | None = None,
                 settled: bool = False) -> None:
@@ -296,7 +291,6 @@ class AdjustmentSync:
                    f"Posted to SYSPRO, journal {journals}, reference {pending['reference']}")
         records.transition(link, SYNCED, "found" if settled else "posted", message, actor=self.actor, reason="",
                            xml_received=xml_out, data=data, syspro_key=f"{link.label}")
-        self.summary.settled += settled
 
     def match_by_hand(self, link: SyncLink, data: dict, delta: dict[str, Decimal]) -> dict[str, Decimal] | None:
         """Movements a SYSPRO user entered with the adjustment number as Reference cover what they match."""
@@ -309,7 +303,7 @@ class AdjustmentSync:
             if key not in remaining:
                 continue
             if m.quantity != remaining[key]:
-                self._hold(link, HELD, f"SYSPRO has a movement with reference {link.label} for {m.warehouse}/"
+                self.hold(link, HELD, f"SYSPRO has a movement with reference {link.label} for {m.warehouse}/"
                            f"{m.stock_code} of {m.quantity}, ServiceTitan says {remaining[key]}: decide by hand")
                 return None
             data["matched"] = data["matched"] + [movement_key(m)]
@@ -414,7 +408,7 @@ def mark_done(row_ids: list[int], *, actor: str, done: bool = True) -> int:
 
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
-    return records.run_flow(ctx, FLOW, "adjustments", AdjustmentSync)
+    return AdjustmentSync.run_cycle(ctx)
 
 
 def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:

@@ -321,7 +321,7 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
             continue
         if doc.doc_key != f"{st_id}:{supplier}":
             ledger.record(doc, "rekeyed", f"Document now owed to supplier {supplier}", actor=actor)
-            doc.doc_key = f"{st_id}:{supplier}"
+            fields["doc_key"] = f"{st_id}:{supplier}"
         ledger.transition(doc, state, kind, message, actor=actor, data=data, reason=reason, **fields)
         touched.append(doc)
     for doc in spare:
@@ -1177,9 +1177,7 @@ def _confirm_found(ctx: SyncContext, found: list[tuple[int, object]], summary: C
                 if doc.reason != "amount mismatch":
                     ledger.record(doc, "amount_mismatch",
                                   f"SYSPRO shows {amount}, ServiceTitan cost is {doc.amount}", actor=ctx.actor)
-                    doc.reason = "amount mismatch"
-                    doc.syspro_amount = abs(amount)
-                    ledger.save_changes(doc)
+                    ledger.save_changes(doc, reason="amount mismatch", syspro_amount=abs(amount))
                 continue
             ledger.transition(doc, CONFIRMED, "confirmed",
                               f"Seen in SYSPRO AP (journal {getattr(record, 'journal', '') or doc.journal})",
@@ -1228,8 +1226,7 @@ def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
                 result = outcome.get(st_id)
                 ok = bool(result and result.success)
                 for doc in (docs[doc_id] for doc_id in docs_by_invoice[st_id]):
-                    doc.write_back = "DONE" if ok else "FAILED"
-                    ledger.save_changes(doc)
+                    ledger.save_changes(doc, write_back="DONE" if ok else "FAILED")
                     ledger.record(doc, "write_back", f"Marked as exported in ServiceTitan ({reference})" if ok
                                   else f"ServiceTitan refused mark-as-exported: {getattr(result, 'error_message', '')}",
                                   actor=ctx.actor)
