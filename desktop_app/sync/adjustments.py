@@ -188,12 +188,11 @@ class AdjustmentSync(records.TwoWaySync):
         raw = link.st_current
         number = link.label
         data = {"posted": {}, "postings": [], "matched": [], **(link.data or {})}
-        pending = data.get("pending")
-        if pending:
+        if data.get("pending"):
             # sent before without a known outcome: SYSPRO is searched for the reference first
-            in_doubt = link.state == IN_DOUBT
-            if self.look_up_first(link, lambda: self.found_posted(link, data, pending),
-                                  not_there=f"No movement with reference {pending['reference']} in SYSPRO: the "
+            in_doubt, sent = link.state == IN_DOUBT, dict(data["pending"])
+            if self.look_up_first(link, lambda: self.found_posted(link, data, sent),
+                                  not_there=f"No movement with reference {sent['reference']} in SYSPRO: the "
                                             "earlier attempt did not post. It will be posted."):
                 data = link.data
             elif in_doubt:

@@ -242,11 +242,11 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         what = ("no longer owes this supplier anything" if plan is None
                 else f"now owes {plan.amount} (posted: {doc.amount})")
         if doc.state in (POSTED, CONFIRMED):
-            ledger.transition(doc, CHANGED_IN_SOURCE, "changed_in_source",
-                              f"ServiceTitan invoice {number} was edited after posting: it {what}. "
-                              "It will not be posted again automatically; decide in SYSPRO and then accept or skip.",
-                              actor=actor, reason=f"Edited in ServiceTitan after posting: {what}",
-                              source_modified_on=modified)
+            protocol.wait_for_person(
+                ledger.LEDGER, doc, f"Edited in ServiceTitan after posting: {what}", actor=actor,
+                state=CHANGED_IN_SOURCE, message=f"ServiceTitan invoice {number} was edited after posting: it {what}. "
+                "It will not be posted again automatically; decide in SYSPRO and then accept or skip.",
+                source_modified_on=modified)
         else:
             ledger.record(doc, "changed_in_source", f"ServiceTitan invoice {number} changed while this document "
                           f"was {doc.state}: it {what}.", actor=actor)
@@ -369,8 +369,8 @@ def _hold_unreadable(st_id: int, number: str, modified: str, what: str, existing
         if not _usable(doc, modified, retry) or (doc.state == UNREADABLE and doc.reason == reason
                                                  and doc.source_modified_on == modified):
             continue
-        ledger.transition(doc, UNREADABLE, "unreadable", reason, actor=actor, reason=reason,
-                          source_modified_on=modified)
+        protocol.wait_for_person(ledger.LEDGER, doc, reason, actor=actor, state=UNREADABLE,
+                                 source_modified_on=modified)
         touched.append(doc)
     return touched
 

@@ -104,7 +104,9 @@ def _audit(doc: ApDocument, kind: str, message: str, **event) -> int:
 
 LEDGER = protocol.Ledger(name="invoices", model=ApDocument, allowed={k: frozenset(v) for k, v in ALLOWED.items()},
                          ready=READY, marked=POSTING, audit=_audit, noun="document",
-                         mark_kind="post_attempt")
+                         mark_kind="post_attempt",
+                         waits={NEEDS_MAPPING: protocol.FIX_DATA, HELD: protocol.PICK_CREDIT_TARGET,
+                                CHANGED_IN_SOURCE: protocol.ACCEPT_CHANGE, UNREADABLE: protocol.FIX_DATA})
 
 
 def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, actor: str, data=None,
@@ -125,7 +127,7 @@ def new_document(new_state: str, kind: str, message: str, *, actor: str, discove
     with protocol.one_transaction():
         doc = create_row(ApDocument, state=new_state, **fields)
         record(doc, "discovered", discovered, actor=actor, data=discovered_data)
-        record(doc, kind, message, actor=actor, data={"from": DISCOVERED, "to": new_state, **(data or {})})
+        record(doc, kind, message, actor=actor, data=protocol.event_data(LEDGER, DISCOVERED, new_state, data))
     return doc
 
 

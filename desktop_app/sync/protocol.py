@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peewee import fn
-from playhouse.shortcuts import model_to_dict
 
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.models import LedgerRecord, database, utcnow
@@ -92,7 +91,8 @@ def one_transaction() -> AbstractContextManager:
 def reread(row: LedgerRecord) -> LedgerRecord:
     """Load the row as it is now into `row` (after a lost compare-and-set): the caller's object then
     shows what the other writer left."""
-    for name, value in model_to_dict(type(row).get_by_id(row.id), recurse=False).items():
+    model = type(row)
+    for name, value in model.select().where(model.id == row.id).dicts().get().items():
         setattr(row, name, value)
     return row
 
@@ -149,9 +149,19 @@ def transition(ledger: Ledger, row, new_state: str, kind: str, message: str, *, 
                 raise ledger.lost(row, new_state, previous)
         for name, value in values.items():
             setattr(row, name, value)
-        ledger.audit(row, kind, message, actor=actor, data={"from": previous, "to": new_state, **(event or {})},
+        ledger.audit(row, kind, message, actor=actor, data=event_data(ledger, previous, new_state, event),
                      xml_sent=xml_sent, xml_received=xml_received)
     return row
+
+
+def event_data(ledger: Ledger, previous: str | None, new_state: str, event: dict | None = None) -> dict:
+    """A state change's audit data: from, to, and for a state that waits for a person what they must
+    do (`waits_for`), whichever step moved it there; `event` adds to it."""
+    data: dict[str, Any] = {} if previous is None else {"from": previous}
+    data["to"] = new_state
+    if new_state in ledger.waits:
+        data["waits_for"] = ledger.waits[new_state]
+    return {**data, **(event or {})}
 
 
 # ---------------------------------------------------------------------------- the send-once steps
@@ -326,7 +336,7 @@ def wait_for_person(ledger: Ledger, row, why: str, *, actor: str, state: str = H
     if row.state == state and row.reason == why and not fields:
         return False
     transition(ledger, row, state, kind or state.lower(), message or why, actor=actor, reason=why,
-               event={"waits_for": need or ledger.waits[state], **(event or {})}, **fields)
+               event={"waits_for": need, **(event or {})} if need else event, **fields)
     return True
 
 

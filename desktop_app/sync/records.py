@@ -273,12 +273,9 @@ def contain(link: SyncLink, *, actor: str, summary, step) -> None:
 
 def new_link(flow: str, *, state: str, kind: str, message: str, actor: str, **fields) -> SyncLink:
     """A new link, written in its first state; one born waiting for a person says what they must do."""
-    data: dict[str, Any] = {"to": state}
-    if state in LEDGER.waits:
-        data["waits_for"] = LEDGER.waits[state]
     with database.atomic():
         link = SyncLink.create(flow=flow, state=state, **fields)
-        record(link, kind, message, actor=actor, data=data)
+        record(link, kind, message, actor=actor, data=protocol.event_data(LEDGER, None, state))
     return link
 
 
@@ -522,7 +519,7 @@ class TwoWaySync:
         """Not evaluated this cycle: it waits for a version that can be read."""
         return is_unreadable(link)
 
-    def one(self, link: SyncLink, step: Callable[[SyncLink], None]) -> None:
+    def one(self, link: SyncLink, step: Callable[..., None]) -> None:
         """One record's step: held on its own if its data cannot be read, the flow going on."""
         if self.left_out(link):
             return

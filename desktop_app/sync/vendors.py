@@ -609,8 +609,9 @@ class VendorSync(records.TwoWaySync):
             self.baseline(link, raw, self.suppliers[marker], f"Linked to supplier {marker} found in SYSPRO")
             return
         planned = (link.data or {}).get("planned_code") if link else None
-        if link is not None and planned and self.look_up_first(
-                link, lambda: self.found_supplier(link, raw, planned),
+        sent = link
+        if sent is not None and planned and self.look_up_first(
+                sent, lambda: self.found_supplier(sent, raw, planned),
                 not_there=f"Supplier {planned} is not in SYSPRO: the earlier attempt did not create it. It will be "
                           "created."):
             return
@@ -699,8 +700,9 @@ class VendorSync(records.TwoWaySync):
         view = self.syspro_view(supplier)
         common = dict(syspro_key=code, label=view["name"], origin="syspro",
                       syspro_current={"supplier": code, **view}, syspro_hash=links.view_hash(view))
-        if link is not None and self.look_up_first(
-                link, lambda: self.found_vendor(link, supplier),
+        sent = link
+        if sent is not None and self.look_up_first(
+                sent, lambda: self.found_vendor(sent, supplier),
                 not_there=f"No ServiceTitan vendor carries supplier code {code}: the earlier attempt did not create "
                           "it. It will be created."):
             return
