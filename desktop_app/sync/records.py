@@ -5,6 +5,9 @@ link and appends its audit event (ledger.record, flow = the flow's name) in one 
 A link is committed as SYNCING before the request that writes it leaves; a SYNCING link found at
 the start of a cycle belongs to a process that died mid-write and becomes IN_DOUBT, and an
 IN_DOUBT link is always looked up on the target side before anything is sent again.
+
+The three flows derive from `TwoWaySync`, which runs those protocol steps (`desktop_app.sync.protocol`)
+for them; each flow supplies its discovery, look-ups, requests and read-back.
 """
 from __future__ import annotations
 
@@ -245,7 +248,8 @@ def readable_again(link: SyncLink) -> bool:
 def contain(link: SyncLink, *, actor: str, summary, step) -> None:
     """Run one link's step; an error in its data (not the cycle's own: cancel, connection, database)
     holds this link with the error and lets the flow go on with the next one. A link caught
-    mid-write is IN_DOUBT (looked up before anything is sent again), never HELD."""
+    mid-write is IN_DOUBT (looked up before anything is sent again), never HELD; a step that lost
+    its compare-and-set to another writer (a person's action) leaves the link as that writer did."""
     from peewee import DatabaseError
 
     from desktop_app.sync.context import Cancelled
@@ -254,6 +258,9 @@ def contain(link: SyncLink, *, actor: str, summary, step) -> None:
         step()
     except (Cancelled, ConnectError, OutcomeUnknown, DatabaseError):
         raise
+    except protocol.TransitionLost as lost:
+        # a person (or another run) changed the link after this step read it: what they did stands
+        log.info("%s record %s left as another writer left it: %s", link.flow, link.id, lost)
     except Exception as exc:
         log.warning("%s record %s could not be processed: %r", link.flow, link.id, exc)
         fresh = SyncLink.get_by_id(link.id)

@@ -590,23 +590,15 @@ class VendorSync(records.TwoWaySync):
         sp_link = SyncLink.get_or_none(SyncLink.flow == FLOW, SyncLink.syspro_key == marker,
                                        SyncLink.st_id.is_null()) if marker else None
         if marker and marker in self.suppliers and not self.has_vendor(marker):
-            fields = dict(st_id=vendor_id, syspro_key=marker, label=label, st_current=raw)
-            if sp_link is not None:
-                # created by us from this supplier (or held beside it): one record from now on
-                if link is not None:
-                    link.delete_instance()
-                link = sp_link
-                records.record(link, "found", f"ServiceTitan vendor {vendor_id} carries supplier code {marker} in its "
-                               "externalData: linked. Nothing is sent again.", actor=self.actor)
-                self.summary.settled += link.state == IN_DOUBT
-            if link is None:
-                link = records.new_link(FLOW, state=READY, kind="found", message=f"The vendor carries supplier "
-                                        f"code {marker} in its externalData", actor=self.actor, **fields)
-            else:
-                for name, value in fields.items():
-                    setattr(link, name, value)
-                link.save()
-            self.baseline(link, raw, self.suppliers[marker], f"Linked to supplier {marker} found in SYSPRO")
+            # the vendor names its supplier: for a record sent before, this is what the look-up finds
+            earlier = sp_link if sp_link is not None else link
+
+            def by_marker() -> bool:
+                self.link_by_marker(link, sp_link, raw, marker)
+                return True
+
+            if earlier is None or not self.look_up_first(earlier, by_marker, not_there=""):
+                by_marker()
             return
         planned = (link.data or {}).get("planned_code") if link else None
         sent = link
@@ -647,6 +639,29 @@ class VendorSync(records.TwoWaySync):
         if self.gate.holds(link):
             return
         self.create_supplier(link, raw, view, code)
+
+    def link_by_marker(self, link: SyncLink | None, sp_link: SyncLink | None, raw: dict, marker: str) -> None:
+        """The vendor carries supplier code `marker` in its externalData: the two are one record."""
+        vendor_id = int(raw["id"])
+        fields = dict(st_id=vendor_id, syspro_key=marker, label=self.st_view(raw)["name"], st_current=raw)
+        if sp_link is not None:
+            # created by us from this supplier (or held beside it): one record from now on
+            if link is not None:
+                link.delete_instance()
+            link = sp_link
+            records.record(link, "found", f"ServiceTitan vendor {vendor_id} carries supplier code {marker} in its "
+                           "externalData: linked. Nothing is sent again.", actor=self.actor)
+        elif link is not None and protocol.sent_before(link):
+            records.record(link, "found", f"ServiceTitan vendor {vendor_id} carries supplier code {marker} in its "
+                           "externalData: the earlier attempt went through. Not sent again.", actor=self.actor)
+        if link is None:
+            link = records.new_link(FLOW, state=READY, kind="found", message=f"The vendor carries supplier "
+                                    f"code {marker} in its externalData", actor=self.actor, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(link, name, value)
+            link.save()
+        self.baseline(link, raw, self.suppliers[marker], f"Linked to supplier {marker} found in SYSPRO")
 
     def found_supplier(self, link: SyncLink, raw: dict, code: str) -> bool:
         """The look-up before a supplier is created again: SYSPRO's supplier list holds `code`."""
