@@ -34,7 +34,6 @@ from desktop_app.core.db import (
     utcnow,
 )
 from desktop_app.core.errors import OutcomeUnknown
-from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, protocol, records
@@ -236,9 +235,7 @@ class AdjustmentSync(records.TwoWaySync):
             params = invtma.build_parameters(validate_only=False, transaction_date=day)
             xml_in = invtma.build_document(items)
         except ValidationError as exc:
-            records.transition(link, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=self.actor,
-                               reason=redact(str(exc)))
-            self.summary.failed += 1
+            self.failed(link, f"Cannot be sent to SYSPRO: {exc}", kind="invalid", reason=str(exc))
             return
         pending = {"reference": reference, "groups": {k: format(v, "f") for k, v in delta.items()}}
         def request():

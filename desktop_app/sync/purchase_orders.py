@@ -269,16 +269,13 @@ class PoSync(records.TwoWaySync):
         return super().left_out(link) or link.syspro_key in self.syspro_unreadable
 
     # ------------------------------------------------------------------ helpers
-    def _failed(self, link: SyncLink, message: str, xml_received: str | None = None, **fields) -> None:
-        self.failed(link, message, xml_received=xml_received, **fields)
-
     def _post(self, link: SyncLink, doc: portoi.PurchaseOrderDocument, message: str):
         """One PORTOI post, committed as SYNCING first. Returns (item, xml_out) or None if not settled."""
         try:
             params = portoi.build_parameters(validate_only=False)
             xml_in = portoi.build_document([doc])
         except ValidationError as exc:
-            self._failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
+            self.failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
             return None
         def send():
             xml_out = self.session.get().post(portoi.BUSINESS_OBJECT, params, xml_in)
@@ -287,7 +284,7 @@ class PoSync(records.TwoWaySync):
         return records.send_once(
             link, actor=self.actor, summary=self.summary, message=message, params=params, xml_in=xml_in,
             send=send, noun="order",
-            refused=lambda text: self._failed(link, text, st_hash=links.view_hash(st_view(link.st_current))))
+            refused=lambda text: self.failed(link, text, st_hash=links.view_hash(st_view(link.st_current))))
 
     @staticmethod
     def _stock_code(line: dict) -> str | None:
@@ -379,8 +376,8 @@ class PoSync(records.TwoWaySync):
             return
         item, xml_out = sent
         if not item.ok:
-            self._failed(link, "SYSPRO rejected the PO: " + item.message, xml_out,
-                         st_hash=links.view_hash(st_view(raw)))
+            self.failed(link, "SYSPRO rejected the PO: " + item.message, xml_received=xml_out,
+                        st_hash=links.view_hash(st_view(raw)))
             return
         number_sp = (item.purchase_order or "").strip() or self.find_by_customer_po(reference)
         view = self.read_one(number_sp) if number_sp else None
@@ -495,8 +492,8 @@ class PoSync(records.TwoWaySync):
             return
         item, xml_out = sent
         if not item.ok:
-            self._failed(link, "SYSPRO rejected the change: " + item.message, xml_out,
-                         data={**(link.data or {}), "blocked_versions": versions})
+            self.failed(link, "SYSPRO rejected the change: " + item.message, xml_received=xml_out,
+                        data={**(link.data or {}), "blocked_versions": versions})
             return
         view = self.read_one(number) or sp_now
         lines = dict((link.data or {}).get("lines", {}))
@@ -540,8 +537,8 @@ class PoSync(records.TwoWaySync):
             link, f"Updating ServiceTitan PO {raw.get('number')} ({why})",
             lambda: self.ctx.st.patch_purchase_order(link.st_id, payload),
             system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
-            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
-                                                data={**(link.data or {}), "blocked_versions": versions}),
+            on_refused=lambda exc: self.failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
+                                               data={**(link.data or {}), "blocked_versions": versions}),
             then="It will be read again before anything is sent.")
         if sent is protocol.NOT_SETTLED:
             return
@@ -683,8 +680,8 @@ class PoSync(records.TwoWaySync):
             link, f"Creating a ServiceTitan PO for SYSPRO PO {number}",
             lambda: self.ctx.st.create_purchase_order(payload),
             system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
-            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the PO: {exc} {exc.errors or ''}",
-                                                syspro_hash=links.view_hash(view)),
+            on_refused=lambda exc: self.failed(link, f"ServiceTitan refused the PO: {exc} {exc.errors or ''}",
+                                               syspro_hash=links.view_hash(view)),
             then=f"It will be looked up ('{marker}') before anything is sent again.")
         if po_id is protocol.NOT_SETTLED:
             return

@@ -561,12 +561,13 @@ class TwoWaySync:
             transition(link, state, state.lower(), reason, actor=self.actor, reason=reason, **fields)
         return link
 
-    def failed(self, link: SyncLink, message: str, *, kind: str = "rejected", xml_received: str | None = None,
-               **fields) -> None:
-        """The target refused it (or its request cannot be built): FAILED, the message its reason."""
+    def failed(self, link: SyncLink, message: str, *, kind: str = "rejected", reason: str | None = None,
+               xml_received: str | None = None, **fields) -> None:
+        """The target refused it (or its request cannot be built): FAILED, with `reason` (else the
+        message) as its reason."""
         from desktop_app.core.redact import redact
 
-        transition(link, FAILED, kind, message, actor=self.actor, reason=redact(message)[:2000],
+        transition(link, FAILED, kind, message, actor=self.actor, reason=redact(reason or message)[:2000],
                    xml_received=xml_received, **fields)
         self.summary.failed += 1
 

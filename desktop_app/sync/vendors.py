@@ -32,7 +32,6 @@ from typing import Any
 from desktop_app.core import config
 from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, set_cursor, utcnow
 from desktop_app.core.errors import OutcomeUnknown
-from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord, Vendor, to_datetime
 from desktop_app.sync import links, protocol, records
@@ -481,9 +480,7 @@ class VendorSync(records.TwoWaySync):
             params = apsssp.build_parameters(validate_only=False)
             xml_in = apsssp.build_document([doc])
         except ValidationError as exc:
-            records.transition(link, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=self.actor,
-                               reason=redact(str(exc)), data={**(link.data or {}), "failed_versions": versions})
-            self.summary.failed += 1
+            self._failed(link, f"Cannot be sent to SYSPRO: {exc}", versions, kind="invalid", reason=str(exc))
             return None
         def send():
             xml_out = self.session.get().setup(action, apsssp.BUSINESS_OBJECT, params, xml_in)
