@@ -104,7 +104,7 @@ class _Flow(records.TwoWaySync):
 
 def _flow() -> _Flow:
     ctx = types.SimpleNamespace(actor="scheduler", settings={"sync.max_auto_create": 50})
-    return _Flow(ctx, None, records.FlowSummary())  # type: ignore[arg-type]
+    return _Flow(ctx, None, records.FlowSummary())
 
 
 @pytest.fixture
