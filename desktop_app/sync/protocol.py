@@ -1,7 +1,7 @@
 """The send-once protocol every flow runs: one record model, written once for all flows.
 
-A record is a row with a state, attempts, a reason and an audit trail: an invoice's `ApDocument`
-or a two-way flow's `SyncLink`. A `Ledger` says which model holds a flow's records, its table of
+A record is a `LedgerRecord` (a state, attempts, a reason, `updated_at`) with an audit trail: an
+invoice's `ApDocument` or a two-way flow's `SyncLink`. A `Ledger` says which model holds a flow's records, its table of
 allowed transitions and the names of the protocol's states; the steps below work on any of them:
 
 - `transition`: compare-and-set state change and its audit event in one transaction;
