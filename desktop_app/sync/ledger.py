@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from desktop_app.core.db import ApDocument, AuditEvent, BaseModel, utcnow
+from desktop_app.core.db import ApDocument, AuditEvent, BaseModel, database, utcnow
 from desktop_app.core.redact import redact, redact_document
 from desktop_app.sync import protocol
 
@@ -59,14 +59,38 @@ ALLOWED = {
 }
 
 
+_STATEMENTS: dict[tuple, str | None] = {}
+
+
 def insert_row(model: type[BaseModel], **values) -> int:
-    """Insert a row (given values, the fields' defaults for the rest); returns the new row's id."""
-    return model.insert(**values).execute()
+    """Insert a row (given values, the fields' defaults for the rest) without building a model
+    instance; returns the new row's id.
+
+    Several rows are written per document, and building the statement is most of the work of
+    writing one: when the values name every column peewee writes, the statement peewee built for
+    that set of columns is kept and only the values are converted (each field's `db_value`)."""
+    names = tuple(values)
+    key = (model, names)
+    sql = _STATEMENTS.get(key, "")
+    if sql:
+        params = [getattr(model, name).db_value(values[name]) for name in names]
+        return database.execute_sql(sql, params).lastrowid
+    query = model.insert_many([tuple(values.values())], fields=[getattr(model, name) for name in names])
+    if key not in _STATEMENTS:
+        text, params = query.sql()
+        # kept only when peewee added no column of its own (a default), so the values are the parameters
+        _STATEMENTS[key] = text if len(params) == len(names) else None
+    return query.execute()
 
 
 def create_row(model: type[BaseModel], **values) -> BaseModel:
-    """A new row, written as given (the fields' defaults for the rest)."""
-    return model.create(**values)
+    """model.create(**values) through `insert_row`: every column a new instance holds (given values
+    and defaults, its `dirty_fields`) is written, so the statement is the same for every row."""
+    row = model(**values)
+    row_id = insert_row(model, **{field.name: getattr(row, field.name) for field in row.dirty_fields})
+    if row.id is None:
+        row.id = row_id
+    return row
 
 
 def save_changes(doc: ApDocument, **fields) -> bool:
