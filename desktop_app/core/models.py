@@ -181,13 +181,25 @@ class SourceInvoice(BaseModel):
     last_seen = DateTimeField(default=utcnow)
 
 
-class ApDocument(BaseModel):
+class LedgerRecord(BaseModel):
+    """What every flow's record is to the send-once protocol (`desktop_app.sync.protocol`): a state
+    from its flow's transition table, why it is there, how often it was sent, and when it last
+    changed (the compare-and-set guard). Invoices' `ApDocument` and the two-way flows' `SyncLink`
+    are its two tables: their keys and payloads differ, their record and protocol do not."""
+
+    state = pw.CharField(index=True)
+    reason = pw.TextField(default="")
+    attempts = pw.IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class ApDocument(LedgerRecord):
     """One AP document: the cost of one ST invoice owed to one SYSPRO supplier."""
 
     doc_key = pw.CharField(unique=True)  # "<st invoice id>:<supplier or unresolved vendor key>"
     st_invoice_id = pw.BigIntegerField(index=True)
     st_invoice_number = pw.CharField(default="", index=True)
-    state = pw.CharField(index=True)
     supplier = pw.CharField(default="", index=True)
     syspro_invoice = pw.CharField(default="")
     transaction_code = pw.CharField(default="I")
@@ -200,12 +212,10 @@ class ApDocument(BaseModel):
     lines = JSONField(default=list)
     missing = JSONField(default=list)  # what blocks a NEEDS_MAPPING document
     left_out = JSONField(default=list)  # the invoice's stock lines kept out of AP (sync.ap_lines), with why
-    reason = pw.TextField(default="")  # why it is FAILED / SKIPPED / IN_DOUBT / CHANGED_IN_SOURCE
     content_hash = pw.CharField(default="")
     source_modified_on = pw.CharField(default="")
     journal = pw.CharField(default="")
     syspro_amount = MoneyField(null=True)
-    attempts = pw.IntegerField(default=0)
     write_back = pw.CharField(default="")  # "", PENDING, DONE, FAILED
     # a credit note: the ST invoice it returns (adjustmentToId), and the SYSPRO invoice a person chose
     # to apply it to (their data: a sync never changes it)
@@ -213,8 +223,6 @@ class ApDocument(BaseModel):
     credit_against = pw.CharField(default="")
     posted_at = DateTimeField(null=True)
     confirmed_at = DateTimeField(null=True)
-    created_at = DateTimeField(default=utcnow)
-    updated_at = DateTimeField(default=utcnow)
 
 
 class AuditEvent(BaseModel):
@@ -244,7 +252,7 @@ class JobRun(BaseModel):
     error = pw.TextField(default="")
 
 
-class SyncLink(BaseModel):
+class SyncLink(LedgerRecord):
     """One record of a two-way flow (vendors, purchase-orders, adjustments): the ServiceTitan id,
     the SYSPRO key, and what each side looked like when the two last agreed. A side whose current
     version equals its `*_synced` snapshot has not changed since — which is how a change we wrote
@@ -255,8 +263,6 @@ class SyncLink(BaseModel):
     syspro_key = pw.CharField(null=True)
     label = pw.CharField(default="")  # vendor name, PO number, adjustment number: for people
     origin = pw.CharField(default="")  # servicetitan | syspro | mapping: where the record started
-    state = pw.CharField(index=True)
-    reason = pw.TextField(default="")
     st_hash = pw.CharField(default="")
     syspro_hash = pw.CharField(default="")
     st_version = pw.CharField(default="")  # ServiceTitan modifiedOn of the synced version
@@ -266,9 +272,7 @@ class SyncLink(BaseModel):
     syspro_current = JSONField(null=True)
     conflict = JSONField(null=True)
     data = JSONField(null=True)  # flow-specific: line numbers, postings, planned key
-    attempts = pw.IntegerField(default=0)
     last_attempt_at = DateTimeField(null=True)
-    created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow, index=True)
 
     class Meta:

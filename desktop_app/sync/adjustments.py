@@ -34,7 +34,6 @@ from desktop_app.core.db import (
     utcnow,
 )
 from desktop_app.core.errors import OutcomeUnknown
-from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, records
@@ -70,12 +69,13 @@ def _group_key(warehouse: str, stock_code: str) -> str:
     return f"{warehouse}|{stock_code}"
 
 
-class AdjustmentSync:
+class AdjustmentSync(records.TwoWaySync):
+    FLOW, NOUN = FLOW, "adjustments"
+
     def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
-        self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
+        super().__init__(ctx, session, summary)
         self.guid = links.application_guid(ctx.settings)
         self.movements: list[InventoryMovementRecord] = []
-        self.gate = records.CreationGate(ctx, FLOW)
         # posts waiting to go several to an INVTMA call, by transaction date (a parameter of the call)
         self.posts: dict[dt.date | None, PostQueue] = {}
 
@@ -86,20 +86,14 @@ class AdjustmentSync:
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self._one(link)
+            self.one(link, self.settle)
         for link in self.gate.release():
             self.ctx.check_cancelled()
-            self._one(link)
+            self.one(link, self.settle)
         for queue in self.posts.values():
             queue.flush()
         self.write_back()
         self.worklist()
-
-    def _one(self, link: SyncLink) -> None:
-        """One adjustment: held on its own if its data cannot be read, the flow going on."""
-        if records.is_unreadable(link):
-            return  # waits for a readable version from ServiceTitan
-        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: self.settle(link))
 
     # ------------------------------------------------------------------ reading
     def discover(self) -> None:
@@ -135,7 +129,8 @@ class AdjustmentSync:
             records.record(link, "readable", f"ServiceTitan adjustment {number} can be read again", actor=self.actor)
         if link.st_hash != previous and link.state in (SYNCED, FAILED, SKIPPED):
             records.transition(link, READY, "changed_in_source", f"ServiceTitan adjustment {number} changed: what "
-                               "SYSPRO lacks will be posted", actor=self.actor, reason="", st_hash=link.st_hash)
+                               "SYSPRO lacks will be posted", actor=self.actor, reason="", st_hash=link.st_hash,
+                               st_current=raw, data=link.data)
         else:
             link.save()
 
@@ -193,36 +188,29 @@ class AdjustmentSync:
         """The adjustment's date as the office sees it (sync.timezone)."""
         return dates.accounting_date(raw.get("date"), self.ctx.settings["sync.timezone"])
 
-    def _hold(self, link: SyncLink, state: str, reason: str) -> None:
-        if link.state != state or link.reason != reason:
-            records.transition(link, state, state.lower(), reason, actor=self.actor, reason=reason)
-        self.summary.held += state == HELD
-
     def settle(self, link: SyncLink) -> None:
         raw = link.st_current
         number = link.label
         data = {"posted": {}, "postings": [], "matched": [], **(link.data or {})}
-        pending = data.get("pending")
-        if pending:
+        if data.get("pending"):
             # sent before without a known outcome: SYSPRO is searched for the reference first
-            found = [m for m in self.movements if m.reference == pending["reference"]]
-            if found:
-                self._posted(link, data, pending, ", ".join(sorted({m.journal for m in found})), settled=True)
+            in_doubt, sent = link.state == IN_DOUBT, dict(data["pending"])
+            if self.look_up_first(link, lambda: self.found_posted(link, data, sent),
+                                  not_there=f"No movement with reference {sent['reference']} in SYSPRO: the "
+                                            "earlier attempt did not post. It will be posted."):
                 data = link.data
-            elif link.state == IN_DOUBT:
-                records.record(link, "not_found", f"No movement with reference {pending['reference']} in SYSPRO: the "
-                               "earlier attempt did not post. It will be posted.", actor=self.actor)
+            elif in_doubt:
                 data.pop("pending")
         day = self.local_date(raw)
         start = self.ctx.settings["sync.start_date"]
         if (day is not None and start is not None and dates.before_start(day, start)
                 and not (data["postings"] or data["matched"] or data.get("pending"))):
             # nothing of it is in SYSPRO: it is not ours; one posted before the date moved stays ours
-            self._hold(link, SKIPPED, dates.before_start_reason(day, start))
+            self.hold(link, SKIPPED, dates.before_start_reason(day, start))
             return
         wanted, missing = self.groups(raw)
         if missing:
-            self._hold(link, HELD, "Needs mapping: " + "; ".join(missing))
+            self.hold(link, HELD, "Needs mapping: " + "; ".join(missing))
             return
         posted = {k: Decimal(v) for k, v in data["posted"].items()}
         delta = {k: wanted.get(k, Decimal(0)) - posted.get(k, Decimal(0)) for k in set(wanted) | set(posted)}
@@ -234,7 +222,7 @@ class AdjustmentSync:
             delta = matched
         if not delta:
             if raw.get("active") is False and not data["postings"] and not data["matched"]:
-                self._hold(link, SKIPPED, "Cancelled in ServiceTitan before it reached SYSPRO: not posted")
+                self.hold(link, SKIPPED, "Cancelled in ServiceTitan before it reached SYSPRO: not posted")
             elif link.state != SYNCED:
                 records.transition(link, SYNCED, "unchanged", "SYSPRO already holds this adjustment", actor=self.actor,
                                    reason="", data=data)
@@ -251,9 +239,7 @@ class AdjustmentSync:
         try:
             xml_in = invtma.build_document(items)
         except ValidationError as exc:
-            records.transition(link, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=self.actor,
-                               reason=redact(str(exc)))
-            self.summary.failed += 1
+            self.failed(link, f"Cannot be sent to SYSPRO: {exc}", kind="invalid", reason=str(exc))
             return
         pending = {"reference": reference, "groups": {k: format(v, "f") for k, v in delta.items()}}
         self._queue(day).add(
@@ -285,9 +271,14 @@ class AdjustmentSync:
     def _rejected(self, link: SyncLink, message: str, xml_out: str | None) -> None:
         data = dict(link.data or {})
         data.pop("pending", None)  # a rejection is a definite answer: nothing was posted
-        records.transition(link, FAILED, "rejected", message, actor=self.actor, reason=redact(message)[:2000],
-                           xml_received=xml_out, data=data)
-        self.summary.failed += 1
+        self.failed(link, message, xml_received=xml_out, data=data)
+
+    def found_posted(self, link: SyncLink, data: dict, pending: dict) -> bool:
+        """The look-up before an adjustment is posted again: a SYSPRO movement carries its reference."""
+        found = [m for m in self.movements if m.reference == pending["reference"]]
+        if found:
+            self._posted(link, data, pending, ", ".join(sorted({m.journal for m in found})), settled=True)
+        return bool(found)
 
     def _posted(self, link: SyncLink, data: dict, pending: dict, journals: str, *, xml_out: str | None = None,
                 settled: bool = False) -> None:
@@ -304,7 +295,6 @@ class AdjustmentSync:
                    f"Posted to SYSPRO, journal {journals}, reference {pending['reference']}")
         records.transition(link, SYNCED, "found" if settled else "posted", message, actor=self.actor, reason="",
                            xml_received=xml_out, data=data, syspro_key=f"{link.label}")
-        self.summary.settled += settled
 
     def match_by_hand(self, link: SyncLink, data: dict, delta: dict[str, Decimal]) -> dict[str, Decimal] | None:
         """Movements a SYSPRO user entered with the adjustment number as Reference cover what they match."""
@@ -317,7 +307,7 @@ class AdjustmentSync:
             if key not in remaining:
                 continue
             if m.quantity != remaining[key]:
-                self._hold(link, HELD, f"SYSPRO has a movement with reference {link.label} for {m.warehouse}/"
+                self.hold(link, HELD, f"SYSPRO has a movement with reference {link.label} for {m.warehouse}/"
                            f"{m.stock_code} of {m.quantity}, ServiceTitan says {remaining[key]}: decide by hand")
                 return None
             data["matched"] = data["matched"] + [movement_key(m)]
@@ -422,7 +412,7 @@ def mark_done(row_ids: list[int], *, actor: str, done: bool = True) -> int:
 
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
-    return records.run_flow(ctx, FLOW, "adjustments", AdjustmentSync)
+    return AdjustmentSync.run_cycle(ctx)
 
 
 def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:

@@ -240,11 +240,11 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
         what = ("no longer owes this supplier anything" if plan is None
                 else f"now owes {plan.amount} (posted: {doc.amount})")
         if doc.state in (POSTED, CONFIRMED):
-            ledger.transition(doc, CHANGED_IN_SOURCE, "changed_in_source",
-                              f"ServiceTitan invoice {number} was edited after posting: it {what}. "
-                              "It will not be posted again automatically; decide in SYSPRO and then accept or skip.",
-                              actor=actor, reason=f"Edited in ServiceTitan after posting: {what}",
-                              source_modified_on=modified)
+            protocol.wait_for_person(
+                ledger.LEDGER, doc, f"Edited in ServiceTitan after posting: {what}", actor=actor,
+                state=CHANGED_IN_SOURCE, message=f"ServiceTitan invoice {number} was edited after posting: it {what}. "
+                "It will not be posted again automatically; decide in SYSPRO and then accept or skip.",
+                source_modified_on=modified)
         else:
             ledger.record(doc, "changed_in_source", f"ServiceTitan invoice {number} changed while this document "
                           f"was {doc.state}: it {what}.", actor=actor)
@@ -319,7 +319,7 @@ def evaluate_invoice(invoice: dict, result: BuildResult, *, actor: str, retry: b
             continue
         if doc.doc_key != f"{st_id}:{supplier}":
             ledger.record(doc, "rekeyed", f"Document now owed to supplier {supplier}", actor=actor)
-            doc.doc_key = f"{st_id}:{supplier}"
+            fields["doc_key"] = f"{st_id}:{supplier}"
         ledger.transition(doc, state, kind, message, actor=actor, data=data, reason=reason, **fields)
         touched.append(doc)
     for doc in spare:
@@ -367,8 +367,8 @@ def _hold_unreadable(st_id: int, number: str, modified: str, what: str, existing
         if not _usable(doc, modified, retry) or (doc.state == UNREADABLE and doc.reason == reason
                                                  and doc.source_modified_on == modified):
             continue
-        ledger.transition(doc, UNREADABLE, "unreadable", reason, actor=actor, reason=reason,
-                          source_modified_on=modified)
+        protocol.wait_for_person(ledger.LEDGER, doc, reason, actor=actor, state=UNREADABLE,
+                                 source_modified_on=modified)
         touched.append(doc)
     return touched
 
@@ -1397,9 +1397,7 @@ def _confirm_found(ctx: SyncContext, found: list[tuple[int, object]], summary: C
                 if doc.reason != "amount mismatch":
                     ledger.record(doc, "amount_mismatch",
                                   f"SYSPRO shows {amount}, ServiceTitan cost is {doc.amount}", actor=ctx.actor)
-                    doc.reason = "amount mismatch"
-                    doc.syspro_amount = abs(amount)
-                    ledger.save_changes(doc)
+                    ledger.save_changes(doc, reason="amount mismatch", syspro_amount=abs(amount))
                 continue
             ledger.transition(doc, CONFIRMED, "confirmed",
                               f"Seen in SYSPRO AP (journal {getattr(record, 'journal', '') or doc.journal})",
@@ -1448,8 +1446,7 @@ def write_back(ctx: SyncContext, summary: CycleSummary) -> None:
                 result = outcome.get(st_id)
                 ok = bool(result and result.success)
                 for doc in (docs[doc_id] for doc_id in docs_by_invoice[st_id]):
-                    doc.write_back = "DONE" if ok else "FAILED"
-                    ledger.save_changes(doc)
+                    ledger.save_changes(doc, write_back="DONE" if ok else "FAILED")
                     ledger.record(doc, "write_back", f"Marked as exported in ServiceTitan ({reference})" if ok
                                   else f"ServiceTitan refused mark-as-exported: {getattr(result, 'error_message', '')}",
                                   actor=ctx.actor)

@@ -84,19 +84,19 @@ def insert_row(model: type[BaseModel], **values) -> int:
 
 
 def create_row(model: type[BaseModel], **values) -> BaseModel:
-    """model.create(**values) through `insert_row`: a new instance holds every column it writes
-    (given values and defaults) as set, so the statement is the same for every row."""
+    """model.create(**values) through `insert_row`: every column a new instance holds (given values
+    and defaults, its `dirty_fields`) is written, so the statement is the same for every row."""
     row = model(**values)
     row_id = insert_row(model, **{field.name: getattr(row, field.name) for field in row.dirty_fields})
     if row.id is None:
         row.id = row_id
-    protocol.forget_changes(row)
     return row
 
 
-def save_changes(doc: ApDocument, **guards) -> bool:
-    """Compare-and-set write of the fields set since the document was read (`protocol.save_changes`)."""
-    return protocol.save_changes(doc, **guards)
+def save_changes(doc: ApDocument, **fields) -> bool:
+    """Compare-and-set write of `fields` (`protocol.save`): False, nothing written, when the
+    document changed since it was read."""
+    return protocol.save(doc, **fields)
 
 
 def reread(doc: ApDocument) -> ApDocument:
@@ -128,7 +128,9 @@ def _audit(doc: ApDocument, kind: str, message: str, **event) -> int:
 
 LEDGER = protocol.Ledger(name="invoices", model=ApDocument, allowed={k: frozenset(v) for k, v in ALLOWED.items()},
                          ready=READY, marked=POSTING, audit=_audit, noun="document",
-                         mark_kind="post_attempt")
+                         mark_kind="post_attempt",
+                         waits={NEEDS_MAPPING: protocol.FIX_DATA, HELD: protocol.PICK_CREDIT_TARGET,
+                                CHANGED_IN_SOURCE: protocol.ACCEPT_CHANGE, UNREADABLE: protocol.FIX_DATA})
 
 
 def transition(doc: ApDocument, new_state: str, kind: str, message: str, *, actor: str, data=None,
@@ -149,7 +151,7 @@ def new_document(new_state: str, kind: str, message: str, *, actor: str, discove
     with protocol.one_transaction():
         doc = create_row(ApDocument, state=new_state, **fields)
         record(doc, "discovered", discovered, actor=actor, data=discovered_data)
-        record(doc, kind, message, actor=actor, data={"from": DISCOVERED, "to": new_state, **(data or {})})
+        record(doc, kind, message, actor=actor, data=protocol.event_data(LEDGER, DISCOVERED, new_state, data))
     return doc
 
 

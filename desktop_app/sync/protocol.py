@@ -1,7 +1,7 @@
 """The send-once protocol every flow runs: one record model, written once for all flows.
 
-A record is a row with a state, attempts, a reason and an audit trail: an invoice's `ApDocument`
-or a two-way flow's `SyncLink`. A `Ledger` says which model holds a flow's records, its table of
+A record is a `LedgerRecord` (a state, attempts, a reason, `updated_at`) with an audit trail: an
+invoice's `ApDocument` or a two-way flow's `SyncLink`. A `Ledger` says which model holds a flow's records, its table of
 allowed transitions and the names of the protocol's states; the steps below work on any of them:
 
 - `transition`: compare-and-set state change and its audit event in one transaction;
@@ -13,7 +13,12 @@ allowed transitions and the names of the protocol's states; the steps below work
 - `recover_interrupted`: marked records found at the start of a cycle belong to a process that
   died mid-send and become IN_DOUBT;
 - `settle`: a record sent before is looked up on the target side before it is sent again;
-- `hold`: a record that cannot go as it is waits, with its reason, for a person.
+- `request_retry`: a person's Retry;
+- `wait_for_person` (and `hold`, its HELD form): a record that cannot go on waits, with its reason
+  and what the person must do, in one of its ledger's `waits` states; `waiting` counts them.
+
+Compare-and-set uses peewee's public API only: the state and `updated_at` the row was read with
+guard an `UPDATE … WHERE`, the fields to write are passed by name, and a lost write re-reads the row.
 
 Each flow supplies only what differs: discovering records, building the request, sending it,
 reading the answer back and the look-up query.
@@ -21,13 +26,15 @@ reading the answer back and the look-up query.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from desktop_app.core.db import BaseModel, database, utcnow
+from peewee import fn
+
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
+from desktop_app.core.models import LedgerRecord, database, utcnow
 
 log = logging.getLogger("desktop_app.sync.protocol")
 
@@ -59,7 +66,7 @@ class Ledger:
     """Where a flow's records live and what the protocol calls its states."""
 
     name: str
-    model: type[BaseModel]
+    model: type[LedgerRecord]
     allowed: dict[str, frozenset[str]]  # state → the states it may move to
     ready: str  # will be sent
     marked: str  # a request is on its way (committed before it leaves)
@@ -67,6 +74,7 @@ class Ledger:
     lost: type[TransitionLost] = TransitionLost
     noun: str = "record"  # "document", "record": in the words a person reads
     mark_kind: str = "write_attempt"  # the audit kind of a mark
+    waits: Mapping[str, str] = field(default_factory=dict)  # state → what a person must do (`wait_for_person`)
 
     def check(self, row, new_state: str) -> None:
         if new_state not in self.allowed.get(row.state, ()):
@@ -80,46 +88,42 @@ def one_transaction() -> AbstractContextManager:
 
 
 # ---------------------------------------------------------------------------- compare-and-set
-def forget_changes(row: BaseModel) -> None:
-    """The row is as stored. Peewee has no public call that forgets which fields were set since the
-    row was read; this is the one place that reaches in."""
-    row._dirty.clear()
-
-
-def reread(row: BaseModel) -> BaseModel:
-    """Load the row as it is now into `row` (after a lost compare-and-set)."""
-    fresh = type(row).get_by_id(row.id)
-    row.__data__ = dict(fresh.__data__)
-    forget_changes(row)
+def reread(row: LedgerRecord) -> LedgerRecord:
+    """Load the row as it is now into `row` (after a lost compare-and-set): the caller's object then
+    shows what the other writer left."""
+    model = type(row)
+    for name, value in model.select().where(model.id == row.id).dicts().get().items():
+        setattr(row, name, value)
     return row
 
 
-def save_changes(row: BaseModel, *, expected_state: str | None = None, expected_updated_at: Any = ...) -> bool:
-    """Write the fields set since the row was read or saved, as compare-and-set: only while the row
-    is still in the state (and, when known, at the `updated_at`) it was read with, so a writer that
-    read it earlier never writes over a person's Skip or another process. False when the row had
-    changed: nothing was written."""
+def write_if_unchanged(row: LedgerRecord, values: dict[str, Any], *, state: str | None, updated_at: Any) -> bool:
+    """UPDATE the row's `values` only while it is still in `state` and at `updated_at`, the state and
+    time it was read with (each when known: a row read with some columns only lacks the others).
+    False when another writer changed it: nothing was written."""
     model = type(row)
-    dirty = row.dirty_fields
-    if not dirty:
-        return True
-    dirty_names = {f.name for f in dirty}
-    if expected_state is None and "state" not in dirty_names:
-        expected_state = row.state
-    if expected_updated_at is ...:
-        expected_updated_at = None if "updated_at" in dirty_names else row.updated_at
     guards = [model.id == row.id]
-    if expected_state is not None:
-        guards.append(model.state == expected_state)
-    if expected_updated_at is not None:
-        guards.append(model.updated_at == expected_updated_at)
-    written = model.update({f: getattr(row, f.name) for f in dirty}).where(*guards).execute() == 1
-    if written:
-        forget_changes(row)
-    return written
+    if state is not None:
+        guards.append(model.state == state)
+    if updated_at is not None:
+        guards.append(model.updated_at == updated_at)
+    return model.update(**values).where(*guards).execute() == 1
 
 
-def _unchanged_since(row: BaseModel, state: str, updated_at) -> bool:
+def save(row: LedgerRecord, **fields) -> bool:
+    """Write `fields` (no state change) as compare-and-set on the state and `updated_at` the row was
+    read with; False when it had changed since: nothing was written. A row read with some columns
+    only (no `updated_at`) is guarded by its state."""
+    if not fields:
+        return True
+    if not write_if_unchanged(row, fields, state=row.state, updated_at=row.updated_at):
+        return False
+    for name, value in fields.items():
+        setattr(row, name, value)
+    return True
+
+
+def _unchanged_since(row: LedgerRecord, state: str, updated_at) -> bool:
     """True when the row is still as read, only stored in a text shape that does not read back to
     the same text (an older writer's timestamp): then the state alone guards the write."""
     model = type(row)
@@ -131,22 +135,33 @@ def transition(ledger: Ledger, row, new_state: str, kind: str, message: str, *, 
                xml_sent: str | None = None, xml_received: str | None = None, **fields):
     """Change state (and `fields`) and write the audit event (with `event` data) atomically, as compare-and-set: if the
     row is no longer as `row` was read (another writer moved it), nothing is written, `row` is
-    re-read and `ledger.lost` is raised for the caller to leave it as the other writer left it."""
+    re-read and `ledger.lost` is raised for the caller to leave it as the other writer left it.
+    Only the state, `updated_at` and `fields` are written: an attribute the caller set on `row`
+    without passing it is not."""
     ledger.check(row, new_state)
+    previous, read_at = row.state, row.updated_at
+    values = {**fields, "state": new_state, "updated_at": utcnow()}
     with one_transaction():
-        previous = row.state
-        read_at = None if any(f.name == "updated_at" for f in row.dirty_fields) else row.updated_at
-        row.state = new_state
-        for name, value in fields.items():
-            setattr(row, name, value)
-        row.updated_at = utcnow()
-        if not save_changes(row, expected_state=previous, expected_updated_at=read_at):
-            if not _unchanged_since(row, previous, read_at) or not save_changes(row, expected_state=previous):
+        if not write_if_unchanged(row, values, state=previous, updated_at=read_at):
+            if not _unchanged_since(row, previous, read_at) or \
+                    not write_if_unchanged(row, values, state=previous, updated_at=None):
                 reread(row)
                 raise ledger.lost(row, new_state, previous)
-        ledger.audit(row, kind, message, actor=actor, data={"from": previous, "to": new_state, **(event or {})},
+        for name, value in values.items():
+            setattr(row, name, value)
+        ledger.audit(row, kind, message, actor=actor, data=event_data(ledger, previous, new_state, event),
                      xml_sent=xml_sent, xml_received=xml_received)
     return row
+
+
+def event_data(ledger: Ledger, previous: str | None, new_state: str, event: dict | None = None) -> dict:
+    """A state change's audit data: from, to, and for a state that waits for a person what they must
+    do (`waits_for`), whichever step moved it there; `event` adds to it."""
+    data: dict[str, Any] = {} if previous is None else {"from": previous}
+    data["to"] = new_state
+    if new_state in ledger.waits:
+        data["waits_for"] = ledger.waits[new_state]
+    return {**data, **(event or {})}
 
 
 # ---------------------------------------------------------------------------- the send-once steps
@@ -268,13 +283,20 @@ def recover_interrupted(ledger: Ledger, message: str, reason: str, *, where=None
     return count
 
 
-def settle(ledger: Ledger, row, look_up: Callable[[], bool], *, actor: str, summary=None) -> bool:
+def sent_before(row) -> bool:
+    """Its request may have reached the target: it is looked up (`settle`) before it is sent again."""
+    return row.attempts > 0 or row.state == IN_DOUBT
+
+
+def settle(ledger: Ledger, row, look_up: Callable[[], bool], *, actor: str, summary=None,
+           not_there: str = "SYSPRO does not have it: it will be posted.") -> bool:
     """Before anything is sent again: `look_up()` finds the record on the target side (and records
-    what it found, True) or says it is not there (False); then the record goes back to ready."""
+    what it found, True) or says it is not there (False); then an IN_DOUBT record goes back to
+    ready (`not_there` in its trail) and any other is left to be sent as it is."""
     if look_up():
         return True
-    transition(ledger, row, ledger.ready, "not_posted", "SYSPRO does not have it: it will be posted.", actor=actor,
-               reason="")
+    if row.state == IN_DOUBT:
+        transition(ledger, row, ledger.ready, "not_posted", not_there, actor=actor, reason="")
     return False
 
 
@@ -293,13 +315,49 @@ def request_retry(ledger: Ledger, row, *, actor: str, reopen: frozenset[str] = f
                      xml_sent=None, xml_received=None)
 
 
+# ---------------------------------------------------------------------------- waiting for a person
+# What a person must do for a record that waits for them (in its trail as the event's `waits_for`).
+APPROVE_CREATION = "approve_creation"  # more new records than sync.max_auto_create: Create / records approve
+PICK_CREDIT_TARGET = "pick_credit_target"  # a credit with no SYSPRO invoice to apply to: Credit against…, or Skip
+ACCEPT_CHANGE = "accept_change"  # changed at the source after it was sent: accept it as sent, or Skip
+DECIDE_CONFLICT = "decide_conflict"  # changed on both sides: choose the side that wins
+FIX_DATA = "fix_data"  # a mapping, a field or a look-alike: correct it, then Retry
+NEEDS = (APPROVE_CREATION, PICK_CREDIT_TARGET, ACCEPT_CHANGE, DECIDE_CONFLICT, FIX_DATA)
+
+
+def wait_for_person(ledger: Ledger, row, why: str, *, actor: str, state: str = HELD, need: str | None = None,
+                    kind: str | None = None, message: str | None = None, event: dict | None = None,
+                    **fields) -> bool:
+    """The record cannot go on without a person: it moves to `state` (one of the ledger's `waits`)
+    with `why` as its reason, and its trail says what the person must do (`need`, by default what
+    the state asks for). False, nothing written, when it already waited so."""
+    if state not in ledger.waits:
+        raise IllegalTransition(f"{ledger.name}: {state} is not a state that waits for a person")
+    if row.state == state and row.reason == why and not fields:
+        return False
+    transition(ledger, row, state, kind or state.lower(), message or why, actor=actor, reason=why,
+               event={"waits_for": need, **(event or {})} if need else event, **fields)
+    return True
+
+
 def hold(ledger: Ledger, row, reason: str, *, actor: str, kind: str = "held", message: str | None = None,
          **fields) -> bool:
-    """The record cannot go as it is: HELD with its reason, for a person. False when it already was."""
-    if row.state == HELD and row.reason == reason and not fields:
-        return False
-    transition(ledger, row, HELD, kind, message or reason, actor=actor, reason=reason, **fields)
-    return True
+    """The record cannot go as it is: HELD with its reason (`wait_for_person`). False when it already was."""
+    return wait_for_person(ledger, row, reason, actor=actor, kind=kind, message=message, **fields)
+
+
+def waiting(ledger: Ledger, *, where=None, by: tuple[str, ...] = ()) -> list[dict]:
+    """What waits for a person in one ledger: a row per state (and per the columns `by`) with the
+    count and what the person must do. The one query the dashboard and the CLI count from."""
+    model = ledger.model
+    columns = [getattr(model, name) for name in by]
+    query = (model.select(model.state, *columns, fn.COUNT(model.id))
+             .where(model.state.in_(sorted(ledger.waits))).group_by(model.state, *columns)
+             .order_by(*columns, model.state))
+    if where is not None:
+        query = query.where(where)
+    return [{"flow": ledger.name, "state": state, **dict(zip(by, rest[:-1], strict=True)), "count": rest[-1],
+             "need": ledger.waits[state]} for state, *rest in query.tuples()]
 
 
 def send_batch(ledger: Ledger, rows: list, request: Callable[[], Any], *, actor: str, system: str, summary=None,

@@ -40,7 +40,6 @@ from desktop_app.core.db import (
     database,
     set_cursor,
 )
-from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, links, protocol, records
@@ -94,14 +93,15 @@ def syspro_view(header: PoHeaderRecord, details: list[PoDetailRecord]) -> dict:
                        "price": links.number(d.price)} for d in sorted(details, key=lambda d: d.line or 0)]}
 
 
-class PoSync:
+class PoSync(records.TwoWaySync):
+    FLOW, NOUN = FLOW, "purchase orders"
+
     def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
-        self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
+        super().__init__(ctx, session, summary)
         self.headers: dict[str, PoHeaderRecord] = {}
         self.details: dict[str, list[PoDetailRecord]] = {}
         self._warehouses: dict[int, dict] | None = None
         self._warehouse_branches: dict[str, str] = {}
-        self.gate = records.CreationGate(ctx, FLOW)
         self.syspro_unreadable: dict[str, str] = {}  # SYSPRO PO number → what cannot be read in its rows
         # new POs for SYSPRO, posted several to a PORTOI call (`batch_posts`) after each pass
         self.adds = PostQueue(ctx, session, summary, business_object=portoi.BUSINESS_OBJECT,
@@ -205,8 +205,8 @@ class PoSync:
             if link is None:
                 self.summary.problems.append(reason)
             elif link.state not in (SYNCING, IN_DOUBT) and (link.state != HELD or link.reason != reason):
-                records.transition(link, HELD, "unreadable", reason, actor=self.actor, reason=reason,
-                                   data={**(link.data or {}), SYSPRO_UNREADABLE: True})
+                protocol.wait_for_person(records.LEDGER, link, reason, actor=self.actor, kind="unreadable",
+                                         data={**(link.data or {}), SYSPRO_UNREADABLE: True})
         for link in SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(False)):
             if (link.data or {}).get(SYSPRO_UNREADABLE) and link.syspro_key not in self.syspro_unreadable:
                 records.transition(link, READY, "readable", f"SYSPRO PO {link.syspro_key} can be read again",
@@ -239,12 +239,12 @@ class PoSync:
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self._one(link, self.new_st_po)
+            self.one(link, self.new_st_po)
         self.adds.flush()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self._one(link, self.pair)
+            self.one(link, self.pair)
         ours = {(link.data or {}).get("customer_po") for link in SyncLink.select().where(SyncLink.flow == FLOW)}
         start = self.ctx.settings["sync.start_date"]
         for number, header in sorted(self.headers.items()):
@@ -260,45 +260,29 @@ class PoSync:
             if (link is not None and header.order_entry_date is not None and start is not None
                     and dates.before_start(header.order_entry_date, start) and link.state not in (IN_DOUBT, SYNCING)):
                 # found while the go-live date was earlier and never created in ServiceTitan
-                self._hold(link, SKIPPED, dates.before_start_reason(header.order_entry_date, start))
+                self.hold(link, SKIPPED, dates.before_start_reason(header.order_entry_date, start))
                 continue
             self.ctx.check_cancelled()
             self.new_syspro_po(header, link)
         for link in self.gate.release():
             self.ctx.check_cancelled()
             if link.origin == "servicetitan":
-                self._one(link, self.new_st_po)
+                self.one(link, self.new_st_po)
             elif link.syspro_key in self.headers:
-                self._one(link, lambda link: self.new_syspro_po(self.headers[link.syspro_key], link))
+                self.one(link, lambda link: self.new_syspro_po(self.headers[link.syspro_key], link))
         self.adds.flush()
 
-    def _one(self, link: SyncLink, step) -> None:
-        """One PO's step: held on its own if its data cannot be read, the flow going on."""
-        if records.is_unreadable(link) or link.syspro_key in self.syspro_unreadable:
-            return  # waits for a readable version
-        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
+    def left_out(self, link: SyncLink) -> bool:
+        return super().left_out(link) or link.syspro_key in self.syspro_unreadable
 
     # ------------------------------------------------------------------ helpers
-    def _hold(self, link: SyncLink, state: str, reason: str, **fields) -> None:
-        if link.state != state or link.reason != reason:
-            records.transition(link, state, state.lower(), reason, actor=self.actor, reason=reason, **fields)
-        elif fields:
-            for name, value in fields.items():
-                setattr(link, name, value)
-            link.save()
-
-    def _failed(self, link: SyncLink, message: str, xml_received: str | None = None, **fields) -> None:
-        records.transition(link, FAILED, "rejected", message, actor=self.actor, reason=redact(message)[:2000],
-                           xml_received=xml_received, **fields)
-        self.summary.failed += 1
-
     def _post(self, link: SyncLink, doc: portoi.PurchaseOrderDocument, message: str):
         """One PORTOI post, committed as SYNCING first. Returns (item, xml_out) or None if not settled."""
         try:
             params = portoi.build_parameters(validate_only=False)
             xml_in = portoi.build_document([doc])
         except ValidationError as exc:
-            self._failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
+            self.failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
             return None
         def send():
             xml_out = self.session.get().post(portoi.BUSINESS_OBJECT, params, xml_in)
@@ -307,7 +291,7 @@ class PoSync:
         return records.send_once(
             link, actor=self.actor, summary=self.summary, message=message, params=params, xml_in=xml_in,
             send=send, noun="order",
-            refused=lambda text: self._failed(link, text, st_hash=links.view_hash(st_view(link.st_current))))
+            refused=lambda text: self.failed(link, text, st_hash=links.view_hash(st_view(link.st_current))))
 
     @staticmethod
     def _stock_code(line: dict) -> str | None:
@@ -330,30 +314,35 @@ class PoSync:
                            syspro_hash=links.view_hash(sp_view), data=data, **fields)
 
     # ------------------------------------------------------------------ ServiceTitan → SYSPRO: new
+    def found_in_syspro(self, link: SyncLink, raw: dict, reference: str) -> bool:
+        """The look-up before a PO is added again: a SYSPRO PO carries its CustomerPoNumber."""
+        found = self.find_by_customer_po(reference)
+        if found is None:
+            return False
+        view = self.read_one(found)
+        assert view is not None, "find_by_customer_po has just read this PO's header"
+        records.record(link, "found", f"SYSPRO PO {found} carries CustomerPoNumber {reference}: the earlier attempt "
+                       "went through. Not sent again.", actor=self.actor)
+        lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
+        self._synced(link, "linked", f"Linked to SYSPRO PO {found}", raw, view, syspro_key=found, data={"lines": lines})
+        return True
+
     def new_st_po(self, link: SyncLink) -> None:
         raw = link.st_current
         number = str(raw.get("number") or raw["id"])
         reference = (link.data or {}).get("customer_po") or customer_po(number)
-        if link.attempts > 0:
-            found = self.find_by_customer_po(reference)
-            if found is not None:
-                view = self.read_one(found)
-                assert view is not None, "find_by_customer_po has just read this PO's header"
-                records.record(link, "found", f"SYSPRO PO {found} carries CustomerPoNumber {reference}: the "
-                               "earlier attempt went through. Not sent again.", actor=self.actor)
-                lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
-                self._synced(link, "linked", f"Linked to SYSPRO PO {found}", raw, view, syspro_key=found,
-                             data={"lines": lines})
-                self.summary.settled += 1
-                return
+        if self.look_up_first(link, lambda: self.found_in_syspro(link, raw, reference),
+                              not_there=f"No SYSPRO PO carries CustomerPoNumber {reference}: the earlier attempt did "
+                                        "not add it. It will be added."):
+            return
         order_date = self.local_date(raw.get("date"))
         start = self.ctx.settings["sync.start_date"]
         if order_date is not None and start is not None and dates.before_start(order_date, start):
-            self._hold(link, SKIPPED, dates.before_start_reason(order_date, start),
+            self.hold(link, SKIPPED, dates.before_start_reason(order_date, start),
                        st_hash=links.view_hash(st_view(raw)))
             return
         if raw.get("status") == "Canceled":
-            self._hold(link, SKIPPED, "Canceled in ServiceTitan before it reached SYSPRO: not sent",
+            self.hold(link, SKIPPED, "Canceled in ServiceTitan before it reached SYSPRO: not sent",
                        st_hash=links.view_hash(st_view(raw)))
             return
         missing = []
@@ -379,7 +368,7 @@ class PoSync:
         if not items:
             missing.append("the PO has no active lines")
         if missing:
-            self._hold(link, HELD, "Needs mapping: " + "; ".join(missing), st_hash=links.view_hash(st_view(raw)))
+            self.hold(link, HELD, "Needs mapping: " + "; ".join(missing), st_hash=links.view_hash(st_view(raw)))
             return
         if self.gate.holds(link):
             return
@@ -390,19 +379,19 @@ class PoSync:
         try:
             xml_in = portoi.build_document([doc])
         except ValidationError as exc:
-            self._failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
+            self.failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
             return
         self.adds.add(link, xml_in, f"Adding ServiceTitan PO {number} to SYSPRO (supplier {vendor.syspro_supplier}, "
                       f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), CustomerPoNumber {reference})",
                       then=lambda items, xml_out: self._added(link, raw, reference, items[0], xml_out),
-                      refused=lambda text: self._failed(link, text, st_hash=links.view_hash(st_view(link.st_current))),
+                      refused=lambda text: self.failed(link, text, st_hash=links.view_hash(st_view(link.st_current))),
                       what=f"ServiceTitan PO {number} ({len(po_lines)} line(s))")
 
     def _added(self, link: SyncLink, raw: dict, reference: str, item, xml_out: str) -> None:
         """What SYSPRO answered for a new PO of ours (its item of the PORTOI post)."""
         if not item.ok:
-            self._failed(link, "SYSPRO rejected the PO: " + item.message, xml_out,
-                         st_hash=links.view_hash(st_view(raw)))
+            self.failed(link, "SYSPRO rejected the PO: " + item.message, xml_received=xml_out,
+                        st_hash=links.view_hash(st_view(raw)))
             return
         number_sp = (item.purchase_order or "").strip() or self.find_by_customer_po(reference)
         view = self.read_one(number_sp) if number_sp else None
@@ -422,7 +411,7 @@ class PoSync:
         header = self.headers.get(link.syspro_key)
         if header is None:
             reason = f"SYSPRO PO {link.syspro_key} is not in SYSPRO (any more)"
-            self._hold(link, HELD, reason)
+            self.hold(link, HELD, reason)
             return
         sp_now = syspro_view(header, self.details.get(link.syspro_key, []))
         raw = link.st_current
@@ -470,8 +459,7 @@ class PoSync:
             self.to_servicetitan(link, raw, sp_now, versions, why="changed in SYSPRO")
 
     def _block(self, link: SyncLink, state: str, reason: str, versions: str) -> None:
-        self._hold(link, state, reason, data={**(link.data or {}), "blocked_versions": versions})
-        self.summary.held += state == HELD
+        self.hold(link, state, reason, data={**(link.data or {}), "blocked_versions": versions})
 
     def to_syspro(self, link: SyncLink, raw: dict, st_now: dict, sp_now: dict, versions: str, *, why: str) -> None:
         number = link.syspro_key
@@ -518,8 +506,8 @@ class PoSync:
             return
         item, xml_out = sent
         if not item.ok:
-            self._failed(link, "SYSPRO rejected the change: " + item.message, xml_out,
-                         data={**(link.data or {}), "blocked_versions": versions})
+            self.failed(link, "SYSPRO rejected the change: " + item.message, xml_received=xml_out,
+                        data={**(link.data or {}), "blocked_versions": versions})
             return
         view = self.read_one(number) or sp_now
         lines = dict((link.data or {}).get("lines", {}))
@@ -559,12 +547,12 @@ class PoSync:
                                   "vendorPartNumber": item.get("vendorPartNumber") or "",
                                   "quantity": Decimal(sp_lines[line]["qty"]), "cost": Decimal(sp_lines[line]["price"])})
         payload = {"items": payload_items}
-        sent = records.write_once(
+        sent = self.write(
             link, f"Updating ServiceTitan PO {raw.get('number')} ({why})",
-            lambda: self.ctx.st.patch_purchase_order(link.st_id, payload), actor=self.actor, summary=self.summary,
+            lambda: self.ctx.st.patch_purchase_order(link.st_id, payload),
             system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
-            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
-                                                data={**(link.data or {}), "blocked_versions": versions}),
+            on_refused=lambda exc: self.failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
+                                               data={**(link.data or {}), "blocked_versions": versions}),
             then="It will be read again before anything is sent.")
         if sent is protocol.NOT_SETTLED:
             return
@@ -619,6 +607,24 @@ class PoSync:
         counter.pop(None, None)
         return counter.most_common(1)[0][0] if counter else None
 
+    def found_in_servicetitan(self, link: SyncLink, view: dict, marker: str) -> bool:
+        """The look-up before a PO is created in ServiceTitan again: a PO changed since the attempt
+        carries the marker in its memo."""
+        if link.last_attempt_at is None:
+            return False
+        since = link.last_attempt_at.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=10)
+        found = [po for po in self.ctx.st.purchase_orders(modified_on_or_after=since)
+                 if (po.summary or "").strip() == marker]
+        if not found:
+            return False
+        raw = found[0].raw
+        records.record(link, "found", f"ServiceTitan PO {found[0].number} carries '{marker}': the earlier create went "
+                       "through. Not sent again.", actor=self.actor)
+        lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
+        self._synced(link, "linked", f"Linked to ServiceTitan PO {found[0].number}", raw, view, st_id=found[0].id,
+                     data={"lines": lines})
+        return True
+
     def new_syspro_po(self, header: PoHeaderRecord, link: SyncLink | None) -> None:
         number = header.purchase_order
         details = self.details.get(number, [])
@@ -628,19 +634,10 @@ class PoSync:
             link = records.new_link(FLOW, state=READY, kind="discovered", message=f"SYSPRO PO {number} found (not "
                                     "from ServiceTitan)", actor=self.actor, syspro_key=number, label=number,
                                     origin="syspro", syspro_current=view, data={"marker": marker})
-        if link.attempts > 0 and link.last_attempt_at is not None:
-            since = link.last_attempt_at.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=10)
-            found = [po for po in self.ctx.st.purchase_orders(modified_on_or_after=since)
-                     if (po.summary or "").strip() == marker]
-            if found:
-                raw = found[0].raw
-                records.record(link, "found", f"ServiceTitan PO {found[0].number} carries '{marker}': the earlier "
-                               "create went through. Not sent again.", actor=self.actor)
-                lines = {str(i["item"]): s["line"] for i, s in zip(st_view(raw)["lines"], view["lines"], strict=False)}
-                self._synced(link, "linked", f"Linked to ServiceTitan PO {found[0].number}", raw, view,
-                             st_id=found[0].id, data={"lines": lines})
-                self.summary.settled += 1
-                return
+        if self.look_up_first(link, lambda: self.found_in_servicetitan(link, view, marker),
+                              not_there=f"No ServiceTitan PO carries '{marker}': the earlier attempt did not create "
+                                        "it. It will be created."):
+            return
         if link.state == FAILED and link.syspro_hash == links.view_hash(view):
             return
         missing = []
@@ -678,7 +675,7 @@ class PoSync:
         if type_id is None:
             missing.append("no ServiceTitan PO type is known yet (none seen on ServiceTitan's own POs)")
         if missing or ship_to is None:  # no ship-to is among what is missing
-            self._hold(link, HELD, "Cannot be created in ServiceTitan: " + "; ".join(missing),
+            self.hold(link, HELD, "Cannot be created in ServiceTitan: " + "; ".join(missing),
                        syspro_hash=links.view_hash(view), syspro_current=view)
             return
         address = {key: (ship_to["address"].get(key) or "") for key in ("street", "unit", "city", "state", "zip",
@@ -693,12 +690,12 @@ class PoSync:
         }
         if self.gate.holds(link):
             return
-        po_id = records.write_once(
+        po_id = self.write(
             link, f"Creating a ServiceTitan PO for SYSPRO PO {number}",
-            lambda: self.ctx.st.create_purchase_order(payload), actor=self.actor, summary=self.summary,
+            lambda: self.ctx.st.create_purchase_order(payload),
             system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
-            on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the PO: {exc} {exc.errors or ''}",
-                                                syspro_hash=links.view_hash(view)),
+            on_refused=lambda exc: self.failed(link, f"ServiceTitan refused the PO: {exc} {exc.errors or ''}",
+                                               syspro_hash=links.view_hash(view)),
             then=f"It will be looked up ('{marker}') before anything is sent again.")
         if po_id is protocol.NOT_SETTLED:
             return
@@ -710,7 +707,7 @@ class PoSync:
 
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
-    return records.run_flow(ctx, FLOW, "purchase orders", PoSync)
+    return PoSync.run_cycle(ctx)
 
 
 def read_again(ctx: SyncContext, held: list[SyncLink], summary: FlowSummary) -> None:

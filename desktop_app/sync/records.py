@@ -5,13 +5,17 @@ link and appends its audit event (ledger.record, flow = the flow's name) in one 
 A link is committed as SYNCING before the request that writes it leaves; a SYNCING link found at
 the start of a cycle belongs to a process that died mid-write and becomes IN_DOUBT, and an
 IN_DOUBT link is always looked up on the target side before anything is sent again.
+
+The three flows derive from `TwoWaySync`, which runs those protocol steps (`desktop_app.sync.protocol`)
+for them; each flow supplies its discovery, look-ups, requests and read-back.
 """
 from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from peewee import fn
 
@@ -117,7 +121,9 @@ _ANY = frozenset(STATES)
 # A write on its way ends with its answer (written, refused), unknown (in doubt), or withdrawn unsent.
 ALLOWED = {state: _ANY for state in STATES} | {SYNCING: frozenset({SYNCED, FAILED, IN_DOUBT, READY})}
 LEDGER = protocol.Ledger(name="records", model=SyncLink, allowed=ALLOWED, ready=READY, marked=SYNCING,
-                         audit=record, lost=LinkTransitionLost, noun="record")
+                         audit=record, lost=LinkTransitionLost, noun="record",
+                         waits={WAITING: protocol.APPROVE_CREATION, CONFLICT: protocol.DECIDE_CONFLICT,
+                                HELD: protocol.FIX_DATA})
 
 
 def transition(link: SyncLink, new_state: str, kind: str, message: str, *, actor: str, event=None,
@@ -242,7 +248,8 @@ def readable_again(link: SyncLink) -> bool:
 def contain(link: SyncLink, *, actor: str, summary, step) -> None:
     """Run one link's step; an error in its data (not the cycle's own: cancel, connection, database)
     holds this link with the error and lets the flow go on with the next one. A link caught
-    mid-write is IN_DOUBT (looked up before anything is sent again), never HELD."""
+    mid-write is IN_DOUBT (looked up before anything is sent again), never HELD; a step that lost
+    its compare-and-set to another writer (a person's action) leaves the link as that writer did."""
     from peewee import DatabaseError
 
     from desktop_app.sync.context import Cancelled
@@ -251,6 +258,9 @@ def contain(link: SyncLink, *, actor: str, summary, step) -> None:
         step()
     except (Cancelled, ConnectError, OutcomeUnknown, DatabaseError):
         raise
+    except protocol.TransitionLost as lost:
+        # a person (or another run) changed the link after this step read it: what they did stands
+        log.info("%s record %s left as another writer left it: %s", link.flow, link.id, lost)
     except Exception as exc:
         log.warning("%s record %s could not be processed: %r", link.flow, link.id, exc)
         fresh = SyncLink.get_by_id(link.id)
@@ -269,9 +279,10 @@ def contain(link: SyncLink, *, actor: str, summary, step) -> None:
 
 
 def new_link(flow: str, *, state: str, kind: str, message: str, actor: str, **fields) -> SyncLink:
+    """A new link, written in its first state; one born waiting for a person says what they must do."""
     with database.atomic():
         link = SyncLink.create(flow=flow, state=state, **fields)
-        record(link, kind, message, actor=actor, data={"to": state})
+        record(link, kind, message, actor=actor, data=protocol.event_data(LEDGER, None, state))
     return link
 
 
@@ -380,14 +391,24 @@ def waiting_sentence(flow: str, origin: str, count: int) -> str:
     return f"{count:,} {many} wait for your approval before they are {where}"
 
 
+def waiting_for_person(flow: str | None = None) -> list[dict]:
+    """Everything that waits for a person, across flows (invoices and the two-way flows), from the
+    one query `protocol.waiting`: per flow, state (and origin, for a two-way record) the count and
+    what the person must do (`need`, one of `protocol.NEEDS`)."""
+    rows: list[dict] = []
+    if flow in (None, "invoices"):
+        rows += protocol.waiting(ledger.LEDGER)
+    if flow != "invoices":
+        rows += protocol.waiting(LEDGER, by=("flow", "origin"), where=None if flow is None else SyncLink.flow == flow)
+    return rows
+
+
 def waiting_counts(flow: str | None = None) -> list[dict]:
-    """Waiting records per flow and origin, each with the sentence a person reads."""
-    query = (SyncLink.select(SyncLink.flow, SyncLink.origin, fn.COUNT(SyncLink.id)).where(SyncLink.state == WAITING)
-             .group_by(SyncLink.flow, SyncLink.origin).order_by(SyncLink.flow, SyncLink.origin))
-    if flow:
-        query = query.where(SyncLink.flow == flow)
-    return [{"flow": f, "origin": origin, "count": count, "sentence": waiting_sentence(f, origin, count)}
-            for f, origin, count in query.tuples()]
+    """Records waiting for a person's approval before they are created, per flow and origin, each
+    with the sentence a person reads (`waiting_for_person`, the approval rows)."""
+    return [{"flow": row["flow"], "origin": row["origin"], "count": row["count"],
+             "sentence": waiting_sentence(row["flow"], row["origin"], row["count"])}
+            for row in waiting_for_person(flow) if row.get("origin") is not None and row["state"] == WAITING]
 
 
 class CreationGate:
@@ -427,7 +448,8 @@ class CreationGate:
                       f"({self.limit}): waiting for your approval (Create selected / Create all on the page, or "
                       f"ml-connector records approve)")
             for link in fresh:
-                transition(link, WAITING, "waiting_approval", reason, actor=self.actor, reason=reason)
+                protocol.wait_for_person(LEDGER, link, reason, actor=self.actor, state=WAITING,
+                                         kind="waiting_approval")
             go.extend(link for link in planned if link not in fresh)
         return go
 
@@ -475,6 +497,79 @@ class LazySession:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class TwoWaySync:
+    """One cycle of a two-way flow, in the shape of Vorta's BorgJob: this base runs the protocol's
+    steps, written once for vendors, purchase orders and adjustments (recover at the start,
+    `look_up_first` before any resend, `write` once, `hold` for a person, `failed`, one record's
+    error contained by `one`), and each flow supplies only its own steps: `run` (discover and pass
+    over its records), the look-up a resend waits for, the request it builds and sends, and how it
+    reads the answer back."""
+
+    FLOW: ClassVar[str]
+    NOUN: ClassVar[str]  # "vendors": in the words a person reads
+
+    def __init__(self, ctx, session: LazySession, summary: FlowSummary):
+        self.ctx, self.session, self.summary, self.actor = ctx, session, summary, ctx.actor
+        self.gate = CreationGate(ctx, self.FLOW)
+
+    @classmethod
+    def run_cycle(cls, ctx) -> FlowSummary:
+        return run_flow(ctx, cls.FLOW, cls.NOUN, cls)
+
+    def run(self) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ the protocol's steps
+    def left_out(self, link: SyncLink) -> bool:
+        """Not evaluated this cycle: it waits for a version that can be read."""
+        return is_unreadable(link)
+
+    def one(self, link: SyncLink, step: Callable[..., None]) -> None:
+        """One record's step: held on its own if its data cannot be read, the flow going on."""
+        if self.left_out(link):
+            return
+        contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
+
+    def look_up_first(self, link: SyncLink, look_up: Callable[[], bool], *, not_there: str) -> bool:
+        """A link sent before is looked up on the target side before it is sent again
+        (`protocol.settle`). True when `look_up` found it (and recorded what it found); an IN_DOUBT
+        link it did not find is READY again, with `not_there` in its trail."""
+        if not protocol.sent_before(link):
+            return False
+        found = protocol.settle(LEDGER, link, look_up, actor=self.actor, not_there=not_there)
+        self.summary.settled += found
+        return found
+
+    def write(self, link: SyncLink, message: str, request, **kwargs):
+        """`write_once` for this flow's cycle: marked, sent, its answer returned or its outcome recorded."""
+        return write_once(link, message, request, actor=self.actor, summary=self.summary, **kwargs)
+
+    def hold(self, link: SyncLink | None, state: str, reason: str, **fields) -> SyncLink:
+        """Cannot go as it is: waits for a person (`protocol.wait_for_person`, HELD) or is SKIPPED,
+        with its reason; `fields` are stored with it. A record seen for the first time gets its link."""
+        self.summary.held += state == HELD
+        if link is None:
+            return new_link(self.FLOW, state=state, kind=state.lower(), message=reason, actor=self.actor,
+                            reason=reason, **fields)
+        if link.state == state and link.reason == reason:
+            protocol.save(link, **fields)
+        elif state in LEDGER.waits:
+            protocol.wait_for_person(LEDGER, link, reason, actor=self.actor, state=state, **fields)
+        else:
+            transition(link, state, state.lower(), reason, actor=self.actor, reason=reason, **fields)
+        return link
+
+    def failed(self, link: SyncLink, message: str, *, kind: str = "rejected", reason: str | None = None,
+               xml_received: str | None = None, **fields) -> None:
+        """The target refused it (or its request cannot be built): FAILED, with `reason` (else the
+        message) as its reason."""
+        from desktop_app.core.redact import redact
+
+        transition(link, FAILED, kind, message, actor=self.actor, reason=redact(reason or message)[:2000],
+                   xml_received=xml_received, **fields)
+        self.summary.failed += 1
 
 
 def run_flow(ctx, flow: str, noun: str, syncer) -> FlowSummary:

@@ -32,7 +32,6 @@ from typing import Any
 from desktop_app.core import config
 from desktop_app.core.db import SyncCursor, SyncLink, VendorMapping, database, set_cursor, utcnow
 from desktop_app.core.errors import OutcomeUnknown
-from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord, Vendor, to_datetime
 from desktop_app.sync import links, protocol, records
@@ -211,15 +210,15 @@ def read_suppliers(ctx: SyncContext, session: LazySession) -> dict[str, Supplier
     return {r.supplier: r for r in map(SupplierRecord.from_row, rows)}
 
 
-class VendorSync:
+class VendorSync(records.TwoWaySync):
+    FLOW, NOUN = FLOW, "vendors"
+
     def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
-        self.ctx, self.session, self.summary = ctx, session, summary
-        self.actor = ctx.actor
+        super().__init__(ctx, session, summary)
         self.guid = links.application_guid(ctx.settings)
         self.suppliers: dict[str, SupplierRecord] = {}
         self.st_now: dict[int, dict] = {}
         self.roles = address_roles(ctx.settings)
-        self.gate = records.CreationGate(ctx, FLOW)
         self.primaries: dict[str, int | None] = {}
         self.mapped_vendors: set[int] = set()
         self.mapped_codes: set[str] = set()
@@ -260,7 +259,7 @@ class VendorSync:
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
-            self._one(link, self.pair)
+            self.one(link, self.pair)
         pending = {link.st_id: link.st_current for link in SyncLink.select().where(
             SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),
             SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))}
@@ -271,7 +270,7 @@ class VendorSync:
                 if link is None:
                     self.new_st_vendor(raw, link)
                 else:
-                    self._one(link, lambda link, raw=raw: self.new_st_vendor(raw, link))
+                    self.one(link, lambda link, raw=raw: self.new_st_vendor(raw, link))
         for code, supplier in sorted(self.suppliers.items()):
             if not self.has_vendor(code):
                 self.ctx.check_cancelled()
@@ -286,12 +285,6 @@ class VendorSync:
         if stamps:
             # modifiedOnOrAfter is inclusive: the newest vendor is read again, compared, and left alone
             set_cursor(CURSOR, max(stamps).isoformat())
-
-    def _one(self, link: SyncLink, step) -> None:
-        """One vendor's step: held on its own if its data cannot be read, the flow going on."""
-        if records.is_unreadable(link):
-            return  # waits for a readable version from ServiceTitan
-        records.contain(link, actor=self.actor, summary=self.summary, step=lambda: step(link))
 
     @staticmethod
     def has_vendor(code: str) -> bool:
@@ -333,7 +326,7 @@ class VendorSync:
                                        f"Linked by the vendor mapping to supplier {code}"
                                        + (f" (was {former_code})" if former_code else ""),
                                        actor=self.actor, st_id=row.st_vendor_id, syspro_key=code,
-                                       reason=st_link.reason if held else "",
+                                       reason=st_link.reason if held else "", data=st_link.data,
                                        st_synced=None, syspro_synced=None, conflict=None)
                 if former_code and former_code != code:
                     self.release(former_code, row.st_vendor_id, code)
@@ -487,9 +480,7 @@ class VendorSync:
             params = apsssp.build_parameters(validate_only=False)
             xml_in = apsssp.build_document([doc])
         except ValidationError as exc:
-            records.transition(link, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=self.actor,
-                               reason=redact(str(exc)), data={**(link.data or {}), "failed_versions": versions})
-            self.summary.failed += 1
+            self._failed(link, f"Cannot be sent to SYSPRO: {exc}", versions, kind="invalid", reason=str(exc))
             return None
         def send():
             xml_out = self.session.get().setup(action, apsssp.BUSINESS_OBJECT, params, xml_in)
@@ -502,10 +493,10 @@ class VendorSync:
             send=send, noun="supplier", event={"pending": pending},
             refused=lambda text: self._failed(link, text, versions))
 
-    def _failed(self, link: SyncLink, message: str, versions: str, xml_received: str | None = None) -> None:
-        records.transition(link, FAILED, "rejected", message, actor=self.actor, reason=redact(message),
-                           xml_received=xml_received, data={**(link.data or {}), "failed_versions": versions})
-        self.summary.failed += 1
+    def _failed(self, link: SyncLink, message: str, versions: str, xml_received: str | None = None, **fields) -> None:
+        """Refused for these versions: not sent again until one side changes or a person retries."""
+        self.failed(link, message, xml_received=xml_received, data={**(link.data or {}), "failed_versions": versions},
+                    **fields)
 
     def to_syspro(self, link: SyncLink, raw, st_now: dict, supplier: SupplierRecord, fields: list[str],
                   *, why: str) -> None:
@@ -556,10 +547,10 @@ class VendorSync:
             payload["address"] = {"street": sp_view["street"], "unit": unit, "city": sp_view["city"],
                                   "state": sp_view["state"], "zip": sp_view["zip"], "country": sp_view["country"]}
         what = ", ".join(fields)
-        sent = records.write_once(
+        sent = self.write(
             link, f"Updating ServiceTitan vendor {link.st_id} ({why}: {what})",
-            lambda: self.ctx.st.patch_vendor(link.st_id, payload), actor=self.actor, summary=self.summary,
-            system="ServiceTitan", refused=(ServiceTitanApiError,), event={"payload": payload},
+            lambda: self.ctx.st.patch_vendor(link.st_id, payload), system="ServiceTitan",
+            refused=(ServiceTitanApiError,), event={"payload": payload},
             on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the update: {exc} {exc.errors or ''}",
                                                 versions),
             then="The vendor will be read again before anything is sent.")
@@ -586,19 +577,6 @@ class VendorSync:
                 taken.add(planned)
         return taken
 
-    def _hold(self, link: SyncLink | None, state: str, reason: str, **fields) -> SyncLink:
-        if link is None:
-            return records.new_link(FLOW, state=state, kind=state.lower(), message=reason, actor=self.actor,
-                                    reason=reason, **fields)
-        if link.state != state or link.reason != reason:
-            records.transition(link, state, state.lower(), reason, actor=self.actor, reason=reason, **fields)
-        else:
-            for name, value in fields.items():
-                setattr(link, name, value)
-            link.save()
-        self.summary.held += state == HELD
-        return link
-
     def new_st_vendor(self, raw: dict, link: SyncLink | None) -> None:
         vendor_id = int(raw["id"])
         if vendor_id in self.mapped_vendors:
@@ -609,53 +587,41 @@ class VendorSync:
         sp_link = SyncLink.get_or_none(SyncLink.flow == FLOW, SyncLink.syspro_key == marker,
                                        SyncLink.st_id.is_null()) if marker else None
         if marker and marker in self.suppliers and not self.has_vendor(marker):
-            fields = dict(st_id=vendor_id, syspro_key=marker, label=label, st_current=raw)
-            if sp_link is not None:
-                # created by us from this supplier (or held beside it): one record from now on
-                if link is not None:
-                    link.delete_instance()
-                link = sp_link
-                records.record(link, "found", f"ServiceTitan vendor {vendor_id} carries supplier code {marker} in its "
-                               "externalData: linked. Nothing is sent again.", actor=self.actor)
-                self.summary.settled += link.state == IN_DOUBT
-            if link is None:
-                link = records.new_link(FLOW, state=READY, kind="found", message=f"The vendor carries supplier "
-                                        f"code {marker} in its externalData", actor=self.actor, **fields)
-            else:
-                for name, value in fields.items():
-                    setattr(link, name, value)
-                link.save()
-            self.baseline(link, raw, self.suppliers[marker], f"Linked to supplier {marker} found in SYSPRO")
+            # the vendor names its supplier: for a record sent before, this is what the look-up finds
+            earlier = sp_link if sp_link is not None else link
+
+            def by_marker() -> bool:
+                self.link_by_marker(link, sp_link, raw, marker)
+                return True
+
+            if earlier is None or not self.look_up_first(earlier, by_marker, not_there=""):
+                by_marker()
             return
         planned = (link.data or {}).get("planned_code") if link else None
-        if link is not None and link.attempts > 0 and planned:
-            # sent before: SYSPRO is looked at before anything is sent again
-            if planned in self.suppliers:
-                link.syspro_key = planned
-                link.save()
-                records.record(link, "found", f"Supplier {planned} is in SYSPRO: the earlier attempt went "
-                               "through. Not sent again.", actor=self.actor)
-                self.baseline(link, raw, self.suppliers[planned], f"Linked to supplier {planned}")
-                self.summary.settled += 1
-                return
+        sent = link
+        if sent is not None and planned and self.look_up_first(
+                sent, lambda: self.found_supplier(sent, raw, planned),
+                not_there=f"Supplier {planned} is not in SYSPRO: the earlier attempt did not create it. It will be "
+                          "created."):
+            return
         if link is not None and link.state == FAILED and link.st_hash == links.view_hash(view):
             return  # refused for this very version: waits for an edit or a replay
         common = dict(label=label, st_current=raw, st_hash=links.view_hash(view), origin="servicetitan")
         if not view["active"]:
-            self._hold(link, SKIPPED, "Inactive in ServiceTitan and not linked to a SYSPRO supplier: not created "
+            self.hold(link, SKIPPED, "Inactive in ServiceTitan and not linked to a SYSPRO supplier: not created "
                        "in SYSPRO", st_id=vendor_id, **common)
             return
         unlinked = [(code, s.name) for code, s in self.suppliers.items() if not self.has_vendor(code)]
         looks_like = suggest([(vendor_id, "", view["name"])], unlinked, set())
         if looks_like and not planned:
             match = looks_like[0]
-            self._hold(link, HELD, f"Looks like SYSPRO supplier {match['syspro_code']} ({match['reason']}): link "
+            self.hold(link, HELD, f"Looks like SYSPRO supplier {match['syspro_code']} ({match['reason']}): link "
                        "them with a vendor mapping; nothing is created while they may be the same supplier",
                        st_id=vendor_id, **common)
             return
         code = planned or derive_code(view["name"], self._taken_codes())
         if not code:
-            self._hold(link, HELD, f"No SYSPRO supplier code can be made from the name {view['name']!r}: add a "
+            self.hold(link, HELD, f"No SYSPRO supplier code can be made from the name {view['name']!r}: add a "
                        "vendor mapping with the code to use", st_id=vendor_id, **common)
             return
         data = {**((link.data if link else None) or {}), "planned_code": code}
@@ -671,6 +637,39 @@ class VendorSync:
             return
         self.create_supplier(link, raw, view, code)
 
+    def link_by_marker(self, link: SyncLink | None, sp_link: SyncLink | None, raw: dict, marker: str) -> None:
+        """The vendor carries supplier code `marker` in its externalData: the two are one record."""
+        vendor_id = int(raw["id"])
+        fields = dict(st_id=vendor_id, syspro_key=marker, label=self.st_view(raw)["name"], st_current=raw)
+        if sp_link is not None:
+            # created by us from this supplier (or held beside it): one record from now on
+            if link is not None:
+                link.delete_instance()
+            link = sp_link
+            records.record(link, "found", f"ServiceTitan vendor {vendor_id} carries supplier code {marker} in its "
+                           "externalData: linked. Nothing is sent again.", actor=self.actor)
+        elif link is not None and protocol.sent_before(link):
+            records.record(link, "found", f"ServiceTitan vendor {vendor_id} carries supplier code {marker} in its "
+                           "externalData: the earlier attempt went through. Not sent again.", actor=self.actor)
+        if link is None:
+            link = records.new_link(FLOW, state=READY, kind="found", message=f"The vendor carries supplier "
+                                    f"code {marker} in its externalData", actor=self.actor, **fields)
+        else:
+            for name, value in fields.items():
+                setattr(link, name, value)
+            link.save()
+        self.baseline(link, raw, self.suppliers[marker], f"Linked to supplier {marker} found in SYSPRO")
+
+    def found_supplier(self, link: SyncLink, raw: dict, code: str) -> bool:
+        """The look-up before a supplier is created again: SYSPRO's supplier list holds `code`."""
+        if code not in self.suppliers:
+            return False
+        protocol.save(link, syspro_key=code)
+        records.record(link, "found", f"Supplier {code} is in SYSPRO: the earlier attempt went through. Not sent "
+                       "again.", actor=self.actor)
+        self.baseline(link, raw, self.suppliers[code], f"Linked to supplier {code}")
+        return True
+
     def create_supplier(self, link: SyncLink, raw: dict, view: dict, code: str) -> None:
         doc = apsssp.SupplierDocument(supplier=code, name=view["name"], short_name=view["name"][:20],
                                       telephone=view["phone"], email=view["email"], postal_code=view["zip"],
@@ -682,8 +681,8 @@ class VendorSync:
         if result is None:
             return
         if not result.ok and not result.already_exists:
-            link.st_hash = links.view_hash(view)
-            self._failed(link, "SYSPRO rejected the new supplier: " + result.message, versions, result.xml_out)
+            self._failed(link, "SYSPRO rejected the new supplier: " + result.message, versions, result.xml_out,
+                         st_hash=links.view_hash(view))
             return
         after = self.read_supplier(code)
         if after is None:
@@ -713,16 +712,12 @@ class VendorSync:
         view = self.syspro_view(supplier)
         common = dict(syspro_key=code, label=view["name"], origin="syspro",
                       syspro_current={"supplier": code, **view}, syspro_hash=links.view_hash(view))
-        if link is not None and link.attempts > 0:
-            found = self.ctx.st.vendors_by_external_data(self.guid, EXTERNAL_KEY, [code])
-            if found:
-                link.st_id = found[0].id
-                link.save()
-                records.record(link, "found", f"ServiceTitan vendor {found[0].id} already carries supplier code "
-                               f"{code}: the earlier attempt went through. Not sent again.", actor=self.actor)
-                self.baseline(link, found[0].raw, supplier, f"Linked to ServiceTitan vendor {found[0].id}")
-                self.summary.settled += 1
-                return
+        sent = link
+        if sent is not None and self.look_up_first(
+                sent, lambda: self.found_vendor(sent, supplier),
+                not_there=f"No ServiceTitan vendor carries supplier code {code}: the earlier attempt did not create "
+                          "it. It will be created."):
+            return
         if link is not None and link.state == FAILED and link.syspro_hash == links.view_hash(view):
             return
         if link is not None and (link.data or {}).get("released"):
@@ -731,7 +726,7 @@ class VendorSync:
             link.data = {k: v for k, v in link.data.items() if k != "released"}
             link.save()
         if supplier.on_hold:
-            self._hold(link, SKIPPED, "On hold in SYSPRO and not linked to a ServiceTitan vendor: not created in "
+            self.hold(link, SKIPPED, "On hold in SYSPRO and not linked to a ServiceTitan vendor: not created in "
                        "ServiceTitan", **common)
             return
         st_unlinked = [(link.st_id, "", link.label) for link in SyncLink.select().where(
@@ -740,12 +735,12 @@ class VendorSync:
         looks_like = [vendor_id for vendor_id, name in candidates if normalise(name) and
                       normalise(name) == normalise(supplier.name)]
         if looks_like:
-            self._hold(link, HELD, f"Looks like ServiceTitan vendor {looks_like[0]} (same name): link them with a "
+            self.hold(link, HELD, f"Looks like ServiceTitan vendor {looks_like[0]} (same name): link them with a "
                        "vendor mapping; nothing is created while they may be the same vendor", **common)
             return
         missing = [f"{field} ({column})" for field, column in required_columns(self.roles).items() if not view[field]]
         if missing:
-            self._hold(link, HELD, "ServiceTitan requires a full vendor address; SYSPRO has no "
+            self.hold(link, HELD, "ServiceTitan requires a full vendor address; SYSPRO has no "
                        + ", ".join(missing) + f" for supplier {code}", **common)
             return
         if link is None:
@@ -754,6 +749,19 @@ class VendorSync:
         if self.gate.holds(link):
             return
         self.create_vendor(link, supplier, view)
+
+    def found_vendor(self, link: SyncLink, supplier: SupplierRecord) -> bool:
+        """The look-up before a vendor is created again: a ServiceTitan vendor carries the supplier
+        code in its externalData."""
+        code = supplier.supplier
+        found = self.ctx.st.vendors_by_external_data(self.guid, EXTERNAL_KEY, [code])
+        if not found:
+            return False
+        protocol.save(link, st_id=found[0].id)
+        records.record(link, "found", f"ServiceTitan vendor {found[0].id} already carries supplier code {code}: the "
+                       "earlier attempt went through. Not sent again.", actor=self.actor)
+        self.baseline(link, found[0].raw, supplier, f"Linked to ServiceTitan vendor {found[0].id}")
+        return True
 
     def create_vendor(self, link: SyncLink, supplier: SupplierRecord, view: dict) -> None:
         code = supplier.supplier
@@ -769,9 +777,9 @@ class VendorSync:
             payload["phone"] = view["phone"]
         if view["email"]:
             payload["email"] = view["email"]
-        vendor_id = records.write_once(
+        vendor_id = self.write(
             link, f"Creating a ServiceTitan vendor for supplier {code}", lambda: self.ctx.st.create_vendor(payload),
-            actor=self.actor, summary=self.summary, system="ServiceTitan", refused=(ServiceTitanApiError,),
+            system="ServiceTitan", refused=(ServiceTitanApiError,),
             event={"payload": payload},
             on_refused=lambda exc: self._failed(link, f"ServiceTitan refused the new vendor: {exc} {exc.errors or ''}",
                                                 links.view_hash({"st": None, "syspro": view})),
@@ -790,7 +798,7 @@ class VendorSync:
 
 
 def run_cycle(ctx: SyncContext) -> FlowSummary:
-    return records.run_flow(ctx, FLOW, "vendors", VendorSync)
+    return VendorSync.run_cycle(ctx)
 
 
 REREAD = "reread"  # in link.data: a version read again on Retry, compared on the next pass
