@@ -1274,26 +1274,74 @@ def plan_documents(entries: list[dict], unmatched_credits: str = "hold") -> list
 
 def validate(ctx: SyncContext, documents: list[ApDocument]) -> list[list[str]]:
     """SYSPRO's ValidateOnly=Y answer for each document ("field: description"; empty: it would post).
-    Nothing is posted; one request per document, so that each answer is its own."""
-    from desktop_app.syspro import apstin
+    Nothing is posted. The documents go packed as a sync posts them (`syspro.batching`), with
+    ApplyIfEntireDocumentValid=N so that SYSPRO judges each item on its own, and each document's
+    answer is its own item; a rehearsal of a go-live backlog so takes as many calls as its posting."""
+    from desktop_app.syspro import apstin, batching
 
-    answers: list[list[str]] = []
+    answers: list[list[str]] = [[] for _ in documents]
     if not documents:
         return answers
+    pieces: list[batching.Piece] = []
+    head = tail = ""
+    for index, doc in enumerate(documents):
+        try:
+            head, body, tail = batching.split_document(apstin.build_document([_ap_document(doc)]))
+        except Exception as exc:  # a field rule (length, precision) the builder enforces
+            answers[index] = [redact(str(exc))]
+            continue
+        pieces.append(batching.Piece(key=index, xml=body, payload=doc))
+    checked = [0]
     with ctx.shared_enet_session() as session:
-        params = apstin.build_parameters(validate_only=True)
-        for done, doc in enumerate(documents, 1):
-            ctx.check_cancelled()
-            try:
-                item = apstin.parse_result(session.post("APSTIN", params,
-                                                        apstin.build_document([_ap_document(doc)]))).items[0]
-                answers.append([f"{e.field}: {e.description}" for e in item.errors])
-            except Cancelled:
-                raise
-            except Exception as exc:
-                answers.append([redact(str(exc))])
-            ctx.progress(done, len(documents), f"SYSPRO validated {done} of {len(documents)} AP document(s)")
+        while pieces:
+            pieces = _validate_pieces(ctx, session, pieces, head, tail, answers, checked)
     return answers
+
+
+def _validate_pieces(ctx: SyncContext, session, pieces: list, head: str, tail: str, answers: list[list[str]],
+                     checked: list[int]) -> list:
+    """Validate `pieces` packed into calls; returns those to pack again (the server refused a call as
+    too long and the session's budget is halved), or [] when each has its answer."""
+    from desktop_app.syspro import apstin, batching
+    from desktop_app.syspro.errors import RequestTooLong
+
+    def parameters(count: int) -> str:
+        return apstin.build_parameters(validate_only=True, apply_if_entire_document_valid=count == 1)
+
+    budget = batching.request_budget(session, ctx.settings)
+    overhead = batching.post_overhead(session, apstin.BUSINESS_OBJECT, parameters(2), head, tail)
+    packing = batching.pack(pieces, overhead=overhead, max_bytes=budget,
+                            max_count=int(ctx.settings["syspro.post_batch_size"]))
+    for piece in packing.too_big:
+        doc = piece.payload
+        answers[piece.key] = [batching.too_long_reason(
+            f"Invoice {doc.syspro_invoice} for supplier {doc.supplier} ({len(doc.lines)} line(s))",
+            overhead + piece.size, budget)]
+    total = len(answers)
+    for index, batch in enumerate(packing.batches):
+        ctx.check_cancelled()
+        try:
+            xml_out = session.post(apstin.BUSINESS_OBJECT, parameters(len(batch)), batching.join(head, batch, tail))
+            result = apstin.parse_result(xml_out)
+        except Cancelled:
+            raise
+        except RequestTooLong as exc:
+            batching.remember_refusal(session, exc.request_bytes, budget)
+            return [piece for rest in packing.batches[index:] for piece in rest]
+        except Exception as exc:
+            for piece in batch:
+                answers[piece.key] = [redact(str(exc))]
+            continue
+        keys = [(piece.payload.supplier, piece.payload.syspro_invoice) for piece in batch]
+        outside = [str(error) for error in result.errors]
+        for piece, item in zip(batch, apstin.match_items(result, keys), strict=True):
+            if item is None:
+                answers[piece.key] = outside or ["SYSPRO's answer holds no item for this document"]
+            else:
+                answers[piece.key] = [f"{e.field}: {e.description}" for e in item.errors]
+        checked[0] += len(batch)
+        ctx.progress(checked[0], total, f"SYSPRO validated {checked[0]} of {total} AP document(s)")
+    return []
 
 
 def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:

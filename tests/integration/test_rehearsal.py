@@ -247,3 +247,26 @@ def test_the_schedulers_job_rehearses_while_posting_is_off(sandbox):
         assert {(r["Supplier"], r["Invoice"]) for r in sandbox.company.syspro.ap_invoices}
     finally:
         assert worker.stop(timeout=60)
+
+
+def _apstin_calls(box) -> int:
+    return sum(1 for _method, path, params, _status in box.syspro.request_log
+               if path.lower().endswith("/transaction/post") and params.get("BusinessObject") == "APSTIN")
+
+
+def test_a_rehearsal_validates_several_documents_per_call_each_answer_its_own(sandbox):
+    config.save_setting("syspro.post_batch_size", "1", actor="test")
+    before = _apstin_calls(sandbox)
+    one_by_one = _rehearse()
+    single_calls = _apstin_calls(sandbox) - before
+    config.save_setting("syspro.post_batch_size", "25", actor="test")
+    # a supplier on hold: its documents are rejected, the others in the same calls are not
+    supplier = max(one_by_one.by_supplier(), key=lambda t: t.documents).name
+    sandbox.company.syspro.suppliers[supplier]["OnHold"] = "Y"
+    before = _apstin_calls(sandbox)
+    packed = _rehearse()
+    packed_calls = _apstin_calls(sandbox) - before
+    assert single_calls >= 20 and packed_calls * 6 <= single_calls, (single_calls, packed_calls)
+    rejected = {d.key for d in packed.documents if not d.ok}
+    assert rejected == {d.key for d in packed.documents if d.supplier == supplier}
+    assert {d.key for d in packed.would_post()} == {d.key for d in one_by_one.would_post() if d.supplier != supplier}
