@@ -156,7 +156,7 @@ class ConnectorApp(QObject):
         elif not self._minimized or not self.tray.available:
             self.window.show()
         if self._sync_at_start and not paused:
-            submit("start")  # as the scheduler would: the same job, the same posting gate
+            submit("start-up")  # as the scheduler would: the same job, the same posting gate
         self.ready.emit()
 
     @Slot()
@@ -294,9 +294,10 @@ def _check_engine_then_quit(services: ConnectorApp) -> None:
                             on_done=lambda _pid: QTimer.singleShot(500, services.quit), on_error=failed)
 
 
-def run_gui(minimized: bool = False, *, quit_after_start: bool = False) -> int:
+def run_gui(minimized: bool = False, *, quit_after_start: bool = False, sync_at_start: bool = False) -> int:
     """Run the desktop app. `quit_after_start` builds everything, shows the window, then quits:
-    the frozen build's "start and quit" smoke test."""
+    the frozen build's "start and quit" smoke test. `sync_at_start` (the demo): the first cycle
+    starts as the window opens."""
     app = make_application()
     lock = InstanceLock()
     try:
@@ -315,7 +316,7 @@ def run_gui(minimized: bool = False, *, quit_after_start: bool = False) -> int:
         show_error(None, str(exc), blocking=True, title=f"{APP_DISPLAY_NAME} cannot start")
         services.shutdown()
         return EXIT_USAGE
-    services.start(minimized=minimized, first_run_wizard=not quit_after_start)
+    services.start(minimized=minimized, first_run_wizard=not quit_after_start, sync_at_start=sync_at_start)
     if quit_after_start:
         services.ready.connect(lambda: _check_engine_then_quit(services))
     _quit_on_signals(services)

@@ -60,3 +60,33 @@ def test_the_demo_starts_its_first_cycle_within_5_seconds_of_the_window_and_show
         services.quit()
         services.shutdown()
         logs.reset_logging()
+
+
+def test_run_gui_starts_the_app_with_the_demos_sync_at_start(monkeypatch):
+    """`ml-connector demo` reaches `ConnectorApp.start(sync_at_start=True)` through `run_gui`."""
+    from types import SimpleNamespace
+
+    from desktop_app.ui import app as app_module
+
+    starts: list[dict] = []
+
+    class Services:
+        def __init__(self, app, *, lock):
+            self.ready = SimpleNamespace(connect=lambda slot: None)
+
+        def open(self):
+            pass
+
+        def start(self, **options):
+            starts.append(options)
+
+        def shutdown(self):
+            pass
+
+    monkeypatch.setattr(app_module, "make_application", lambda: SimpleNamespace(exec=lambda: 0))
+    monkeypatch.setattr(app_module, "InstanceLock", lambda: SimpleNamespace(acquire=lambda: None))
+    monkeypatch.setattr(app_module, "ConnectorApp", Services)
+    monkeypatch.setattr(app_module, "_quit_on_signals", lambda services: None)
+    assert app_module.run_gui(minimized=False, sync_at_start=True) == 0
+    assert app_module.run_gui() == 0
+    assert [s["sync_at_start"] for s in starts] == [True, False]
