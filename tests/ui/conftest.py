@@ -45,3 +45,16 @@ def bridge(qtbot, worker):
     bridge = EngineBridge(worker)
     yield bridge
     bridge.close()
+
+
+@pytest.fixture
+def dashboard(qtbot, bridge):
+    """The dashboard with its own SyncControl, shown."""
+    from desktop_app.ui.dashboard import DashboardPage
+    from desktop_app.ui.sync_control import SyncControl
+
+    page = DashboardPage(bridge, SyncControl(bridge))
+    qtbot.addWidget(page)
+    page.show()
+    qtbot.waitExposed(page)
+    return page

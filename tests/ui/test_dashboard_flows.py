@@ -6,22 +6,11 @@ from PySide6.QtCore import Qt
 
 from desktop_app.core.models import ApDocument
 from desktop_app.sync import ledger
-from desktop_app.ui.dashboard import DashboardPage, flow_lines, summary_sentence
-from desktop_app.ui.sync_control import SyncControl
+from desktop_app.ui.dashboard import flow_lines, summary_sentence
 
 # The offscreen platform cannot resize real windows and says so when a shown window's minimum size
 # changes (the failed-flow lines appearing); that is the test platform talking, not the app.
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-
-
-@pytest.fixture
-def dashboard(qtbot, bridge):
-    control = SyncControl(bridge)
-    page = DashboardPage(bridge, control)
-    qtbot.addWidget(page)
-    page.show()
-    qtbot.waitExposed(page)
-    return page
 
 
 @pytest.mark.parametrize("sandbox", [{"syspro_options": {"odata_drop": "ApSupplier.SupplierName"}}], indirect=True)

@@ -7,20 +7,9 @@ from PySide6.QtCore import Qt
 from desktop_app.core import config
 from desktop_app.core.models import ApDocument, JobRun
 from desktop_app.sync import rehearsal
-from desktop_app.ui.dashboard import DashboardPage
-from desktop_app.ui.sync_control import REHEARSAL_STARTED, SYNC_STARTED, SyncControl
+from desktop_app.ui.sync_control import REHEARSAL_STARTED, SYNC_STARTED
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-
-
-@pytest.fixture
-def dashboard(qtbot, bridge):
-    control = SyncControl(bridge)
-    page = DashboardPage(bridge, control)
-    qtbot.addWidget(page)
-    page.show()
-    qtbot.waitExposed(page)
-    return page
 
 
 def test_sync_now_while_posting_is_off_rehearses_and_says_so(qtbot, sandbox, dashboard):
