@@ -43,7 +43,7 @@ from desktop_app.core.db import (
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, links, protocol, records
+from desktop_app.sync import dates, freshness, links, protocol, records
 from desktop_app.sync import vendors as vendor_flow
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (
@@ -108,12 +108,15 @@ class PoSync:
         return dates.accounting_date(value, self.ctx.settings["sync.timezone"])
 
     # ------------------------------------------------------------------ reading
-    def discover(self) -> None:
+    def discover(self) -> int:
+        """ServiceTitan's changes since the feed's token, stored; how many records the feed sent."""
+        received = 0
         dates.reopen_skipped_for_date(self.ctx, FLOW, CURSOR)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         start = self.ctx.settings["sync.start_date"]
         since = cursor.value if cursor else (start.isoformat() if start else None)
         for page in self.ctx.st.export_purchase_orders(since):
+            received += len(page.records)
             with database.atomic():
                 for po in page.records:
                     if isinstance(po, UnreadableRecord):
@@ -125,6 +128,7 @@ class PoSync:
             self.ctx.check_cancelled()
             if not page.has_more:
                 break
+        return received
 
     def store_st(self, raw: dict) -> None:
         po_id = int(raw["id"])
@@ -228,6 +232,17 @@ class PoSync:
     # ------------------------------------------------------------------ the cycle
     def run(self) -> None:
         self.discover()
+        self.reconcile()
+
+    def run_if_changed(self) -> bool:
+        """A scheduled cycle before the refresh time is up: ServiceTitan's feed, and the rest only when
+        it brought something or a record has work. Whether the rest ran."""
+        if not self.discover() and not freshness.flow_has_work(FLOW, (READY, IN_DOUBT, SYNCING)):
+            return False
+        self.reconcile()
+        return True
+
+    def reconcile(self) -> None:
         self.read_syspro()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),
                                                  SyncLink.st_id.is_null(False),

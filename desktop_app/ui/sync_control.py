@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_app.core import config
 from desktop_app.core.errors import ConnectionResult
-from desktop_app.sync.cycle import run_cycle
+from desktop_app.sync.cycle import run_cycle, run_scheduled_cycle
 from desktop_app.sync.jobs import CycleScheduler, JobEvent
 
 log = logging.getLogger("desktop_app.ui")
@@ -23,7 +23,9 @@ CYCLE = "cycle"
 
 def submit_cycle(worker, actor: str):
     """What the scheduler calls (from its thread): one cycle job, collapsed if one is already queued."""
-    return worker.submit(CYCLE, run_cycle, actor=actor, unique=True, isolated=True)
+    # the interval's own cycles leave what rarely changes until its time is up; a catch-up reads all
+    func = run_scheduled_cycle if actor == "scheduler" else run_cycle
+    return worker.submit(CYCLE, func, actor=actor, unique=True, isolated=True)
 
 
 def cycle_problems(result) -> dict[str, int]:
