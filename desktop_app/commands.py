@@ -82,11 +82,19 @@ def cmd_status(args) -> int:
         "paused": settings["sync.paused"],
         "cursors": {c.name: {"value": c.value, "updated_at": c.updated_at.isoformat()} for c in SyncCursor.select()},
         "waiting_for_approval": waiting_for_approval(),
+        "invoice_to_ap": None,
     }
+    from desktop_app.sync.delay import invoice_to_ap
+
+    delay = invoice_to_ap()
+    if delay is not None:
+        data["invoice_to_ap"] = {**delay.as_dict(), "sentence": delay.sentence()}
     if args.json:
         _print_json(data)
     else:
         print("Invoices: " + ", ".join(f"{k} {v}" for k, v in data["counts"]["invoices"].items()))
+        if delay is not None:
+            print(delay.sentence())
         for waiting in data["waiting_for_approval"]:
             print(f"{waiting['sentence']} (ml-connector records approve --flow {waiting['flow']} --all)")
         last_cycle = data["last_cycle"]

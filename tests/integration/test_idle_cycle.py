@@ -139,3 +139,22 @@ def test_a_person_s_action_on_a_record_is_not_left_until_the_refresh_time(sandbo
     requests = Requests(sandbox)
     scheduled()
     assert any(path.endswith("/ApSupplier") for path, _ in requests.odata())
+
+
+def test_status_says_how_long_new_invoices_took_to_reach_ap(sandbox, go_live, capsys):
+    import json
+
+    from desktop_app.cli import main
+    from desktop_app.sync import delay
+
+    settle(sandbox)
+    advance(sandbox.company, 6)  # created in ServiceTitan now
+    scheduled()  # the next scheduled cycle posts them
+    newest = delay.invoice_to_ap(last=4)
+    assert newest is not None and newest.p95.total_seconds() < 60
+    capsys.readouterr()
+    assert main(["status", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["invoice_to_ap"]["count"] > 0 and status["invoice_to_ap"]["sentence"].startswith("Invoice to AP:")
+    assert main(["status"]) == 0
+    assert delay.invoice_to_ap().sentence() in capsys.readouterr().out
