@@ -132,6 +132,16 @@ _SPECS = [
                 "Seconds a SYSPRO connection test waits for a running sync to finish before it gives up: "
                 "the test logs on as the same operator, and SYSPRO's second logon would end the sync's session",
                 minimum=0, maximum=600),
+    SettingSpec("syspro.post_batch_size", "int", 25,
+                "Most documents (AP invoices, purchase orders, inventory adjustments) one e.net post call carries; "
+                "each is still posted or rejected on its own. 1 sends one document per call",
+                minimum=1, maximum=500),
+    SettingSpec("syspro.max_request_bytes", "int", 15000,
+                "Most bytes of one e.net request line (the URL with its URL-encoded XML documents). The e.net "
+                "service runs on Windows HTTP.sys, which refuses longer requests (16384 bytes by default: the "
+                "MaxFieldLength and MaxRequestBytes registry values under "
+                "HKLM\\System\\CurrentControlSet\\Services\\HTTP\\Parameters); raise both together",
+                minimum=2000, maximum=1000000),
     SettingSpec("sync.refresh_minutes", "int", 15,
                 "Scheduled cycles read ServiceTitan's new invoices, purchase orders and adjustments every time, "
                 "but what rarely changes (vendors and suppliers, SYSPRO's purchase orders, ServiceTitan's "

@@ -15,6 +15,10 @@ BACKLOG_NAMES = ("Alamo", "Brazos", "Cedar", "Del Rio", "Eagle", "Frio", "Guadal
                  "Jasper", "Kerr", "Llano", "Medina", "Nueces", "Orange", "Pecos", "Quanah", "Red River", "Sabine",
                  "Trinity", "Uvalde", "Val Verde", "Wichita", "Yoakum", "Zavala")
 
+# A real SYSPRO answers an e.net call in a few hundred milliseconds, longer for a larger document: the
+# demo's simulator does the same, so what it shows (batched posting, progress) is what a site sees.
+DEMO_SYSPRO_LATENCY = "syspro.latency_ms=250,syspro.latency_per_item_ms=10"
+
 
 def prepare_demo_home() -> None:
     """Use a separate data folder so the demo can never touch a real profile's ledger or keyring."""
@@ -42,7 +46,7 @@ def run_demo(*, headless: bool, seed: int = 7, invoices: int = 120) -> int:
     prepare_demo_home()
     logs.setup_logging(console=headless)
     db.open_database()
-    sandbox = Sandbox(seed, invoices, max_lifetime_s=None if not headless else 1800).start()
+    sandbox = Sandbox(seed, invoices, faults=DEMO_SYSPRO_LATENCY, max_lifetime_s=None if not headless else 1800).start()
     try:
         sandbox.configure_profile()
         add_supplier_backlog(sandbox)

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 IDLE_TIMEOUT_S = 30.0
 # The environ key that holds the connection's socket, for an application that shuts it down itself.
 SOCKET_KEY = "mlc.socket"
+# The environ keys that hold the request line's length and the request line and headers' length, in bytes.
+REQUEST_LINE_KEY = "mlc.request_line_bytes"
+REQUEST_HEAD_KEY = "mlc.request_head_bytes"
 # Headers the server sets itself from the answer it sends.
 _OWN_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "date"})
 _MAX_CHUNK_LINE = 1024
@@ -90,6 +93,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self._send("500 Internal Server Error", [("Content-Type", "text/plain")], b"Internal Server Error")
             return
+        if any(name.lower() == "connection" and value.lower() == "close" for name, value in answer[1]):
+            self.close_connection = True  # the application hangs up after this answer (HTTP.sys after a refusal)
         self._send(answer[0], answer[1], b"".join(answer[2:]) + data)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _run_app
@@ -127,6 +132,9 @@ class _Handler(BaseHTTPRequestHandler):
             target = split.path + ("?" + split.query if split.query else "")
         path, _, query = target.partition("?")
         host, port = self.server.server_address[:2]
+        # what HTTP.sys measures against its limits: the request line and the header block as received
+        line_bytes = len(self.raw_requestline.rstrip(b"\r\n"))
+        head_bytes = len(self.raw_requestline) + sum(len(name) + len(value) + 4 for name, value in self.headers.items())
         environ = {
             "REQUEST_METHOD": self.command,
             "SCRIPT_NAME": "",
@@ -150,6 +158,8 @@ class _Handler(BaseHTTPRequestHandler):
             "wsgi.run_once": False,
             "wsgi.input_terminated": True,
             SOCKET_KEY: self.connection,
+            REQUEST_LINE_KEY: line_bytes,
+            REQUEST_HEAD_KEY: head_bytes,
         }
         for name, value in self.headers.items():
             key = "HTTP_" + name.upper().replace("-", "_")

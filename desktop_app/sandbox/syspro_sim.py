@@ -7,6 +7,13 @@ expiring after `session_idle_timeout_s` of inactivity on the injected clock.
 Faults (see desktop_app.sandbox.faults; counted ones fire N times): http_500, slow (seconds),
 drop, drop_after_post, slow_after_post (the post commits, the answer waits `slow_after_post_s`),
 session_expire, malformed, reject_post, odata_repeat_link (every OData next link points back at its own page).
+Latency (not counted, stays on): latency_ms delays every e.net answer, latency_per_item_ms adds that
+much per item (`<Item>`, `<Orders>`) of a Setup or Transaction document, as a real server takes
+longer for a larger document.
+
+The e.net service runs on HTTP.sys, which refuses a request line longer than its MaxFieldLength
+(16,384 bytes by default) with 414 and a request line plus headers longer than MaxRequestBytes
+(16,384 by default) with 400 "Request Too Long", before e.net sees anything.
 
 What SYSPRO answers for an expired or evicted UserId is not published; `invalid_session_message`
 switches the text so a client can be held to any `ERROR:` answer, not just ours.
@@ -24,18 +31,28 @@ from werkzeug.wrappers import Request, Response
 
 from desktop_app.sandbox import syspro_odata, syspro_postings, syspro_queries
 from desktop_app.sandbox.faults import FaultBoard, FaultSpecError, parse_fault_spec
-from desktop_app.sandbox.http_server import SOCKET_KEY, ServedSimulator
+from desktop_app.sandbox.http_server import REQUEST_HEAD_KEY, REQUEST_LINE_KEY, SOCKET_KEY, ServedSimulator
 from desktop_app.sandbox.syspro_postings import BoException, Options
 from desktop_app.sandbox.syspro_state import Session, SysproState
 from desktop_app.sandbox.syspro_xml import E, XmlInError, el, parse_xml_in, xml_out
 
 FAULTS = {"http_500", "slow", "drop", "drop_after_post", "slow_after_post", "session_expire", "malformed",
-          "reject_post", "odata_repeat_link"}
+          "reject_post", "odata_repeat_link", "latency_ms", "latency_per_item_ms"}
 ENET_ROOT = "/sysprowcfservice/rest/"
 ODATA_ROOT = "/syspro8odata/sysproodata"
 SECRET_PARAMS = {"operatorpassword", "companypassword"}
 INVALID_SESSION = "ERROR: Invalid UserId"
 ENET_VERSION = "8.0.0.0"
+SERVER_HEADER = ("Server", "Microsoft-HTTPAPI/2.0")
+# HTTP.sys's own answers to a request over its limits (its texts; IIS is not involved)
+_HTTP_SYS_PAGE = ('<!DOCTYPE HTML PUBLIC "-//W3C//DTD HTML 4.01//EN""http://www.w3.org/TR/html4/strict.dtd">\r\n'
+                  "<HTML><HEAD><TITLE>{title}</TITLE>\r\n"
+                  '<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n'
+                  "<BODY><h2>{heading}</h2>\r\n<hr><p>{text}</p>\r\n</BODY></HTML>\r\n")
+URL_TOO_LONG_PAGE = _HTTP_SYS_PAGE.format(title="Request URL Too Long", heading="Request URL Too Long",
+                                          text="HTTP Error 414. The request URL is too long.")
+REQUEST_TOO_LONG_PAGE = _HTTP_SYS_PAGE.format(title="Bad Request", heading="Bad Request - Request Too Long",
+                                              text="HTTP Error 400. The size of the request headers is too long.")
 
 
 class _DropConnection(ConnectionAbortedError):
@@ -60,6 +77,7 @@ class SysproSimulator(ServedSimulator):
         max_lifetime_s: float | None = 3600,
         sleep: Callable[[float], None] = time.sleep,
         max_url_bytes: int | None = 16384,
+        max_request_bytes: int | None = 16384,
         port: int = 0,
         invalid_session_message: str = INVALID_SESSION,
         slow_after_post_s: float = 130,
@@ -79,8 +97,10 @@ class SysproSimulator(ServedSimulator):
         self.page_size = page_size
         self.json_quoted = json_quoted
         self.sleep = sleep
-        # HTTP.sys (which hosts the e.net REST service) refuses request lines beyond ~16 KB by default.
+        # HTTP.sys's MaxFieldLength (the request line) and MaxRequestBytes (request line and headers)
         self.max_url_bytes = max_url_bytes
+        self.max_request_bytes = max_request_bytes
+        self.refused_too_long = 0
         self.faults = FaultBoard(FAULTS)
         self.request_log: list[tuple[str, str, dict[str, str], int]] = []
 
@@ -131,9 +151,9 @@ class SysproSimulator(ServedSimulator):
         lower = request.path.lower()
         if lower.startswith("/_admin/"):
             return self._admin(request, lower)
-        url_bytes = len(environ.get("PATH_INFO", "")) + len(environ.get("QUERY_STRING", ""))
-        if self.max_url_bytes is not None and url_bytes > self.max_url_bytes:
-            return Response("Request URL Too Long", status=414, content_type="text/plain")
+        refused = self._http_sys_refusal(environ)
+        if refused is not None:
+            return refused
         delay = self.faults.value("slow")
         if delay > 0:
             self.sleep(delay)
@@ -148,6 +168,32 @@ class SysproSimulator(ServedSimulator):
             return syspro_odata.handle(self.state, request, self.odata_url, rest, self.page_size, self.odata_hidden,
                                       repeat_next_link=self.faults.value("odata_repeat_link") > 0)
         return Response("Not Found", status=404, content_type="text/plain")
+
+    def _http_sys_refusal(self, environ) -> Response | None:
+        """HTTP.sys's answer to a request over its limits (nothing reaches e.net), or None."""
+        line = environ.get(REQUEST_LINE_KEY, 0)
+        head = environ.get(REQUEST_HEAD_KEY, 0)
+        if self.max_url_bytes is not None and line > self.max_url_bytes:
+            status, page = "414 Request-URI Too Long", URL_TOO_LONG_PAGE
+        elif self.max_request_bytes is not None and head > self.max_request_bytes:
+            status, page = "400 Bad Request", REQUEST_TOO_LONG_PAGE
+        else:
+            return None
+        self.refused_too_long += 1
+        return Response(page, status=status, content_type="text/html; charset=us-ascii",
+                        headers=[SERVER_HEADER, ("Connection", "close")])
+
+    def _latency(self, op: str, params: dict[str, str]) -> None:
+        delay = self.faults.value("latency_ms") / 1000
+        per_item = self.faults.value("latency_per_item_ms") / 1000
+        if per_item and op.startswith(("setup/", "transaction/")):
+            try:
+                root = parse_xml_in(params.get("xmlin"))
+            except XmlInError:
+                root = None
+            delay += per_item * (len(root) if root is not None else 0)
+        if delay > 0:
+            self.sleep(delay)
 
     # -- admin -----------------------------------------------------------------------------
 
@@ -176,9 +222,10 @@ class SysproSimulator(ServedSimulator):
             body = json.dumps(text).encode("utf-8")
         elif isinstance(body, str):
             body = body.encode("cp1252", "replace")
-        return Response(body, status=200, content_type="application/octet-stream")
+        return Response(body, status=200, content_type="application/octet-stream", headers=[SERVER_HEADER])
 
     def _enet(self, op: str, params: dict[str, str], environ) -> Response:
+        self._latency(op, params)
         if op in ("logon", "utilities/logon"):
             return self._answer(self._logon(params))
         if op == "getversion":

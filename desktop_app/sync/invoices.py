@@ -76,8 +76,6 @@ USER_SKIP_PREFIX = "Skipped by "
 PAGE_QUERY_IDS = 500  # ids per IN (...) query: well under SQLite's bound-parameter limit
 # The reason of a document whose post e.net answered with a session error (looked up at once).
 SESSION_LOST = protocol.SESSION_LOST
-# Documents marked POSTING in one commit. After a crash each one marked but not sent costs a look-up.
-POSTING_BATCH = 16
 
 
 @dataclass
@@ -885,86 +883,238 @@ def _prepare(ctx: SyncContext, session, doc: ApDocument, summary: CycleSummary) 
         return None
 
 
+def _piece(doc: ApDocument, body: str):
+    """The document's item in a post; a credit follows its original invoice (never in its call)."""
+    from desktop_app.syspro.batching import Piece
+
+    after = (doc.credit_of, doc.supplier) if doc.transaction_code == "C" and doc.credit_of is not None else None
+    key = (doc.st_invoice_id, doc.supplier) if doc.transaction_code != "C" else ("credit", doc.id)
+    return Piece(key=key, xml=body, after=after, payload=doc)
+
+
 def post_documents(ctx: SyncContext, session, docs: list[ApDocument], summary: CycleSummary,
                    done_one: Callable[[], None] | None = None) -> None:
-    """Post READY documents, one request each, marking them POSTING together first.
+    """Post READY documents, as many per APSTIN call as fit (`syspro.batching`): at most
+    `syspro.post_batch_size` of them within `syspro.max_request_bytes` of request line.
 
-    The marks of the batch are one durable transaction (`protocol.mark`) committed before the
-    first request leaves. A crash leaves every marked document POSTING, so each is looked up in
-    SYSPRO before it is sent; a batch stopped in the app (cancel, SYSPRO unreachable, an error)
-    puts the documents that were surely not sent back to READY (`protocol.unmark`).
+    The documents of a call are marked POSTING in one durable transaction (`protocol.mark`)
+    committed before the call leaves; a crash leaves them POSTING, so each is looked up in SYSPRO
+    before it is sent again. A call the e.net server refuses as too long (nothing was processed)
+    puts its documents back to READY and halves the budget for the session; a document that alone
+    is over the budget is HELD for a person, never split and never sent blindly.
     """
-    wires = {}
+    from desktop_app.syspro import batching
+
+    def one_done() -> None:
+        if done_one is not None:
+            done_one()
+
+    pieces = []
+    head = tail = ""
     for doc in docs:
         ctx.check_cancelled()
         wire = _prepare(ctx, session, doc, summary)
-        if wire is not None:
-            wires[doc.id] = wire
-        elif done_one is not None:
-            done_one()
-    if not wires:
-        return
-    marked = protocol.mark(ledger.LEDGER, [doc for doc in docs if doc.id in wires],
-                           lambda doc: f"Posting to SYSPRO (attempt {doc.attempts + 1})", actor=ctx.actor,
-                           xml_sent=lambda doc: protocol.wire_text(*wires[doc.id]),
-                           on_lost=lambda doc: done_one() if done_one is not None else None)
-    started = 0
-    try:
-        for doc in marked:
-            ctx.check_cancelled()
-            started += 1
-            try:
-                _send_and_record(ctx, session, doc, *wires[doc.id], summary)
-            except ledger.TransitionLost as lost:
-                protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
-            if done_one is not None:
-                done_one()
-    finally:
-        protocol.unmark(ledger.LEDGER, marked[started:], actor=ctx.actor)
+        if wire is None:
+            one_done()
+            continue
+        head, body, tail = batching.split_document(wire[1])
+        pieces.append(_piece(doc, body))
+    while pieces:
+        pieces = _post_pieces(ctx, session, pieces, head, tail, summary, one_done)
 
 
-def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xml_in: str,
-                     summary: CycleSummary) -> None:
+def _post_pieces(ctx: SyncContext, session, pieces: list, head: str, tail: str, summary: CycleSummary,
+                 one_done: Callable[[], None]) -> list:
+    """Pack and post `pieces`; returns those to pack again with a smaller budget (the server refused
+    a call as too long), or [] when every piece has its outcome."""
+    from desktop_app.syspro import apstin, batching
+
+    budget = batching.request_budget(session, ctx.settings)
+    overhead = batching.post_overhead(session, apstin.BUSINESS_OBJECT, _batch_parameters(2), head, tail)
+    packing = batching.pack(pieces, overhead=overhead, max_bytes=budget,
+                            max_count=int(ctx.settings["syspro.post_batch_size"]))
+    for piece in packing.too_big:
+        _hold_too_long(ctx, piece.payload, overhead + piece.size, budget)
+        one_done()
+    for _piece_left in packing.left:
+        one_done()  # it follows a document that cannot be sent now: it stays READY
+    status = {piece.key: piece.payload for piece in pieces}
+    for index, batch in enumerate(packing.batches):
+        ctx.check_cancelled()
+        sendable = []
+        for piece in batch:
+            original = status.get(piece.after) if piece.after is not None else None
+            if original is not None and original.state not in _ORIGINAL_IN_SYSPRO:
+                one_done()  # its original did not post: it waits for it (release_credits)
+                continue
+            sendable.append(piece)
+        if not sendable:
+            continue
+        docs = [piece.payload for piece in sendable]
+        params = _batch_parameters(len(docs))
+        xml_in = batching.join(head, sendable, tail)
+        outcome = _send_and_record(ctx, session, docs, params, xml_in, summary)
+        if outcome == TOO_LONG:
+            # nothing was processed: these and every piece not yet sent are packed again, smaller
+            later = [piece for rest in packing.batches[index + 1:] for piece in rest]
+            return [piece for piece in sendable if piece.payload.state == READY] + later
+        for _doc in docs:
+            one_done()
+    return []
+
+
+TOO_LONG = "too_long"  # `_send_and_record`: the server refused the call as too long; pack again
+
+
+def _batch_parameters(count: int) -> str:
     from desktop_app.syspro import apstin
-    from desktop_app.syspro.errors import BusinessObjectError
+
+    # one document as ever (all or nothing); several: each posted or rejected on its own
+    return apstin.build_parameters(validate_only=False, apply_if_entire_document_valid=count == 1)
+
+
+def _hold_too_long(ctx: SyncContext, doc: ApDocument, size: int, limit: int) -> None:
+    from desktop_app.syspro.batching import too_long_reason
+
+    what = (f"{'Credit note' if doc.transaction_code == 'C' else 'Invoice'} {doc.syspro_invoice} for supplier "
+            f"{doc.supplier} ({len(doc.lines)} line(s))")
+    reason = too_long_reason(what, size, limit)
+    try:
+        protocol.hold(ledger.LEDGER, doc, reason, actor=ctx.actor, kind="too_long")
+    except ledger.TransitionLost:
+        return
+
+
+def _audit_part(text: str, where: str, batch_id: str) -> str:
+    """What a document of a several-document post keeps of the call: its own part, and which call it was."""
+    return f"{text}\n<!-- {where} in SYSPRO post {batch_id}; the others are in their own documents' trails -->"
+
+
+def _send_and_record(ctx: SyncContext, session, docs: list[ApDocument], params: str, xml_in: str,
+                     summary: CycleSummary) -> str | None:
+    """Mark `docs` POSTING in one commit, send them in one APSTIN call and record each one's outcome
+    from its own item of the answer. Returns TOO_LONG when the server refused the call as too long
+    (the documents are READY again, the session's budget halved)."""
+    from desktop_app.syspro import apstin, batching
+    from desktop_app.syspro.errors import BusinessObjectError, RequestTooLong
+
+    several = len(docs) > 1
+    batch_id = f"{utcnow():%Y%m%dT%H%M%S}-{docs[0].id}"
+    head, _body, tail = batching.split_document(xml_in)
+    bodies = {doc.id: body for doc, body in zip(docs, _item_bodies(xml_in, head, tail, len(docs)), strict=True)}
+
+    def sent(doc) -> str:
+        if not several:
+            return protocol.wire_text(params, xml_in)
+        return _audit_part(protocol.wire_text(params, head + bodies[doc.id] + tail), f"one of {len(docs)} documents",
+                           batch_id)
+
+    marked = protocol.mark(ledger.LEDGER, docs, lambda doc: f"Posting to SYSPRO (attempt {doc.attempts + 1})"
+                           + (f", one of {len(docs)} documents in post {batch_id}" if several else ""),
+                           actor=ctx.actor, xml_sent=sent,
+                           event=lambda doc: {"batch": batch_id, "of": len(docs)} if several else None)
+    if not marked:
+        return None
+    if len(marked) != len(docs):  # a person took one out meanwhile: the call carries the others
+        several = len(marked) > 1
+        params = _batch_parameters(len(marked))
+        xml_in = head + "".join(bodies[doc.id] for doc in marked) + tail
+    if several:
+        log.info("SYSPRO APSTIN post %s: %d documents, %d characters of XmlIn", batch_id, len(marked), len(xml_in))
+    too_long = []
 
     def rejected(exc: BaseException) -> None:
+        if isinstance(exc, RequestTooLong):
+            too_long.append(exc)
+            budget = batching.request_budget(session, ctx.settings)
+            smaller = batching.remember_refusal(session, exc.request_bytes, budget)
+            for doc in marked:
+                try:
+                    ledger.transition(doc, READY, "request_too_long",
+                                      f"Not posted: {exc} It goes again in a smaller post (at most {smaller} bytes).",
+                                      actor=ctx.actor, attempts=doc.attempts - 1)
+                except ledger.TransitionLost as lost:
+                    protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
+            return
         # e.net answered with an exception text, not XmlOut: nothing was posted
-        ledger.transition(doc, FAILED, "rejected", f"SYSPRO refused the document: {exc}", actor=ctx.actor,
-                          reason=f"SYSPRO refused the document: {exc}")
-        summary.failed += 1
+        for doc in marked:
+            try:
+                ledger.transition(doc, FAILED, "rejected", f"SYSPRO refused the document: {exc}", actor=ctx.actor,
+                                  reason=f"SYSPRO refused the document: {exc}")
+                summary.failed += 1
+            except ledger.TransitionLost as lost:
+                protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
 
-    xml_out = protocol.send(ledger.LEDGER, doc, lambda: session.post("APSTIN", params, xml_in), actor=ctx.actor,
-                            system="SYSPRO", summary=summary, refused=(BusinessObjectError,), on_refused=rejected,
-                            no_answer="No answer", session_lost=True)
+    xml_out = protocol.send_batch(ledger.LEDGER, marked, lambda: session.post(apstin.BUSINESS_OBJECT, params, xml_in),
+                                  actor=ctx.actor, system="SYSPRO", summary=summary,
+                                  refused=(BusinessObjectError, RequestTooLong), on_refused=rejected,
+                                  no_answer="No answer", session_lost=True)
+    if too_long:
+        return TOO_LONG
     if xml_out is protocol.NOT_SETTLED:
-        return
+        return None
     try:
         result = apstin.parse_result(xml_out)
     except Exception as exc:
-        protocol.unreadable_answer(ledger.LEDGER, doc, f"SYSPRO's answer could not be read ({exc})", actor=ctx.actor,
-                                   summary=summary, xml_received=xml_out)
-        return
-    verdict = apstin.verdict(result)
+        for doc in marked:
+            try:
+                protocol.unreadable_answer(ledger.LEDGER, doc, f"SYSPRO's answer could not be read ({exc})",
+                                           actor=ctx.actor, summary=summary, xml_received=xml_out)
+            except ledger.TransitionLost as lost:
+                protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
+        return None
+    verdicts = apstin.batch_verdicts(result, [(doc.supplier, doc.syspro_invoice) for doc in marked])
+    for number, (doc, (verdict, item)) in enumerate(zip(marked, verdicts, strict=True), start=1):
+        if several:
+            part = {"batch": batch_id, "item": number, "of": len(marked)}
+            received = _audit_part(item.xml if item is not None and item.xml else "<!-- no item for it -->",
+                                   f"item {number} of {len(marked)}", batch_id)
+        else:
+            part, received = {}, xml_out
+        try:
+            _record_item(ctx, session, doc, verdict, item, received, part, summary)
+        except ledger.TransitionLost as lost:
+            protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
+    return None
+
+
+def _item_bodies(xml_in: str, head: str, tail: str, count: int) -> list[str]:
+    """The items of a joined document, one per document (each document is one <Item>)."""
+    if count == 1:
+        return [xml_in[len(head):-len(tail)]]
+    from lxml import etree
+
+    root = etree.fromstring(xml_in)
+    items = [etree.tostring(item, encoding="unicode") for item in root]
+    if len(items) != count:
+        raise ValueError(f"the post holds {len(items)} items for {count} documents")
+    return items
+
+
+def _record_item(ctx: SyncContext, session, doc: ApDocument, verdict, item, xml_out: str, part: dict,
+                 summary: CycleSummary) -> None:
+    """Record what SYSPRO's answer says of one document of a post."""
+    from desktop_app.syspro import apstin
+
+    event = part or None
     if verdict.outcome == apstin.REFUSED:
-        # SYSPRO's own words about the whole post: with ApplyIfEntireDocumentValid nothing was applied
+        # SYSPRO's own words about the whole post: nothing of it was applied
         ledger.transition(doc, FAILED, "rejected", f"SYSPRO rejected it: {verdict.message}", actor=ctx.actor,
-                          xml_received=xml_out, reason=verdict.message)
+                          xml_received=xml_out, reason=verdict.message, data=event)
         summary.failed += 1
         return
     if verdict.outcome == apstin.UNCLEAR:
         ledger.transition(doc, IN_DOUBT, "unclear_answer", f"{verdict.message}. It will be looked up in SYSPRO "
                           "before anything is sent again.", actor=ctx.actor, xml_received=xml_out,
-                          reason=verdict.message)
+                          reason=verdict.message, data=event)
         summary.in_doubt += 1
         return
-    item = result.items[0]
     if item.ok:
         journal = str(item.journal or "")
         ledger.transition(doc, POSTED, "posted", f"Posted to SYSPRO, journal {journal}"
                           + (f" (warnings: {'; '.join(item.warnings)})" if item.warnings else ""),
                           actor=ctx.actor, xml_received=xml_out, journal=journal, posted_at=utcnow(), reason="",
-                          write_back="PENDING" if ctx.settings["sync.write_back"] else "")
+                          write_back="PENDING" if ctx.settings["sync.write_back"] else "", data=event)
         summary.posted += 1
         return
     if item.duplicate:
@@ -982,7 +1132,7 @@ def _send_and_record(ctx: SyncContext, session, doc: ApDocument, params: str, xm
         return
     messages = [f"{e.field}: {e.description}" for e in item.errors] or ["SYSPRO rejected the document"]
     ledger.transition(doc, FAILED, "rejected", "SYSPRO rejected it: " + "; ".join(messages), actor=ctx.actor,
-                      xml_received=xml_out, reason="; ".join(messages))
+                      xml_received=xml_out, reason="; ".join(messages), data=event)
     summary.failed += 1
 
 
@@ -1075,9 +1225,7 @@ def _post_ids(ctx: SyncContext, session, ids: list[int], summary: CycleSummary, 
     for start in range(0, len(ids), PAGE_QUERY_IDS):
         page = ApDocument.select().where(ApDocument.id.in_(ids[start:start + PAGE_QUERY_IDS]),
                                          ApDocument.state == READY).order_by(ApDocument.id)
-        docs = list(page)
-        for start_batch in range(0, len(docs), POSTING_BATCH):
-            post_documents(ctx, session, docs[start_batch:start_batch + POSTING_BATCH], summary, done_one)
+        post_documents(ctx, session, list(page), summary, done_one)
 
 
 def validate_ready(ctx: SyncContext, summary: CycleSummary) -> None:

@@ -300,3 +300,39 @@ def hold(ledger: Ledger, row, reason: str, *, actor: str, kind: str = "held", me
         return False
     transition(ledger, row, HELD, kind, message or reason, actor=actor, reason=reason, **fields)
     return True
+
+
+def send_batch(ledger: Ledger, rows: list, request: Callable[[], Any], *, actor: str, system: str, summary=None,
+               refused: tuple[type[BaseException], ...] = (), on_refused: Callable[[BaseException], None] | None = None,
+               then: str = "It will be looked up before anything is sent again.", no_answer: str = "No usable answer",
+               session_lost: bool = False):
+    """`send` for one request that carries several marked records (a post of several documents):
+    what can be known without an answer holds for each of them, so each becomes IN_DOUBT and is
+    looked up on its own before anything is sent again; a refusal of the whole request is told to
+    `on_refused` once. Returns the answer, or NOT_SETTLED."""
+    from desktop_app.syspro.errors import SessionLostDuringWrite
+
+    def each(kind: str, message: str, reason: str) -> None:
+        for row in rows:
+            try:
+                in_doubt(ledger, row, kind, message, reason, actor=actor, summary=summary)
+            except TransitionLost as lost:
+                taken_over(ledger, row, lost, actor=actor)
+
+    try:
+        return request()
+    except SessionLostDuringWrite as exc:
+        if session_lost:
+            each("session_lost", f"{exc} It is looked up in SYSPRO before anything is sent again.",
+                 f"{SESSION_LOST}: {exc}")
+        else:
+            each("no_answer", f"{no_answer} from {system}: {exc}. {then}", f"No answer from {system}: {exc}")
+    except OutcomeUnknown as exc:
+        each("no_answer", f"{no_answer} from {system}: {exc}. {then}", f"No answer from {system}: {exc}")
+    except refused as exc:
+        if on_refused is not None:
+            on_refused(exc)
+    except ConnectError as exc:
+        each("not_sent", f"Could not reach {system}: {exc}", f"Could not reach {system}: {exc}")
+        raise
+    return NOT_SETTLED

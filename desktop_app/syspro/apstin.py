@@ -2,8 +2,9 @@
 
 Document shape from the real samples (samples/APSTIN-XmlIn-LedgerDistribution.xml,
 APSTIN-XmlParameters.xml); result shape from docs/syspro-contract.md (no real APSTIN XmlOut is
-public). One invoice per document is the rule (DESIGN §2): results map 1:1 and one bad invoice
-cannot block others.
+public). A post carries one invoice or several (`<Item>`s, as APSTIN takes them: many invoices of
+many suppliers in one document); several go with ApplyIfEntireDocumentValid=N, so one bad invoice
+never holds back the others, and each document reads its own item of the answer (`batch_verdicts`).
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
+
+from lxml import etree
 
 from desktop_app.syspro import contract, fields, xmlout
 from desktop_app.syspro.errors import MalformedPostXmlOut, ValidationError
@@ -57,6 +60,7 @@ class ItemResult:
     warnings: list[str] = field(default_factory=list)
     duplicate: bool = False
     item_number: int | None = None
+    xml: str = ""  # the item as SYSPRO answered it, for the document's audit trail
 
     @property
     def message(self) -> str:
@@ -224,7 +228,66 @@ def _parse_item(item) -> ItemResult:
         warnings=found.warnings,
         duplicate=duplicate,
         item_number=xmlout.integer(texts.get("itemnumber", "")),
+        xml=etree.tostring(item, encoding="unicode"),
     )
+
+
+def _same(a: str, b: str) -> bool:
+    return a.strip().upper() == b.strip().upper()
+
+
+def match_items(result: PostResult, keys: list[tuple[str, str]]) -> list[ItemResult | None]:
+    """The answer's item for each document of a post (`keys`: (supplier, invoice) in the order
+    sent), or None where the answer has none that is surely that document's. An item is matched by
+    its ItemNumber (its place in the document) when its supplier and invoice agree with the document
+    there, else by its supplier and invoice if only one document has them."""
+    found: list[ItemResult | None] = [None] * len(keys)
+    taken: set[int] = set()
+    loose = []
+    for item in result.items:
+        n = item.item_number
+        if n is not None and 1 <= n <= len(keys) and n - 1 not in taken and \
+                (not item.supplier or _same(item.supplier, keys[n - 1][0])) and \
+                (not item.invoice or _same(item.invoice, keys[n - 1][1])):
+            found[n - 1] = item
+            taken.add(n - 1)
+        else:
+            loose.append(item)
+    for item in loose:
+        places = [i for i, (supplier, invoice) in enumerate(keys)
+                  if i not in taken and _same(item.supplier, supplier) and _same(item.invoice, invoice)]
+        if len(places) == 1:
+            found[places[0]] = item
+            taken.add(places[0])
+    return found
+
+
+def batch_verdicts(result: PostResult, keys: list[tuple[str, str]]) -> list[tuple[Verdict, ItemResult | None]]:
+    """What the answer to a post of several documents (ApplyIfEntireDocumentValid=N) says of each.
+
+    Errors outside any item and no item at all: the call was refused, nothing posted. An answer
+    that holds no item for a document does not tell what became of it (UNCLEAR: looked up); an item
+    is read as `verdict` reads the item of a one-document post. One document: `verdict` itself."""
+    if len(keys) == 1:
+        single = verdict(result)
+        return [(single, result.items[0] if single.outcome == ITEM else None)]
+    top = "; ".join(str(error) for error in result.errors)
+    if not result.items:
+        if top:
+            return [(Verdict(REFUSED, top), None)] * len(keys)
+        if result.items_processed == 0 or result.items_invalid == len(keys):
+            return [(Verdict(REFUSED, "SYSPRO processed none of the documents and gave no reason"), None)] * len(keys)
+        return [(Verdict(UNCLEAR, f"SYSPRO's answer to a post of {len(keys)} documents holds no item"), None)] \
+            * len(keys)
+    answers: list[tuple[Verdict, ItemResult | None]] = []
+    for number, item in enumerate(match_items(result, keys), start=1):
+        if item is None:
+            answers.append((Verdict(UNCLEAR, f"SYSPRO's answer holds no item for this document (item {number} of "
+                                             f"{len(keys)} in the post)"), None))
+            continue
+        one = verdict(PostResult(items=[item], errors=result.errors))
+        answers.append((one, item if one.outcome == ITEM else None))
+    return answers
 
 
 def post_ap_invoice(session, doc: ApInvoiceDocument, *, validate_only: bool = False,

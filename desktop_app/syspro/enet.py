@@ -30,6 +30,7 @@ from desktop_app.syspro.errors import (
     LogonFailed,
     MalformedXmlOut,
     PostOutcomeUnknown,
+    RequestTooLong,
     SessionExpired,
     SessionLostDuringWrite,
     TransportError,
@@ -226,7 +227,9 @@ class EnetClient:
             response = history.pop()
             response.history = history
         if response.status_code >= 400:
-            raise _HttpStatus(response.status_code, response.reason)
+            too_long = _refused_as_too_long(response)
+            raise _HttpStatus(response.status_code, response.reason,
+                              request_bytes=len(f"GET {request.path_url} HTTP/1.1") if too_long else 0)
         return decode_body(response.content)
 
     def _logon(self, stats: SessionStats) -> str:
@@ -278,9 +281,24 @@ class EnetClient:
 
 
 class _HttpStatus(Exception):
-    def __init__(self, status: int, reason: str | None):
+    def __init__(self, status: int, reason: str | None, *, request_bytes: int = 0):
         super().__init__(f"{status} {reason or ''}".strip())
         self.status = status
+        self.request_bytes = request_bytes  # > 0: HTTP.sys refused a request line this long as too long
+
+
+# HTTP.sys's pages for a request over its limits (414 "Request URL Too Long", 400 "Bad Request -
+# Request Too Long"): it answers them itself, so e.net processed nothing.
+_TOO_LONG_TEXTS = ("request url too long", "request too long", "url is too long", "headers is too long")
+
+
+def _refused_as_too_long(response: requests.Response) -> bool:
+    if response.status_code == 414:
+        return True
+    if response.status_code != 400:
+        return False
+    text = response.content[:2000].decode("latin-1", "replace").lower()
+    return any(marker in text for marker in _TOO_LONG_TEXTS)
 
 
 def _describe(exc: BaseException) -> str:
@@ -305,6 +323,9 @@ class EnetSession:
         self.stats = stats
         self.last_exchange: Exchange | None = None
         self._lost = False  # a write found the session gone: log on before the next call
+        # request-line bytes the e.net server accepted less than (it refused a longer one as too
+        # long): posts of this session are packed within it (syspro.batching)
+        self.request_budget: int | None = None
 
     def __repr__(self) -> str:
         return f"EnetSession(operator={self._client.operator!r}, company_id={self._client.company_id!r})"
@@ -319,6 +340,14 @@ class EnetSession:
 
     def post(self, business_object: str, xml_parameters: str, xml_in: str) -> str:
         return self._call(contract.POST, business_object, xml_parameters, xml_in)
+
+    def post_request_bytes(self, business_object: str, xml_parameters: str, xml_in: str) -> int:
+        """Bytes of the request line `post` would send for these documents now."""
+        from desktop_app.syspro.batching import request_line_bytes
+
+        params = {"UserId": self.user_id, "BusinessObject": business_object, "XmlParameters": xml_parameters,
+                  "XmlIn": xml_in}
+        return request_line_bytes(self._client.base_url, contract.POST, params)
 
     def _call(self, operation: str, business_object: str, xml_parameters: str, xml_in: str) -> str:
         writes = operation != contract.QUERY
@@ -378,6 +407,11 @@ class EnetSession:
         except (requests.RequestException, _HttpStatus) as exc:
             what = _describe(exc)
             exchange = record(None)
+            if isinstance(exc, _HttpStatus) and exc.request_bytes:
+                raise RequestTooLong(
+                    f"The e.net server refused {operation} of {business_object} as too long (HTTP {exc}, "
+                    f"{exc.request_bytes} bytes of request line) before SYSPRO saw it: nothing was processed.",
+                    status=exc.status, request_bytes=exc.request_bytes) from None
             if writes and not (isinstance(exc, requests.RequestException) and never_sent(exc)):
                 raise PostOutcomeUnknown(
                     f"SYSPRO did not answer {operation} of {business_object} ({what}). It is not known "

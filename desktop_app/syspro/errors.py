@@ -46,6 +46,17 @@ class BusinessObjectError(ConnectorError):
         super().__init__(f"SYSPRO {business_object} reported an error: {self.syspro_message}")
 
 
+class RequestTooLong(ConnectorError):
+    """The HTTP server in front of e.net (HTTP.sys) refused the request as too long (HTTP 414, or 400
+    "Request Too Long") before SYSPRO saw it: nothing was processed. `request_bytes` is the length
+    of the request line that was refused."""
+
+    def __init__(self, message: str, *, status: int, request_bytes: int):
+        self.status = status
+        self.request_bytes = request_bytes
+        super().__init__(redact(message))
+
+
 class MalformedXmlOut(ConnectorError):
     """SYSPRO's answer is not the XML document we expected."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -19,6 +20,7 @@ from .conftest import (
     errors,
     items,
     parse,
+    seeded_state,
 )
 
 COMFND = "<Query><TableName>GenMaster</TableName></Query>"
@@ -144,9 +146,86 @@ def test_stops_by_itself_after_its_lifetime(state, http):
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_request_lines_beyond_the_http_sys_limit_are_refused(enet):
+def _raw_get(sim, target: str, extra_headers: str = "") -> bytes:
+    """One GET with exactly this request target, as bytes on the wire (requests would re-encode it)."""
+    with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
+        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra_headers}\r\n".encode("ascii"))
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _post_target(sim, user_id: str, xml_in: str) -> str:
+    query = urlencode({"UserId": user_id, "BusinessObject": "APSTIN", "XmlParameters": apstin_params(),
+                       "XmlIn": xml_in})
+    return f"/SYSPROWCFService/Rest/Transaction/Post?{query}"
+
+
+def _padded_to(sim, user_id: str, line_bytes: int) -> str:
+    """A post's request target whose request line (`GET target HTTP/1.1`) is exactly `line_bytes` long."""
+    base = _post_target(sim, user_id, apstin_doc(apstin_item(invoice="INV-EDGE", notation="")))
+    pad = line_bytes - len(f"GET {base} HTTP/1.1")
+    return _post_target(sim, user_id, apstin_doc(apstin_item(invoice="INV-EDGE", notation="x" * pad)))
+
+
+def test_request_lines_beyond_the_http_sys_limit_are_refused(enet, state):
     user_id = enet.logon()
     huge = apstin_doc(*[apstin_item(invoice=f"INV-{n}") for n in range(60)])
     response = enet.http.get(f"{enet.sim.enet_url}/Transaction/Post", timeout=5, params=dict(
         UserId=user_id, BusinessObject="APSTIN", XmlParameters=apstin_params(), XmlIn=huge))
+    # HTTP.sys answers by itself, with its own page, and SYSPRO never sees the request
     assert response.status_code == 414
+    assert response.headers["Server"] == "Microsoft-HTTPAPI/2.0"
+    assert response.headers["Content-Type"] == "text/html; charset=us-ascii"
+    assert "<h2>Request URL Too Long</h2>" in response.text
+    assert "HTTP Error 414. The request URL is too long." in response.text
+    assert state.ap_invoices == [] and state.post_count == 0
+    assert enet.sim.refused_too_long == 1
+
+
+def test_the_limit_is_16384_bytes_of_request_line_exactly(enet, state):
+    enet.sim.max_request_bytes = None  # the request line alone (its headers would pass MaxRequestBytes)
+    user_id = enet.logon().strip()
+    at_limit = _raw_get(enet.sim, _padded_to(enet.sim, user_id, 16384))
+    assert at_limit.startswith(b"HTTP/1.1 200"), at_limit[:300]
+    assert [i["Invoice"] for i in state.ap_invoices] == ["INV-EDGE"]
+    over = _raw_get(enet.sim, _padded_to(enet.sim, user_id, 16385))
+    assert over.startswith(b"HTTP/1.1 414"), over[:300]
+    assert b"Server: Microsoft-HTTPAPI/2.0" in over and b"Connection: close" in over
+    assert len(state.ap_invoices) == 1 and state.post_count == 1  # the refused one processed nothing
+
+
+def test_request_line_and_headers_over_max_request_bytes_are_bad_request_too_long(enet, state):
+    user_id = enet.logon().strip()
+    target = _padded_to(enet.sim, user_id, 16000)
+    answer = _raw_get(enet.sim, target, extra_headers=f"X-Padding: {'p' * 600}\r\n")
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:300]
+    assert b"<h2>Bad Request - Request Too Long</h2>" in answer
+    assert b"HTTP Error 400. The size of the request headers is too long." in answer
+    assert state.ap_invoices == [] and state.post_count == 0
+
+
+def test_latency_per_call_and_per_item(http, sim, enet, sleeps):
+    sim.set_faults({"latency_ms": 250, "latency_per_item_ms": 10})
+    enet.logon()
+    enet.post("APSTIN", apstin_doc(*[apstin_item(invoice=f"INV-L{n}") for n in range(7)]), apstin_params())
+    enet.query("COMFND", COMFND)
+    assert sleeps == pytest.approx([0.25, 0.25 + 7 * 0.01, 0.25])
+    # latency stays on: it is not a counted fault
+    assert sim.faults.snapshot() == {"latency_ms": 250, "latency_per_item_ms": 10}
+
+
+def test_latency_is_accepted_by_the_fault_spec_of_sandbox_serve():
+    from desktop_app.sandbox.faults import parse_fault_spec
+    spec = parse_fault_spec("syspro.latency_ms=250,syspro.latency_per_item_ms=10")
+    sim = SysproSimulator(seeded_state(), max_lifetime_s=1)
+    sim.set_faults(spec["syspro"])
+    assert sim.faults.value("latency_ms") == 250 and sim.faults.value("latency_per_item_ms") == 10
+
+
+def test_the_demo_runs_against_a_realistic_syspro_latency():
+    from desktop_app.sandbox import demo
+    from desktop_app.sandbox.faults import parse_fault_spec
+
+    assert parse_fault_spec(demo.DEMO_SYSPRO_LATENCY)["syspro"] == {"latency_ms": 250, "latency_per_item_ms": 10}
