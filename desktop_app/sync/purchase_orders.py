@@ -163,11 +163,15 @@ class PoSync:
         bad: list[UnreadableRow] = []
         rows: Iterable[PoDetailRecord]
         if self.ctx.odata is not None:
-            self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers()}
+            # SYSPRO's history before go-live is not the connector's: only POs entered since, and the
+            # older ones a record already links (found while the go-live date was earlier)
+            self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers(since=start)}
+            linked = {link.syspro_key for link in SyncLink.select().where(SyncLink.flow == FLOW,
+                                                                       SyncLink.syspro_key.is_null(False))}
+            self.headers.update((h.purchase_order, h) for h in
+                                self.ctx.odata.po_headers_numbered(sorted(linked - set(self.headers))))
             wanted = {h.purchase_order for h in self.headers.values() if not start or not h.order_entry_date
-                      or h.order_entry_date >= start}
-            wanted |= {link.syspro_key for link in SyncLink.select().where(SyncLink.flow == FLOW,
-                                                                     SyncLink.syspro_key.is_null(False))}
+                      or h.order_entry_date >= start} | linked
             rows = self.ctx.odata.po_details(sorted(n for n in wanted if n in self.headers))
         else:
             self.headers = {h.purchase_order: h for h in readable_rows("PorMasterHdr", links.syspro_rows(

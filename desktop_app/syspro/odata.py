@@ -315,6 +315,14 @@ class ODataReader:
         return self._typed("PorMasterHdr", PoHeaderRecord, filter=date_range(date_field, since, None),
                            orderby="PurchaseOrder")
 
+    def po_headers_numbered(self, po_numbers: Iterable[str]) -> Iterator[PoHeaderRecord]:
+        """The headers of these POs, whatever their dates."""
+        numbers = list(dict.fromkeys(po_numbers))
+        for start in range(0, len(numbers), _PO_NUMBERS_PER_REQUEST):
+            chunk = numbers[start:start + _PO_NUMBERS_PER_REQUEST]
+            filter_ = " or ".join(f"PurchaseOrder eq {literal(number)}" for number in chunk)
+            yield from self._typed("PorMasterHdr", PoHeaderRecord, filter=filter_, orderby="PurchaseOrder")
+
     def po_details(self, po_numbers: Iterable[str]) -> Iterator[PoDetailRecord]:
         numbers = list(dict.fromkeys(po_numbers))
         for start in range(0, len(numbers), _PO_NUMBERS_PER_REQUEST):
