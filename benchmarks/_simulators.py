@@ -36,7 +36,7 @@ def _serve_simulators(seed: int, invoices: int, lifetime_s: float, st_options: d
 
     box = Sandbox(seed, invoices, max_lifetime_s=lifetime_s, st_options=st_options, faults=faults).start()
     _pad_pricebook(box.company.st, extra_skus)
-    oversized = _seed_oversized(box.company.st, oversized_lines) if oversized_lines else None
+    oversized = _seed_oversized(box, oversized_lines) if oversized_lines else None
     try:
         conn.send({"settings": box.settings(), "secrets": box.secrets(),
                    "mappings": box.company.starter_mappings, "oversized": oversized})
@@ -73,20 +73,30 @@ def _answer(box, command: str, *args):
     return None
 
 
-def _seed_oversized(state, lines: int) -> dict:
+def _seed_oversized(box, lines: int) -> dict:
     """An invoice whose cost spreads over `lines` GL accounts (one item each): one AP document too long
-    for one e.net request. Returns its id and the accounts, which the benchmark maps."""
+    for one e.net request. Its item is one the starter mappings map (SKU, vendor, branch), so only its
+    size stands in its way. Returns its id and the accounts, which the benchmark maps."""
     import copy
+    import datetime as dt
 
     from desktop_app.sandbox.st_state import recompute_invoice_totals
 
-    def costed(item) -> bool:
-        return item.get("type") == "Material" and item.get("costOfSaleAccount") and item.get("cost")
+    state, mappings = box.company.st, box.company.starter_mappings
+    skus = {int(row["st_sku_id"]) for row in mappings["items"] if row.get("syspro_stock_code")}
+    vendors = {int(row["st_vendor_id"]) for row in mappings["vendors"]}
+    units = {int(row["st_business_unit_id"]) for row in mappings["branches"]}
+    start = dt.date.fromisoformat(str(box.settings()["sync.start_date"]))
 
-    template = next(inv for _, inv in sorted(state.invoices.items())
-                    if inv.get("active") is not False and not inv.get("adjustmentToId")
-                    and any(costed(i) for i in inv["items"]))
-    item = next(i for i in template["items"] if costed(i))
+    def usable(item) -> bool:
+        sku = state.materials.get(item.get("skuId")) or {}
+        vendor = (sku.get("primaryVendor") or {}).get("vendorId")
+        return (item.get("type") == "Material" and bool(item.get("costOfSaleAccount")) and bool(item.get("cost"))
+                and item.get("skuId") in skus and vendor in vendors)
+
+    template, item = next((inv, i) for _, inv in sorted(state.invoices.items()) for i in inv["items"]
+                          if inv.get("active") is not False and not inv.get("adjustmentToId")
+                          and inv["businessUnit"]["id"] in units and inv["invoiceDate"] >= start and usable(i))
     invoice = copy.deepcopy(template)
     invoice["id"] = state.new_id()
     invoice["referenceNumber"] = f"{template['referenceNumber']}9"
