@@ -34,13 +34,6 @@ def read(part: str) -> None:
     set_cursor(PREFIX + part, utcnow().isoformat())
 
 
-def forget(part: str | None = None) -> None:
-    """Read `part` (every part, without one) in full at the next cycle."""
-    query = SyncCursor.delete().where(SyncCursor.name.startswith(PREFIX) if part is None
-                                      else SyncCursor.name == PREFIX + part)
-    query.execute()
-
-
 def last_read(part: str) -> dt.datetime | None:
     row = SyncCursor.get_or_none(SyncCursor.name == PREFIX + part)
     return row.updated_at if row is not None else None
