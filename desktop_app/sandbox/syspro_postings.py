@@ -6,6 +6,7 @@ Every function runs with `state.lock` held by the caller.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -129,7 +130,7 @@ def _period_problem(state: SysproState, posting_period: str, document_date: date
 
 
 def post_ap_invoice(state: SysproState, params: etree._Element | None, doc: etree._Element | None,
-                    *, reject_all: bool = False) -> bytes:
+                    *, reject_item: Callable[[], bool] = lambda: False) -> bytes:
     opts = Options(params)
     posting_period = opts.get("PostingPeriod", "C")
     ignore_warnings = opts.get("IgnoreWarnings", "N")
@@ -142,7 +143,7 @@ def post_ap_invoice(state: SysproState, params: etree._Element | None, doc: etre
     outcomes = []
     for item in items:
         outcome = _check_ap_item(state, item, posting_period, ignore_warnings, variance, seen)
-        if reject_all:
+        if reject_item():
             outcome.error("Supplier", outcome.row["Supplier"], SUPPLIER_ON_HOLD, "Supplier is on hold")
         outcomes.append(outcome)
 

@@ -6,7 +6,8 @@ expiring after `session_idle_timeout_s` of inactivity on the injected clock.
 
 Faults (see desktop_app.sandbox.faults; counted ones fire N times): http_500, slow (seconds),
 drop, drop_after_post, slow_after_post (the post commits, the answer waits `slow_after_post_s`),
-session_expire, malformed, reject_post, odata_repeat_link (every OData next link points back at its own page).
+session_expire, malformed, reject_post (the next N invoices posted are refused),
+odata_repeat_link (every OData next link points back at its own page).
 Latency (not counted, stays on): latency_ms delays every e.net answer, latency_per_item_ms adds that
 much per item (`<Item>`, `<Orders>`) of a Setup or Transaction document, as a real server takes
 longer for a larger document.
@@ -334,8 +335,9 @@ class SysproSimulator(ServedSimulator):
                 return syspro_postings.setup_supplier(state, op.split("/")[1], xml_params, xml_in)
             elif op == "transaction/post" and bo == "APSTIN":
                 posting = not Options(xml_params).yes("ValidateOnly", False)
-                reject = posting and self.faults.take("reject_post")
-                return syspro_postings.post_ap_invoice(state, xml_params, xml_in, reject_all=reject)
+                # counted per item: in a post of several invoices, the next N of them are refused
+                return syspro_postings.post_ap_invoice(
+                    state, xml_params, xml_in, reject_item=lambda: posting and self.faults.take("reject_post"))
             elif op == "transaction/post" and bo == "PORTOI":
                 return syspro_postings.post_purchase_orders(state, xml_params, xml_in)
             elif op == "transaction/post" and bo == "INVTMA":

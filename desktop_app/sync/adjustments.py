@@ -37,7 +37,8 @@ from desktop_app.core.errors import OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, freshness, links, protocol, records
+from desktop_app.sync import dates, freshness, links, records
+from desktop_app.sync.batch_posts import PostQueue
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (
     FAILED,
@@ -53,7 +54,7 @@ from desktop_app.sync.records import (
 )
 from desktop_app.syspro import contract
 from desktop_app.syspro import inventory as invtma
-from desktop_app.syspro.errors import BusinessObjectError, ValidationError
+from desktop_app.syspro.errors import ValidationError
 from desktop_app.syspro.records import InventoryMovementRecord, readable_rows
 
 log = logging.getLogger("desktop_app.sync.adjustments")
@@ -86,6 +87,8 @@ class AdjustmentSync:
         self.guid = links.application_guid(ctx.settings)
         self.movements: list[InventoryMovementRecord] = []
         self.gate = records.CreationGate(ctx, FLOW)
+        # posts waiting to go several to an INVTMA call, by transaction date (a parameter of the call)
+        self.posts: dict[dt.date | None, PostQueue] = {}
 
     def run(self) -> None:
         self.discover()
@@ -109,6 +112,8 @@ class AdjustmentSync:
         for link in self.gate.release():
             self.ctx.check_cancelled()
             self._one(link)
+        for queue in self.posts.values():
+            queue.flush()
         self.write_back()
         self.worklist()
 
@@ -270,7 +275,6 @@ class AdjustmentSync:
                 warehouse=warehouse, stock_code=stock_code, quantity=quantity,
                 reference=reference, notation=f"ServiceTitan adjustment {number}"[:50]))
         try:
-            params = invtma.build_parameters(validate_only=False, transaction_date=day)
             xml_in = invtma.build_document(items)
         except ValidationError as exc:
             records.transition(link, FAILED, "invalid", f"Cannot be sent to SYSPRO: {exc}", actor=self.actor,
@@ -278,26 +282,30 @@ class AdjustmentSync:
             self.summary.failed += 1
             return
         pending = {"reference": reference, "groups": {k: format(v, "f") for k, v in delta.items()}}
-        def request():
-            xml_out = self.session.get().post(invtma.BUSINESS_OBJECT, params, xml_in)
-            return xml_out, invtma.parse_result(xml_out)
+        self._queue(day).add(
+            link, xml_in, f"Posting {len(items)} movement(s) to SYSPRO with reference {reference}",
+            then=lambda answered, xml_out: self._answered(link, pending, answered, xml_out),
+            refused=lambda text: self._rejected(link, text, None),
+            what=f"Adjustment {number} ({len(items)} movement(s))", items=len(items),
+            fields={"data": {**data, "pending": pending}}, event={"pending": pending})
 
-        answer = records.write_once(
-            link, f"Posting {len(items)} movement(s) to SYSPRO with reference {reference}", request,
-            actor=self.actor, summary=self.summary, system="SYSPRO", refused=(BusinessObjectError,),
-            on_refused=lambda exc: self._rejected(link, f"SYSPRO refused it: {exc}", None),
-            event={"pending": pending}, xml_sent=protocol.wire_text(params, xml_in),
-            then=f"Reference {reference} will be looked up before anything is posted again.",
-            data={**data, "pending": pending})
-        if answer is protocol.NOT_SETTLED:
-            return
-        xml_out, result = answer
-        if result.items and all(item.ok for item in result.items):
-            journals = ", ".join(sorted({str(item.journal) for item in result.items if item.journal}))
+    def _queue(self, day: dt.date | None) -> PostQueue:
+        if day not in self.posts:
+            self.posts[day] = PostQueue(
+                self.ctx, self.session, self.summary, business_object=invtma.BUSINESS_OBJECT,
+                # several adjustments: all or none, so a refused one never leaves another half posted
+                parameters=lambda count: invtma.build_parameters(validate_only=False, transaction_date=day),
+                parse=invtma.parse_result, noun="movement", all_or_nothing=True)
+        return self.posts[day]
+
+    def _answered(self, link: SyncLink, pending: dict, result_items: list, xml_out: str) -> None:
+        """What SYSPRO answered for an adjustment's movements (its items of the INVTMA post)."""
+        if result_items and all(item.ok for item in result_items):
+            journals = ", ".join(sorted({str(item.journal) for item in result_items if item.journal}))
             self._posted(link, link.data, pending, journals, xml_out=xml_out)
             self.summary.to_syspro += 1
             return
-        problems = [f"{i.warehouse}/{i.stock_code}: {i.message}" for i in result.items if not i.ok]
+        problems = [f"{i.warehouse}/{i.stock_code}: {i.message}" for i in result_items if not i.ok]
         self._rejected(link, "SYSPRO rejected it: " + ("; ".join(problems) or "no items in the answer"), xml_out)
 
     def _rejected(self, link: SyncLink, message: str, xml_out: str | None) -> None:

@@ -1139,11 +1139,15 @@ def _record_item(ctx: SyncContext, session, doc: ApDocument, verdict, item, xml_
 def release_credits(ctx: SyncContext) -> list[int]:
     """Move credit notes on when what they wait for changed: READY once the original invoice is in
     SYSPRO. Returns the ids released to READY."""
+    from desktop_app.syspro.batching import TOO_LONG_PREFIX
+
     released, evaluate_again = [], set()
     unmatched = ctx.settings["sync.unmatched_credits"]
     waiting = ApDocument.select().where(ApDocument.state.in_([WAITING_FOR_ORIGINAL, HELD]),
                                         ApDocument.transaction_code == "C").order_by(ApDocument.id)
     for doc in waiting:
+        if doc.reason.startswith(TOO_LONG_PREFIX):
+            continue  # held for its size: a person raises the limit and retries it
         target = credit_target(doc.supplier, doc.credit_of, doc.st_invoice_number or str(doc.st_invoice_id),
                                doc.credit_against)
         if target.state == HELD and unmatched == UNMATCHED_NEGATIVE_INVOICE:

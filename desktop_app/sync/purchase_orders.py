@@ -45,6 +45,7 @@ from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
 from desktop_app.sync import dates, freshness, links, protocol, records
 from desktop_app.sync import vendors as vendor_flow
+from desktop_app.sync.batch_posts import PostQueue
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (
     CONFLICT,
@@ -102,6 +103,10 @@ class PoSync:
         self._warehouse_branches: dict[str, str] = {}
         self.gate = records.CreationGate(ctx, FLOW)
         self.syspro_unreadable: dict[str, str] = {}  # SYSPRO PO number → what cannot be read in its rows
+        # new POs for SYSPRO, posted several to a PORTOI call (`batch_posts`) after each pass
+        self.adds = PostQueue(ctx, session, summary, business_object=portoi.BUSINESS_OBJECT,
+                              parameters=lambda count: portoi.build_parameters(validate_only=False),
+                              parse=portoi.parse_result, noun="order")
 
     def local_date(self, value) -> dt.date | None:
         """A ServiceTitan timestamp as the office's date (sync.timezone)."""
@@ -254,6 +259,7 @@ class PoSync:
                          .order_by(SyncLink.id)):
             self.ctx.check_cancelled()
             self._one(link, self.new_st_po)
+        self.adds.flush()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.syspro_key.is_null(False)).order_by(SyncLink.id)):
             self.ctx.check_cancelled()
@@ -283,6 +289,7 @@ class PoSync:
                 self._one(link, self.new_st_po)
             elif link.syspro_key in self.headers:
                 self._one(link, lambda link: self.new_syspro_po(self.headers[link.syspro_key], link))
+        self.adds.flush()
 
     def _one(self, link: SyncLink, step) -> None:
         """One PO's step: held on its own if its data cannot be read, the flow going on."""
@@ -399,12 +406,19 @@ class PoSync:
                                            due_date=self.local_date(raw.get("requiredOn")),
                                            warehouse=location.syspro_warehouse,
                                            customer_po_number=reference, lines=po_lines)
-        sent = self._post(link, doc, f"Adding ServiceTitan PO {number} to SYSPRO (supplier {vendor.syspro_supplier}, "
-                          f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), "
-                          f"CustomerPoNumber {reference})")
-        if sent is None:
+        try:
+            xml_in = portoi.build_document([doc])
+        except ValidationError as exc:
+            self._failed(link, f"Cannot be sent to SYSPRO: {exc}", st_hash=links.view_hash(st_view(link.st_current)))
             return
-        item, xml_out = sent
+        self.adds.add(link, xml_in, f"Adding ServiceTitan PO {number} to SYSPRO (supplier {vendor.syspro_supplier}, "
+                      f"warehouse {location.syspro_warehouse}, {len(po_lines)} line(s), CustomerPoNumber {reference})",
+                      then=lambda items, xml_out: self._added(link, raw, reference, items[0], xml_out),
+                      refused=lambda text: self._failed(link, text, st_hash=links.view_hash(st_view(link.st_current))),
+                      what=f"ServiceTitan PO {number} ({len(po_lines)} line(s))")
+
+    def _added(self, link: SyncLink, raw: dict, reference: str, item, xml_out: str) -> None:
+        """What SYSPRO answered for a new PO of ours (its item of the PORTOI post)."""
         if not item.ok:
             self._failed(link, "SYSPRO rejected the PO: " + item.message, xml_out,
                          st_hash=links.view_hash(st_view(raw)))

@@ -178,9 +178,13 @@ def join(head: str, pieces: Sequence[Piece], tail: str) -> str:
     return head + "".join(piece.xml for piece in pieces) + tail
 
 
+# How the reason of a document held for its size starts (a flow leaves such a document for a person).
+TOO_LONG_PREFIX = "Too long for one SYSPRO e.net request"
+
+
 def too_long_reason(what: str, size: int, limit: int) -> str:
     """Why a document alone is over the request limit, and what a person can do about it."""
-    return (f"{what} takes {size} bytes of e.net request line on its own, over the limit of {limit} bytes "
-            f"(syspro.max_request_bytes, or what the e.net server refused this session). It is never split "
-            f"or sent blindly: raise {HTTP_SYS_SETTING} above {size + 1000}, and syspro.max_request_bytes to "
-            f"match, then Retry it; or post it in SYSPRO by hand and Skip it here.")
+    return (f"{TOO_LONG_PREFIX}: {what} takes {size} bytes of e.net request line on its own, over the limit "
+            f"of {limit} bytes (syspro.max_request_bytes, or what the e.net server refused this session). It is "
+            f"never split or sent blindly: raise {HTTP_SYS_SETTING} above {size + 1000}, and "
+            "syspro.max_request_bytes to match, then Retry it; or post it in SYSPRO by hand and Skip it here.")

@@ -118,14 +118,18 @@ def test_a_holder_in_doubt_or_posting_counts_as_taken(sandbox, holder_state):
     assert ApDocument.get_by_id(holder.id).state in (ledger.POSTED, ledger.CONFIRMED)
 
 
-def test_a_session_evicted_between_mark_and_post_is_looked_up_before_it_is_sent_again(sandbox, monkeypatch):
+@pytest.mark.parametrize("batch_size", ["1", "25"])
+def test_a_session_evicted_between_mark_and_post_is_looked_up_before_it_is_sent_again(sandbox, monkeypatch,
+                                                                                    batch_size):
+    from desktop_app.core import config
     from desktop_app.syspro.enet import EnetClient
 
+    config.save_setting("syspro.post_batch_size", batch_size, actor="test")
     c = sandbox.company.credentials
     evicted = []
     plain = invoices._send_and_record
 
-    def evict_first(ctx, session, doc, params, xml_in, summary):
+    def evict_first(ctx, session, docs, params, xml_in, summary):
         if not evicted:
             # the same operator logs on elsewhere (a second copy, a person in SYSPRO): ours is evicted
             other = EnetClient(base_url=sandbox.syspro.enet_url, operator=c["syspro_operator"],
@@ -133,19 +137,20 @@ def test_a_session_evicted_between_mark_and_post_is_looked_up_before_it_is_sent_
                                company_password="", connect_timeout=5, read_timeout=5)
             with other.session():
                 pass
-            evicted.append(doc.id)
-        return plain(ctx, session, doc, params, xml_in, summary)
+            evicted.extend(doc.id for doc in docs)
+        return plain(ctx, session, docs, params, xml_in, summary)
 
     monkeypatch.setattr(invoices, "_send_and_record", evict_first)
     cycle()
-    (doc_id,) = evicted
-    doc = ApDocument.get_by_id(doc_id)
-    assert doc.state == ledger.CONFIRMED, doc.reason
-    kinds = [event.kind for event in ledger.trail(doc_id)]
-    # e.net turned the post away; it was looked up on a fresh session, found missing, and sent once more
-    tried = kinds[kinds.index("post_attempt"):kinds.index("posted")]
-    assert tried[:4] == ["post_attempt", "session_lost", "lookup", "not_posted"]
-    assert tried.count("post_attempt") == 2 and tried[-1] == "post_attempt"
+    assert len(evicted) == 1 if batch_size == "1" else 1 < len(evicted) <= 25
+    for doc_id in evicted:  # every document of the call the session was evicted under
+        doc = ApDocument.get_by_id(doc_id)
+        assert doc.state == ledger.CONFIRMED, doc.reason
+        kinds = [event.kind for event in ledger.trail(doc_id)]
+        # e.net turned the post away; it was looked up on a fresh session, found missing, and sent once more
+        tried = kinds[kinds.index("post_attempt"):kinds.index("posted")]
+        assert tried[:4] == ["post_attempt", "session_lost", "lookup", "not_posted"]
+        assert tried.count("post_attempt") == 2 and tried[-1] == "post_attempt"
     assert ledger.counts()[ledger.CONFIRMED] > 10 and ledger.counts()[ledger.IN_DOUBT] == 0
     assert all(count == 1 for count in posted_keys(sandbox).values())
 
@@ -163,11 +168,11 @@ def test_test_connection_during_a_cycle_refuses_instead_of_evicting_its_session(
     answers = []
     plain = invoices._send_and_record
 
-    def test_connection_meanwhile(ctx, session, doc, params, xml_in, summary):
+    def test_connection_meanwhile(ctx, session, docs, params, xml_in, summary):
         if not answers:
             before = logons(sandbox)
             answers.append((cli("test-connection", "--syspro"), logons(sandbox) - before))
-        return plain(ctx, session, doc, params, xml_in, summary)
+        return plain(ctx, session, docs, params, xml_in, summary)
 
     monkeypatch.setattr(invoices, "_send_and_record", test_connection_meanwhile)
     cycle()

@@ -23,7 +23,8 @@ from tests.reliability.scenarios import Outcome, one_cycle, recover
 
 @contextmanager
 def _before_each(name: str, every: int, action: Callable[[ApDocument], None]) -> Iterator[list[int]]:
-    """Run `action(doc)` before every `every`-th call of invoices.<name>(ctx, session, doc, ...)."""
+    """Run `action(doc)` before every `every`-th call of invoices.<name>(ctx, session, doc, ...) (the
+    first document of the call when it takes several)."""
     plain = getattr(invoices, name)
     hits: list[int] = []
     calls = [0]
@@ -31,8 +32,9 @@ def _before_each(name: str, every: int, action: Callable[[ApDocument], None]) ->
     def hooked(ctx, session, doc, *args):
         calls[0] += 1
         if calls[0] % every == 0:
-            action(doc)
-            hits.append(doc.id)
+            first = doc[0] if isinstance(doc, list) else doc  # `_send_and_record` takes a call's documents
+            action(first)
+            hits.append(first.id)
         return plain(ctx, session, doc, *args)
 
     setattr(invoices, name, hooked)

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [11, 23, 42])
-def test_random_kills_lose_nothing_and_post_nothing_twice(seed, tmp_path, data_home, monkeypatch):
+@pytest.mark.parametrize("seed, batch_size", [(11, "25"), (23, "1"), (42, "25")])
+def test_random_kills_lose_nothing_and_post_nothing_twice(seed, batch_size, tmp_path, data_home, monkeypatch):
     xdg = str(tmp_path / "xdg")
     monkeypatch.setenv("XDG_DATA_HOME", xdg)
     keyring.set_keyring(PlaintextKeyring())
@@ -25,6 +25,9 @@ def test_random_kills_lose_nothing_and_post_nothing_twice(seed, tmp_path, data_h
     box = Sandbox(seed=seed, invoices=150, max_lifetime_s=600).start()
     try:
         box.configure_profile()
+        from desktop_app.core import config
+
+        config.save_setting("syspro.post_batch_size", batch_size, actor="test")
         outcome = scenarios.crash_loop_in(box, seed=seed, kills=6, env=scenarios.subprocess_env(xdg))
         assert outcome.kills >= 2, "too few runs were killed: the test proved nothing"
         assert (outcome.lost, outcome.duplicated, outcome.stuck, outcome.disagree) == (0, 0, 0, 0), outcome

@@ -224,6 +224,25 @@ def test_apply_if_entire_document_valid(enet, state):
     assert each_alone.findtext("StatusOfItems/ItemsInvalid") == "000001"
 
 
+def test_several_items_of_several_suppliers_each_get_their_own_result_in_order(enet, state):
+    """APSTIN takes many invoices of many suppliers in one document; with ApplyIfEntireDocumentValid=N
+    each item is posted or rejected on its own and answered in its place (ItemNumber)."""
+    document = apstin_doc(apstin_item(invoice="M-1"), apstin_item(supplier="JOHNSTONE", invoice="M-2"),
+                          apstin_item(invoice="M-3", lines=(("9999-999", "100.00"),)),
+                          apstin_item(supplier="JOHNSTONE", invoice="M-4"))
+    root = enet.post("APSTIN", document, apstin_params(apply_all="N"))
+    answered = items(root)
+    assert [(i.findtext("ItemNumber"), i.findtext("Supplier"), i.findtext("Invoice")) for i in answered] == [
+        ("000001", "FERGUSON", "M-1"), ("000002", "JOHNSTONE", "M-2"), ("000003", "FERGUSON", "M-3"),
+        ("000004", "JOHNSTONE", "M-4")]
+    assert [i.findtext("Journal") for i in answered] == ["1", "1", None, "1"]  # one journal for the post
+    assert set(errors(answered[2])) == {"LedgerCode"} and not errors(answered[0])
+    assert [(r["Supplier"], r["Invoice"]) for r in state.ap_invoices] == [
+        ("FERGUSON", "M-1"), ("JOHNSTONE", "M-2"), ("JOHNSTONE", "M-4")]
+    assert root.findtext("StatusOfItems/ItemsProcessed") == "000004"
+    assert root.findtext("StatusOfItems/ItemsInvalid") == "000001"
+
+
 def test_same_invoice_twice_in_one_document_is_a_duplicate(enet, state):
     root = enet.post("APSTIN", apstin_doc(apstin_item(), apstin_item()), apstin_params(apply_all="N"))
     assert errors(items(root)[0]) == {}

@@ -149,7 +149,8 @@ def test_stops_by_itself_after_its_lifetime(state, http):
 def _raw_get(sim, target: str, extra_headers: str = "") -> bytes:
     """One GET with exactly this request target, as bytes on the wire (requests would re-encode it)."""
     with socket.create_connection(("127.0.0.1", sim.port), timeout=5) as conn:
-        conn.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra_headers}\r\n".encode("ascii"))
+        head = f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra_headers}\r\n"
+        conn.sendall(head.encode("ascii"))
         chunks = []
         while chunk := conn.recv(65536):
             chunks.append(chunk)

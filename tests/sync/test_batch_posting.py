@@ -340,3 +340,17 @@ def test_a_credit_whose_original_was_refused_in_the_same_pass_is_not_sent(databa
     invoices.post_documents(ctx, session, [original, other, ApDocument.get_by_id(credit.id)], invoices.CycleSummary())
     assert session.posts == 1
     assert states([original, other, credit]) == [ledger.POSTED, ledger.FAILED, ledger.READY]
+
+
+def test_a_credit_held_for_its_size_stays_held_for_a_person(database):
+    ctx = SyncContext(settings=batch_settings(25, max_bytes=3000), actor="test")
+    original = make_docs(1)[0]
+    ApDocument.update(state=ledger.CONFIRMED).where(ApDocument.id == original.id).execute()
+    credit = ApDocument.create(doc_key="9:SUP", st_invoice_id=9, st_invoice_number="109", state=ledger.READY,
+                               supplier="SUP", syspro_invoice=original.syspro_invoice, transaction_code="C",
+                               credit_of=original.st_invoice_id, amount=Decimal("500.00"),
+                               invoice_date=dt.date(2026, 11, 3), branch="DAL",
+                               lines=[dict(LINE, ledger_code=f"10-{6000 + k}", amount="12.50") for k in range(40)])
+    invoices.post_documents(ctx, EachPosted(), [ApDocument.get_by_id(credit.id)], invoices.CycleSummary())
+    assert ApDocument.get_by_id(credit.id).state == ledger.HELD
+    assert invoices.release_credits(ctx) == [] and ApDocument.get_by_id(credit.id).state == ledger.HELD

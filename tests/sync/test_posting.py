@@ -243,7 +243,8 @@ def test_a_cancel_puts_the_marked_documents_that_were_not_sent_back_to_ready(doc
     after = [ApDocument.get_by_id(d.id) for d in docs]
     assert [d.state for d in after] == [ledger.POSTED, ledger.POSTED, ledger.READY, ledger.READY]
     assert [d.attempts for d in after] == [1, 1, 0, 0]  # not counted as sent: no look-up before the next post
-    assert "post_attempt" not in [e.kind for e in ledger.trail(docs[3].id)]  # a call's documents are marked just before it
+    # a call's documents are marked just before it: the unsent ones never were
+    assert "post_attempt" not in [e.kind for e in ledger.trail(docs[3].id)]
     ctx.cancel_event.clear()
     again = EachPosted()
     invoices.post_documents(ctx, again, [ApDocument.get_by_id(d.id) for d in docs[2:]], invoices.CycleSummary())
