@@ -8,7 +8,10 @@ again once `sync.refresh_minutes` have passed, and Sync now reads everything at 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
+
+import pytest
 
 from desktop_app.core.models import ApDocument, SyncCursor
 from desktop_app.sandbox.seed import advance
@@ -141,7 +144,21 @@ def test_a_person_s_action_on_a_record_is_not_left_until_the_refresh_time(sandbo
     assert any(path.endswith("/ApSupplier") for path, _ in requests.odata())
 
 
-def test_status_says_how_long_new_invoices_took_to_reach_ap(sandbox, go_live, capsys):
+@pytest.fixture
+def cli_logging():
+    """The CLI sets up the process's logging; later tests of this process expect it as it was."""
+    from desktop_app.core import logs
+
+    ours = logging.getLogger("desktop_app")
+    level, handlers = ours.level, list(ours.handlers)
+    yield
+    logs.reset_logging()
+    ours.setLevel(level)
+    for handler in [h for h in ours.handlers if h not in handlers]:
+        ours.removeHandler(handler)
+
+
+def test_status_says_how_long_new_invoices_took_to_reach_ap(sandbox, go_live, capsys, cli_logging):
     import json
 
     from desktop_app.cli import main
