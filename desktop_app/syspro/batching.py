@@ -19,8 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus
 
-import requests
-
 # How the request line is written: `GET <path>?<query> HTTP/1.1`
 _REQUEST_LINE_EXTRA = len("GET ") + len(" HTTP/1.1")
 # A sandbox-free stand-in for a session that cannot measure (a test's scripted session).
@@ -40,6 +38,8 @@ def encoded_size(text: str) -> int:
 
 def request_line_bytes(base_url: str, operation: str, params: dict[str, str]) -> int:
     """Bytes of the request line requests sends for a GET of `base_url/operation` with `params`."""
+    import requests  # on first use, as the e.net client imports it (sync.cycle.preload)
+
     prepared = requests.Request("GET", f"{base_url.rstrip('/')}/{operation}", params=params).prepare()
     return _REQUEST_LINE_EXTRA + len(prepared.path_url)
 

@@ -93,7 +93,11 @@ def test_a_cli_cycle_refuses_with_exit_2_and_a_sentence_when_the_other_cycle_doe
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIGKILL of the parent, checked through /proc")
 def test_an_engine_whose_app_dies_finishes_its_document_then_lets_the_next_cycle_run(sandbox, data_home):
+    from desktop_app.core import config
+
     sandbox.syspro.set_faults({"slow": 0.15})  # every SYSPRO answer a little late: the cycle takes a while
+    # small posts, so that documents are left when the engine stops after the one in flight
+    config.save_setting("syspro.post_batch_size", "2", actor="test")
     app, conn = start(app_syncing_in_its_engine, str(data_home), sandbox.secrets())
     engine_pid = None
     try:
