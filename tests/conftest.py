@@ -39,6 +39,9 @@ def memory_keyring():
     yield backend
     keyring.set_keyring(previous)
     redact.forget_all()
+    from desktop_app.servicetitan.auth import forget_shared_tokens
+
+    forget_shared_tokens()  # a token kept between jobs belongs to this test's server
 
 
 @pytest.fixture

@@ -32,12 +32,20 @@ def cmd_status(args) -> int:
         "cursors": {c.name: {"value": c.value, "updated_at": c.updated_at.isoformat()} for c in SyncCursor.select()},
         "waiting_for_approval": records.waiting_counts(),
         "posting": posting.posting_state(settings),
+        "invoice_to_ap": None,
     }
+    from desktop_app.sync.delay import invoice_to_ap
+
+    delay = invoice_to_ap()
+    if delay is not None:
+        data["invoice_to_ap"] = {**delay.as_dict(), "sentence": delay.sentence()}
     if args.json:
         print_json(data)
     else:
         print(posting.posting_line(data["posting"]))
         print("Invoices: " + ", ".join(f"{k} {v}" for k, v in data["counts"]["invoices"].items()))
+        if delay is not None:
+            print(delay.sentence())
         for waiting in data["waiting_for_approval"]:
             print(f"{waiting['sentence']} (ml-connector records approve --flow {waiting['flow']} --all)")
         last_cycle = data["last_cycle"]

@@ -147,6 +147,12 @@ _SPECS = [
                 "MaxFieldLength and MaxRequestBytes registry values under "
                 "HKLM\\System\\CurrentControlSet\\Services\\HTTP\\Parameters); raise both together",
                 minimum=2000, maximum=1000000),
+    SettingSpec("sync.refresh_minutes", "int", 15,
+                "Scheduled cycles read ServiceTitan's new invoices, purchase orders and adjustments every time, "
+                "but what rarely changes (vendors and suppliers, SYSPRO's purchase orders, ServiceTitan's "
+                "technicians, business units and pricebook) only when one of them needs it or once this many "
+                "minutes have passed; Sync now always reads everything. 0: every cycle reads everything",
+                minimum=0, maximum=1440),
 ]
 SPECS: dict[str, SettingSpec] = {spec.key: spec for spec in _SPECS}
 

@@ -7,6 +7,7 @@ refresh. A token is remembered by `redact` the moment it arrives.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -32,6 +33,19 @@ class _Token:
     refresh_at: float  # on the injected clock
 
 
+# Tokens outlive the job that fetched them: a scheduled cycle every minute reuses the last cycle's
+# token instead of asking for one each time. Kept in memory only, per auth URL, client and secret,
+# and only for managers on the real monotonic clock (one with a test clock keeps its own).
+_shared_tokens: dict[tuple[str, str, str], _Token] = {}
+_shared_lock = threading.Lock()
+
+
+def forget_shared_tokens() -> None:
+    """Drop every token kept between jobs (the next request of each client fetches a new one)."""
+    with _shared_lock:
+        _shared_tokens.clear()
+
+
 class TokenManager:
     def __init__(self, *, session: requests.Session, auth_url: str, client_id: str,
                  client_secret: str, timeout: tuple[float, float], policy_source,
@@ -53,6 +67,8 @@ class TokenManager:
         self._on_retry = on_retry
         self._lock = threading.Lock()
         self._token: _Token | None = None
+        self._shared_key = ((auth_url, client_id, hashlib.sha256(client_secret.encode()).hexdigest())
+                            if clock is time.monotonic else None)
 
     @property
     def expires_in(self) -> float | None:
@@ -61,9 +77,20 @@ class TokenManager:
     def authorization(self) -> str:
         """The `Authorization` header value, refreshing the token first if it is due."""
         with self._lock:
+            if self._token is None and self._shared_key is not None:
+                with _shared_lock:
+                    self._token = _shared_tokens.get(self._shared_key)
+                if self._token is not None:
+                    register_secret(self._token.value)
             if self._token is None or self._clock() >= self._token.refresh_at:
                 self._token = self._fetch()
+                self._share()
             return "Bearer " + self._token.value
+
+    def _share(self) -> None:
+        if self._shared_key is not None and self._token is not None:
+            with _shared_lock:
+                _shared_tokens[self._shared_key] = self._token
 
     def refresh_after_rejection(self, rejected_authorization: str) -> str:
         """The API answered 401 to `rejected_authorization`: get a new token unless another
@@ -71,6 +98,7 @@ class TokenManager:
         with self._lock:
             if self._token is None or "Bearer " + self._token.value == rejected_authorization:
                 self._token = self._fetch()
+                self._share()
             return "Bearer " + self._token.value
 
     def _fetch(self) -> _Token:

@@ -36,10 +36,21 @@ from desktop_app.core.db import (
 from desktop_app.core.errors import OutcomeUnknown
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, links, records
+from desktop_app.sync import dates, freshness, links, records
 from desktop_app.sync.batch_posts import PostQueue
 from desktop_app.sync.context import SyncContext
-from desktop_app.sync.records import FAILED, HELD, IN_DOUBT, READY, SKIPPED, SYNCED, WAITING, FlowSummary, LazySession
+from desktop_app.sync.records import (
+    FAILED,
+    HELD,
+    IN_DOUBT,
+    READY,
+    SKIPPED,
+    SYNCED,
+    SYNCING,
+    WAITING,
+    FlowSummary,
+    LazySession,
+)
 from desktop_app.syspro import contract
 from desktop_app.syspro import inventory as invtma
 from desktop_app.syspro.errors import ValidationError
@@ -81,6 +92,17 @@ class AdjustmentSync(records.TwoWaySync):
 
     def run(self) -> None:
         self.discover()
+        self.reconcile()
+
+    def run_if_changed(self) -> bool:
+        """A scheduled cycle before the refresh time is up: ServiceTitan's feed, and the rest only when
+        it brought something or a record has work. Whether the rest ran."""
+        if not self.discover() and not freshness.flow_has_work(FLOW, (READY, IN_DOUBT, SYNCING)):
+            return False
+        self.reconcile()
+        return True
+
+    def reconcile(self) -> None:
         self.read_movements()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.st_id.is_null(False),
                                                  SyncLink.state.in_([READY, IN_DOUBT, HELD, WAITING]))
@@ -96,12 +118,15 @@ class AdjustmentSync(records.TwoWaySync):
         self.worklist()
 
     # ------------------------------------------------------------------ reading
-    def discover(self) -> None:
+    def discover(self) -> int:
+        """ServiceTitan's changes since the feed's token, stored; how many records the feed sent."""
+        received = 0
         dates.reopen_skipped_for_date(self.ctx, FLOW, CURSOR)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         start = self.ctx.settings["sync.start_date"]
         since = cursor.value if cursor else (start.isoformat() if start else None)
         for page in self.ctx.st.export_adjustments(since):
+            received += len(page.records)
             with database.atomic():
                 for adjustment in page.records:
                     if isinstance(adjustment, UnreadableRecord):
@@ -113,6 +138,7 @@ class AdjustmentSync(records.TwoWaySync):
             self.ctx.check_cancelled()
             if not page.has_more:
                 break
+        return received
 
     def store(self, raw: dict) -> None:
         link = links.by_st(FLOW, int(raw["id"]))

@@ -9,6 +9,7 @@ needs SYSPRO e.net, and `end_enet_session()` (run by the cycle and by `close()`)
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -43,6 +44,8 @@ class SyncContext:
     odata_factory: Callable[[Settings], ODataReader | None] | None = None
     progress_callback: ProgressCallback | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    # a scheduled cycle's: how long what rarely changes may go unread (sync/freshness.py); None reads all
+    refresh_every: dt.timedelta | None = None
     _st: ServiceTitanClient | None = None
     _enet: EnetClient | None = None
     _odata: ODataReader | None = None
@@ -126,6 +129,9 @@ class SyncContext:
                 from desktop_app.syspro.odata import ODataReader
 
                 self._odata = ODataReader.from_settings(self.settings)
+                if self.refresh_every is not None:
+                    # the site's columns are read again once the refresh time is up, not in every cycle
+                    self._odata.schema_max_age = self.refresh_every.total_seconds()
         return self._odata
 
     def progress(self, done: int, total: int, message: str) -> None:

@@ -1,6 +1,7 @@
 """A sync cycle: every flow in turn (or one), each failure contained to its flow, one e.net session."""
 from __future__ import annotations
 
+import datetime as dt
 import importlib
 import logging
 from collections.abc import Callable
@@ -115,6 +116,14 @@ def run_cycle(ctx: SyncContext, flow: str | None = None) -> CycleResult:
     # an engine whose app died may still be finishing its document: this cycle waits for it
     with cycle_lock.held(on_wait=waiting):
         return _run_flows(ctx, flow)
+
+
+def run_scheduled_cycle(ctx: SyncContext) -> CycleResult:
+    """A cycle the scheduler started: every flow, with what rarely changes read only when its time
+    is up (`sync.refresh_minutes`, sync/freshness.py), so that a short interval stays cheap."""
+    minutes = ctx.settings["sync.refresh_minutes"]
+    ctx.refresh_every = dt.timedelta(minutes=minutes) if minutes else None
+    return run_cycle(ctx)
 
 
 def _run_flows(ctx: SyncContext, flow: str | None) -> CycleResult:

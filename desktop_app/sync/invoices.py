@@ -31,7 +31,7 @@ from desktop_app.core.db import ApDocument, SourceInvoice, SyncCursor, database,
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
 from desktop_app.core.redact import redact
 from desktop_app.servicetitan.errors import FeedNotAdvancing
-from desktop_app.sync import dates, ledger, pricebook, protocol, readable
+from desktop_app.sync import dates, freshness, ledger, pricebook, protocol, readable
 from desktop_app.sync.build import (
     INVOICE_NUMBER_MAX,
     BuildResult,
@@ -68,6 +68,8 @@ log = logging.getLogger("desktop_app.sync.invoices")
 CURSOR = "invoices.export"
 # What the documents waiting for a mapping were last evaluated against (see `reevaluate_waiting`).
 WAITING_INPUTS = "invoices.waiting_inputs"
+WAITING_LOCAL_INPUTS = "invoices.waiting_local_inputs"
+REFERENCE = "invoices.reference"  # freshness part: technicians, business units, pricebook feeds
 # However stable the inputs look, the waiting documents are evaluated again at least this often.
 FULL_REEVALUATION_EVERY = dt.timedelta(hours=24)
 USER_SKIP_PREFIX = "Skipped by "
@@ -624,6 +626,12 @@ def discover(ctx: SyncContext, evaluator: Evaluator, summary: CycleSummary) -> s
     return seen
 
 
+def local_inputs(evaluator: Evaluator) -> str:
+    """The part of `evaluation_inputs` kept in this database (no ServiceTitan reference data)."""
+    material = repr((__version__, evaluator.settings, evaluator.mappings))
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
 def evaluation_inputs(evaluator: Evaluator) -> str:
     """A digest of everything an invoice's evaluation reads besides the invoice and its own rows:
     mappings, build settings, ServiceTitan reference data, the app's version. `build_documents` is
@@ -650,10 +658,23 @@ def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -
         # nothing waits and nothing was discovered, and fetching the reference data would be waste.
         if evaluator.has_reference:
             set_cursor(WAITING_INPUTS, evaluation_inputs(evaluator))
+            set_cursor(WAITING_LOCAL_INPUTS, local_inputs(evaluator))
+            freshness.read(REFERENCE)
         return 0
-    inputs = evaluation_inputs(evaluator)
+    local = local_inputs(evaluator)
     last = SyncCursor.get_or_none(SyncCursor.name == WAITING_INPUTS)
+    if not evaluator.has_reference and not freshness.due(ctx, REFERENCE):
+        # a scheduled cycle within sync.refresh_minutes of the last reference read: only what is
+        # kept here (mappings, settings) can have changed, and reading ServiceTitan's lists to find
+        # out costs requests
+        last_local = SyncCursor.get_or_none(SyncCursor.name == WAITING_LOCAL_INPUTS)
+        if (last is not None and last_local is not None and last_local.value == local
+                and utcnow() - last.updated_at < FULL_REEVALUATION_EVERY):
+            return 0
+    inputs = evaluation_inputs(evaluator)
+    freshness.read(REFERENCE)
     if last is not None and last.value == inputs and utcnow() - last.updated_at < FULL_REEVALUATION_EVERY:
+        set_cursor(WAITING_LOCAL_INPUTS, local)
         return 0
     released = 0
     for start in range(0, len(ids), PAGE_QUERY_IDS):
@@ -673,6 +694,7 @@ def reevaluate_waiting(ctx: SyncContext, evaluator: Evaluator, skip: set[int]) -
                     released += doc.state == READY
         ctx.check_cancelled()
     set_cursor(WAITING_INPUTS, inputs)
+    set_cursor(WAITING_LOCAL_INPUTS, local)
     if released:
         log.info("%d document(s) released by new mappings", released)
     return released
@@ -1279,9 +1301,9 @@ def validate(ctx: SyncContext, documents: list[ApDocument]) -> list[list[str]]:
     answer is its own item; a rehearsal of a go-live backlog so takes as many calls as its posting."""
     from desktop_app.syspro import apstin, batching
 
-    answers: list[list[str]] = [[] for _ in documents]
     if not documents:
-        return answers
+        return []
+    answers: dict = {}  # a document's place in `documents` → SYSPRO's problems with it
     pieces: list[batching.Piece] = []
     head = tail = ""
     for index, doc in enumerate(documents):
@@ -1294,12 +1316,12 @@ def validate(ctx: SyncContext, documents: list[ApDocument]) -> list[list[str]]:
     checked = [0]
     with ctx.shared_enet_session() as session:
         while pieces:
-            pieces = _validate_pieces(ctx, session, pieces, head, tail, answers, checked)
-    return answers
+            pieces = _validate_pieces(ctx, session, pieces, head, tail, answers, checked, len(documents))
+    return [answers.get(index, []) for index in range(len(documents))]
 
 
-def _validate_pieces(ctx: SyncContext, session, pieces: list, head: str, tail: str, answers: list[list[str]],
-                     checked: list[int]) -> list:
+def _validate_pieces(ctx: SyncContext, session, pieces: list, head: str, tail: str, answers: dict,
+                     checked: list[int], total: int) -> list:
     """Validate `pieces` packed into calls; returns those to pack again (the server refused a call as
     too long and the session's budget is halved), or [] when each has its answer."""
     from desktop_app.syspro import apstin, batching
@@ -1317,7 +1339,6 @@ def _validate_pieces(ctx: SyncContext, session, pieces: list, head: str, tail: s
         answers[piece.key] = [batching.too_long_reason(
             f"Invoice {doc.syspro_invoice} for supplier {doc.supplier} ({len(doc.lines)} line(s))",
             overhead + piece.size, budget)]
-    total = len(answers)
     for index, batch in enumerate(packing.batches):
         ctx.check_cancelled()
         try:

@@ -42,7 +42,7 @@ from desktop_app.core.db import (
 )
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, links, protocol, records
+from desktop_app.sync import dates, freshness, links, protocol, records
 from desktop_app.sync import vendors as vendor_flow
 from desktop_app.sync.batch_posts import PostQueue
 from desktop_app.sync.context import SyncContext
@@ -113,12 +113,15 @@ class PoSync(records.TwoWaySync):
         return dates.accounting_date(value, self.ctx.settings["sync.timezone"])
 
     # ------------------------------------------------------------------ reading
-    def discover(self) -> None:
+    def discover(self) -> int:
+        """ServiceTitan's changes since the feed's token, stored; how many records the feed sent."""
+        received = 0
         dates.reopen_skipped_for_date(self.ctx, FLOW, CURSOR)
         cursor = SyncCursor.get_or_none(SyncCursor.name == CURSOR)
         start = self.ctx.settings["sync.start_date"]
         since = cursor.value if cursor else (start.isoformat() if start else None)
         for page in self.ctx.st.export_purchase_orders(since):
+            received += len(page.records)
             with database.atomic():
                 for po in page.records:
                     if isinstance(po, UnreadableRecord):
@@ -130,6 +133,7 @@ class PoSync(records.TwoWaySync):
             self.ctx.check_cancelled()
             if not page.has_more:
                 break
+        return received
 
     def store_st(self, raw: dict) -> None:
         po_id = int(raw["id"])
@@ -164,11 +168,15 @@ class PoSync(records.TwoWaySync):
         bad: list[UnreadableRow] = []
         rows: Iterable[PoDetailRecord]
         if self.ctx.odata is not None:
-            self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers()}
+            # SYSPRO's history before go-live is not the connector's: only POs entered since, and the
+            # older ones a record already links (found while the go-live date was earlier)
+            self.headers = {h.purchase_order: h for h in self.ctx.odata.po_headers(since=start)}
+            linked = {link.syspro_key for link in SyncLink.select().where(SyncLink.flow == FLOW,
+                                                                       SyncLink.syspro_key.is_null(False))}
+            self.headers.update((h.purchase_order, h) for h in
+                                self.ctx.odata.po_headers_numbered(sorted(linked - set(self.headers))))
             wanted = {h.purchase_order for h in self.headers.values() if not start or not h.order_entry_date
-                      or h.order_entry_date >= start}
-            wanted |= {link.syspro_key for link in SyncLink.select().where(SyncLink.flow == FLOW,
-                                                                     SyncLink.syspro_key.is_null(False))}
+                      or h.order_entry_date >= start} | linked
             rows = self.ctx.odata.po_details(sorted(n for n in wanted if n in self.headers))
         else:
             self.headers = {h.purchase_order: h for h in readable_rows("PorMasterHdr", links.syspro_rows(
@@ -233,6 +241,17 @@ class PoSync(records.TwoWaySync):
     # ------------------------------------------------------------------ the cycle
     def run(self) -> None:
         self.discover()
+        self.reconcile()
+
+    def run_if_changed(self) -> bool:
+        """A scheduled cycle before the refresh time is up: ServiceTitan's feed, and the rest only when
+        it brought something or a record has work. Whether the rest ran."""
+        if not self.discover() and not freshness.flow_has_work(FLOW, (READY, IN_DOUBT, SYNCING)):
+            return False
+        self.reconcile()
+        return True
+
+    def reconcile(self) -> None:
         self.read_syspro()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),
                                                  SyncLink.st_id.is_null(False),

@@ -21,7 +21,7 @@ from peewee import fn
 
 from desktop_app.core.db import AuditEvent, SyncLink, database, utcnow
 from desktop_app.core.errors import ConnectError, OutcomeUnknown
-from desktop_app.sync import dates, ledger, protocol
+from desktop_app.sync import dates, freshness, ledger, protocol
 
 READY = "READY"  # will be written this cycle
 SYNCING = "SYNCING"  # a write is on its way (committed before the request)
@@ -586,7 +586,19 @@ def run_flow(ctx, flow: str, noun: str, syncer) -> FlowSummary:
     if interrupted:
         log.warning("%d %s record(s) were interrupted mid-write; they will be looked up first", interrupted, noun)
     with LazySession(ctx) as session:
-        syncer(ctx, session, summary).run()
+        sync = syncer(ctx, session, summary)
+        if freshness.due(ctx, flow):
+            sync.run()
+            freshness.read(flow)
+        elif hasattr(sync, "run_if_changed"):
+            # the cheap feed of ServiceTitan's changes every time; the rest only if there is work
+            if sync.run_if_changed():
+                freshness.read(flow)
+        elif freshness.flow_has_work(flow, (READY, IN_DOUBT, SYNCING)):
+            sync.run()
+            freshness.read(flow)
+        else:
+            log.info("%s: nothing to do; not read again until sync.refresh_minutes have passed", noun.capitalize())
     now = counts(flow)
     summary.held, summary.failed = now[HELD], now[FAILED]
     summary.in_doubt, summary.conflicts = now[IN_DOUBT], now[CONFLICT]

@@ -810,3 +810,13 @@ def cycle_or_rehearsal(ctx: SyncContext) -> Any:
 
         return run_cycle(ctx)
     return run_rehearsal(ctx)
+
+
+def scheduled_cycle_or_rehearsal(ctx: SyncContext) -> Any:
+    """The interval's own job: `run_scheduled_cycle` (what rarely changes is read when its time is
+    up) when posting is on, else a rehearsal."""
+    if posting_enabled(ctx.settings):
+        from desktop_app.sync.cycle import run_scheduled_cycle
+
+        return run_scheduled_cycle(ctx)
+    return run_rehearsal(ctx)

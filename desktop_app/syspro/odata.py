@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from urllib.parse import quote, urljoin
@@ -47,6 +48,13 @@ from desktop_app.syspro.records import (
 log = logging.getLogger(__name__)
 
 _PO_NUMBERS_PER_REQUEST = 20  # keeps $filter URLs short
+
+# $metadata documents read by earlier readers of this process: company URL -> (monotonic time, columns)
+_kept_schemas: dict[str, tuple[float, dict[str, frozenset[str] | None]]] = {}
+
+
+def forget_kept_schemas() -> None:
+    _kept_schemas.clear()
 
 
 class MissingColumn(ConfigError):
@@ -105,6 +113,8 @@ class ODataReader:
         self.requests = 0
         self._schema: dict[str, frozenset[str] | None] | None = None
         self._schema_read = False
+        # seconds a $metadata an earlier reader of this process read stays good for this one (None: read it)
+        self.schema_max_age: float | None = None
         self._reported_missing: set[str] = set()
         self.unreadable: list[UnreadableRow] = []  # rows `_typed` left out (see take_unreadable)
 
@@ -305,6 +315,14 @@ class ODataReader:
         return self._typed("PorMasterHdr", PoHeaderRecord, filter=date_range(date_field, since, None),
                            orderby="PurchaseOrder")
 
+    def po_headers_numbered(self, po_numbers: Iterable[str]) -> Iterator[PoHeaderRecord]:
+        """The headers of these POs, whatever their dates."""
+        numbers = list(dict.fromkeys(po_numbers))
+        for start in range(0, len(numbers), _PO_NUMBERS_PER_REQUEST):
+            chunk = numbers[start:start + _PO_NUMBERS_PER_REQUEST]
+            filter_ = " or ".join(f"PurchaseOrder eq {literal(number)}" for number in chunk)
+            yield from self._typed("PorMasterHdr", PoHeaderRecord, filter=filter_, orderby="PurchaseOrder")
+
     def po_details(self, po_numbers: Iterable[str]) -> Iterator[PoDetailRecord]:
         numbers = list(dict.fromkeys(po_numbers))
         for start in range(0, len(numbers), _PO_NUMBERS_PER_REQUEST):
@@ -333,9 +351,14 @@ class ODataReader:
     def _entity_sets(self) -> dict[str, frozenset[str] | None]:
         """Entity set → the names of its properties (None: not defined there), from $metadata; read
         once per reader."""
+        if self._schema is None and self.schema_max_age is not None:
+            kept = _kept_schemas.get(self.company_url())
+            if kept is not None and time.monotonic() - kept[0] < self.schema_max_age:
+                self._schema = kept[1]
         if self._schema is None:
             response = self._get(f"{self.company_url()}/$metadata", None, "$metadata")
             self._schema = entity_set_columns(response.content, where=self.company_url())
+            _kept_schemas[self.company_url()] = (time.monotonic(), self._schema)
         return self._schema
 
     def site_columns(self, default_name: str) -> frozenset[str] | None:

@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.core.db import JobRun
+from desktop_app.sync import delay as ap_delay
 from desktop_app.sync import ledger, records, rehearsal
+from desktop_app.sync.delay import Delay
 from desktop_app.ui.messages import alive
 from desktop_app.ui.sync_control import SYSTEMS, SyncControl, test_job_kind
 
@@ -88,6 +90,7 @@ class Snapshot:
     connections: dict[str, Connection] = field(default_factory=dict)
     waiting: list[dict] = field(default_factory=list)  # records.waiting_counts: creations waiting for approval
     posting: bool = True  # off after the wizard: scheduled syncs only rehearse until a person starts posting
+    delay: Delay | None = None  # how long the last posted invoices took from ServiceTitan to AP
 
 
 def _mentions(text: str, system: str) -> bool:
@@ -131,7 +134,7 @@ def read_snapshot() -> Snapshot:
         "state": last.state, "actor": last.actor, "started_at": last.started_at,
         "finished_at": last.finished_at, "error": last.error, "summary": last.summary or {}}
     return Snapshot(ledger.counts(), last_cycle, connection_states(runs), records.waiting_counts(),
-                    rehearsal.posting_enabled())
+                    rehearsal.posting_enabled(), ap_delay.invoice_to_ap())
 
 
 def local_time(value: dt.datetime | None) -> str:
@@ -315,7 +318,14 @@ class DashboardPage(QWidget):
         self.flows_label.setWordWrap(True)
         self.flows_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.flows_label.hide()
+        self.delay_label = QLabel()
+        self.delay_label.setObjectName("invoiceToAp")
+        self.delay_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.delay_label.setToolTip("How long the last invoices posted took from their creation in ServiceTitan "
+                                    "to SYSPRO AP, a wait for a mapping or a person included.")
+        self.delay_label.hide()
         cycle_layout.addWidget(self.last_label)
+        cycle_layout.addWidget(self.delay_label)
         cycle_layout.addWidget(self.flows_label)
         cycle_layout.addWidget(self.next_label)
         cycle_layout.addWidget(self.progress)
@@ -454,6 +464,8 @@ class DashboardPage(QWidget):
         else:
             self.last_label.setText(f"Last sync: {local_time(cycle['finished_at'] or cycle['started_at'])} "
                                     f"(started by {cycle['actor']}). {summary_sentence(cycle)}")
+        self.delay_label.setText(snapshot.delay.sentence() + "." if snapshot.delay else "")
+        self.delay_label.setVisible(snapshot.delay is not None)
         lines = flow_lines(cycle)
         failed = [sentence for _, ran, sentence in lines if not ran]
         self.flows_label.setText("\n".join(sentence for _, _, sentence in lines) if failed else "")

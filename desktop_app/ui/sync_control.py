@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from desktop_app.core import config
 from desktop_app.core.errors import ConnectionResult
 from desktop_app.sync.jobs import CycleScheduler, JobEvent
-from desktop_app.sync.rehearsal import Rehearsal, cycle_or_rehearsal, posting_enabled
+from desktop_app.sync.rehearsal import Rehearsal, cycle_or_rehearsal, posting_enabled, scheduled_cycle_or_rehearsal
 
 log = logging.getLogger("desktop_app.ui")
 
@@ -26,7 +26,9 @@ REHEARSAL_STARTED = ("Posting is off, so a rehearsal started: nothing is posted.
 
 def submit_cycle(worker, actor: str):
     """What the scheduler calls (from its thread): one cycle job, collapsed if one is already queued."""
-    return worker.submit(CYCLE, cycle_or_rehearsal, actor=actor, unique=True, isolated=True)
+    # the interval's own cycles leave what rarely changes until its time is up; a catch-up reads all
+    func = scheduled_cycle_or_rehearsal if actor == "scheduler" else cycle_or_rehearsal
+    return worker.submit(CYCLE, func, actor=actor, unique=True, isolated=True)
 
 
 def cycle_problems(result) -> dict[str, int]:
