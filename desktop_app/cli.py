@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--syspro-port", type=int, default=0)
     serve.add_argument("--seed", type=int, default=7)
     serve.add_argument("--invoices", type=int, default=120)
-    serve.add_argument("--faults", default="", help="e.g. st.rate_limit_storm=20,syspro.drop_after_post=1")
+    serve.add_argument("--faults", default="",
+                       help="e.g. st.rate_limit_storm=20,syspro.drop_after_post=1; a real site's speed: "
+                            "syspro.latency_ms=250,syspro.latency_per_item_ms=10")
     serve.add_argument("--minutes", type=float, default=240, help="stop by itself after this long")
     serve.add_argument("--odata-drop", default="", help="columns the SYSPRO OData site lacks, e.g. ApSupplier.Email")
     serve.set_defaults(handler="sandbox.serve")

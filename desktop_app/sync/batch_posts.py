@@ -124,11 +124,8 @@ class PostQueue:
         def refused(exc: BaseException) -> None:
             if isinstance(exc, RequestTooLong):
                 too_long.append(exc)
-                smaller = batching.remember_refusal(session, exc.request_bytes, budget)
-                for link in marked:
-                    records.transition(link, records.READY, "request_too_long",
-                                       f"Not sent: {exc} It goes again in a smaller post (at most {smaller} bytes).",
-                                       actor=self.ctx.actor, attempts=link.attempts - 1)
+                protocol.refused_as_too_long(records.LEDGER, marked, exc, session=session, budget=budget,
+                                             actor=self.ctx.actor)
                 return
             for q in queued:
                 q.refused(f"SYSPRO refused it: {exc}")

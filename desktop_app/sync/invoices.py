@@ -1027,15 +1027,8 @@ def _send_and_record(ctx: SyncContext, session, docs: list[ApDocument], params: 
     def rejected(exc: BaseException) -> None:
         if isinstance(exc, RequestTooLong):
             too_long.append(exc)
-            budget = batching.request_budget(session, ctx.settings)
-            smaller = batching.remember_refusal(session, exc.request_bytes, budget)
-            for doc in marked:
-                try:
-                    ledger.transition(doc, READY, "request_too_long",
-                                      f"Not posted: {exc} It goes again in a smaller post (at most {smaller} bytes).",
-                                      actor=ctx.actor, attempts=doc.attempts - 1)
-                except ledger.TransitionLost as lost:
-                    protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
+            protocol.refused_as_too_long(ledger.LEDGER, marked, exc, session=session,
+                                         budget=batching.request_budget(session, ctx.settings), actor=ctx.actor)
             return
         # e.net answered with an exception text, not XmlOut: nothing was posted
         for doc in marked:

@@ -360,6 +360,23 @@ def waiting(ledger: Ledger, *, where=None, by: tuple[str, ...] = ()) -> list[dic
              "need": ledger.waits[state]} for state, *rest in query.tuples()]
 
 
+def refused_as_too_long(ledger: Ledger, rows: list, exc, *, session, budget: int, actor: str) -> None:
+    """The server refused a request of several records as too long, before anything was processed
+    (HTTP.sys: 414, or 400 "Request Too Long"): the session remembers half the size for its next
+    requests, and each record goes back to ready without the attempt counting, to go again in a
+    smaller request. A record another writer changed meanwhile is left as they left it."""
+    from desktop_app.syspro import batching
+
+    smaller = batching.remember_refusal(session, exc.request_bytes, budget)
+    for row in rows:
+        try:
+            transition(ledger, row, ledger.ready, "request_too_long",
+                       f"Not sent: {exc} It goes again in a smaller post (at most {smaller} bytes).",
+                       actor=actor, attempts=row.attempts - 1)
+        except TransitionLost as lost:
+            taken_over(ledger, row, lost, actor=actor)
+
+
 def send_batch(ledger: Ledger, rows: list, request: Callable[[], Any], *, actor: str, system: str, summary=None,
                refused: tuple[type[BaseException], ...] = (), on_refused: Callable[[BaseException], None] | None = None,
                then: str = "It will be looked up before anything is sent again.", no_answer: str = "No usable answer",

@@ -85,6 +85,24 @@ def test_new_purchase_orders_go_several_to_a_portoi_call_each_once(sandbox, batc
     assert SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == "IN_DOUBT").count() == 0
 
 
+def test_a_portoi_call_refused_as_too_long_goes_again_smaller_and_each_order_once(sandbox):
+    from desktop_app.core.models import SyncLink
+    from tests.integration.two_way_helpers import cycle as two_way_cycle
+
+    config.save_setting("syspro.max_request_bytes", "60000", actor="test")
+    two_way_cycle("vendors")
+    summary = two_way_cycle("purchase-orders")["purchase-orders"]
+    statuses = [status for _method, path, params, status in sandbox.syspro.request_log
+                if path.lower().endswith("/transaction/post") and params.get("BusinessObject") == "PORTOI"]
+    # the same step as the invoices' (protocol.refused_as_too_long): back to ready, half the size, sent again
+    assert statuses[0] == 414 and statuses[-1] == 200 and summary.to_syspro > 5
+    refused = AuditEvent.select().where(AuditEvent.flow == "purchase-orders", AuditEvent.kind == "request_too_long")
+    assert refused.count() >= 2 and all("smaller post" in event.message for event in refused)
+    assert SyncLink.select().where(SyncLink.flow == "purchase-orders", SyncLink.state == "IN_DOUBT").count() == 0
+    cpns = Counter(po["header"]["CustomerPoNumber"] for po in sandbox.company.syspro.purchase_orders.values())
+    assert all(count == 1 for cpn, count in cpns.items() if cpn)
+
+
 def test_an_unanswered_portoi_call_leaves_each_of_its_orders_in_doubt_then_each_is_looked_up(sandbox):
     from desktop_app.core.models import SyncLink
     from tests.integration.two_way_helpers import cycle as two_way_cycle
