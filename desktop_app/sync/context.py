@@ -69,6 +69,16 @@ class SyncContext:
                 self._st = ServiceTitanClient.from_settings(self.settings)
         return self._st
 
+    @contextmanager
+    def servicetitan_as(self, wrap: Callable[[ServiceTitanClient], Any]) -> Iterator[None]:
+        """Inside the block `st` is `wrap(st)`: the rehearsal's client that refuses to write."""
+        kept = self.st
+        self._st = wrap(kept)
+        try:
+            yield
+        finally:
+            self._st = kept
+
     @property
     def enet(self) -> EnetClient:
         if self._enet is None:

@@ -570,25 +570,20 @@ def _plan(ctx: SyncContext, flow: str) -> _PlanningGate:
     from desktop_app.core.db import database
     from desktop_app.sync import records
 
-    saved_st = ctx._st
-    ctx._st = _ReadOnly(ctx.st, "ServiceTitan")  # type: ignore[assignment]
-    try:
-        with database.atomic() as txn:
-            try:
-                syncer = _syncer(flow)(ctx, _ReadOnlySession(ctx), records.FlowSummary())
-                gate = _PlanningGate(ctx, flow)
-                syncer.gate = gate
-                syncer.pair = lambda link: None  # changes to linked records are not creations
-                for step in ("write_back", "worklist"):
-                    if hasattr(syncer, step):
-                        setattr(syncer, step, lambda: None)
-                syncer.run()
-                gate.created()  # read what it needs from the links before they are rolled back
-                return gate
-            finally:
-                txn.rollback()
-    finally:
-        ctx._st = saved_st
+    with ctx.servicetitan_as(lambda st: _ReadOnly(st, "ServiceTitan")), database.atomic() as txn:
+        try:
+            syncer = _syncer(flow)(ctx, _ReadOnlySession(ctx), records.FlowSummary())
+            gate = _PlanningGate(ctx, flow)
+            syncer.gate = gate
+            syncer.pair = lambda link: None  # changes to linked records are not creations
+            for step in ("write_back", "worklist"):
+                if hasattr(syncer, step):
+                    setattr(syncer, step, lambda: None)
+            syncer.run()
+            gate.created()  # read what it needs from the links before they are rolled back
+            return gate
+        finally:
+            txn.rollback()
 
 
 # ---------------------------------------------------------------------------- the rehearsal
