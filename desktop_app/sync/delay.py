@@ -3,7 +3,9 @@
 The creation time is the invoice's `createdOn` as the export feed sent it (kept in SourceInvoice's
 payload), the arrival the moment SYSPRO accepted the document (`ApDocument.posted_at`). The figure
 covers the last `LAST_POSTED` documents posted, credits included; a document that waited for a
-mapping or a person counts its wait too: that is how long the books were behind.
+mapping or a person counts its wait too: that is how long the books were behind. Invoices created
+before the connector's first sync are left out: they were the go-live backlog, and their age says
+when the connector was installed, not how quickly it works.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from desktop_app.core.models import ApDocument, SourceInvoice
+from desktop_app.core.models import ApDocument, JobRun, SourceInvoice
 
 LAST_POSTED = 50
 
@@ -51,11 +53,23 @@ def percentile(values: list[dt.timedelta], share: float) -> dt.timedelta:
     return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
+def first_sync_started() -> dt.datetime | None:
+    """When the connector's first sync cycle started (None before it ran)."""
+    first = JobRun.select(JobRun.started_at).where(JobRun.kind == "cycle").order_by(JobRun.started_at).first()
+    return None if first is None else first.started_at
+
+
+# how many posted documents are read to find the last `last` created since the first sync
+_LOOK_BACK = 4
+
+
 def invoice_to_ap(last: int = LAST_POSTED) -> Delay | None:
-    """The delay of the last `last` documents posted, or None when none was posted yet."""
+    """The delay of the last `last` documents posted whose invoices were created since the first
+    sync, or None when there is none yet."""
+    since = first_sync_started()
     rows = list(ApDocument.select(ApDocument.st_invoice_id, ApDocument.posted_at)
                 .where(ApDocument.posted_at.is_null(False))
-                .order_by(ApDocument.posted_at.desc(), ApDocument.id.desc()).limit(last).tuples())
+                .order_by(ApDocument.posted_at.desc(), ApDocument.id.desc()).limit(last * _LOOK_BACK).tuples())
     if not rows:
         return None
     payloads = {st_id: payload for st_id, payload in SourceInvoice.select(SourceInvoice.st_invoice_id,
@@ -63,8 +77,10 @@ def invoice_to_ap(last: int = LAST_POSTED) -> Delay | None:
     delays = []
     for st_id, posted_at in rows:
         created = created_on(payloads.get(st_id))
-        if created is not None:
+        if created is not None and (since is None or created >= since):
             delays.append(max(posted_at - created, dt.timedelta(0)))
+            if len(delays) == last:
+                break
     if not delays:
         return None
     return Delay(count=len(delays), median=percentile(delays, 0.5), p95=percentile(delays, 0.95))

@@ -30,7 +30,16 @@ from PySide6.QtWidgets import (
 from desktop_app.ui.messages import alive
 from desktop_app.ui.record_detail import RecordDetailPane, hint_label, plain_table
 from desktop_app.ui.record_table import ATTENTION, FlowView, RecordQuery, RecordTableModel
-from desktop_app.ui.widgets import ID_ROLE, SearchBox, StatusLine, add_shortcut, plural, show_error, state_label
+from desktop_app.ui.widgets import (
+    ID_ROLE,
+    SearchBox,
+    StatusLine,
+    add_shortcut,
+    badge_column_width,
+    plural,
+    show_error,
+    state_label,
+)
 
 ACTOR = "user"
 BADGE_WIDTH = 150  # bounds a state badge icon (a badge is as big as its pixmap)
@@ -109,7 +118,10 @@ class RecordListPage(QWidget):
                                     if self.model.query.descending else Qt.SortOrder.AscendingOrder)
             header.sortIndicatorChanged.connect(self.model.sort)
         for number, column in enumerate(self.flow_view.columns[:-1]):
-            self.table.setColumnWidth(number, column.width)
+            width = column.width
+            if column.state:  # every badge of the page whole, "Waiting for approval" included
+                width = max(width, badge_column_width(self.STATES))
+            self.table.setColumnWidth(number, width)
 
         self.detail_pane = self.make_detail_pane()
         # a right-click on a row offers its pane's actions, once the row's detail is read

@@ -146,6 +146,13 @@ def state_badge_icon(state: str, font: QFont | None = None) -> QIcon:
     return icon
 
 
+def badge_column_width(states, font: QFont | None = None) -> int:
+    """Width of a grid column that shows the badges of `states` whole (the widest, with the
+    view's margins)."""
+    metrics = QFontMetrics(_badge_font(QGuiApplication.font() if font is None else font))
+    return max((_badge_size(metrics, state_label(state))[0] for state in states), default=0) + BADGE_LEFT + 12
+
+
 class SearchBox(QLineEdit):
     """A line edit that announces its text a moment after the user stops typing."""
 

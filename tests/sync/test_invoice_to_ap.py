@@ -61,3 +61,20 @@ def test_an_offset_creation_time_is_taken_in_utc(database):
                                                (3 * 86400, "3 days")])
 def test_durations_read_as_people_say_them(seconds, text):
     assert delay.duration(dt.timedelta(seconds=seconds)) == text
+
+
+def test_the_go_live_backlog_does_not_count_only_invoices_created_since_the_first_sync(database):
+    from desktop_app.core.models import JobRun
+
+    first_sync = POSTED_AT - dt.timedelta(hours=1)
+    JobRun.create(kind="cycle", started_at=first_sync, state="completed")
+    JobRun.create(kind="cycle", started_at=POSTED_AT - dt.timedelta(minutes=5), state="completed")
+    for number in range(1, 11):  # a month-old backlog, posted by the first syncs
+        posted_invoice(number, 30 * 24 * 60)
+    for number in range(11, 14):  # created while the connector ran: 2, 3, 4 minutes
+        posted_invoice(number, number - 9)
+    found = delay.invoice_to_ap()
+    assert found is not None and found.count == 3
+    assert found.median == dt.timedelta(minutes=3) and found.p95 == dt.timedelta(minutes=4)
+    ApDocument.delete().where(ApDocument.st_invoice_id >= 11).execute()
+    assert delay.invoice_to_ap() is None  # only the backlog so far: no figure yet

@@ -186,3 +186,12 @@ def test_a_right_click_offers_the_records_actions_on_both_kinds_of_page(qtbot, b
     menu = right_click_menu(qtbot, vendors_page, held.id)
     assert [(item.text(), item.isEnabled()) for item in menu.actions()] == [("Retry", True)]
     menu.close()
+
+
+def test_every_state_badge_fits_its_column_on_all_four_pages(qtbot, bridge):
+    from desktop_app.ui.widgets import state_badge_icon
+
+    pages, _adjustments = record_pages(qtbot, bridge)
+    for flow, page in pages.items():
+        widest = max(state_badge_icon(state).availableSizes()[0].width() for state in page.STATES)
+        assert page.table.columnWidth(0) >= widest + 6, (flow, page.table.columnWidth(0), widest)
