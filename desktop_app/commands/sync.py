@@ -10,11 +10,12 @@ from desktop_app.core.instance_lock import InstanceLock
 
 
 def exit_code_for(counts: dict[str, int]) -> int:
-    """1 while any invoice document needs a person (failed, in doubt, unmapped or held), else 0."""
-    from desktop_app.sync.ledger import FAILED, HELD, IN_DOUBT, NEEDS_MAPPING
+    """1 while any invoice document needs a person (failed, in doubt, or in a state that waits for
+    one: unmapped, held, changed in ServiceTitan, unreadable), else 0."""
+    from desktop_app.sync.ledger import FAILED, IN_DOUBT, LEDGER
 
-    return (EXIT_RECORDS_NEED_ATTENTION if any(counts.get(s) for s in (FAILED, IN_DOUBT, NEEDS_MAPPING, HELD))
-            else EXIT_OK)
+    attention = (FAILED, IN_DOUBT, *LEDGER.waits)
+    return EXIT_RECORDS_NEED_ATTENTION if any(counts.get(state) for state in attention) else EXIT_OK
 
 
 def cmd_sync(args) -> int:

@@ -125,3 +125,13 @@ print(code, heavy, file=sys.stderr)
                             env=dict(os.environ))
     assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "0 []"
+
+
+def test_sync_exit_code_is_1_while_any_document_waits_for_a_person():
+    from desktop_app.commands.sync import exit_code_for
+    from desktop_app.sync import ledger
+
+    assert exit_code_for({ledger.CONFIRMED: 40, ledger.SKIPPED: 2, ledger.WAITING_FOR_ORIGINAL: 1}) == 0
+    for state in (ledger.FAILED, ledger.IN_DOUBT, ledger.NEEDS_MAPPING, ledger.HELD, ledger.CHANGED_IN_SOURCE,
+                  ledger.UNREADABLE):
+        assert exit_code_for({ledger.CONFIRMED: 40, state: 1}) == 1, state
