@@ -36,7 +36,7 @@ from desktop_app.core.db import (
 from desktop_app.core.errors import OutcomeUnknown
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, freshness, links, records
+from desktop_app.sync import dates, links, records
 from desktop_app.sync.batch_posts import PostQueue
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import (
@@ -46,7 +46,6 @@ from desktop_app.sync.records import (
     READY,
     SKIPPED,
     SYNCED,
-    SYNCING,
     WAITING,
     FlowSummary,
     LazySession,
@@ -80,7 +79,7 @@ def _group_key(warehouse: str, stock_code: str) -> str:
     return f"{warehouse}|{stock_code}"
 
 
-class AdjustmentSync(records.TwoWaySync):
+class AdjustmentSync(records.FeedSync):
     FLOW, NOUN = FLOW, "adjustments"
 
     def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
@@ -89,18 +88,6 @@ class AdjustmentSync(records.TwoWaySync):
         self.movements: list[InventoryMovementRecord] = []
         # posts waiting to go several to an INVTMA call, by transaction date (a parameter of the call)
         self.posts: dict[dt.date | None, PostQueue] = {}
-
-    def run(self) -> None:
-        self.discover()
-        self.reconcile()
-
-    def run_if_changed(self) -> bool:
-        """A scheduled cycle before the refresh time is up: ServiceTitan's feed, and the rest only when
-        it brought something or a record has work. Whether the rest ran."""
-        if not self.discover() and not freshness.flow_has_work(FLOW, (READY, IN_DOUBT, SYNCING)):
-            return False
-        self.reconcile()
-        return True
 
     def reconcile(self) -> None:
         self.read_movements()

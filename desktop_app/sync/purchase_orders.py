@@ -42,7 +42,7 @@ from desktop_app.core.db import (
 )
 from desktop_app.servicetitan.errors import ServiceTitanApiError
 from desktop_app.servicetitan.models import UnreadableRecord
-from desktop_app.sync import dates, freshness, links, protocol, records
+from desktop_app.sync import dates, links, protocol, records
 from desktop_app.sync import vendors as vendor_flow
 from desktop_app.sync.batch_posts import PostQueue
 from desktop_app.sync.context import SyncContext
@@ -93,7 +93,7 @@ def syspro_view(header: PoHeaderRecord, details: list[PoDetailRecord]) -> dict:
                        "price": links.number(d.price)} for d in sorted(details, key=lambda d: d.line or 0)]}
 
 
-class PoSync(records.TwoWaySync):
+class PoSync(records.FeedSync):
     FLOW, NOUN = FLOW, "purchase orders"
 
     def __init__(self, ctx: SyncContext, session: LazySession, summary: FlowSummary):
@@ -239,18 +239,6 @@ class PoSync(records.TwoWaySync):
         return PoHeaderRecord.from_row(rows[0]).purchase_order if rows else None
 
     # ------------------------------------------------------------------ the cycle
-    def run(self) -> None:
-        self.discover()
-        self.reconcile()
-
-    def run_if_changed(self) -> bool:
-        """A scheduled cycle before the refresh time is up: ServiceTitan's feed, and the rest only when
-        it brought something or a record has work. Whether the rest ran."""
-        if not self.discover() and not freshness.flow_has_work(FLOW, (READY, IN_DOUBT, SYNCING)):
-            return False
-        self.reconcile()
-        return True
-
     def reconcile(self) -> None:
         self.read_syspro()
         for link in list(SyncLink.select().where(SyncLink.flow == FLOW, SyncLink.syspro_key.is_null(),

@@ -35,6 +35,7 @@ WAITING = "WAITING_APPROVAL"  # would be created on the other side, but a cycle 
 
 STATES = (READY, SYNCING, SYNCED, FAILED, IN_DOUBT, CONFLICT, HELD, SKIPPED, WAITING)
 ATTENTION = frozenset({FAILED, IN_DOUBT, CONFLICT, HELD, WAITING})
+WORKING = (READY, IN_DOUBT, SYNCING)  # a record the flow's next pass has work for
 # Where a waiting record would be created, by flow and origin: (one, many, how it would reach the other system)
 WAITING_WORDS = {
     ("vendors", "syspro"): ("supplier from SYSPRO", "suppliers from SYSPRO", "created in ServiceTitan"),
@@ -521,6 +522,14 @@ class TwoWaySync:
     def run(self) -> None:
         raise NotImplementedError
 
+    def run_if_changed(self) -> bool:
+        """A scheduled cycle before `sync.refresh_minutes` are up: the whole pass only when a record
+        of the flow has work. Whether it ran."""
+        if not freshness.flow_has_work(self.FLOW, WORKING):
+            return False
+        self.run()
+        return True
+
     # ------------------------------------------------------------------ the protocol's steps
     def left_out(self, link: SyncLink) -> bool:
         """Not evaluated this cycle: it waits for a version that can be read."""
@@ -572,6 +581,28 @@ class TwoWaySync:
         self.summary.failed += 1
 
 
+class FeedSync(TwoWaySync):
+    """A two-way flow that reads a feed of ServiceTitan's changes (`discover`, which returns how many
+    records it brought) before the rest of its pass (`reconcile`): purchase orders and adjustments."""
+
+    def discover(self) -> int:
+        raise NotImplementedError
+
+    def reconcile(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        self.discover()
+        self.reconcile()
+
+    def run_if_changed(self) -> bool:
+        """The cheap feed every time; the rest only when it brought something or a record has work."""
+        if not self.discover() and not freshness.flow_has_work(self.FLOW, WORKING):
+            return False
+        self.reconcile()
+        return True
+
+
 def run_flow(ctx, flow: str, noun: str, syncer) -> FlowSummary:
     """One cycle of a two-way flow: the shape all three share.
 
@@ -590,15 +621,11 @@ def run_flow(ctx, flow: str, noun: str, syncer) -> FlowSummary:
         if freshness.due(ctx, flow):
             sync.run()
             freshness.read(flow)
-        elif hasattr(sync, "run_if_changed"):
-            # the cheap feed of ServiceTitan's changes every time; the rest only if there is work
-            if sync.run_if_changed():
-                freshness.read(flow)
-        elif freshness.flow_has_work(flow, (READY, IN_DOUBT, SYNCING)):
-            sync.run()
+        elif sync.run_if_changed():
             freshness.read(flow)
         else:
-            log.info("%s: nothing to do; not read again until sync.refresh_minutes have passed", noun.capitalize())
+            log.info("%s: nothing to do; the rest is read again when sync.refresh_minutes have passed",
+                     noun.capitalize())
     now = counts(flow)
     summary.held, summary.failed = now[HELD], now[FAILED]
     summary.in_doubt, summary.conflicts = now[IN_DOUBT], now[CONFLICT]
