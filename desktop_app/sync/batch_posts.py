@@ -142,9 +142,8 @@ class PostQueue:
             result = self.parse(answer)
             elements = [e for e in xmlout.load(answer, after_post=True) if xmlout.name(e).lower() == "item"]
         except Exception as exc:
-            for link in marked:
-                protocol.unreadable_answer(records.LEDGER, link, f"SYSPRO's answer could not be read ({exc})",
-                                           actor=self.ctx.actor, summary=self.summary, xml_received=answer)
+            protocol.unreadable_batch_answer(records.LEDGER, marked, f"SYSPRO's answer could not be read ({exc})",
+                                             actor=self.ctx.actor, summary=self.summary, xml_received=answer)
             return False
         numbered = {item.item_number or n: (item, element) for n, (item, element)
                     in enumerate(zip(result.items, elements, strict=False), start=1)}

@@ -1050,12 +1050,8 @@ def _send_and_record(ctx: SyncContext, session, docs: list[ApDocument], params: 
     try:
         result = apstin.parse_result(xml_out)
     except Exception as exc:
-        for doc in marked:
-            try:
-                protocol.unreadable_answer(ledger.LEDGER, doc, f"SYSPRO's answer could not be read ({exc})",
-                                           actor=ctx.actor, summary=summary, xml_received=xml_out)
-            except ledger.TransitionLost as lost:
-                protocol.taken_over(ledger.LEDGER, doc, lost, actor=ctx.actor)
+        protocol.unreadable_batch_answer(ledger.LEDGER, marked, f"SYSPRO's answer could not be read ({exc})",
+                                         actor=ctx.actor, summary=summary, xml_received=xml_out)
         return None
     verdicts = apstin.batch_verdicts(result, [(doc.supplier, doc.syspro_invoice) for doc in marked])
     for number, (doc, (verdict, item)) in enumerate(zip(marked, verdicts, strict=True), start=1):

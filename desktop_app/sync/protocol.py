@@ -360,6 +360,17 @@ def waiting(ledger: Ledger, *, where=None, by: tuple[str, ...] = ()) -> list[dic
              "need": ledger.waits[state]} for state, *rest in query.tuples()]
 
 
+def unreadable_batch_answer(ledger: Ledger, rows: list, what: str, *, actor: str, summary=None,
+                            xml_received: str | None = None) -> None:
+    """The answer to a request of several records came but cannot be read: each is IN_DOUBT, to be
+    looked up on its own (`unreadable_answer`); one another writer changed meanwhile stands."""
+    for row in rows:
+        try:
+            unreadable_answer(ledger, row, what, actor=actor, summary=summary, xml_received=xml_received)
+        except TransitionLost as lost:
+            taken_over(ledger, row, lost, actor=actor)
+
+
 def refused_as_too_long(ledger: Ledger, rows: list, exc, *, session, budget: int, actor: str) -> None:
     """The server refused a request of several records as too long, before anything was processed
     (HTTP.sys: 414, or 400 "Request Too Long"): the session remembers half the size for its next
