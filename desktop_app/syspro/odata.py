@@ -317,18 +317,18 @@ class ODataReader:
 
     def po_headers_numbered(self, po_numbers: Iterable[str]) -> Iterator[PoHeaderRecord]:
         """The headers of these POs, whatever their dates."""
-        numbers = list(dict.fromkeys(po_numbers))
-        for start in range(0, len(numbers), _PO_NUMBERS_PER_REQUEST):
-            chunk = numbers[start:start + _PO_NUMBERS_PER_REQUEST]
-            filter_ = " or ".join(f"PurchaseOrder eq {literal(number)}" for number in chunk)
-            yield from self._typed("PorMasterHdr", PoHeaderRecord, filter=filter_, orderby="PurchaseOrder")
+        return self._by_po_number("PorMasterHdr", PoHeaderRecord, po_numbers, orderby="PurchaseOrder")
 
     def po_details(self, po_numbers: Iterable[str]) -> Iterator[PoDetailRecord]:
+        return self._by_po_number("PorMasterDetail", PoDetailRecord, po_numbers, orderby="PurchaseOrder,Line")
+
+    def _by_po_number(self, entity: str, record, po_numbers: Iterable[str], *, orderby: str) -> Iterator:
+        """The rows of these PO numbers, a bounded number of numbers per request."""
         numbers = list(dict.fromkeys(po_numbers))
         for start in range(0, len(numbers), _PO_NUMBERS_PER_REQUEST):
             chunk = numbers[start:start + _PO_NUMBERS_PER_REQUEST]
             filter_ = " or ".join(f"PurchaseOrder eq {literal(number)}" for number in chunk)
-            yield from self._typed("PorMasterDetail", PoDetailRecord, filter=filter_, orderby="PurchaseOrder,Line")
+            yield from self._typed(entity, record, filter=filter_, orderby=orderby)
 
     def inventory_movements(self, since: dt.date | None = None, *, until: dt.date | None = None,
                             date_field: str = "EntryDate") -> Iterator[InventoryMovementRecord]:
