@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from desktop_app.core.models import SyncLink
 from desktop_app.sync.records import CONFLICT, HELD, SKIPPED, SYNCED
-from tests.integration.two_way_helpers import Writes, cycle, link, set_policy
+from tests.integration.two_way_helpers import Writes, cycle, edit_st_quantity, link, set_policy
 
 FLOW = "purchase-orders"
 
@@ -64,19 +64,10 @@ def _st_origin(box, status="Pending"):
     raise AssertionError("no synced PO with status " + status)
 
 
-def _edit_st_quantity(box, po_id, quantity):
-    po = box.company.st.purchase_orders[po_id]
-    items = [{"id": i["id"], "skuId": i["skuId"], "description": i["description"],
-              "vendorPartNumber": i.get("vendorPartNumber") or "", "quantity": i["quantity"], "cost": i["cost"]}
-             for i in sorted(po["items"], key=lambda i: i["id"])]
-    items[0]["quantity"] = Decimal(quantity)
-    box.company.st.update_purchase_order(po_id, {"items": items})
-
-
 def test_servicetitan_edit_and_cancellation_reach_syspro(sandbox):
     first_cycles()
     row = _st_origin(sandbox)
-    _edit_st_quantity(sandbox, row.st_id, 77)
+    edit_st_quantity(sandbox, row.st_id, 77)
     summary = cycle(FLOW)[FLOW]
     lines = sandbox.company.syspro.purchase_orders[row.syspro_key]["lines"]
     assert summary.to_syspro == 1 and lines[0]["MOrderQty"] == Decimal(77)
@@ -112,7 +103,7 @@ def test_syspro_edit_reaches_servicetitan_and_a_cancellation_is_reported_not_fak
 def test_both_sides_changed_is_a_conflict_and_the_policy_resolves_it(sandbox):
     first_cycles()
     row = _st_origin(sandbox)
-    _edit_st_quantity(sandbox, row.st_id, 31)
+    edit_st_quantity(sandbox, row.st_id, 31)
     sandbox.company.syspro.purchase_orders[row.syspro_key]["lines"][0]["MOrderQty"] = Decimal(41)
     writes = Writes(sandbox)
     cycle(FLOW)

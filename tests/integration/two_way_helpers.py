@@ -1,6 +1,8 @@
 """Shared by the two-way flow tests: run a cycle, count write requests in the simulators' logs."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from desktop_app.core import config
 from desktop_app.core.models import SyncLink
 from desktop_app.sync.context import SyncContext
@@ -50,3 +52,13 @@ def link(flow: str, **where) -> SyncLink:
 
 def set_policy(value: str) -> None:
     config.save_setting("sync.conflict_policy", value, actor="test")
+
+
+def edit_st_quantity(box, po_id: int, quantity) -> None:
+    """ServiceTitan's PO `po_id` edited: its first line's quantity is now `quantity`."""
+    po = box.company.st.purchase_orders[po_id]
+    items = [{"id": i["id"], "skuId": i["skuId"], "description": i["description"],
+              "vendorPartNumber": i.get("vendorPartNumber") or "", "quantity": i["quantity"], "cost": i["cost"]}
+             for i in sorted(po["items"], key=lambda i: i["id"])]
+    items[0]["quantity"] = Decimal(quantity)
+    box.company.st.update_purchase_order(po_id, {"items": items})

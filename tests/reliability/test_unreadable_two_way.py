@@ -11,7 +11,7 @@ from desktop_app.sync import records
 from desktop_app.sync.adjustments import AdjustmentSync
 from desktop_app.sync.context import SyncContext
 from desktop_app.sync.records import HELD, SYNCED
-from tests.integration.two_way_helpers import cycle
+from tests.integration.two_way_helpers import cycle, edit_st_quantity
 
 
 def retry(flow: str, link_id: int):
@@ -26,15 +26,6 @@ def patch(box, kind: str, record_id: int, change) -> None:
     box.company.st.wire_patches.setdefault(kind, {})[record_id] = change
 
 
-def _set_first_quantity(box, po_id: int, quantity: str) -> None:
-    po = box.company.st.purchase_orders[po_id]
-    items = [{"id": i["id"], "skuId": i["skuId"], "description": i["description"],
-              "vendorPartNumber": i.get("vendorPartNumber") or "", "quantity": i["quantity"], "cost": i["cost"]}
-             for i in sorted(po["items"], key=lambda i: i["id"])]
-    items[0]["quantity"] = Decimal(quantity)
-    box.company.st.update_purchase_order(po_id, {"items": items})
-
-
 def test_an_unreadable_po_is_held_by_name_the_others_sync_and_retry_reads_it_again(sandbox):
     FLOW = "purchase-orders"
     cycle("vendors")
@@ -45,7 +36,7 @@ def test_an_unreadable_po_is_held_by_name_the_others_sync_and_retry_reads_it_aga
               if st.purchase_orders[row.st_id]["status"] == "Pending"]
     broken, fine = synced[0], synced[1]
     for row in (broken, fine):
-        _set_first_quantity(sandbox, row.st_id, "7")
+        edit_st_quantity(sandbox, row.st_id, "7")
     index = 0
     patch(sandbox, "purchase_orders", broken.st_id,
           lambda out: sorted(out["items"], key=lambda i: i["id"])[0].__setitem__("cost", "abc"))
@@ -125,7 +116,7 @@ def test_a_syspro_po_row_that_cannot_be_read_holds_that_po_only(sandbox):
     line = sp.purchase_orders[broken.syspro_key]["lines"][0]
     price = line["MPrice"]
     line["MPrice"] = Broken("abc")
-    _set_first_quantity(sandbox, fine.st_id, "7")
+    edit_st_quantity(sandbox, fine.st_id, "7")
     cycle(FLOW)
     held = SyncLink.get_by_id(broken.id)
     assert held.state == HELD and f"PurchaseOrder {broken.syspro_key}" in held.reason
